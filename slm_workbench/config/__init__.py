@@ -1,0 +1,1 @@
+"""Recipes: validated, documented YAML for every job (pydantic, unknown keys are errors)."""

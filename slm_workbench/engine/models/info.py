@@ -1,0 +1,81 @@
+"""Facts about a prepared model, read from its files without loading torch."""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .builtin import BUILTIN_MODELS
+from .resolve import ModelRef
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    kind: str
+    source: str
+    folder: str
+    prepared: bool
+    description: str = ""
+    architecture: str = ""
+    parameters: int | None = None
+    layers: int | None = None
+    hidden_size: int | None = None
+    vocab_size: int | None = None
+    context_length: int | None = None
+    dtype: str = ""
+    size_bytes: int | None = None
+    chat_template: bool | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def safetensors_parameters(folder: Path) -> int:
+    """Count parameters from safetensors headers (8-byte length + JSON), no tensor reads."""
+    total = 0
+    for file in folder.glob("*.safetensors"):
+        with open(file, "rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(length))
+        for key, meta in header.items():
+            if key == "__metadata__":
+                continue
+            count = 1
+            for dim in meta["shape"]:
+                count *= dim
+            total += count
+    return total
+
+
+def model_info(ref: ModelRef) -> ModelInfo:
+    builtin = BUILTIN_MODELS.get(ref.name) if ref.kind == "builtin" else None
+    base = dict(
+        name=ref.name,
+        kind=ref.kind,
+        source=ref.source,
+        folder=str(ref.folder),
+        prepared=ref.prepared,
+        description=builtin.description if builtin else "",
+    )
+    if not ref.prepared:
+        return ModelInfo(**base)
+    config = json.loads((ref.folder / "config.json").read_text(encoding="utf-8"))
+    tok_config_path = ref.folder / "tokenizer_config.json"
+    tok_config = json.loads(tok_config_path.read_text(encoding="utf-8")) if tok_config_path.is_file() else {}
+    has_template = bool(tok_config.get("chat_template")) or (ref.folder / "chat_template.jinja").is_file()
+    return ModelInfo(
+        **base,
+        architecture=",".join(config.get("architectures") or [config.get("model_type", "?")]),
+        parameters=safetensors_parameters(ref.folder) or None,
+        layers=config.get("num_hidden_layers"),
+        hidden_size=config.get("hidden_size"),
+        vocab_size=config.get("vocab_size"),
+        context_length=config.get("max_position_embeddings"),
+        dtype=str(config.get("dtype") or config.get("torch_dtype") or ""),
+        size_bytes=sum(f.stat().st_size for f in ref.folder.rglob("*") if f.is_file()),
+        chat_template=has_template,
+    )

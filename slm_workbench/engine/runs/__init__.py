@@ -1,0 +1,1 @@
+"""Run store, launcher and the per-job context (see shared/ARCHITECTURE.md)."""

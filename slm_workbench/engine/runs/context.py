@@ -1,0 +1,80 @@
+"""What a job stage sees: its run directory, and one way to report.
+
+Stages call ``ctx.progress(...)``, ``ctx.metrics({...})``, ``ctx.artifact(...)`` and
+``ctx.check_cancelled()``; the context appends to ``events.jsonl`` / ``metrics.jsonl``
+(one line per call, flushed, so a reader tailing the file sees it at once). In a
+multi-process run only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import Cancelled
+from ..events import Artifact, Checkpoint, Event, Progress, Warning
+from . import store
+
+PROGRESS_MIN_INTERVAL_S = 0.25
+"""Progress events closer together than this are dropped (the last of a phase is kept)."""
+
+
+class RunContext:
+    def __init__(self, run_dir: Path, *, rank: int = 0) -> None:
+        self.run_dir = Path(run_dir)
+        self.rank = rank
+        self.cancel_requested = threading.Event()
+        self._lock = threading.Lock()
+        self._last_progress = 0.0
+
+    @property
+    def writes(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.run_dir / store.ARTIFACTS
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.run_dir / store.CHECKPOINTS
+
+    def emit(self, event: Event) -> None:
+        if self.writes:
+            self._append(store.EVENTS, event.to_json())
+
+    def progress(self, phase: str, done: float = 0, total: float | None = None, unit: str = "", message: str = "") -> None:
+        now = time.monotonic()
+        final = total is not None and done >= total
+        if not final and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
+            return
+        self._last_progress = now
+        self.emit(Progress(phase=phase, done=done, total=total, unit=unit, message=message))
+
+    def warn(self, message: str) -> None:
+        self.emit(Warning(message=message))
+
+    def artifact(self, name: str, path: Path, description: str = "") -> None:
+        self.emit(Artifact(name=name, path=str(path), description=description))
+
+    def checkpoint(self, path: Path, step: int | None = None) -> None:
+        self.emit(Checkpoint(path=str(path), step=step))
+
+    def metrics(self, values: dict[str, Any]) -> None:
+        if self.writes:
+            self._append(store.METRICS, json.dumps({"time": time.time(), **values}, default=float))
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` when a stop was requested; stages call this between units of work."""
+        if self.cancel_requested.is_set():
+            raise Cancelled()
+
+    def _append(self, name: str, line: str) -> None:
+        with self._lock, open(self.run_dir / name, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())

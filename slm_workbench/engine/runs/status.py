@@ -1,0 +1,65 @@
+"""``status.json``: a run's state, process and times, written atomically.
+
+The file says what the job last wrote. Whether that is still true (is the pid alive?) is
+decided by ``store.effective_state``, so a job killed with -9 reads as ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from ..errors import CorruptRunFileError
+
+State = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+TERMINAL_STATES: frozenset[str] = frozenset({"done", "failed", "cancelled", "interrupted"})
+ACTIVE_STATES: frozenset[str] = frozenset({"queued", "running"})
+
+
+@dataclass
+class RunStatus:
+    id: str
+    stage: str
+    state: State = "queued"
+    title: str = ""
+    pid: int | None = None
+    pgid: int | None = None
+    host: str = field(default_factory=socket.gethostname)
+    proc_start: float | None = None
+    """The process's creation time (psutil), so a reused pid is not mistaken for the job."""
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    message: str = ""
+
+
+def write_status(path: Path, status: RunStatus) -> None:
+    """Write aside and rename into place: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(asdict(status), fh, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_status(path: Path) -> RunStatus:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptRunFileError(f"{path}: missing (not a run directory?)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptRunFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict) or "id" not in raw or "stage" not in raw:
+        raise CorruptRunFileError(f"{path}: not a run status (needs 'id' and 'stage')")
+    known = {f.name for f in fields(RunStatus)}
+    try:
+        return RunStatus(**{k: v for k, v in raw.items() if k in known})
+    except TypeError as exc:
+        raise CorruptRunFileError(f"{path}: bad fields ({exc})") from None
