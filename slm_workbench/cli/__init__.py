@@ -1,0 +1,1 @@
+"""``slmw``: every stage from the shell. ``slmw`` alone opens the TUI."""

@@ -1,0 +1,62 @@
+"""``slmw models list | prepare | info``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config.recipes import PrepareModelRecipe
+from ..engine.models.info import model_info
+from ..engine.models.resolve import parse_model, prepared_models
+from .jobs import run_recipe_job
+from .output import human_bytes, human_count, print_json, table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    models = sub.add_parser("models", help="list, prepare and inspect models")
+    verbs = models.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("list", help="built-in and prepared models")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = verbs.add_parser("prepare", help="convert a GGUF / fetch a hub id into a local HF folder (as a job)")
+    p.add_argument("model", help="built-in name, .gguf file, HF folder or hub id owner/name")
+    p.add_argument("--force", action="store_true", help="convert again even when prepared")
+    p.add_argument("--detach", action="store_true", help="return once the job has started")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_prepare)
+
+    p = verbs.add_parser("info", help="architecture, size, parameters, where it lives")
+    p.add_argument("model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    infos = [model_info(ref) for ref in prepared_models()]
+    if args.json:
+        print_json([i.as_dict() for i in infos])
+        return 0
+    rows = [(i.name, i.kind, "yes" if i.prepared else "no", human_count(i.parameters), human_bytes(i.size_bytes), i.folder) for i in infos]
+    print(table(["NAME", "KIND", "PREPARED", "PARAMS", "SIZE", "FOLDER"], rows))
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    ref = parse_model(args.model)  # fail here, before a job is started, on a bad reference
+    recipe = PrepareModelRecipe(model=args.model, force=args.force)
+    return run_recipe_job(recipe, title=f"prepare {ref.name}", detach=args.detach, as_json=args.json)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = model_info(parse_model(args.model))
+    if args.json:
+        print_json(info.as_dict())
+        return 0
+    for key, value in info.as_dict().items():
+        if key == "size_bytes":
+            value = human_bytes(value)
+        elif key == "parameters":
+            value = f"{value:,}" if value else "-"
+        print(f"{key:15} {value if value not in (None, '') else '-'}")
+    return 0

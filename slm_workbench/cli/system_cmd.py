@@ -1,0 +1,55 @@
+"""``slmw system info | check``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from ..config.recipes import SystemCheckRecipe
+from ..engine import paths, system
+from .jobs import run_recipe_job
+from .output import human_bytes, print_json
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    sys_parser = sub.add_parser("system", help="machine telemetry and a throughput check")
+    verbs = sys_parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("info", help="CPU, RAM, GPUs (NVML) and where the workbench keeps its files")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = verbs.add_parser("check", help="measure matmul throughput as a job (CPU or GPU)")
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--size", type=int, default=1024)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--detach", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    system.sample()  # psutil's first cpu_percent is meaningless; prime it
+    import time
+
+    time.sleep(0.2)
+    snap = system.sample()
+    where = {"home": str(paths.home()), "models": str(paths.models_dir()), "runs": str(paths.runs_dir())}
+    if args.json:
+        print_json({**asdict(snap), **where})
+        return 0
+    print(f"CPU   {snap.cpu_count} logical cores, {snap.cpu_percent:.0f}% busy")
+    print(f"RAM   {human_bytes(snap.ram_used)} / {human_bytes(snap.ram_total)}")
+    if not snap.gpus:
+        print("GPU   none visible through NVML")
+    for gpu in snap.gpus:
+        print(f"GPU{gpu.index}  {gpu.name}: {gpu.util_percent:.0f}% busy, {human_bytes(gpu.mem_used)} / {human_bytes(gpu.mem_total)}")
+    for key, value in where.items():
+        print(f"{key:6}{value}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    recipe = SystemCheckRecipe(seconds=args.seconds, device=args.device, size=args.size, threads=args.threads)
+    return run_recipe_job(recipe, title=f"system check ({args.device})", detach=args.detach, as_json=args.json)

