@@ -31,6 +31,19 @@ class FileTail(Generic[T]):
         self._pending = b""
         self.line_no = 0
 
+    def seek_tail(self, max_bytes: int) -> None:
+        """Start reading at most ``max_bytes`` before the end (at a line boundary)."""
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return
+        if size <= max_bytes:
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(size - max_bytes)
+            skipped = fh.readline()
+        self._offset = size - max_bytes + len(skipped)
+
     def read_new(self) -> list[T]:
         """Decoded lines appended since the last call (empty when the file is missing)."""
         try:
@@ -58,8 +71,16 @@ class FileTail(Generic[T]):
         return out
 
 
+def _last_carriage_segment(text: str, _line_no: int) -> str:
+    """Progress bars rewrite their line with \r: keep what the terminal would show last."""
+    if "\r" in text:
+        parts = [part for part in text.split("\r") if part.strip()]
+        return parts[-1] if parts else ""
+    return text
+
+
 def text_tail(path: Path) -> FileTail[str]:
-    return FileTail(path, lambda text, _line_no: text)
+    return FileTail(path, _last_carriage_segment)
 
 
 def last_lines(path: Path, count: int, block: int = 64 * 1024) -> list[str]:

@@ -1,0 +1,90 @@
+"""Watch the run store and one run's files cheaply, for views that refresh often.
+
+``RunsWatcher.refresh()`` re-reads a run's ``status.json`` only when its size or mtime
+changed, and re-checks process liveness only for runs that claim to be active.
+``RunFollower.read_new()`` returns just the events, metrics and log lines appended since the
+last call (replaying everything on the first call, so a re-attached view sees the whole
+history).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..events import CorruptLine, Event, Progress, decode_event, decode_metrics
+from . import store
+from .status import ACTIVE_STATES
+from .tail import FileTail, text_tail
+
+
+LOG_REPLAY_BYTES = 256 * 1024
+"""A view attaching to a run shows at most this much of the end of its log."""
+
+
+class RunsWatcher:
+    def __init__(self, run_store: store.RunStore | None = None) -> None:
+        self.store = run_store or store.RunStore()
+        self._cache: dict[str, tuple[tuple[int, int], store.RunInfo]] = {}
+
+    def refresh(self) -> list[store.RunInfo]:
+        """Every run, newest first, re-reading only what changed."""
+        root = self.store.root
+        if not root.is_dir():
+            self._cache.clear()
+            return []
+        seen: dict[str, tuple[tuple[int, int], store.RunInfo]] = {}
+        for entry in os.scandir(root):
+            if not entry.is_dir() or entry.name.startswith("."):
+                continue
+            try:
+                st = os.stat(os.path.join(entry.path, store.STATUS))
+                key = (st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                key = (0, 0)
+            cached = self._cache.get(entry.name)
+            if cached and cached[0] == key and cached[1].state not in ACTIVE_STATES:
+                seen[entry.name] = cached
+            elif cached and cached[0] == key and cached[1].status is not None:
+                status = cached[1].status
+                info = store.RunInfo(status.id, Path(entry.path), status, store.effective_state(Path(entry.path), status))
+                seen[entry.name] = (key, info)
+            else:
+                seen[entry.name] = (key, self.store.info(Path(entry.path)))
+        self._cache = seen
+        return [seen[name][1] for name in sorted(seen, reverse=True)]
+
+
+@dataclass
+class RunOutput:
+    """What a run appended since the last read."""
+
+    events: list[Event | CorruptLine] = field(default_factory=list)
+    metrics: list[dict[str, Any] | CorruptLine] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.metrics or self.log)
+
+    @property
+    def last_progress(self) -> Progress | None:
+        for event in reversed(self.events):
+            if isinstance(event, Progress):
+                return event
+        return None
+
+
+class RunFollower:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        events_path = str(self.run_dir / store.EVENTS)
+        metrics_path = str(self.run_dir / store.METRICS)
+        self._events = FileTail(self.run_dir / store.EVENTS, lambda t, n: decode_event(t, path=events_path, line_no=n))
+        self._metrics = FileTail(self.run_dir / store.METRICS, lambda t, n: decode_metrics(t, path=metrics_path, line_no=n))
+        self._log = text_tail(self.run_dir / store.LOG)
+        self._log.seek_tail(LOG_REPLAY_BYTES)
+
+    def read_new(self) -> RunOutput:
+        return RunOutput(self._events.read_new(), self._metrics.read_new(), self._log.read_new())

@@ -1,0 +1,42 @@
+"""Messages that travel up from workers and widgets to the panes that react to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from ..engine.runs.store import RunInfo
+from ..engine.runs.watch import RunOutput
+from ..engine.system import SystemSample
+
+
+@dataclass
+class RunsRefreshed(Message):
+    """The run list as the store has it now (newest first)."""
+
+    runs: list[RunInfo]
+
+
+@dataclass
+class RunOutputArrived(Message):
+    """Events, metrics and log lines a run appended since the last read."""
+
+    run_id: str
+    output: RunOutput
+
+
+@dataclass
+class SystemSampled(Message):
+    sample: SystemSample
+
+    @property
+    def can_replace(self) -> bool:  # only the newest sample matters
+        return True
+
+
+@dataclass
+class JobStarted(Message):
+    """A pane started a job; the Runs pane selects it."""
+
+    run_id: str

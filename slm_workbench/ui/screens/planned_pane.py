@@ -1,0 +1,87 @@
+"""A pane whose lifecycle step is not built into the TUI yet.
+
+It says what the pane will do and which CLI command does the step today (or that none
+does yet), so there is never a control that does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    title: str
+    will_do: str
+    today: tuple[str, ...]
+    """CLI commands that do (part of) this step today; empty when none does yet."""
+
+
+class PlannedPane(VerticalScroll):
+    DEFAULT_CSS = """
+    PlannedPane { padding: 1 2; }
+    PlannedPane .planned-title { text-style: bold; margin-bottom: 1; }
+    PlannedPane .planned-today { margin-top: 1; color: $text-muted; }
+    """
+
+    def __init__(self, step: PlannedStep, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.step = step
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"{self.step.title} — not in the TUI yet", classes="planned-title")
+        yield Static(self.step.will_do)
+        if self.step.today:
+            today = Text("From the shell today:\n", style="bold")
+            for command in self.step.today:
+                today.append(f"  $ {command}\n", style="cyan")
+        else:
+            today = Text("No command does this step yet.", style="italic")
+        yield Static(today, classes="planned-today")
+
+
+PLANNED_STEPS: dict[str, PlannedStep] = {
+    "data": PlannedStep(
+        "Data",
+        "Open a JSONL/CSV/Parquet file or a dataset folder, preview rows, map columns to a chat or text "
+        "template, see a sample rendered exactly as the trainer sees it with the loss mask, validate every row "
+        "(line, field, fix), dedupe, filter by token length, split, and save a prepared dataset.",
+        (),
+    ),
+    "train": PlannedStep(
+        "Train",
+        "A form over the training recipe (full / LoRA / QLoRA, hyperparameters, targets, cadence, processes) "
+        "with a memory-fit estimate before launch; launches a detached job that shows up in Runs.",
+        ("slmw run RECIPE.yaml   # any recipe as a detached job",),
+    ),
+    "distill": PlannedStep(
+        "Distill",
+        "A teacher (local model or OpenAI-compatible endpoint) answers your prompts into a dataset, resumably; "
+        "a student is then trained on it, with logit distillation when the tokenizers match.",
+        (),
+    ),
+    "quantize": PlannedStep(
+        "Quantize & Compare",
+        "Export to ONNX Runtime GenAI (fp32/fp16/int8/int4) and compare every variant on one table: size, "
+        "load time, peak RAM, time to first token, decode tokens/s, perplexity and agreement with the reference; "
+        "broken variants flagged, never ranked.",
+        (),
+    ),
+    "chat": PlannedStep(
+        "Chat",
+        "Stream answers from any model or variant (transformers ± adapter, ONNX Runtime GenAI, an "
+        "OpenAI-compatible endpoint), side by side with tokens/s each, and check the chat template round trip.",
+        (),
+    ),
+    "deploy": PlannedStep(
+        "Deploy",
+        "Package a variant for Foundry Local (genai_config.json + inference_model.json), serve it as an "
+        "OpenAI-compatible endpoint on 127.0.0.1, and smoke-test it.",
+        (),
+    ),
+}

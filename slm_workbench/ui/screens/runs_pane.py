@@ -1,0 +1,141 @@
+"""The Runs pane: every job with its live state, one job's events and log, stop and remove.
+
+It reads the run directories (never the jobs themselves): a thread worker refreshes the run
+list and tails the selected run's files every ``poll_interval`` seconds, and posts what it
+found as messages. Closing the TUI changes nothing for the jobs; reopening it replays each
+run's history from its files.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button
+
+from ...engine.runs import launcher
+from ...engine.runs.store import RunInfo, RunStore
+from ...engine.runs.watch import RunFollower, RunsWatcher
+from ...engine.system import SystemSample
+from ..messages import JobStarted, RunOutputArrived, RunsRefreshed
+from ..widgets.run_detail import RunDetail
+from ..widgets.run_table import RunTable
+from ..widgets.system_monitor import SystemMonitor
+from .confirm import ConfirmScreen
+
+
+class RunsPane(Vertical):
+    BINDINGS = [
+        Binding("s", "stop_run", "Stop run"),
+        Binding("K", "kill_run", "Kill run"),
+        Binding("delete", "remove_run", "Remove run"),
+    ]
+
+    def __init__(self, run_store: RunStore, sampler: Callable[[], SystemSample], poll_interval: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run_store = run_store
+        self._sampler = sampler
+        self._poll_interval = poll_interval
+        self._watcher = RunsWatcher(run_store)
+        self._follower: RunFollower | None = None
+        self._poll_lock = threading.Lock()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="runs-top"):
+            yield RunTable(id="run-table")
+            yield SystemMonitor(self._sampler, id="system-monitor")
+        yield RunDetail(id="run-detail")
+        with Horizontal(id="run-actions"):
+            yield Button("Stop", id="stop-run", variant="warning", disabled=True)
+            yield Button("Kill", id="kill-run", variant="error", disabled=True)
+            yield Button("Remove", id="remove-run", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one(RunTable).border_title = "Runs"
+        self.call_after_refresh(self.poll)
+        self.set_interval(self._poll_interval, self.poll)
+
+    @property
+    def selected(self) -> RunInfo | None:
+        return self.query_one(RunTable).selected_run
+
+    @work(thread=True, group="runs-poll", description="refresh runs and tail the selected run", exit_on_error=False)
+    def poll(self) -> None:
+        if not self._poll_lock.acquire(blocking=False):
+            return  # the previous poll is still reading; skip this tick
+        try:
+            self.post_message(RunsRefreshed(self._watcher.refresh()))
+            follower = self._follower
+            if follower is not None:
+                output = follower.read_new()
+                if output:
+                    self.post_message(RunOutputArrived(follower.run_dir.name, output))
+        finally:
+            self._poll_lock.release()
+
+    def on_runs_refreshed(self, message: RunsRefreshed) -> None:
+        message.stop()
+        table = self.query_one(RunTable)
+        table.show_runs(message.runs)
+        self._show_selected()
+
+    def on_run_output_arrived(self, message: RunOutputArrived) -> None:
+        message.stop()
+        if self._follower is not None and self._follower.run_dir.name == message.run_id:
+            self.query_one(RunDetail).append(message.output)
+
+    @on(RunTable.Selected)
+    def _follow(self, message: RunTable.Selected) -> None:
+        selected = self.query_one(RunTable).selected_run
+        with self._poll_lock:
+            self._follower = RunFollower(selected.dir) if selected else None
+        self.query_one(RunDetail).clear()
+        self._show_selected()
+        self.poll()
+
+    def on_job_started(self, message: JobStarted) -> None:
+        self.query_one(RunTable).select_run(message.run_id)
+        self.poll()
+
+    def _show_selected(self) -> None:
+        run = self.selected
+        self.query_one(RunDetail).show_run(run)
+        alive = bool(run and run.alive)
+        self.query_one("#stop-run", Button).disabled = not alive
+        self.query_one("#kill-run", Button).disabled = not alive
+        self.query_one("#remove-run", Button).disabled = run is None or alive
+
+    @on(Button.Pressed, "#stop-run")
+    def action_stop_run(self) -> None:
+        self._stop(force=False)
+
+    @on(Button.Pressed, "#kill-run")
+    def action_kill_run(self) -> None:
+        self._stop(force=True)
+
+    def _stop(self, *, force: bool) -> None:
+        run = self.selected
+        if run is None:
+            return
+        launcher.stop_job(run, force=force)
+        verb = "kill (SIGKILL) sent to" if force else "stop requested for"
+        self.notify(f"{verb} {run.id}", title="Runs")
+        self.poll()
+
+    @on(Button.Pressed, "#remove-run")
+    def action_remove_run(self) -> None:
+        run = self.selected
+        if run is None or run.alive:
+            return
+
+        def remove(confirmed: bool | None) -> None:
+            if confirmed:
+                self.run_store.remove(run.id)
+                self.notify(f"removed {run.id}", title="Runs")
+                self.poll()
+
+        self.app.push_screen(ConfirmScreen(f"Delete run {run.id} and all its files?\n{run.dir}", "Delete"), remove)

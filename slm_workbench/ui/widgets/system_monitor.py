@@ -1,0 +1,64 @@
+"""CPU, RAM and GPU gauges with a short history, sampled off the UI thread."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Sparkline, Static
+
+from ...engine.system import SystemSample
+from ..format import bar, human_bytes
+from ..messages import SystemSampled
+
+HISTORY = 60
+
+
+class SystemMonitor(Static):
+    """Samples every ``interval`` seconds in a thread worker; redraws on each sample."""
+
+    DEFAULT_CSS = """
+    SystemMonitor { height: auto; }
+    SystemMonitor #system-text { height: auto; }
+    SystemMonitor Sparkline { height: 2; margin-bottom: 1; }
+    """
+
+    def __init__(self, sampler: Callable[[], SystemSample], interval: float = 2.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._sampler = sampler
+        self._interval = interval
+        self._cpu: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
+
+    def compose(self) -> ComposeResult:
+        yield Static("sampling…", id="system-text")
+        yield Sparkline(list(self._cpu), summary_function=max, id="cpu-history")
+
+    def on_mount(self) -> None:
+        self.border_title = "System"
+        self.call_after_refresh(self.sample)
+        self.set_interval(self._interval, self.sample)
+
+    @work(thread=True, exclusive=True, group="system-sample", description="sample CPU/RAM/GPU", exit_on_error=False)
+    def sample(self) -> None:
+        self.post_message(SystemSampled(self._sampler()))
+
+    def on_system_sampled(self, message: SystemSampled) -> None:
+        message.stop()
+        snap = message.sample
+        self._cpu.append(snap.cpu_percent)
+        text = Text()
+        text.append(f"CPU {bar(snap.cpu_percent / 100, 10)} {snap.cpu_percent:3.0f}% of {snap.cpu_count}\n")
+        ram = snap.ram_used / snap.ram_total if snap.ram_total else 0
+        text.append(f"RAM {bar(ram, 10)} {human_bytes(snap.ram_used)}/{human_bytes(snap.ram_total)}")
+        if not snap.gpus:
+            text.append("\nGPU none (no NVML)", style="dim")
+        for gpu in snap.gpus:
+            mem = gpu.mem_used / gpu.mem_total if gpu.mem_total else 0
+            text.append(f"\nGPU{gpu.index} {gpu.name[:22]}\n", style="bold")
+            text.append(f" use {bar(gpu.util_percent / 100, 8)} {gpu.util_percent:3.0f}%\n")
+            text.append(f" mem {bar(mem, 8)} {human_bytes(gpu.mem_used)}/{human_bytes(gpu.mem_total)}")
+        self.query_one("#system-text", Static).update(text)
+        self.query_one(Sparkline).data = list(self._cpu)
