@@ -6,14 +6,19 @@ exits non-zero; tracebacks are for bugs only.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..engine.errors import WorkbenchError
 
+if TYPE_CHECKING:
+    import argparse
+
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse  # not needed for `slmw` alone, which opens the TUI
+
     from . import models_cmd, run_cmd, runs_cmd, system_cmd
 
     parser = argparse.ArgumentParser(

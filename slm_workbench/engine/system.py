@@ -8,8 +8,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-import psutil
-
 
 @dataclass(frozen=True)
 class GpuSample:
@@ -90,6 +88,8 @@ def gpus() -> list[GpuSample]:
 
 
 def sample() -> SystemSample:
+    import psutil
+
     vm = psutil.virtual_memory()
     return SystemSample(
         cpu_percent=psutil.cpu_percent(interval=None),

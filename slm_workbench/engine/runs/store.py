@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import secrets
 import shutil
 import socket
 import time
@@ -69,7 +68,7 @@ class RunInfo:
 
 def new_run_id(stage: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", stage.lower()).strip("-") or "job"
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{os.urandom(2).hex()}"
 
 
 def process_alive(status: RunStatus) -> bool:
@@ -168,7 +167,7 @@ class RunStore:
         exact = self.root / id_or_prefix
         if id_or_prefix and "/" not in id_or_prefix and (exact / STATUS).exists():
             return exact
-        names = [d.name for d in self.root.iterdir() if d.is_dir()] if self.root.is_dir() else []
+        names = [d.name for d in self.root.iterdir() if d.is_dir()] if self.root.is_dir() and id_or_prefix else []
         matches = [n for n in names if not n.startswith(".") and (n.startswith(id_or_prefix) or n.endswith(id_or_prefix))]
         if len(matches) == 1:
             return self.root / matches[0]

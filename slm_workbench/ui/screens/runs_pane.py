@@ -15,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.widgets import Button
 
 from ...engine.runs import launcher
@@ -45,10 +46,12 @@ class RunsPane(Vertical):
         self._poll_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
+        # The run table is in the first frame; the monitor and the detail view follow one
+        # refresh later (Lazy), which keeps the workbench's first frame close to a bare app's.
         with Horizontal(id="runs-top"):
             yield RunTable(id="run-table")
-            yield SystemMonitor(self._sampler, id="system-monitor")
-        yield RunDetail(id="run-detail")
+            yield Lazy(SystemMonitor(self._sampler, id="system-monitor"))
+        yield Lazy(RunDetail(id="run-detail"))
         with Horizontal(id="run-actions"):
             yield Button("Stop", id="stop-run", variant="warning", disabled=True)
             yield Button("Kill", id="kill-run", variant="error", disabled=True)
@@ -85,15 +88,22 @@ class RunsPane(Vertical):
 
     def on_run_output_arrived(self, message: RunOutputArrived) -> None:
         message.stop()
-        if self._follower is not None and self._follower.run_dir.name == message.run_id:
-            self.query_one(RunDetail).append(message.output)
+        if self._follower is not None and self._follower.run_dir.name == message.run_id and self._detail:
+            self._detail.append(message.output)
+
+    @property
+    def _detail(self) -> RunDetail | None:
+        """The detail view, or None in the moment before its lazy mount."""
+        found = self.query(RunDetail)
+        return found.first() if found else None
 
     @on(RunTable.Selected)
     def _follow(self, message: RunTable.Selected) -> None:
         selected = self.query_one(RunTable).selected_run
         with self._poll_lock:
             self._follower = RunFollower(selected.dir) if selected else None
-        self.query_one(RunDetail).clear()
+        if self._detail:
+            self._detail.clear()
         self._show_selected()
         self.poll()
 
@@ -103,7 +113,8 @@ class RunsPane(Vertical):
 
     def _show_selected(self) -> None:
         run = self.selected
-        self.query_one(RunDetail).show_run(run)
+        if self._detail:
+            self._detail.show_run(run)
         alive = bool(run and run.alive)
         self.query_one("#stop-run", Button).disabled = not alive
         self.query_one("#kill-run", Button).disabled = not alive

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.app import ComposeResult
+from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer, Header
 
 from ...engine.runs.store import RunStore
 from ...engine.system import SystemSample
+from ..widgets.pane_bar import PaneBar
 from .planned_pane import PLANNED_STEPS, PlannedPane
 from .runs_pane import RunsPane
 
@@ -36,14 +38,19 @@ class WorkbenchScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
-        with TabbedContent(initial=self._initial_pane, id="panes"):
-            for pane_id, title in PANES:
-                with TabPane(f"{PANES.index((pane_id, title)) + 1} {title}", id=pane_id):
-                    if pane_id == "runs":
-                        yield RunsPane(self.run_store, self._sampler, self._poll_interval, id="runs-pane")
-                    else:
-                        yield PlannedPane(PLANNED_STEPS[pane_id])
+        yield PaneBar(PANES, self._initial_pane, id="pane-bar")
+        with ContentSwitcher(initial=self._initial_pane, id="panes"):
+            for pane_id, _title in PANES:
+                pane = (
+                    RunsPane(self.run_store, self._sampler, self._poll_interval, id=pane_id)
+                    if pane_id == "runs"
+                    else PlannedPane(PLANNED_STEPS[pane_id], id=pane_id)
+                )
+                # Hidden panes mount after the first frame (Textual's advice for tab panes).
+                pane.display = pane_id == self._initial_pane
+                yield pane if pane.display else Lazy(pane)
         yield Footer()
 
     def show_pane(self, pane_id: str) -> None:
-        self.query_one("#panes", TabbedContent).active = pane_id
+        self.query_one("#panes", ContentSwitcher).current = pane_id
+        self.query_one(PaneBar).active = pane_id

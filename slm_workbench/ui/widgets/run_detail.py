@@ -24,7 +24,7 @@ class RunDetail(Vertical):
     RunDetail #run-progress-label { width: 1fr; margin-left: 2; }
     RunDetail #run-metrics { height: 1; color: $text-muted; }
     RunDetail #run-logs { height: 1fr; }
-    RunDetail RichLog { width: 1fr; border: round $panel; }
+    RunDetail RichLog { width: 1fr; border: round $panel; overflow-x: hidden; }
     """
 
     def compose(self) -> ComposeResult:
