@@ -44,6 +44,7 @@ class RunsPane(Vertical):
         self._watcher = RunsWatcher(run_store)
         self._follower: RunFollower | None = None
         self._poll_lock = threading.Lock()
+        self._detail_ready = False
 
     def compose(self) -> ComposeResult:
         # The run table is in the first frame; the monitor and the detail view follow one
@@ -53,9 +54,9 @@ class RunsPane(Vertical):
             yield Lazy(SystemMonitor(self._sampler, id="system-monitor"))
         yield Lazy(RunDetail(id="run-detail"))
         with Horizontal(id="run-actions"):
-            yield Button("Stop", id="stop-run", variant="warning", disabled=True)
-            yield Button("Kill", id="kill-run", variant="error", disabled=True)
-            yield Button("Remove", id="remove-run", disabled=True)
+            yield Button("Stop", id="stop-run", variant="warning", disabled=True, compact=True)
+            yield Button("Kill", id="kill-run", variant="error", disabled=True, compact=True)
+            yield Button("Remove", id="remove-run", disabled=True, compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunTable).border_title = "Runs"
@@ -73,7 +74,7 @@ class RunsPane(Vertical):
         try:
             self.post_message(RunsRefreshed(self._watcher.refresh()))
             follower = self._follower
-            if follower is not None:
+            if follower is not None and self._detail_ready:
                 output = follower.read_new()
                 if output:
                     self.post_message(RunOutputArrived(follower.run_dir.name, output))
@@ -91,11 +92,19 @@ class RunsPane(Vertical):
         if self._follower is not None and self._follower.run_dir.name == message.run_id and self._detail:
             self._detail.append(message.output)
 
+    @on(RunDetail.Ready)
+    def _detail_mounted(self, message: RunDetail.Ready) -> None:
+        message.stop()
+        self._detail_ready = True
+        self._show_selected()
+        self.poll()
+
     @property
     def _detail(self) -> RunDetail | None:
         """The detail view, or None in the moment before its lazy mount."""
-        found = self.query(RunDetail)
-        return found.first() if found else None
+        if not self._detail_ready:
+            return None
+        return self.query_one(RunDetail)
 
     @on(RunTable.Selected)
     def _follow(self, message: RunTable.Selected) -> None:

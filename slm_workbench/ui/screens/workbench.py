@@ -20,7 +20,7 @@ PANES: tuple[tuple[str, str], ...] = (
     ("train", "Train"),
     ("runs", "Runs"),
     ("distill", "Distill"),
-    ("quantize", "Quantize & Compare"),
+    ("quantize", "Quantize"),
     ("chat", "Chat"),
     ("deploy", "Deploy"),
 )
@@ -52,5 +52,9 @@ class WorkbenchScreen(Screen):
         yield Footer()
 
     def show_pane(self, pane_id: str) -> None:
-        self.query_one("#panes", ContentSwitcher).current = pane_id
+        switcher = self.query_one("#panes", ContentSwitcher)
+        if not switcher.query_children(f"#{pane_id}"):
+            self.call_after_refresh(self.show_pane, pane_id)  # still behind its Lazy wrapper
+            return
+        switcher.current = pane_id
         self.query_one(PaneBar).active = pane_id

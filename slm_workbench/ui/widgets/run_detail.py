@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
@@ -18,6 +19,9 @@ MAX_LINES = 2000
 
 
 class RunDetail(Vertical):
+    class Ready(Message):
+        """Posted once mounted (the pane mounts it lazily), so output is not read before it can be shown."""
+
     DEFAULT_CSS = """
     RunDetail #run-heading { height: 1; }
     RunDetail #run-progress-row { height: 1; }
@@ -38,6 +42,8 @@ class RunDetail(Vertical):
             yield RichLog(id="run-log", max_lines=MAX_LINES, wrap=True, markup=False)
 
     def on_mount(self) -> None:
+        self.post_message(self.Ready())
+        self.query_one("#run-progress-row").display = False
         self.query_one("#run-events", RichLog).border_title = "Events"
         self.query_one("#run-log", RichLog).border_title = "worker.log"
 
@@ -51,7 +57,8 @@ class RunDetail(Vertical):
         text.append(run.title, style="bold")
         text.append("  ")
         text.append(run.state, style=STATE_STYLES.get(run.state, ""))
-        text.append(f"  {run.dir}", style="dim")
+        text.append("  ")
+        text.append(str(run.dir), style="dim")
         if run.problem:
             text.append(f"  {run.problem}", style="red")
         heading.update(text)
@@ -62,6 +69,7 @@ class RunDetail(Vertical):
         self.query_one("#run-metrics", Static).update("")
         self.query_one("#run-progress-label", Label).update("")
         self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#run-progress-row").display = False
 
     def append(self, output: RunOutput) -> None:
         events = self.query_one("#run-events", RichLog)
@@ -83,6 +91,7 @@ class RunDetail(Vertical):
             self.query_one("#run-metrics", Static).update("metrics: " + "  ".join(parts))
 
     def _show_progress(self, progress: Progress) -> None:
+        self.query_one("#run-progress-row").display = True
         bar = self.query_one("#run-progress", ProgressBar)
         if progress.total:
             bar.update(total=progress.total, progress=progress.done)

@@ -47,8 +47,33 @@ class SystemMonitor(Static):
 
     def on_system_sampled(self, message: SystemSampled) -> None:
         message.stop()
-        snap = message.sample
-        self._cpu.append(snap.cpu_percent)
+        self._last = message.sample
+        self._cpu.append(message.sample.cpu_percent)
+        self._redraw()
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        snap = getattr(self, "_last", None)
+        if snap is None:
+            return
+        text = self._compact(snap) if self.size.height <= 1 else self._full(snap)
+        self.query_one("#system-text", Static).update(text)
+        self.query_one(Sparkline).data = list(self._cpu)
+
+    @staticmethod
+    def _compact(snap: SystemSample) -> Text:
+        """One line, for narrow terminals."""
+        text = Text(f"CPU {snap.cpu_percent:.0f}% of {snap.cpu_count}  RAM {human_bytes(snap.ram_used)}/{human_bytes(snap.ram_total)}")
+        for gpu in snap.gpus:
+            text.append(f"  GPU{gpu.index} {gpu.util_percent:.0f}% {human_bytes(gpu.mem_used)}/{human_bytes(gpu.mem_total)}")
+        if not snap.gpus:
+            text.append("  no GPU", style="dim")
+        return text
+
+    @staticmethod
+    def _full(snap: SystemSample) -> Text:
         text = Text()
         text.append(f"CPU {bar(snap.cpu_percent / 100, 10)} {snap.cpu_percent:3.0f}% of {snap.cpu_count}\n")
         ram = snap.ram_used / snap.ram_total if snap.ram_total else 0
@@ -60,5 +85,4 @@ class SystemMonitor(Static):
             text.append(f"\nGPU{gpu.index} {gpu.name[:22]}\n", style="bold")
             text.append(f" use {bar(gpu.util_percent / 100, 8)} {gpu.util_percent:3.0f}%\n")
             text.append(f" mem {bar(mem, 8)} {human_bytes(gpu.mem_used)}/{human_bytes(gpu.mem_total)}")
-        self.query_one("#system-text", Static).update(text)
-        self.query_one(Sparkline).data = list(self._cpu)
+        return text

@@ -1,0 +1,42 @@
+"""``slmw demo``: the README's first command. Opens the workbench on the embedded model.
+
+If SmolLM2 is not converted yet, the conversion starts as a job first, so the TUI opens at
+once and the Runs pane shows it progressing (and it goes on if the TUI is closed).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine.models.builtin import DEFAULT_MODEL
+from ..engine.models.resolve import parse_model
+from ..engine.runs.store import RunStore
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="open the TUI on the embedded demo (prepares SmolLM2 as a job if needed)")
+    p.set_defaults(func=cmd_demo)
+
+
+def ensure_default_model_job() -> str | None:
+    """Start preparing the built-in model unless it is prepared or already being prepared."""
+    ref = parse_model(DEFAULT_MODEL)
+    if ref.prepared:
+        return None
+    for run in RunStore().list():
+        if run.stage == "models.prepare" and run.alive:
+            return run.id
+    from ..config.recipes import PrepareModelRecipe
+    from ..engine.models.builtin import BUILTIN_MODELS
+    from ..engine.runs.launcher import start_recipe
+
+    BUILTIN_MODELS[DEFAULT_MODEL].gguf_path()  # fail here, clearly, if the package is missing
+    return start_recipe(PrepareModelRecipe(model=DEFAULT_MODEL), title=f"prepare {DEFAULT_MODEL}").name
+
+
+def cmd_demo(_args: argparse.Namespace) -> int:
+    ensure_default_model_job()
+    from ..ui.app import make_app
+
+    make_app(initial_pane="runs").run()
+    return 0

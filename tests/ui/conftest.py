@@ -1,0 +1,96 @@
+"""Fixtures for TUI tests: deterministic runs on disk, a fixed system sample, a fixed clock zone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from slm_workbench.engine.events import Artifact, Finished, Progress, Started
+from slm_workbench.engine.runs.status import RunStatus
+from slm_workbench.engine.system import GpuSample, SystemSample
+
+SNAPSHOT_HOME = Path("/tmp/slmw-snapshot-home")
+"""A fixed path: run directories are shown on screen, so snapshots need the same one each time."""
+
+T0 = 1_780_305_300.0  # 2026-06-01 09:15:00 UTC, matching the fabricated run ids
+
+
+def fixed_sample() -> SystemSample:
+    return SystemSample(
+        cpu_percent=37.0,
+        cpu_count=16,
+        ram_used=9_800_000_000,
+        ram_total=128_000_000_000,
+        gpus=[GpuSample(0, "NVIDIA H200", 83.0, 61_000_000_000, 143_000_000_000, 54.0, 402.0)],
+    )
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+def write_run(root: Path, run_id: str, stage: str, state: str, *, title: str = "", log: list[str] | None = None,
+              events: list | None = None, metrics: list[dict] | None = None, started: float = T0, seconds: float = 42) -> Path:
+    run_dir = root / run_id
+    (run_dir / "artifacts").mkdir(parents=True)
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "recipe.yaml").write_text(f"stage: {stage}\n")
+    status = RunStatus(id=run_id, stage=stage, state=state, title=title, pid=None, host=socket.gethostname(),
+                       created=started - 1, started=started, ended=started + seconds if state != "running" else None)
+    (run_dir / "status.json").write_text(json.dumps(asdict(status)))
+    (run_dir / "events.jsonl").write_text("".join(e.to_json() + "\n" for e in (events or [])))
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in (metrics or [])))
+    (run_dir / "worker.log").write_text("".join(line + "\n" for line in (log or [])))
+    return run_dir
+
+
+@pytest.fixture
+def snapshot_runs(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Three finished runs in a fixed SLMW_HOME, as a user would see after a day's work."""
+    shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
+    runs = SNAPSHOT_HOME / "runs"
+    monkeypatch.setenv("SLMW_HOME", str(SNAPSHOT_HOME))
+    write_run(
+        runs, "20260601-091500-models-prepare-a1b2", "models.prepare", "done", title="prepare smollm2-135m-instruct",
+        events=[
+            Started(stage="models.prepare", pid=4242, host="gpu-box", time=T0),
+            Progress(phase="reading and dequantizing the weights", done=2, total=6, unit="steps", time=T0 + 8),
+            Progress(phase="done", done=6, total=6, unit="steps", time=T0 + 30),
+            Artifact(name="model", path="/data/slmw/models/smollm2-135m-instruct", time=T0 + 30),
+            Finished(outcome="done", time=T0 + 30),
+        ],
+        log=["[models.prepare] checking the GGUF file", "[models.prepare] writing safetensors", "[models.prepare] done"],
+        seconds=30,
+    )
+    write_run(
+        runs, "20260601-093000-system-check-c3d4", "system.check", "done", title="system check (cuda)",
+        started=T0 + 900,
+        events=[
+            Started(stage="system.check", pid=4300, host="gpu-box", time=T0 + 900),
+            Progress(phase="measuring", done=10, total=10, unit="s", message="612.4 TFLOP/s on NVIDIA H200", time=T0 + 910),
+            Finished(outcome="done", time=T0 + 910),
+        ],
+        metrics=[{"time": T0 + 909, "step": 10, "tflops": 612.4, "elapsed_s": 10.0, "rss_mb": 1840.2, "gpu_mem_mb": 8.4}],
+        log=["[system.check] NVIDIA H200, torch.bfloat16, 8192x8192"],
+        seconds=10,
+    )
+    write_run(
+        runs, "20260601-094500-system-check-e5f6", "system.check", "cancelled", title="system check (cpu)",
+        started=T0 + 1800,
+        events=[
+            Started(stage="system.check", pid=4400, host="gpu-box", time=T0 + 1800),
+            Finished(outcome="cancelled", message="stopped by the user", time=T0 + 1804),
+        ],
+        log=["[system.check] CPU (16 threads), torch.float32, 1024x1024", "[worker] received SIGTERM: stopping at the next safe point"],
+        seconds=4,
+    )
+    return runs

@@ -1,0 +1,104 @@
+"""The Runs pane as a user drives it: jobs appear, update, finish, stop; damage is shown, not fatal."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.widgets import Button, RichLog, Static
+
+from slm_workbench.config.recipes import SystemCheckRecipe
+from slm_workbench.engine.runs.launcher import start_recipe
+from slm_workbench.engine.runs.store import RunStore
+from slm_workbench.ui.app import make_app
+from slm_workbench.ui.widgets.run_table import RunTable
+
+from .conftest import fixed_sample
+
+
+async def wait_for(pilot, predicate, *, timeout: float = 60.0, what: str = "") -> None:
+    """Let the app run until ``predicate()`` holds (polls are driven by the app's own timer)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def row_state(app, run_id: str) -> str:
+    table = app.screen.query_one(RunTable)
+    try:
+        return str(table.get_cell(run_id, "state"))
+    except Exception:  # noqa: BLE001 - row not there yet
+        return ""
+
+
+def log_text(app, widget_id: str) -> str:
+    logs = app.screen.query(f"#{widget_id}")
+    if not logs:
+        return ""  # the detail view mounts lazily, a moment after the first frame
+    log = logs.first(RichLog)
+    return "\n".join(line.text for line in log.lines)
+
+
+def progress_label(app) -> str:
+    labels = app.screen.query("#run-progress-label")
+    return str(labels.first().render()) if labels else ""
+
+
+async def test_job_start_update_finish(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        run_dir = start_recipe(SystemCheckRecipe(seconds=3, size=64, threads=1), title="check", run_store=store)
+        run_id = run_dir.name
+        await wait_for(pilot, lambda: row_state(app, run_id) == "running", what="the run to show as running")
+        await wait_for(pilot, lambda: "measuring" in progress_label(app),
+                       what="a progress update")
+        await wait_for(pilot, lambda: row_state(app, run_id) == "done", what="the run to finish")
+        await wait_for(pilot, lambda: "finished: done" in log_text(app, "run-events"), what="the finished event")
+        assert "started system.check" in log_text(app, "run-events")
+        assert "[system.check]" in log_text(app, "run-log")
+        assert "tflops=" in str(app.screen.query_one("#run-metrics", Static).render())
+        assert app.screen.query_one("#stop-run", Button).disabled
+
+
+async def test_stop_from_the_pane(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        run_dir = start_recipe(SystemCheckRecipe(seconds=120, size=64, threads=1), title="long", run_store=store)
+        await wait_for(pilot, lambda: row_state(app, run_dir.name) == "running", what="running")
+        await wait_for(pilot, lambda: not app.screen.query_one("#stop-run", Button).disabled, what="stop enabled")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: row_state(app, run_dir.name) == "cancelled", what="cancelled", timeout=30)
+        await wait_for(pilot, lambda: "finished: cancelled" in log_text(app, "run-events"), what="the event")
+
+
+async def test_reattach_replays_history_and_corrupt_runs_do_not_break_the_list(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    done = start_recipe(SystemCheckRecipe(seconds=1, size=32, threads=1), title="earlier", run_store=store)
+    from tests.helpers import wait_for_state
+
+    wait_for_state(done, "done")
+    broken = tmp_path / "runs" / "20990101-000000-broken-0000"
+    broken.mkdir()
+    (broken / "status.json").write_text("{not json")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: row_state(app, broken.name) == "corrupt", what="the corrupt run listed")
+        app.screen.query_one(RunTable).select_run(done.name)
+        await wait_for(pilot, lambda: "finished: done" in log_text(app, "run-events"), what="replayed history")
+        assert "started system.check" in log_text(app, "run-events")
+
+
+async def test_pane_keys_and_palette_commands(tmp_path: Path) -> None:
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(100, 30)) as pilot:
+        switcher = app.screen.query_one("#panes")
+        for key, pane in (("1", "data"), ("5", "quantize"), ("3", "runs")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert switcher.current == pane
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Go to Data", "Run a system check", "Prepare the built-in model"} <= titles

@@ -1,0 +1,47 @@
+"""What the workbench shows, at 80x24 and 120x40 (pytest-textual-snapshot).
+
+Update after an intended change with ``pytest tests/ui --snapshot-update`` and look at the
+report before committing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slm_workbench.engine.runs.store import RunStore
+from slm_workbench.ui.app import make_app
+
+from .conftest import fixed_sample
+
+
+async def settle(pilot) -> None:
+    """Let lazy widgets mount and the poll workers deliver their messages."""
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_runs_pane(snap_compare, snapshot_runs: Path, size: tuple[int, int]) -> None:
+    app = make_app(run_store=RunStore(snapshot_runs), sampler=fixed_sample, poll_interval=60)
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_empty_workbench(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_planned_pane(snap_compare, tmp_path: Path) -> None:
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+
+    async def go_to_quantize(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to_quantize)
