@@ -19,16 +19,27 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(Recipe)
 
 
 def format_validation_error(exc: ValidationError, where: str) -> str:
+    stages = set(stage_names())
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"] if not str(part).endswith("Recipe")) or "(top level)"
+        parts = list(err["loc"])
+        if parts and parts[0] in stages:  # pydantic puts the union's tag first; it is not a field
+            parts = parts[1:]
+        if err["type"].startswith("union_tag"):
+            parts = ["stage"]
+        loc = ".".join(str(part) for part in parts) or "(top level)"
         problems.append(f"{loc}: {err['msg']}")
     return f"{where}: " + "; ".join(problems)
 
 
-def validate_recipe(data: Any, where: str = "recipe") -> Any:
+def _require_mapping(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RecipeError(f"{where}: a recipe is a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def validate_recipe(data: Any, where: str = "recipe") -> Any:
+    _require_mapping(data, where)
     if "stage" not in data:
         raise RecipeError(f"{where}: missing 'stage' (one of {', '.join(stage_names())})")
     try:
@@ -79,7 +90,8 @@ def load_recipe(path: Path, overrides: list[str] | None = None) -> Any:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise RecipeError(f"{path}: not valid YAML{at}") from None
-    return validate_recipe(apply_overrides(data or {}, overrides or []), str(path))
+    data = _require_mapping({} if data is None else data, str(path))
+    return validate_recipe(apply_overrides(data, overrides or []), str(path))
 
 
 def dump_recipe(recipe: Any, header: str = "") -> str:

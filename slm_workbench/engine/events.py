@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 Outcome = Literal["done", "failed", "cancelled"]
+OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
 
 
 @dataclass(frozen=True)
@@ -138,14 +139,21 @@ def decode_event(line: str, *, path: str = "events.jsonl", line_no: int = 0) -> 
         return CorruptLine(path, line_no, f"not JSON ({exc.msg})")
     if not isinstance(raw, dict):
         return CorruptLine(path, line_no, "not a JSON object")
-    cls = EVENT_TYPES.get(raw.pop("kind", None))
+    kind = raw.pop("kind", None)
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return CorruptLine(path, line_no, "unknown event kind")
     known = {f.name for f in fields(cls)}
     try:
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        event = cls(**{k: v for k, v in raw.items() if k in known})
     except TypeError as exc:
         return CorruptLine(path, line_no, f"bad fields ({exc})")
+    # Views format the time and derive a run's state from the outcome: check those two.
+    if isinstance(event.time, bool) or not isinstance(event.time, (int, float)):
+        return CorruptLine(path, line_no, f"bad time {event.time!r}")
+    if isinstance(event, Finished) and event.outcome not in OUTCOMES:
+        return CorruptLine(path, line_no, f"unknown outcome {event.outcome!r}")
+    return event
 
 
 def decode_metrics(line: str, *, path: str = "metrics.jsonl", line_no: int = 0) -> dict[str, Any] | CorruptLine:

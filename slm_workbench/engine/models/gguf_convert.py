@@ -174,11 +174,19 @@ def convert_gguf(
 
 
 def replace_dir(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first, then removed."""
+    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first, then removed.
+
+    When the second rename fails, the old ``target`` is put back.
+    """
     old = target.parent / f".{target.name}.old-{os.getpid()}"
     if target.exists():
         os.replace(target, old)
-    os.replace(new, target)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        if old.exists():
+            os.replace(old, target)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

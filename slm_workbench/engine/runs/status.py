@@ -49,6 +49,15 @@ def write_status(path: Path, status: RunStatus) -> None:
     os.replace(tmp, path)
 
 
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "stage": (str,), "state": (str,), "title": (str,), "host": (str,), "message": (str,),
+    "pid": (int, type(None)), "pgid": (int, type(None)),
+    "proc_start": (int, float, type(None)), "created": (int, float),
+    "started": (int, float, type(None)), "ended": (int, float, type(None)),
+}
+"""What each field may hold in the file: a wrong type would otherwise break every reader later."""
+
+
 def read_status(path: Path) -> RunStatus:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -56,10 +65,15 @@ def read_status(path: Path) -> RunStatus:
         raise CorruptRunFileError(f"{path}: missing (not a run directory?)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptRunFileError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise CorruptRunFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not isinstance(raw, dict) or "id" not in raw or "stage" not in raw:
         raise CorruptRunFileError(f"{path}: not a run status (needs 'id' and 'stage')")
     known = {f.name for f in fields(RunStatus)}
-    try:
-        return RunStatus(**{k: v for k, v in raw.items() if k in known})
-    except TypeError as exc:
-        raise CorruptRunFileError(f"{path}: bad fields ({exc})") from None
+    values = {k: v for k, v in raw.items() if k in known}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, _FIELD_TYPES[name]):
+            raise CorruptRunFileError(f"{path}: bad value for '{name}': {value!r}")
+    if values.get("state", "queued") not in ACTIVE_STATES | TERMINAL_STATES:
+        raise CorruptRunFileError(f"{path}: unknown state {values['state']!r}")
+    return RunStatus(**values)
