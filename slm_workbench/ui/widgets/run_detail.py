@@ -38,8 +38,8 @@ class RunDetail(Vertical):
             yield Label("", id="run-progress-label")
         yield Static("", id="run-metrics")
         with Horizontal(id="run-logs"):
-            yield RichLog(id="run-events", max_lines=MAX_LINES, wrap=True, markup=False)
-            yield RichLog(id="run-log", max_lines=MAX_LINES, wrap=True, markup=False)
+            yield RichLog(id="run-events", max_lines=MAX_LINES, wrap=True, markup=False, min_width=20)
+            yield RichLog(id="run-log", max_lines=MAX_LINES, wrap=True, markup=False, min_width=20)
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
