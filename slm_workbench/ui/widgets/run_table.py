@@ -13,6 +13,8 @@ from ...engine.runs.store import RunInfo
 from ..format import STATE_STYLES, clock, duration
 
 COLUMNS = (("id", "Run"), ("state", "State"), ("stage", "Stage"), ("created", "Created"), ("elapsed", "Elapsed"))
+WIDTHS = {"state": 11, "elapsed": 7}
+"""Columns whose content changes width while a run lives get a fixed width."""
 
 
 class RunTable(DataTable):
@@ -26,9 +28,10 @@ class RunTable(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=WIDTHS.get(key))
         self._runs: dict[str, RunInfo] = {}
         self._selected: str | None = None
+        self._wanted: str | None = None
 
     @property
     def selected_run(self) -> RunInfo | None:
@@ -48,7 +51,11 @@ class RunTable(DataTable):
                 self.add_row(*cells, key=run.id)
         self._runs = fresh
         self.sort("id", reverse=True)
-        if self._selected in fresh:
+        if self._wanted in fresh:
+            self._selected, self._wanted = self._wanted, None
+            self.move_cursor(row=self.get_row_index(self._selected))
+            self.post_message(self.Selected(self._selected))
+        elif self._selected in fresh:
             self.move_cursor(row=self.get_row_index(self._selected), scroll=False)
         elif runs:
             self.move_cursor(row=0)
@@ -57,9 +64,12 @@ class RunTable(DataTable):
             self._select(None)
 
     def select_run(self, run_id: str) -> None:
+        """Select ``run_id`` now, or as soon as a refresh lists it (a job just started)."""
         if run_id in self._runs:
             self.move_cursor(row=self.get_row_index(run_id))
             self._select(run_id)
+        else:
+            self._wanted = run_id
 
     def _select(self, run_id: str | None) -> None:
         if run_id != self._selected:
