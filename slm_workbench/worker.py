@@ -37,13 +37,13 @@ def _install_signal_handlers(ctx: RunContext) -> None:
 
 
 def run_job(run_dir: Path, rank: int = 0) -> int:
+    ctx = RunContext(run_dir, rank=rank)
+    _install_signal_handlers(ctx)  # first: a stop in the first moments still ends `cancelled`
     import psutil
 
     from .config.loading import load_recipe
     from .engine.stages import runner_for
 
-    ctx = RunContext(run_dir, rank=rank)
-    _install_signal_handlers(ctx)
     status = store.update_status(
         run_dir,
         state="running",
