@@ -13,6 +13,7 @@ from typing import Any
 from .runs.context import RunContext
 
 STAGE_RUNNERS: dict[str, str] = {
+    "data.prepare": "slm_workbench.engine.data.stage:run",
     "models.prepare": "slm_workbench.engine.models.prepare_stage:run",
     "system.check": "slm_workbench.engine.system_check:run",
 }
