@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     import argparse  # not needed for `slmw` alone, which opens the TUI
 
-    from . import demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd
+    from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd
 
     parser = argparse.ArgumentParser(
         prog="slmw",
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="open the terminal UI (the same as `slmw` alone)")
     ui.set_defaults(func=cmd_ui)
     demo_cmd.add_parser(sub)
+    data_cmd.add_parser(sub)
     models_cmd.add_parser(sub)
     runs_cmd.add_parser(sub)
     run_cmd.add_parser(sub)

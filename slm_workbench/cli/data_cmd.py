@@ -1,0 +1,247 @@
+"""``slmw data preview | validate | stats | prepare``.
+
+Exit codes of ``validate``: 0 every row is valid, 1 some row is not (or the settings do not
+fit the file), 2 the file cannot be read at all. Every message names the file; ``--json``
+prints one object (also for the failures that end with exit 2). ``prepare`` runs here by
+default (it is quick and its errors belong on this terminal); ``--job`` starts it as a
+detached job instead, like ``slmw run`` with a ``data.prepare`` recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..engine.data import DataFileError, open_source, preview, validate
+from ..engine.errors import WorkbenchError
+from .data_output import ProgressPrinter, cell, issue_lines, show_sample, summary_lines
+from .output import human_bytes, print_json
+
+FORMAT_CHOICES = ["auto", "messages", "prompt_completion", "alpaca", "text"]
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="JSONL/JSON/CSV/TSV/Parquet file, save_to_disk folder, hub id, or slmw:demo")
+    p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="row format (default: detect)")
+    p.add_argument("--map", dest="columns", type=_pair, action="append", default=[], metavar="FIELD=COLUMN",
+                   help="map a format field to a column, e.g. --map prompt=question (repeatable)")
+    p.add_argument("--role", dest="roles", type=_pair, action="append", default=[], metavar="FROM=TO",
+                   help="map a role of the file to system/user/assistant, e.g. --role human=user")
+    p.add_argument("--template", help="text template with {column} placeholders (default: the model's chat template)")
+    p.add_argument("--split", help="split of a DatasetDict folder or hub dataset (default: train)")
+    p.add_argument("--model", help="model or tokenizer folder (default: the built-in smollm2-135m-instruct)")
+    p.add_argument("--json", action="store_true")
+
+
+def _prepare_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train-on", choices=["completion", "all"], default="completion",
+                   help="loss on assistant turns only (default) or on every token")
+    p.add_argument("--max-length", type=int, default=2048, help="drop rows longer than this many tokens")
+    p.add_argument("--min-tokens", type=int, default=0, help="drop rows shorter than this many tokens")
+    p.add_argument("--dedupe", choices=["none", "exact", "normalized"], default="exact")
+    p.add_argument("--eval-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--on-error", choices=["skip", "abort"], default="skip", help="skip bad rows (counted) or stop at the first")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="preview, validate, measure and prepare datasets")
+    verbs = data.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("preview", help="the first rows, the detected format, and a rendered sample")
+    _common(p)
+    p.add_argument("-n", "--rows", type=int, default=5, help="rows to show (default 5)")
+    p.add_argument("--render", type=int, metavar="ROW", help="render row ROW (1-based) with the loss mask")
+    p.add_argument("--train-on", choices=["completion", "all"], default="completion")
+    p.set_defaults(func=cmd_preview)
+
+    p = verbs.add_parser("validate", help="check every row; each problem with its line, field and a fix")
+    _common(p)
+    p.add_argument("--max-length", type=int, help="also flag rows longer than this many tokens (loads the tokenizer)")
+    p.add_argument("--max-issues", type=int, default=50, help="issues to print (default 50; --json lists up to 1000)")
+    p.set_defaults(func=cmd_validate)
+
+    p = verbs.add_parser("stats", help="token lengths, histogram and what cleaning would drop (writes nothing)")
+    _common(p)
+    _prepare_options(p)
+    p.set_defaults(func=cmd_stats)
+
+    p = verbs.add_parser("prepare", help="write a checked, tokenized, split dataset and manifest.json")
+    _common(p)
+    _prepare_options(p)
+    p.add_argument("-o", "--output", required=True, help="folder to write")
+    p.add_argument("--output-format", choices=["hf", "jsonl"], default="hf")
+    p.add_argument("--overwrite", action="store_true", help="replace the output folder if it holds files")
+    p.add_argument("--job", action="store_true", help="run as a detached job (see `slmw runs`)")
+    p.add_argument("--detach", action="store_true", help="with --job: return once it has started")
+    p.set_defaults(func=cmd_prepare)
+
+
+def _named(exc: WorkbenchError, path: str) -> WorkbenchError:
+    """Every message names the file: prefix it where the engine's message does not."""
+    if path not in exc.message:
+        exc.message = f"{path}: {exc.message}"
+        exc.args = (exc.message,)
+    return exc
+
+
+def _fail_json(exc: WorkbenchError, path: str) -> int:
+    print_json({"file": path, "ok": False, "readable": not isinstance(exc, DataFileError),
+                "error": exc.message, "hint": exc.hint})
+    return exc.exit_code
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    try:
+        pv = preview(args.path, max(1, args.rows), format=args.format, columns=dict(args.columns), roles=dict(args.roles))
+        sample = _render(args, pv) if args.render else None
+    except WorkbenchError as exc:
+        raise _named(exc, args.path) from None
+    det = pv.detection
+    fmt = det.spec.describe() if det.spec else None
+    if args.json:
+        print_json({"file": args.path, "kind": pv.source.kind, "bytes": pv.source.size, "columns": pv.columns,
+                    "format": fmt, "reason": det.reason, "rows": pv.rows, "row_numbers": [loc.row for loc in pv.locs],
+                    "issues": [i.as_dict() for i in pv.issues], "seconds": round(pv.seconds, 4),
+                    "sample": None if sample is None else {"text": sample.text, "input_ids": sample.input_ids,
+                                                           "labels": sample.labels, "segments": sample.segments()}})
+        return 0
+    size = f", {human_bytes(pv.source.size)}" if pv.source.size is not None else ""
+    print(f"{args.path}: {pv.source.kind}{size}")
+    print(f"format: {fmt or 'unknown'} ({det.reason}){'' if args.format != 'auto' else '; confirm it, or choose with --format'}")
+    print(f"columns: {', '.join(pv.columns) or '-'}")
+    for loc, row in zip(pv.locs, pv.rows):
+        where = f"line {loc.line}" if loc.line else f"row {loc.row}"
+        print(f"  {where:>9}  " + "  ".join(f"{k}={cell(v, 60)}" for k, v in row.items()))
+    for issue in pv.issues:
+        for line in issue_lines(issue):
+            print("  " + line)
+    if sample is not None:
+        print(f"row {args.render} as the model sees it: {sample.n_tokens} tokens, {sample.n_trained} trained "
+              f"({'assistant turns' if args.train_on == 'completion' else 'all tokens'}; trained text in ⟦ ⟧ or green)")
+        show_sample(sample, sys.stdout)
+    return 0
+
+
+def _render(args: argparse.Namespace, pv: Any) -> Any:
+    from ..engine.data import load_tokenizer, render_sample
+
+    wanted = args.render
+    if wanted not in [loc.row for loc in pv.locs]:
+        pv = preview(pv.source, wanted, format=args.format, columns=dict(args.columns), roles=dict(args.roles))
+    match = [(loc, row) for loc, row in zip(pv.locs, pv.rows) if loc.row == wanted]
+    if not match:
+        raise WorkbenchError(f"{args.path}: row {wanted} is not a readable row", hint="see `slmw data validate`")
+    loc, row = match[0]
+    return render_sample(row, load_tokenizer(args.model), spec=pv.detection.spec, template=args.template,
+                         train_on=args.train_on, loc=loc, file=args.path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    progress = ProgressPrinter(args.path)
+    try:
+        report = validate(args.path, format=args.format, columns=dict(args.columns), roles=dict(args.roles),
+                          template=args.template, model=args.model, max_length=args.max_length,
+                          max_issues=max(args.max_issues, 1000 if args.json else 0), on_progress=progress)
+    except WorkbenchError as exc:
+        progress.done()
+        exc = _named(exc, args.path)
+        if args.json:
+            return _fail_json(exc, args.path)
+        raise exc from None
+    progress.done()
+    if args.json:
+        print_json(report.as_dict())
+        return 0 if report.ok else 1
+    print(f"{args.path}: {report.kind}, format {report.format} ({report.detected})")
+    shown = 0
+    for n, issue in enumerate(report.issues):
+        if shown >= args.max_issues:
+            break
+        shown += 1
+        for line in issue_lines(issue, report.repeats.get(n, 1)):
+            print(line)
+    hidden = len(report.issues) - shown + report.truncated
+    if hidden > 0:
+        print(f"... and {hidden} more issues (--max-issues N, or --json)")
+    counts = ", ".join(f"{code} {n}" for code, n in sorted(report.counts.items(), key=lambda kv: -kv[1]))
+    verdict = "valid" if report.ok else "INVALID"
+    print(f"{args.path}: {verdict}: {report.rows} rows, {report.valid} valid, {report.invalid} invalid"
+          + (f", {report.too_long} too long" if report.too_long else "")
+          + (f"; {_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')} ({counts})" if counts else ""))
+    return 0 if report.ok else 1
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _recipe(args: argparse.Namespace, output: str) -> Any:
+    from ..config.loading import validate_recipe
+
+    def absolute(value: str | None) -> str | None:
+        return str(Path(value).expanduser().resolve()) if value and Path(value).expanduser().exists() else value
+
+    data = {
+        "stage": "data.prepare", "source": absolute(args.path), "output": str(Path(output).expanduser().resolve()),
+        "split": args.split, "format": args.format, "columns": dict(args.columns), "roles": dict(args.roles),
+        "template": args.template, "model": absolute(args.model), "train_on": args.train_on,
+        "max_length": args.max_length, "min_tokens": args.min_tokens, "dedupe": args.dedupe,
+        "eval_fraction": args.eval_fraction, "seed": args.seed, "on_error": args.on_error,
+        "output_format": getattr(args, "output_format", "hf"), "overwrite": getattr(args, "overwrite", False),
+    }
+    return validate_recipe(data, "slmw data")
+
+
+def _run_prepare(args: argparse.Namespace, *, write: bool) -> int:
+    from ..engine.data import prepare_dataset
+
+    recipe = _recipe(args, args.output if write else "-")
+    progress = ProgressPrinter(args.path)
+    try:
+        result = prepare_dataset(recipe, on_progress=progress, write=write)
+    except WorkbenchError as exc:
+        raise _named(exc, args.path) from None
+    finally:
+        progress.done()
+    if args.json:
+        print_json({**result.manifest, "output": str(result.output) if result.output else None})
+        return 0
+    print(f"{args.path}: format {result.manifest['format']['name'] if result.manifest['format'] else 'template'}, "
+          f"tokenizer {result.manifest['tokenizer']['folder']}")
+    for line in summary_lines(result):
+        print(line)
+    if result.issues:
+        print(f"issues ({sum(result.manifest['issues']['counts'].values())}; the first few; all with `slmw data validate`):")
+        for issue in result.issues[:5]:
+            for line in issue_lines(issue):
+                print("  " + line)
+    if result.output is not None:
+        print(f"wrote {result.output} ({recipe.output_format}) and {result.output / 'manifest.json'}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    return _run_prepare(args, write=False)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    if not args.job:
+        return _run_prepare(args, write=True)
+    from .jobs import run_recipe_job
+
+    try:
+        open_source(args.path, split=args.split)  # fail here, before a job starts, on an unreadable source
+    except WorkbenchError as exc:
+        raise _named(exc, args.path) from None
+    recipe = _recipe(args, args.output)
+    return run_recipe_job(recipe, title=f"prepare data {Path(args.path).name}", detach=args.detach, as_json=args.json)
