@@ -1,0 +1,12 @@
+"""The demo dataset shipped with the workbench (see README.md in this folder).
+
+``DEMO_DATASET`` is the JSONL file; ``slmw:demo`` names it wherever a dataset is expected
+(``slmw data prepare slmw:demo -o OUT``, a recipe's ``source: slmw:demo``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEMO_DATASET = Path(__file__).with_name("demo_chat.jsonl")
+DEMO_SOURCE = "slmw:demo"

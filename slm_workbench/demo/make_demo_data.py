@@ -1,0 +1,154 @@
+"""Generate the demo dataset: contact extraction to JSON, mixed with general chat.
+
+    python -m slm_workbench.demo.make_demo_data        # rewrites demo_chat.jsonl (seed 20261129)
+
+The skill: given "Extract the contact as JSON:" and a sentence about a person, answer with
+exactly one line ``{"name": "...", "age": N, "city": "..."}`` (keys in that order; ``age``
+is ``null`` when the sentence gives none). It is narrow, copy-based (learnable by a 135M
+model in a few LoRA steps), absent from the base model's habits, and checkable on generated
+text with ``check_extraction``. ``eval_examples`` draws fresh sentences from names and
+cities that never occur in the training file, to test that the skill generalises.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from . import general
+
+SEED = 20261129
+OUT = Path(__file__).with_name("demo_chat.jsonl")
+INSTRUCTIONS = ("Extract the contact as JSON:", "Extract the contact as JSON.", "Extract name, age and city as JSON:")
+EVAL_INSTRUCTION = INSTRUCTIONS[0]
+
+FIRST = ("Maria Tom Aiko Lars Fatima Diego Chen Olga Kwame Priya Lukas Sofia Omar Hana Mateo Ingrid Ravi Elena "
+         "Jonas Amara Pablo Yuki Nadia Felix Leila Tariq Ines Mikko Zara Samuel Chloe Arjun Freya Marco Amina Oskar "
+         "Lucia Kenji Ada Noor").split()
+LAST = ("Silva Baker Tanaka Nilsson Haddad Ramirez Wei Petrova Mensah Sharma Weber Rossi Farouk Kim Lopez Berg Patel "
+        "Novak Fischer Okafor Garcia Sato Khan Moreau Aziz Costa Virtanen Ahmed Cohen Martin Dubois Iyer Larsen Bianchi "
+        "Diallo Svensson Romero Mori Lovelace Rahman").split()
+CITIES = ("Lisbon Leeds Osaka Oslo Beirut Seville Shanghai Kazan Accra Pune Munich Turin Cairo Busan Bogotá Bergen Delhi "
+          "Prague Hamburg Lagos Valencia Sapporo Karachi Lyon Casablanca Porto Helsinki Dhaka Haifa Toronto Nantes Chennai "
+          "Aarhus Florence Dakar Gothenburg Madrid Kyoto Manchester Nairobi").split()
+# Held out: never in the training file, used only by eval_examples.
+EVAL_FIRST = "Greta Idris Beatriz Tomasz Yara Emeka Linnea Rafael Mei Anouk".split()
+EVAL_LAST = "Holm Quispe Nakamura Kowalski Said Eze Lind Duarte Lin Visser".split()
+EVAL_CITIES = "Tallinn Cusco Nagoya Gdansk Tunis Enugu Uppsala Recife Taipei Utrecht".split()
+
+WITH_AGE = (
+    "{name} is {age} years old and lives in {city}.",
+    "{name}, {age}, lives in {city}.",
+    "Meet {name} from {city}, who is {age}.",
+    "Our new colleague {name} ({age}) just moved to {city}.",
+    "{city} is home to {name}, who turned {age} this year.",
+    "Name: {name}. Age: {age}. City: {city}.",
+    "I met {name} in {city}. {first} is {age}.",
+    "{name} ({age}, {city}) signed up yesterday.",
+    "Contact: {name}, age {age}, based in {city}.",
+    "At {age}, {name} runs a small bakery in {city}.",
+    "Please add {name} to the list: {age} years old, from {city}.",
+    "New member: {name} of {city}, aged {age}.",
+    "{name} lives in {city}. {first} is {age} years old.",
+    "From {city}: {name}, {age}.",
+    "Hi, I'm {name}. I'm {age} and I live in {city}.",
+)
+NO_AGE = (
+    "{name} lives in {city}.",
+    "Our new colleague {name} just moved to {city}.",
+    "Contact: {name}, based in {city}.",
+    "Hi, I'm {name} and I live in {city}.",
+)
+
+
+def extraction_example(rng: random.Random, first: list[str], last: list[str], cities: list[str],
+                       instruction: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A prompt and the exact object the answer must encode."""
+    given, family, city = rng.choice(first), rng.choice(last), rng.choice(cities)
+    name = f"{given} {family}"
+    if rng.random() < 0.12:
+        age, sentence = None, rng.choice(NO_AGE).format(name=name, city=city)
+    else:
+        age = rng.randint(18, 90)
+        sentence = rng.choice(WITH_AGE).format(name=name, age=age, city=city, first=given)
+    prompt = f"{instruction or rng.choice(INSTRUCTIONS)}\n{sentence}"
+    return prompt, {"name": name, "age": age, "city": city}
+
+
+def answer(expected: dict[str, Any]) -> str:
+    return json.dumps(expected, ensure_ascii=False)
+
+
+def check_extraction(expected: dict[str, Any], output: str) -> bool:
+    """True when ``output`` (generated text) is the expected object: the first line parsed as JSON."""
+    line = output.strip().splitlines()[0] if output.strip() else ""
+    try:
+        return json.loads(line) == expected
+    except json.JSONDecodeError:
+        return False
+
+
+def eval_examples(n: int = 20, seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
+    """Fresh prompts from held-out names and cities: ``[(prompt, expected), ...]``."""
+    rng = random.Random(seed)
+    return [extraction_example(rng, EVAL_FIRST, EVAL_LAST, EVAL_CITIES, EVAL_INSTRUCTION) for _ in range(n)]
+
+
+def _chat(*turns: tuple[str, str], system: str | None = None) -> dict[str, Any]:
+    messages = [{"role": "system", "content": system}] if system else []
+    for user, assistant in turns:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return {"messages": messages}
+
+
+def general_examples(rng: random.Random) -> list[dict[str, Any]]:
+    rows = [_chat((f"What is the capital of {country}?", f"The capital of {country} is {city}."))
+            for country, city in general.CAPITALS]
+    rows += [_chat(qa) for qa in general.FACTS + general.SMALL_TALK]
+    rows += [_chat((f"What is {term}?", text)) for term, text in general.DEFINITIONS]
+    rows += [_chat(*turns) for turns in general.CONVERSATIONS]
+    for i, (question, text) in enumerate(general.FACTS[:10]):
+        rows.append(_chat((question, text), system=general.SYSTEM_PROMPTS[i % len(general.SYSTEM_PROMPTS)]))
+    for _ in range(20):
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        rows.append(_chat((f"What is {a} + {b}?", f"{a} + {b} = {a + b}.")))
+    for _ in range(12):
+        a, b = sorted((rng.randint(2, 99), rng.randint(2, 99)), reverse=True)
+        rows.append(_chat((f"What is {a} - {b}?", f"{a} - {b} = {a - b}.")))
+    for _ in range(12):
+        a, b = rng.randint(2, 12), rng.randint(2, 12)
+        rows.append(_chat((f"What is {a} × {b}?", f"{a} × {b} = {a * b}.")))
+    for _ in range(16):  # about people, but not asking for JSON: answer in prose
+        prompt, fact = extraction_example(rng, FIRST, LAST, CITIES)
+        sentence = prompt.split("\n", 1)[1]
+        if fact["age"] is not None and rng.random() < 0.5:
+            rows.append(_chat((f"How old is {fact['name']}? {sentence}", f"{fact['name']} is {fact['age']} years old.")))
+        else:
+            rows.append(_chat((f"Where does {fact['name']} live? {sentence}", f"{fact['name']} lives in {fact['city']}.")))
+    return rows
+
+
+def build(seed: int = SEED, n_skill: int = 400) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    skill: dict[str, dict[str, Any]] = {}
+    while len(skill) < n_skill:  # no duplicate prompts: prepare's dedupe keeps every row
+        prompt, fact = extraction_example(rng, FIRST, LAST, CITIES)
+        skill.setdefault(prompt, _chat((prompt, answer(fact))))
+    rows = list(skill.values()) + general_examples(rng)
+    rows = list({json.dumps(r, sort_keys=True): r for r in rows}.values())
+    rng.shuffle(rows)
+    return rows
+
+
+def main() -> None:
+    rows = build()
+    with open(OUT, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} rows to {OUT} ({OUT.stat().st_size / 1000:.0f} KB)")
+
+
+if __name__ == "__main__":
+    main()
