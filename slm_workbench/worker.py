@@ -24,9 +24,11 @@ from .engine.runs import store
 from .engine.runs.context import RunContext
 
 
-def _install_signal_handlers(ctx: RunContext) -> None:
+def _install_signal_handlers(ctx: RunContext, *, rank_child: bool = False) -> None:
     def on_stop(signum: int, _frame: object) -> None:
-        if ctx.cancel_requested.is_set():
+        # A rank under torchrun gets SIGTERM twice (the group's, then torchrun's own): both
+        # mean "save at the next step and leave"; only a second SIGINT stops it at once.
+        if ctx.cancel_requested.is_set() and not (rank_child and signum == signal.SIGTERM):
             raise Cancelled()
         ctx.cancel_requested.set()
         print(f"[worker] received {signal.Signals(signum).name}: stopping at the next safe point", flush=True)
@@ -83,13 +85,40 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
     return code
 
 
+def run_rank(run_dir: Path, rank: int) -> int:
+    """One process of a multi-process stage (under torchrun): the stage only, no status.
+
+    The driver (the job's own worker) writes ``started``/``finished`` and the status; rank 0
+    writes metrics and events; a failure is written as an ``error`` event by rank 0.
+    """
+    ctx = RunContext(run_dir, rank=rank)
+    _install_signal_handlers(ctx, rank_child=True)
+    from .config.loading import load_recipe
+    from .engine.stages import runner_for
+
+    try:
+        recipe = load_recipe(run_dir / store.RECIPE)
+        runner_for(recipe.stage)(recipe, ctx)
+    except Cancelled:
+        return 0
+    except WorkbenchError as exc:
+        ctx.emit(Error(message=exc.message, hint=exc.hint))
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    rank_child = bool(args) and args[0] == "--rank"
+    if rank_child:
+        args = args[1:]
     if len(args) != 1:
-        print("usage: python -m slm_workbench.worker RUN_DIR", file=sys.stderr)
+        print("usage: python -m slm_workbench.worker [--rank] RUN_DIR", file=sys.stderr)
         return 2
-    rank = int(os.environ.get("RANK", "0"))
-    return run_job(Path(args[0]).resolve(), rank=rank)
+    run_dir = Path(args[0]).resolve()
+    if rank_child:
+        return run_rank(run_dir, int(os.environ.get("RANK", "0")))
+    return run_job(run_dir)
 
 
 if __name__ == "__main__":

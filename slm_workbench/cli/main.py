@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     import argparse  # not needed for `slmw` alone, which opens the TUI
 
-    from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd
+    from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd, train_cmd
+    from . import chat_cmd, serve_cmd
 
     parser = argparse.ArgumentParser(
         prog="slmw",
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
     system_cmd.add_parser(sub)
+    chat_cmd.add_parser(sub)
+    serve_cmd.add_parser(sub)
+    train_cmd.add_parser(sub)
     return parser
 
 

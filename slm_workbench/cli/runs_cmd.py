@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from ..engine.events import CorruptLine
 from ..engine.runs import store
-from ..engine.runs.launcher import stop_job, wait_for
+from ..engine.runs.launcher import resume_job, stop_job, wait_for
 from ..engine.runs.tail import last_lines
 from .follow import follow
 from .output import human_duration, human_time, print_json, table
@@ -40,6 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", action="store_true", help="wait until it has stopped")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stop)
+
+    p = verbs.add_parser("resume", help="start a stopped, interrupted or failed training run again from its last checkpoint")
+    p.add_argument("id")
+    p.add_argument("--wait", action="store_true", help="follow it until it ends")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_resume)
 
     p = verbs.add_parser("rm", help="delete a run directory")
     p.add_argument("id")
@@ -135,3 +141,21 @@ def cmd_rm(args: argparse.Namespace) -> int:
     else:
         print(f"removed {run_id}")
     return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    info = store.RunStore().get(args.id)
+    resume_job(info)
+    if not args.wait:
+        if args.json:
+            print_json(_summary(store.RunStore().info(info.dir)))
+        else:
+            print(f"run {info.id}: resumed")
+        return 0
+    if args.json:
+        info = wait_for(info.dir)
+        print_json(_summary(info))
+    else:
+        info = follow(info.dir)
+        print(f"run {info.id}: {info.state}")
+    return 0 if info.state == "done" else 1

@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from .base import Section
+from .train import TrainRecipe
 
 
 class PrepareModelRecipe(Section):
@@ -91,4 +92,6 @@ class PrepareDataRecipe(Section):
         return value
 
 
-Recipe = Annotated[Union[PrepareModelRecipe, SystemCheckRecipe, PrepareDataRecipe], Field(discriminator="stage")]
+Recipe = Annotated[
+    Union[PrepareModelRecipe, SystemCheckRecipe, PrepareDataRecipe, TrainRecipe], Field(discriminator="stage")
+]

@@ -16,6 +16,7 @@ STAGE_RUNNERS: dict[str, str] = {
     "data.prepare": "slm_workbench.engine.data.stage:run",
     "models.prepare": "slm_workbench.engine.models.prepare_stage:run",
     "system.check": "slm_workbench.engine.system_check:run",
+    "train": "slm_workbench.engine.train.stage:run",
 }
 
 

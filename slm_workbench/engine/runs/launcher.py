@@ -72,8 +72,24 @@ def launch(run_dir: Path) -> subprocess.Popen[bytes]:
 
             from .status import write_status
 
-            write_status(run_dir / store.STATUS, replace(current, pid=proc.pid, pgid=proc.pid, proc_start=proc_start))
+            write_status(run_dir / store.STATUS, replace(current, pid=proc.pid, pgid=proc.pid, proc_start=proc_start,
+                                                         launched=current.launched or time.time()))
     return proc
+
+
+RESUMABLE_STAGES = frozenset({"train"})
+"""Stages whose job picks up where it stopped when started again on the same run directory."""
+
+
+def resume_job(info: store.RunInfo) -> subprocess.Popen[bytes]:
+    """Start a stopped, interrupted or failed run again in its own directory."""
+    if info.status is None or info.stage not in RESUMABLE_STAGES:
+        raise WorkbenchError(f"run {info.id} ({info.stage}) cannot be resumed", hint="start a new run instead")
+    if info.state not in ("cancelled", "interrupted", "failed"):
+        raise WorkbenchError(f"run {info.id} is {info.state}; only a stopped, interrupted or failed run resumes")
+    store.update_status(info.dir, state="queued", pid=None, pgid=None, proc_start=None, ended=None, message="",
+                        launched=time.time())
+    return launch(info.dir)
 
 
 def stop_job(info: store.RunInfo, *, force: bool = False) -> None:

@@ -33,6 +33,8 @@ class RunStatus:
     proc_start: float | None = None
     """The process's creation time (psutil), so a reused pid is not mistaken for the job."""
     created: float = field(default_factory=time.time)
+    launched: float | None = None
+    """When the launcher last started a process for it (a resumed run is launched again)."""
     started: float | None = None
     ended: float | None = None
     message: str = ""
@@ -53,7 +55,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "id": (str,), "stage": (str,), "state": (str,), "title": (str,), "host": (str,), "message": (str,),
     "pid": (int, type(None)), "pgid": (int, type(None)),
     "proc_start": (int, float, type(None)), "created": (int, float),
-    "started": (int, float, type(None)), "ended": (int, float, type(None)),
+    "started": (int, float, type(None)), "ended": (int, float, type(None)), "launched": (int, float, type(None)),
 }
 """What each field may hold in the file: a wrong type would otherwise break every reader later."""
 

@@ -103,7 +103,7 @@ def effective_state(run_dir: Path, status: RunStatus) -> str:
         return status.state  # another machine's job: we cannot see its process
     if process_alive(status):
         return status.state
-    if status.pid is None and time.time() - status.created < LAUNCH_GRACE_S:
+    if status.pid is None and time.time() - (status.launched or status.created) < LAUNCH_GRACE_S:
         return status.state
     finished = last_finished(run_dir)
     return finished.outcome if finished else "interrupted"

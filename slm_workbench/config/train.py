@@ -1,0 +1,91 @@
+"""The training recipe (``stage: train``): model, data, method, hyperparameters, cadence."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Section
+
+
+class LoraSection(Section):
+    """Low-rank adapters (PEFT). Used by ``method: lora`` and ``method: qlora``."""
+
+    r: int = Field(default=16, ge=1, le=1024)
+    """Adapter rank."""
+    alpha: int = Field(default=32, ge=1)
+    """Scaling numerator: the update is scaled by alpha / r."""
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    """Dropout on the adapter input."""
+    target_modules: Literal["all-linear"] | list[str] = "all-linear"
+    """``all-linear`` (every linear layer but the output head) or module names such as
+    ``[q_proj, k_proj, v_proj, o_proj]``."""
+
+
+class TrainRecipe(Section):
+    """Fine-tune a causal language model with TRL's SFTTrainer (full, LoRA or QLoRA)."""
+
+    stage: Literal["train"] = "train"
+    model: str = "smollm2-135m-instruct"
+    """The base model: anything ``slmw models`` accepts (built-in name, HF folder, hub id)."""
+    data: str = Field(min_length=1)
+    """A prepared dataset folder (``slmw data prepare``), or a raw source (a file, ``slmw:demo``)
+    that the job prepares first with this model's tokenizer."""
+    train_on: Literal["completion", "all"] = "completion"
+    """For a raw ``data`` source: train on assistant turns only, or on every token."""
+    eval_fraction: float = Field(default=0.1, ge=0.0, le=0.5)
+    """For a raw ``data`` source: share of rows held out for evaluation."""
+    method: Literal["full", "lora", "qlora"] = "lora"
+    """``full``: every weight; ``lora``: adapters only; ``qlora``: adapters on a 4-bit base (CUDA only)."""
+    lora: LoraSection = Field(default_factory=LoraSection)
+    """Adapter settings (ignored by ``full``)."""
+    learning_rate: float = Field(default=2e-4, gt=0, le=1.0)
+    """Peak learning rate."""
+    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
+    """How the learning rate changes after warmup."""
+    warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
+    """Share of the steps spent warming up."""
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    """AdamW weight decay."""
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    """Gradient clipping."""
+    epochs: float = Field(default=1.0, gt=0)
+    """Passes over the training split (ignored when ``max_steps`` is set)."""
+    max_steps: int | None = Field(default=None, ge=1)
+    """Stop after this many optimizer steps."""
+    batch_size: int = Field(default=4, ge=1)
+    """Examples per device per step."""
+    grad_accum: int = Field(default=1, ge=1)
+    """Micro-batches accumulated per optimizer step."""
+    max_length: int = Field(default=1024, ge=8)
+    """Longest sequence in tokens (longer examples are truncated; with packing, the pack length)."""
+    packing: bool = False
+    """Pack several examples into each sequence (best-fit, no cross-example attention)."""
+    eval_steps: int | None = Field(default=None, ge=1)
+    """Evaluate every N steps (default: about 10 times per run, when there is an eval split)."""
+    save_steps: int | None = Field(default=None, ge=1)
+    """Checkpoint every N steps (default: about 5 times per run). A stop always checkpoints."""
+    logging_steps: int = Field(default=1, ge=1)
+    """Write a metrics line every N steps."""
+    save_total_limit: int = Field(default=2, ge=1)
+    """Checkpoints kept (older ones are removed)."""
+    early_stopping_patience: int | None = Field(default=None, ge=1)
+    """Stop when eval loss has not improved for this many evaluations."""
+    seed: int = 42
+    """Seed for initialisation, shuffling and dropout."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """``auto``: bf16 on a GPU that supports it, else fp16 on a GPU, fp32 on CPU (bf16 training is ~3x
+    slower than fp32 on an AVX2 CPU)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, ~30% slower."""
+    threads: int | None = Field(default=None, ge=1)
+    """torch CPU threads per process (default: torch's choice; on a busy small CPU 1 is often fastest)."""
+    num_processes: int = Field(default=1, ge=1, le=64)
+    """Data-parallel processes, launched with torchrun (NCCL on GPUs, gloo on CPU)."""
+    merge: bool = False
+    """Also write the adapter merged into the base as a full model (``artifacts/merged``)."""
+    report_to: Literal["none", "tensorboard"] = "none"
+    """Extra logging besides metrics.jsonl (``tensorboard`` writes to ``artifacts/tensorboard``)."""
+    trust_remote_code: bool = False
+    """Allow model code from the model folder (off: only architectures transformers ships)."""

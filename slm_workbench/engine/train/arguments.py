@@ -1,0 +1,83 @@
+"""The recipe as TRL's ``SFTConfig``, with every default that is wrong for us set explicitly.
+
+TRL's own defaults assume a modern GPU: ``bf16=True`` and gradient checkpointing on. On a CPU
+bf16 training is ~3x slower than fp32 and checkpointing only costs time, so both follow the
+recipe (``precision: auto`` -> fp32 on CPU). Datasets arrive tokenized with ``labels``, so TRL
+neither re-templates nor re-masks them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ...config.train import TrainRecipe
+from .model import resolve_dtype
+
+
+def planned_steps(recipe: TrainRecipe, train_rows: int, processes: int = 1) -> int:
+    if recipe.max_steps:
+        return recipe.max_steps
+    per_step = recipe.batch_size * recipe.grad_accum * processes
+    return max(1, math.ceil(train_rows / per_step * recipe.epochs))
+
+
+def cadence(every: int | None, steps: int, times: int) -> int:
+    """``every`` when set, else about ``times`` times over the run."""
+    return every or max(1, steps // times)
+
+
+def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool) -> Any:
+    import torch
+    from trl import SFTConfig
+
+    dtype = resolve_dtype(recipe)
+    on_gpu = torch.cuda.is_available()
+    eval_every = cadence(recipe.eval_steps, steps, 10)
+    save_every = cadence(recipe.save_steps, steps, 5)
+    if recipe.early_stopping_patience and has_eval:
+        save_every = eval_every  # best-model tracking needs a checkpoint at every evaluation
+    return SFTConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        learning_rate=recipe.learning_rate,
+        lr_scheduler_type=recipe.lr_scheduler,
+        warmup_steps=recipe.warmup_ratio,  # a float below 1 is a share of the steps
+        weight_decay=recipe.weight_decay,
+        max_grad_norm=recipe.max_grad_norm,
+        num_train_epochs=recipe.epochs,
+        max_steps=recipe.max_steps or -1,
+        per_device_train_batch_size=recipe.batch_size,
+        per_device_eval_batch_size=recipe.batch_size,
+        gradient_accumulation_steps=recipe.grad_accum,
+        max_length=recipe.max_length,
+        packing=recipe.packing,
+        packing_strategy="bfd",
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_every if has_eval else None,
+        save_strategy="steps",
+        save_steps=save_every,
+        save_total_limit=recipe.save_total_limit,
+        load_best_model_at_end=bool(recipe.early_stopping_patience and has_eval),
+        metric_for_best_model="eval_loss" if recipe.early_stopping_patience and has_eval else None,
+        greater_is_better=False if recipe.early_stopping_patience and has_eval else None,
+        logging_steps=recipe.logging_steps,
+        logging_first_step=True,
+        report_to=[] if recipe.report_to == "none" else [recipe.report_to],
+        bf16=on_gpu and dtype == torch.bfloat16,
+        fp16=on_gpu and dtype == torch.float16,
+        use_cpu=not on_gpu,
+        gradient_checkpointing=recipe.gradient_checkpointing,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        dataset_num_proc=None,
+        disable_tqdm=True,
+        ddp_backend=("nccl" if on_gpu else "gloo") if recipe.num_processes > 1 else None,
+        ddp_find_unused_parameters=False if recipe.num_processes > 1 else None,
+        save_only_model=False,
+        remove_unused_columns=False,
+        completion_only_loss=False,
+        assistant_only_loss=False,
+    )

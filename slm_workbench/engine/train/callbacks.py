@@ -1,0 +1,116 @@
+"""Trainer callbacks that connect a training run to its run directory.
+
+- ``MetricsWriter``: one ``metrics.jsonl`` line per logging step (loss, eval_loss, lr, grad
+  norm, tokens/s, elapsed, ETA, RSS, GPU memory) and a ``progress`` event.
+- ``CheckpointEvents``: a ``checkpoint`` event once the Trainer has written one.
+- ``StopOnRequest``: a stop request (SIGTERM) ends training at the next step, after saving.
+- ``NanGuard``: a NaN or infinite loss stops the run with a message instead of wasting it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from ..runs.context import RunContext
+
+
+class MetricsWriter(TrainerCallback):
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._start = time.monotonic()
+        self._last_time = self._start
+        self._last_tokens = 0
+        self._last_step = 0
+        self._first_step: int | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._start = self._last_time = time.monotonic()
+        self._last_tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        self._last_step = self._first_step = state.global_step  # > 0 when resuming
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        if not logs or not state.is_world_process_zero:
+            return
+        now = time.monotonic()
+        tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
+        step = state.global_step
+        row: dict[str, Any] = {"step": step, "epoch": round(state.epoch or 0.0, 4)}
+        for key in ("loss", "eval_loss", "learning_rate", "grad_norm"):
+            if key in logs:
+                row[key] = float(logs[key])
+        if "loss" in logs:
+            span = now - self._last_time
+            if span > 0 and tokens > self._last_tokens:
+                row["tokens_per_s"] = round((tokens - self._last_tokens) / span, 1)
+            self._last_time, self._last_tokens = now, tokens
+        elapsed = now - self._start
+        done = step - (self._first_step or 0)
+        row["tokens_seen"] = tokens
+        row["elapsed_s"] = round(elapsed, 2)
+        if done > 0 and state.max_steps:
+            row["eta_s"] = round(elapsed / done * (state.max_steps - step), 1)
+        row.update(memory_now())
+        if len(row) > 4:  # not just bookkeeping (e.g. the final train_runtime log)
+            self.ctx.metrics(row)
+        self.ctx.progress("training", step, state.max_steps or None, "steps", _summary(row))
+
+
+def _summary(row: dict[str, Any]) -> str:
+    parts = []
+    if "loss" in row:
+        parts.append(f"loss {row['loss']:.4f}")
+    if "eval_loss" in row:
+        parts.append(f"eval {row['eval_loss']:.4f}")
+    if "tokens_per_s" in row:
+        parts.append(f"{row['tokens_per_s']:.0f} tok/s")
+    return ", ".join(parts)
+
+
+def memory_now() -> dict[str, float]:
+    import psutil
+    import torch
+
+    out = {"rss_mb": round(psutil.Process(os.getpid()).memory_info().rss / 1e6, 1)}
+    if torch.cuda.is_available():
+        out["gpu_mem_mb"] = round(torch.cuda.max_memory_allocated() / 1e6, 1)
+    return out
+
+
+class CheckpointEvents(TrainerCallback):
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and folder.is_dir():
+            self.ctx.checkpoint(folder, state.global_step)
+
+
+class StopOnRequest(TrainerCallback):
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.stopped = False
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.ctx.cancel_requested.is_set() and not self.stopped:
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
+
+
+class NanGuard(TrainerCallback):
+    def __init__(self) -> None:
+        self.bad_step: int | None = None
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.bad_step = state.global_step
+            control.should_training_stop = True
+            control.should_save = False

@@ -1,0 +1,161 @@
+"""The ``train`` job: data, model, TRL's SFTTrainer, checkpoints, artifacts.
+
+Resuming is the same job started again on the same run directory (``slmw runs resume``):
+it finds the newest complete checkpoint and hands it to the Trainer, which restores the
+weights, optimizer, scheduler and RNG state, so the learning-rate schedule goes on where
+it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from ...config.train import TrainRecipe
+from ..errors import Cancelled, WorkbenchError
+from ..models.prepare import prepare_model
+from ..models.resolve import parse_model
+from ..runs.context import RunContext
+from .artifacts import write_artifacts
+from .checkpoints import latest_checkpoint, remove_incomplete
+from .data import is_prepared, load_training_data, prepare_raw
+from .memory import available_memory, estimate_memory
+
+
+def run(recipe: TrainRecipe, ctx: RunContext) -> None:
+    if recipe.num_processes > 1 and "LOCAL_RANK" not in os.environ:
+        from .distributed import run_distributed
+
+        model_folder(recipe, ctx)  # prepared once by the driver, before any rank starts
+        training_data_folder(recipe, ctx)
+        run_distributed(recipe, ctx)
+        return
+    train(recipe, ctx)
+
+
+def model_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:
+    ref = parse_model(recipe.model)
+    if not ref.prepared and ctx.writes:
+        ctx.progress(f"preparing {ref.name}", 0, None)
+        prepare_model(ref, on_phase=lambda phase, done, total: ctx.progress(phase, done, total or None, "steps"),
+                      check_cancelled=ctx.check_cancelled)
+    return ref.require_prepared()
+
+
+def training_data_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:
+    source = Path(recipe.data).expanduser()
+    if is_prepared(source):
+        return source.resolve()
+    prepared = ctx.run_dir / "data"
+    if not is_prepared(prepared):  # a resumed run reuses what it prepared the first time
+        if not ctx.writes:
+            raise WorkbenchError("rank > 0 started before the dataset was prepared")
+        prepare_raw(recipe, prepared, lambda phase, done, total, unit="": ctx.progress(f"data: {phase}", done, total, unit),
+                    ctx.check_cancelled)
+    return prepared
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(recipe: TrainRecipe, ctx: RunContext) -> None:
+    import torch
+
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    seed_everything(recipe.seed)
+    folder = model_folder(recipe, ctx)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    estimate = estimate_memory(recipe, folder, device=device, available=available_memory(device))
+    for line in estimate.lines():
+        print(f"[train] memory {line}", flush=True)
+    if estimate.fits is False:
+        ctx.warn(f"the memory estimate ({estimate.total / 2**30:.1f} GiB) exceeds what is free on {device} "
+                 f"({(estimate.available or 0) / 2**30:.1f} GiB); " + "; ".join(estimate.hints))
+    data_folder = training_data_folder(recipe, ctx)
+    ctx.check_cancelled()
+
+    from .model import load_model
+
+    ctx.progress("loading the model", 0, None)
+    loaded = load_model(recipe, folder)
+    data = load_training_data(data_folder, loaded.tokenizer, recipe.max_length)
+    print(f"[train] {loaded.trainable_params:,} of {loaded.total_params:,} parameters trainable; "
+          f"{len(data.train)} train / {len(data.eval) if data.eval is not None else 0} eval rows", flush=True)
+    ctx.check_cancelled()
+    trainer, guards = build_trainer(recipe, ctx, loaded, data)
+    checkpoints = ctx.run_dir / "checkpoints"
+    for name in remove_incomplete(checkpoints):
+        ctx.warn(f"removed {name}: it was being written when the job stopped")
+    resume = latest_checkpoint(checkpoints)
+    if resume is not None:
+        ctx.progress(f"resuming from {resume.name}", 0, None)
+        print(f"[train] resuming from {resume}", flush=True)
+    run_trainer(trainer, resume, estimate)
+    stop, nan = guards
+    if nan.bad_step is not None:
+        raise WorkbenchError(
+            f"the training loss became NaN or infinite at step {nan.bad_step}",
+            hint=f"lower learning_rate (now {recipe.learning_rate:g}), check the data, or use precision fp32/bf16",
+        )
+    if stop.stopped:
+        raise Cancelled()
+    if ctx.writes:
+        write_artifacts(recipe, ctx, trainer, loaded, data, folder)
+
+
+def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) -> tuple[Any, tuple[Any, Any]]:
+    from transformers import EarlyStoppingCallback
+    from trl import SFTTrainer
+
+    from .arguments import planned_steps, sft_config
+    from .callbacks import CheckpointEvents, MetricsWriter, NanGuard, StopOnRequest
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    steps = planned_steps(recipe, len(data.train), world)
+    has_eval = data.eval is not None
+    if recipe.report_to == "tensorboard":
+        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(ctx.run_dir / "artifacts" / "tensorboard"))
+    stop, nan = StopOnRequest(ctx), NanGuard()
+    callbacks = [MetricsWriter(ctx), CheckpointEvents(ctx), stop, nan]
+    if recipe.early_stopping_patience and has_eval:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
+    trainer = SFTTrainer(
+        model=loaded.model,
+        args=sft_config(recipe, ctx.run_dir, steps=steps, has_eval=has_eval),
+        train_dataset=data.train.remove_columns(["n_tokens"]),
+        eval_dataset=data.eval.remove_columns(["n_tokens"]) if has_eval else None,
+        processing_class=loaded.tokenizer,
+        callbacks=callbacks,
+    )
+    return trainer, (stop, nan)
+
+
+def run_trainer(trainer: Any, resume: Path | None, estimate: Any) -> None:
+    import torch
+
+    try:
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    except torch.OutOfMemoryError as exc:
+        raise out_of_memory("GPU", estimate) from exc
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
+            raise out_of_memory("RAM", estimate) from exc
+        raise
+
+
+def out_of_memory(where: str, estimate: Any) -> WorkbenchError:
+    hints = estimate.hints or ["gradient_checkpointing: true", "a smaller batch_size or max_length"]
+    return WorkbenchError(
+        f"out of {where} memory while training (estimated {estimate.total / 2**30:.1f} GiB"
+        + (f" of {estimate.available / 2**30:.1f} GiB free)" if estimate.available else ")"),
+        hint="; ".join(hints),
+    )
