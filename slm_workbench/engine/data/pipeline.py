@@ -184,6 +184,8 @@ def run_pass(
 
     for raw in iter_rows(the_plan.source, on_progress):
         result.rows_in += 1
+        if check_cancelled and result.rows_in % BATCH == 0:
+            check_cancelled()  # also between batches of rows that never reach the tokenizer
         if raw.issue is not None:
             result.log.add(raw.issue)
             fail([raw.issue])
@@ -214,5 +216,5 @@ def run_pass(
             flush()
     flush()
     if result.rows_in == 0:
-        result.log.add(Issue(file, "empty", "has no rows", hint="the file is empty (or only blank lines)"))
+        result.log.add(Issue(file, "empty", "has no rows", hint="the file holds no data rows (empty, blank lines, or a CSV header alone)"))
     return result

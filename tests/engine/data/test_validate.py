@@ -200,3 +200,19 @@ def test_issue_list_is_capped_but_every_issue_counted(write):
     path = write("d.jsonl", GOOD + "\n" + "not json\n" * 30)
     report = validate(str(path), max_issues=10)
     assert report.errors == 30 and len(report.issues) == 10 and report.truncated == 20
+
+
+def test_cancel_stops_validation_even_when_no_row_is_valid(write):
+    from slm_workbench.engine.errors import Cancelled
+
+    path = write("d.jsonl", GOOD + "\n" + "not json\n" * 5000)
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) >= 2:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        validate(str(path), check_cancelled=check)
+    assert len(calls) == 2
