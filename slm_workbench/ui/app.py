@@ -29,7 +29,7 @@ class WorkbenchApp(App):
     SUB_TITLE = "small language models, raw data to deployment"
     CSS_PATH = STYLES
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS = [Binding("q", "quit", "Quit")] + [
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "leave_field", "Leave field", show=False)] + [
         Binding(str(number), f"show_pane('{pane_id}')", title, show=False)
         for number, (pane_id, title) in enumerate(PANES, start=1)
     ]
@@ -53,6 +53,10 @@ class WorkbenchApp(App):
             run_store=self.run_store, sampler=self._sampler, poll_interval=self._poll_interval,
             initial_pane=self._initial_pane,
         )
+
+    def action_leave_field(self) -> None:
+        """Escape leaves a text field, so the pane keys (1-7, q) work again."""
+        self.screen.set_focus(None)
 
     def action_show_pane(self, pane_id: str) -> None:
         screen = self.screen

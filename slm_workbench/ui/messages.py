@@ -40,3 +40,11 @@ class JobStarted(Message):
     """A pane started a job; the Runs pane selects it."""
 
     run_id: str
+
+
+@dataclass
+class OverlayLoaded(Message):
+    """Another run's curves, read for drawing under the selected run's."""
+
+    run_id: str
+    series: object  # RunSeries (kept untyped here: the messages module stays import-light)

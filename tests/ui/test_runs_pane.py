@@ -59,7 +59,8 @@ async def test_job_start_update_finish(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: "finished: done" in log_text(app, "run-events"), what="the finished event")
         assert "started system.check" in log_text(app, "run-events")
         assert "[system.check]" in log_text(app, "run-log")
-        assert "tflops=" in str(app.screen.query_one("#run-metrics", Static).render())
+        assert "TFLOP/s" in str(app.screen.query_one("#run-metrics", Static).render())
+        assert app.screen.query_one("#run-chart-row").has_class("-has-metrics")  # the chart shows the curve
         assert app.screen.query_one("#stop-run", Button).disabled
 
 
@@ -97,7 +98,7 @@ async def test_pane_keys_and_palette_commands(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         switcher = app.screen.query_one("#panes")
         for key, pane in (("1", "data"), ("5", "quantize"), ("3", "runs")):
-            await pilot.press(key)
+            await pilot.press("escape", key)  # escape leaves any text field a pane focused
             await pilot.pause()
             assert switcher.current == pane
         titles = {command.title for command in app.get_system_commands(app.screen)}

@@ -22,7 +22,8 @@ from ...engine.runs import launcher
 from ...engine.runs.store import RunInfo, RunStore
 from ...engine.runs.watch import RunFollower, RunsWatcher
 from ...engine.system import SystemSample
-from ..messages import JobStarted, RunOutputArrived, RunsRefreshed
+from ..messages import JobStarted, OverlayLoaded, RunOutputArrived, RunsRefreshed
+from ..metric_series import RunSeries
 from ..widgets.run_detail import RunDetail
 from ..widgets.run_table import RunTable
 from ..widgets.system_monitor import SystemMonitor
@@ -34,6 +35,8 @@ class RunsPane(Vertical):
         Binding("s", "stop_run", "Stop run"),
         Binding("K", "kill_run", "Kill run"),
         Binding("delete", "remove_run", "Remove run"),
+        Binding("r", "resume_run", "Resume"),
+        Binding("o", "overlay_run", "Overlay curves"),
     ]
 
     def __init__(self, run_store: RunStore, sampler: Callable[[], SystemSample], poll_interval: float, **kwargs) -> None:
@@ -45,6 +48,7 @@ class RunsPane(Vertical):
         self._follower: RunFollower | None = None
         self._poll_lock = threading.Lock()
         self._detail_ready = False
+        self._overlay_id: str | None = None
 
     def compose(self) -> ComposeResult:
         # The run table is in the first frame; the monitor and the detail view follow one
@@ -56,6 +60,8 @@ class RunsPane(Vertical):
         with Horizontal(id="run-actions"):
             yield Button("Stop", id="stop-run", variant="warning", disabled=True, compact=True)
             yield Button("Kill", id="kill-run", variant="error", disabled=True, compact=True)
+            yield Button("Resume", id="resume-run", disabled=True, compact=True)
+            yield Button("Overlay", id="overlay-run", disabled=True, compact=True)
             yield Button("Remove", id="remove-run", disabled=True, compact=True)
 
     def on_mount(self) -> None:
@@ -128,6 +134,10 @@ class RunsPane(Vertical):
         self.query_one("#stop-run", Button).disabled = not alive
         self.query_one("#kill-run", Button).disabled = not alive
         self.query_one("#remove-run", Button).disabled = run is None or alive
+        self.query_one("#resume-run", Button).disabled = not (
+            run and not alive and run.stage in launcher.RESUMABLE_STAGES and run.state in ("cancelled", "interrupted", "failed")
+        )
+        self.query_one("#overlay-run", Button).disabled = run is None
 
     @on(Button.Pressed, "#stop-run")
     def action_stop_run(self) -> None:
@@ -145,6 +155,42 @@ class RunsPane(Vertical):
         verb = "kill (SIGKILL) sent to" if force else "stop requested for"
         self.notify(f"{verb} {run.id}", title="Runs")
         self.poll()
+
+    @on(Button.Pressed, "#resume-run")
+    def action_resume_run(self) -> None:
+        run = self.selected
+        if run is None:
+            return
+        launcher.resume_job(run)
+        self.notify(f"resuming {run.id} from its last checkpoint", title="Runs")
+        self.query_one(RunTable).select_run(run.id)
+        self._follow(RunTable.Selected(run.id))
+
+    @on(Button.Pressed, "#overlay-run")
+    def action_overlay_run(self) -> None:
+        run = self.selected
+        if run is None or not self._detail:
+            return
+        if self._overlay_id == run.id:
+            self._overlay_id = None
+            self._detail.set_overlay(None, "")
+            self.notify("overlay removed", title="Runs")
+            return
+        self._overlay_id = run.id
+        self._load_overlay(run)
+
+    @work(thread=True, exclusive=True, group="runs-overlay", description="read a run's curves for the overlay",
+          exit_on_error=False)
+    def _load_overlay(self, run: RunInfo) -> None:
+        series = RunSeries()
+        series.add(m for m in RunFollower(run.dir).read_new().metrics if isinstance(m, dict))
+        self.post_message(OverlayLoaded(run.id, series))
+
+    def on_overlay_loaded(self, message: OverlayLoaded) -> None:
+        message.stop()
+        if self._overlay_id == message.run_id and self._detail:
+            self._detail.set_overlay(message.series, message.run_id[-4:])  # type: ignore[arg-type]
+            self.notify(f"{message.run_id} drawn in grey under the selected run's curves", title="Overlay")
 
     @on(Button.Pressed, "#remove-run")
     def action_remove_run(self) -> None:

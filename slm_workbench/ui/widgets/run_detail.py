@@ -6,13 +6,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, ProgressBar, RichLog, Static
+from textual.widgets import Label, ProgressBar, RichLog, Select, Static
 
 from ...engine.events import CorruptLine, Error, Finished, Progress
 from ...engine.events import Warning as WarningEvent
 from ...engine.runs.store import RunInfo
 from ...engine.runs.watch import RunOutput
-from ..format import STATE_STYLES
+from ..format import STATE_STYLES, duration
+from ..metric_series import RunSeries
+from .metric_chart import MetricChart
 
 EVENT_STYLES = {Error: "bold red", WarningEvent: "yellow", Finished: "bold", CorruptLine: "red"}
 MAX_LINES = 2000
@@ -28,6 +30,9 @@ class RunDetail(Vertical):
     RunDetail #run-progress-label { width: 1fr; margin-left: 2; }
     RunDetail #run-metrics { height: 1; color: $text-muted; }
     RunDetail #run-logs { height: 1fr; }
+    RunDetail #run-chart-row { height: 2fr; display: none; }
+    RunDetail #run-chart-row.-has-metrics { display: block; }
+    RunDetail #chart-view { width: 24; }
     RunDetail RichLog { width: 1fr; border: round $panel; overflow-x: hidden; }
     """
 
@@ -37,9 +42,19 @@ class RunDetail(Vertical):
             yield ProgressBar(total=None, show_eta=False, id="run-progress")
             yield Label("", id="run-progress-label")
         yield Static("", id="run-metrics")
+        with Vertical(id="run-chart-row"):
+            yield Select([("loss", "loss")], value="loss", allow_blank=False, compact=True, id="chart-view")
+            yield MetricChart(id="run-chart")
         with Horizontal(id="run-logs"):
             yield RichLog(id="run-events", max_lines=MAX_LINES, wrap=True, markup=False, min_width=20)
             yield RichLog(id="run-log", max_lines=MAX_LINES, wrap=True, markup=False, min_width=20)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.series = RunSeries()
+        self._latest: dict = {}
+        self.overlay: RunSeries | None = None
+        self.overlay_label = ""
 
     def on_mount(self) -> None:
         self.post_message(self.Ready())
@@ -64,6 +79,9 @@ class RunDetail(Vertical):
         heading.update(text)
 
     def clear(self) -> None:
+        self.series = RunSeries()
+        self._latest = {}
+        self.query_one("#run-chart-row").set_class(False, "-has-metrics")
         self.query_one("#run-events", RichLog).clear()
         self.query_one("#run-log", RichLog).clear()
         self.query_one("#run-metrics", Static).update("")
@@ -86,9 +104,40 @@ class RunDetail(Vertical):
             self._show_progress(progress)
         metrics = [m for m in output.metrics if isinstance(m, dict)]
         if metrics:
-            latest = metrics[-1]
-            parts = [f"{k}={_fmt(v)}" for k, v in latest.items() if k != "time" and v is not None]
-            self.query_one("#run-metrics", Static).update("metrics: " + "  ".join(parts))
+            for row in metrics:
+                self._latest.update({k: v for k, v in row.items() if v is not None})
+            self.query_one("#run-metrics", Static).update(_metrics_line(self._latest))
+            if self.series.add(metrics):
+                self._update_chart()
+
+    def set_overlay(self, series: RunSeries | None, label: str) -> None:
+        """Draw another run's curves under this one's (None removes them)."""
+        self.overlay, self.overlay_label = series, label
+        self._update_chart()
+
+    def _update_chart(self) -> None:
+        views = self.series.views()
+        row = self.query_one("#run-chart-row")
+        row.set_class(bool(views), "-has-metrics")
+        if not views:
+            return
+        select = self.query_one("#chart-view", Select)
+        options = [(view, view) for view in views]
+        if [value for _, value in options] != list(getattr(self, "_views", [])):
+            self._views = views
+            current = select.value if select.value in views else views[0]
+            select.set_options(options)
+            select.value = current
+        self._draw(str(select.value))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.BLANK:
+            self._draw(str(event.value))
+
+    def _draw(self, view: str) -> None:
+        overlay = self.overlay.curves(view) if self.overlay else []
+        self.query_one(MetricChart).set_data("", self.series.curves(view), overlay, self.overlay_label)
 
     def _show_progress(self, progress: Progress) -> None:
         self.query_one("#run-progress-row").display = True
@@ -104,6 +153,17 @@ def _stamp(ts: float) -> str:
     import time
 
     return time.strftime("%H:%M:%S ", time.localtime(ts))
+
+
+def _metrics_line(row: dict) -> Text:
+    """The newest metrics in words: loss, eval, lr, grad norm, tokens/s, ETA, memory."""
+    names = {"loss": "loss", "eval_loss": "eval", "final_eval_loss": "final eval", "learning_rate": "lr", "grad_norm": "grad",
+             "tokens_per_s": "tok/s", "tflops": "TFLOP/s", "rss_mb": "RSS MB", "gpu_mem_mb": "GPU MB"}
+    parts = [f"step {row['step']}"] if "step" in row else []
+    parts += [f"{label} {_fmt(row[key])}" for key, label in names.items() if row.get(key) is not None]
+    if row.get("eta_s") is not None:
+        parts.append(f"ETA {duration(row['eta_s'])}")
+    return Text("  ".join(parts))
 
 
 def _fmt(value: object) -> str:
