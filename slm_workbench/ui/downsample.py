@@ -18,15 +18,14 @@ def min_max_downsample(xs: Sequence[float], ys: Sequence[float], buckets: int) -
 
     x = np.asarray(xs, dtype=float)
     y = np.asarray(ys, dtype=float)
-    edges = np.linspace(0, n, buckets + 1).astype(int)
-    out_x: list[float] = []
-    out_y: list[float] = []
-    for start, stop in zip(edges[:-1], edges[1:]):
-        if stop <= start:
-            continue
-        chunk = y[start:stop]
-        lo, hi = int(np.argmin(chunk)), int(np.argmax(chunk))
-        for i in sorted({lo, hi}):
-            out_x.append(float(x[start + i]))
-            out_y.append(float(y[start + i]))
-    return out_x, out_y
+    size = -(-n // buckets)  # ceil: equal buckets, the last one padded
+    padded = np.full(size * buckets, np.nan)
+    padded[:n] = y
+    grid = padded.reshape(buckets, size)
+    full_rows = ~np.all(np.isnan(grid), axis=1)
+    grid = grid[full_rows]
+    offsets = np.flatnonzero(full_rows) * size
+    lo = offsets + np.nanargmin(grid, axis=1)
+    hi = offsets + np.nanargmax(grid, axis=1)
+    keep = np.unique(np.concatenate([lo, hi]))
+    return x[keep].tolist(), y[keep].tolist()

@@ -82,7 +82,6 @@ def render_chart(title: str, series: list[Series], overlay: list[Series], overla
     plt.theme("clear")
     if title:
         plt.title(title)
-    plt.xlabel("step")
     for curve in overlay:
         if len(curve):
             xs, ys = min_max_downsample(curve.xs, curve.ys, width)
