@@ -48,3 +48,11 @@ class OverlayLoaded(Message):
 
     run_id: str
     series: object  # RunSeries (kept untyped here: the messages module stays import-light)
+
+
+@dataclass
+class EstimateReady(Message):
+    """The memory-fit estimate for the recipe in the Train pane."""
+
+    lines: list[str]
+    fits: bool | None

@@ -1,0 +1,194 @@
+"""The Train pane: a form over the training recipe, a memory-fit estimate, save, show the
+command, launch.
+
+The form is generated from ``TrainRecipe`` and validated by it as the user types (errors
+under the field they name). The estimate is recomputed in a thread worker after each
+valid change; it reads only config.json and safetensors headers. Launch starts the same
+detached job ``slmw train`` starts, then shows it in the Runs pane.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Static
+
+from ..messages import EstimateReady, JobStarted
+from ..widgets.recipe_form import RecipeForm
+
+REPO_RECIPES = Path(__file__).resolve().parents[3] / "recipes"
+DEFAULT_RECIPE = REPO_RECIPES / "smoke-lora.yaml"
+
+
+def initial_values(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if path.is_file():
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if isinstance(data, dict) and data.get("stage") == "train":
+            return data
+    return {"data": "slmw:demo"}
+
+
+class TrainPane(Vertical):
+    DEFAULT_CSS = """
+    TrainPane #train-toolbar { height: 1; margin: 0 1; }
+    TrainPane #recipe-path { width: 1fr; }
+    TrainPane #train-toolbar Button { margin-left: 1; }
+    TrainPane #train-body { height: 1fr; }
+    TrainPane RecipeForm { width: 3fr; border: round $panel; padding: 0 1; }
+    TrainPane #train-side { width: 2fr; border: round $panel; padding: 0 1; }
+    TrainPane #train-estimate { height: auto; margin-bottom: 1; }
+    TrainPane #train-command { height: auto; color: $text-muted; margin-bottom: 1; }
+    TrainPane #train-help { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, recipe_path: Path = DEFAULT_RECIPE, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.recipe_path = recipe_path
+        self._loaded = initial_values(recipe_path)
+        self._recipe: Any = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="train-toolbar"):
+            yield Input(str(self.recipe_path), id="recipe-path", compact=True, tooltip="recipe file to save to / run")
+            yield Button("Save", id="save-recipe", compact=True)
+            yield Button("Command", id="show-command", compact=True)
+            yield Button("Launch", id="launch-train", variant="success", compact=True)
+        with Horizontal(id="train-body"):
+            yield RecipeForm(_schema(), self._loaded, id="train-form")
+            with Vertical(id="train-side"):
+                yield Static("memory estimate: waiting for a valid recipe", id="train-estimate")
+                yield Static("", id="train-command")
+                yield Static("", id="train-help")
+
+    def on_mount(self) -> None:
+        self.query_one(RecipeForm).border_title = "Recipe (stage: train)"
+        self.query_one("#train-side").border_title = "Will it fit?"
+        self.call_after_refresh(self._revalidate)
+
+    def on_descendant_focus(self, event) -> None:
+        """The focused field's documentation (from the recipe schema) under the estimate."""
+        help_text = getattr(event.widget, "tooltip", None)
+        if isinstance(help_text, str) and help_text:
+            self.query_one("#train-help", Static).update(Text(help_text.replace("``", "`")))
+
+    @on(RecipeForm.Changed)
+    def _changed(self, message: RecipeForm.Changed) -> None:
+        message.stop()
+        self._revalidate()
+
+    def _revalidate(self) -> None:
+        from pydantic import ValidationError
+
+        recipe_cls = _schema()
+        form = self.query_one(RecipeForm)
+        try:
+            self._recipe = recipe_cls.model_validate({"stage": "train", **form.values()})
+        except ValidationError as exc:
+            self._recipe = None
+            form.show_errors({".".join(str(p) for p in err["loc"]): err["msg"] for err in exc.errors()})
+            self.query_one("#train-estimate", Static).update(Text("fix the fields in red first", style="dim"))
+            return
+        form.show_errors({})
+        self._show_command()
+        self.estimate(self._recipe)
+
+    @work(thread=True, exclusive=True, group="train-estimate", description="estimate training memory", exit_on_error=False)
+    def estimate(self, recipe: Any) -> None:
+        from ...engine import system
+        from ...engine.models.resolve import parse_model
+        from ...engine.train.memory import available_memory, estimate_memory
+
+        ref = parse_model(recipe.model)
+        if not ref.prepared:
+            self.post_message(EstimateReady([f"model {ref.name} is not prepared yet: slmw models prepare {recipe.model}"], None))
+            return
+        device = "cuda" if system.gpus() else "cpu"
+        est = estimate_memory(recipe, ref.folder, device=device, available=available_memory(device))
+        self.post_message(EstimateReady(est.lines(), est.fits))
+
+    def on_estimate_ready(self, message: EstimateReady) -> None:
+        message.stop()
+        style = "green" if message.fits else ("bold red" if message.fits is False else "")
+        text = Text()
+        for line in message.lines:
+            text.append(line + "\n", style=style if line.startswith(("available", "total")) else "")
+        self.query_one("#train-estimate", Static).update(text)
+
+    def _command(self) -> str:
+        path = self.query_one("#recipe-path", Input).value.strip() or str(DEFAULT_RECIPE)
+        saved = initial_values(Path(path)) if Path(path).is_file() else None
+        if saved is None or self._recipe is None:
+            return f"slmw train {path} --wait   # save first"
+        current = self._recipe.model_dump(mode="json")
+        base = _schema().model_validate({"stage": "train", **saved}).model_dump(mode="json")
+        sets = [f"--set {key}={_yaml_value(value)}" for key, value in _flat(current).items() if _flat(base).get(key) != value]
+        return " ".join([f"slmw train {path}", *sets, "--wait"])
+
+    def _show_command(self) -> None:
+        self.query_one("#train-command", Static).update(Text(f"$ {self._command()}", style="cyan"))
+
+    @on(Button.Pressed, "#show-command")
+    def _copy_command(self) -> None:
+        command = self._command()
+        self.app.copy_to_clipboard(command)
+        self.notify(command, title="Command (copied)")
+
+    @on(Button.Pressed, "#save-recipe")
+    def save(self) -> None:
+        from ...config.loading import dump_recipe
+
+        if self._recipe is None:
+            self.notify("the recipe has errors; fix the fields in red", severity="error")
+            return
+        path = Path(self.query_one("#recipe-path", Input).value.strip()).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump_recipe(self._recipe, f"# slmw train {path} --wait"), encoding="utf-8")
+        self.notify(f"saved {path}", title="Recipe")
+        self._show_command()
+
+    @on(Button.Pressed, "#launch-train")
+    def launch(self) -> None:
+        from ...engine.runs.launcher import start_recipe
+
+        if self._recipe is None:
+            self.notify("the recipe has errors; fix the fields in red", severity="error")
+            return
+        title = Path(self.query_one("#recipe-path", Input).value.strip() or "train").stem
+        run_dir = start_recipe(self._recipe, title=title, run_store=self.app.run_store)
+        self.notify(f"started {run_dir.name}", title="Train")
+        self.app.action_show_pane("runs")
+        for pane in self.app.screen.query("RunsPane"):
+            pane.post_message(JobStarted(run_dir.name))
+
+
+def _schema() -> Any:
+    from ...config.train import TrainRecipe
+
+    return TrainRecipe
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _yaml_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(value) + "]"
+    return str(value)

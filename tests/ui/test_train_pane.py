@@ -1,0 +1,53 @@
+"""The Train pane as a user drives it: validation under the field, estimate, save, launch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from textual.widgets import Input, Static
+
+from slm_workbench.engine.runs.store import RunStore
+from slm_workbench.ui.app import make_app
+from slm_workbench.ui.widgets.recipe_form import RecipeForm
+
+from .conftest import fixed_sample
+from .test_runs_pane import row_state, wait_for
+
+
+def text_of(app, selector: str) -> str:
+    found = app.screen.query(selector)
+    return str(found.first().render()) if found else ""
+
+
+async def test_form_validates_estimates_saves_and_launches(tmp_path: Path, tiny_model_dir: Path) -> None:
+    recipe_path = tmp_path / "my.yaml"
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(
+        '{"messages": [{"role": "user", "content": "hi %d"}, {"role": "assistant", "content": "hello %d"}]}\n' % (i, i)
+        for i in range(12)))
+    store = RunStore(tmp_path / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2, initial_pane="train")
+    async with app.run_test(size=(140, 50)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.query("#f-model")), what="the form to mount")
+        form = app.screen.query_one(RecipeForm)
+        app.screen.query_one("#recipe-path", Input).value = str(recipe_path)
+        form.query_one("#f-model", Input).value = str(tiny_model_dir)
+        form.query_one("#f-data", Input).value = str(data)
+        form.query_one("#f-batch_size", Input).value = "0"
+        await wait_for(pilot, lambda: "greater than or equal to 1" in text_of(app, "#err-batch_size"), what="inline error")
+        form.query_one("#f-batch_size", Input).value = "2"
+        form.query_one("#f-max_steps", Input).value = "3"
+        form.query_one("#f-lora--r", Input).value = "4"
+        await wait_for(pilot, lambda: "fits" in text_of(app, "#train-estimate"), what="the memory estimate")
+        assert text_of(app, "#err-batch_size") == ""
+        await pilot.click("#save-recipe")
+        saved = yaml.safe_load(recipe_path.read_text())
+        assert saved["stage"] == "train" and saved["batch_size"] == 2 and saved["lora"]["r"] == 4
+        assert recipe_path.read_text().startswith(f"# slmw train {recipe_path}")
+        assert f"slmw train {recipe_path} --wait" in text_of(app, "#train-command")
+        await pilot.click("#launch-train")
+        await wait_for(pilot, lambda: app.screen.query_one("#panes").current == "runs", what="the Runs pane")
+        runs = store.list()
+        assert len(runs) == 1 and runs[0].stage == "train"
+        await wait_for(pilot, lambda: row_state(app, runs[0].id) in ("running", "done"), what="the run listed", timeout=60)
