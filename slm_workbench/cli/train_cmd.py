@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..config.loading import load_recipe
@@ -28,6 +29,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise RecipeError(f"{args.recipe}: stage is {recipe.stage!r}; `slmw train` runs stage: train (try `slmw run`)")
     if args.estimate:
         return print_estimate(recipe, as_json=args.json)
+    from ..engine.train.preflight import preflight
+
+    checks = preflight(recipe)
+    for warning in checks.warnings:
+        print(f"slmw: warning: {warning}", file=sys.stderr)
+    checks.raise_errors()
     return run_recipe_job(recipe, title=args.recipe.stem, detach=not args.wait, as_json=args.json)
 
 

@@ -156,9 +156,16 @@ class TrainPane(Vertical):
     @on(Button.Pressed, "#launch-train")
     def launch(self) -> None:
         from ...engine.runs.launcher import start_recipe
+        from ...engine.train.preflight import preflight
 
         if self._recipe is None:
             self.notify("the recipe has errors; fix the fields in red", severity="error")
+            return
+        checks = preflight(self._recipe)
+        for warning in checks.warnings:
+            self.notify(warning, title="Warning", severity="warning")
+        if checks.errors:
+            self.notify("\n".join(checks.errors), title="Cannot launch", severity="error", timeout=10)
             return
         title = Path(self.query_one("#recipe-path", Input).value.strip() or "train").stem
         run_dir = start_recipe(self._recipe, title=title, run_store=self.app.run_store)

@@ -1,0 +1,79 @@
+"""Checks a training recipe before a job is started, without loading torch or weights.
+
+Catches what would otherwise fail minutes into a job: a model that does not resolve, data
+that is missing or was tokenized for another model, QLoRA without a CUDA GPU, TensorBoard
+asked for but not installed. Errors stop the launch; warnings are shown and the job runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...config.train import TrainRecipe
+from ..errors import WorkbenchError
+from ..models.resolve import parse_model
+
+
+@dataclass
+class Preflight:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise WorkbenchError(self.errors[0], hint="; ".join(self.errors[1:]) or None)
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def preflight(recipe: TrainRecipe, *, has_cuda: bool | None = None) -> Preflight:
+    result = Preflight()
+    try:
+        ref = parse_model(recipe.model)
+    except WorkbenchError as exc:
+        result.errors.append(str(exc))
+        return result
+    if has_cuda is None:
+        from .. import system
+
+        has_cuda = bool(system.gpus())
+    if recipe.method == "qlora" and not has_cuda:
+        result.errors.append("QLoRA needs a CUDA GPU (bitsandbytes 4-bit); this machine has none — use method: lora")
+    if recipe.report_to == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        result.errors.append("report_to: tensorboard needs the tensorboard package (pip install tensorboard)")
+    if recipe.num_processes > 1 and has_cuda is False and recipe.threads is None:
+        result.warnings.append(f"{recipe.num_processes} CPU processes share the cores: set threads (e.g. 1) per process")
+    data = Path(recipe.data).expanduser()
+    if (data / "manifest.json").is_file():
+        _check_prepared(recipe, ref.folder if ref.prepared else None, data, result)
+    elif not data.exists() and _looks_like_path(recipe.data):
+        result.errors.append(f"data: no such file or folder: {data}")
+    return result
+
+
+def _looks_like_path(spec: str) -> bool:
+    """A local path rather than ``slmw:demo`` or a hub dataset id ``owner/name``."""
+    return spec.startswith(("/", "./", "../", "~")) or Path(spec).suffix != "" or spec.count("/") > 1
+
+
+def _check_prepared(recipe: TrainRecipe, model_folder: Path | None, data: Path, result: Preflight) -> None:
+    try:
+        manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        result.errors.append(f"data: {data / 'manifest.json'} is unreadable ({exc})")
+        return
+    recorded = (manifest.get("tokenizer") or {}).get("tokenizer_json_sha256")
+    if model_folder is not None and recorded and recorded != _sha256(model_folder / "tokenizer.json"):
+        result.errors.append(
+            f"data: {data} was prepared with another tokenizer ({(manifest.get('tokenizer') or {}).get('model')}) "
+            f"than {recipe.model}'s — prepare it again with --model {recipe.model}"
+        )
+    longest = ((manifest.get("stats") or {}).get("max")) or 0
+    if longest > recipe.max_length and not recipe.packing:
+        result.warnings.append(f"data: some rows have {longest} tokens; max_length {recipe.max_length} truncates them")

@@ -1,0 +1,35 @@
+"""Pre-launch checks: refuse what would fail minutes into a job, without loading weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from slm_workbench.config.train import TrainRecipe
+from slm_workbench.engine.train.preflight import preflight
+
+
+def test_a_sound_recipe_passes(tiny_model_dir: Path, tiny_chat_data: Path) -> None:
+    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data)), has_cuda=False)
+    assert result.errors == []
+
+
+def test_missing_data_unknown_model_and_qlora_on_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
+    missing = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tmp_path / "nope.jsonl")), has_cuda=False)
+    assert missing.errors == [f"data: no such file or folder: {tmp_path / 'nope.jsonl'}"]
+    unknown = preflight(TrainRecipe(model="no-such-model", data="slmw:demo"), has_cuda=False)
+    assert "unknown model 'no-such-model'" in unknown.errors[0]
+    qlora = preflight(TrainRecipe(model=str(tiny_model_dir), data="slmw:demo", method="qlora"), has_cuda=False)
+    assert "QLoRA needs a CUDA GPU" in qlora.errors[0]
+
+
+def test_data_prepared_for_another_tokenizer_is_refused(tiny_model_dir: Path, tmp_path: Path) -> None:
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    (prepared / "manifest.json").write_text(json.dumps({
+        "kind": "slmw-dataset", "tokenizer": {"model": "other-model", "tokenizer_json_sha256": "0" * 64},
+        "stats": {"max": 4000},
+    }))
+    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(prepared), max_length=512), has_cuda=False)
+    assert "prepared with another tokenizer (other-model)" in result.errors[0]
+    assert "4000 tokens; max_length 512 truncates them" in result.warnings[0]
