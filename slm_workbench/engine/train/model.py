@@ -43,9 +43,18 @@ def resolve_dtype(recipe: TrainRecipe) -> Any:
     return torch.float32
 
 
-def load_model(recipe: TrainRecipe, folder: Path) -> LoadedModel:
+def load_tokenizer(recipe: TrainRecipe, folder: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=recipe.trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(recipe: TrainRecipe, folder: Path, tokenizer: Any) -> LoadedModel:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     require_cuda_for_qlora(recipe)
     dtype = resolve_dtype(recipe)
@@ -57,9 +66,6 @@ def load_model(recipe: TrainRecipe, folder: Path) -> LoadedModel:
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype if dtype != torch.float32 else torch.bfloat16,
         )
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=recipe.trust_remote_code)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     model.config.use_cache = False
     if recipe.method in ("lora", "qlora"):

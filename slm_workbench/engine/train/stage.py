@@ -83,11 +83,12 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
     data_folder = training_data_folder(recipe, ctx)
     ctx.check_cancelled()
 
-    from .model import load_model
+    from .model import load_model, load_tokenizer
 
+    tokenizer = load_tokenizer(recipe, folder)
+    data = load_training_data(data_folder, tokenizer, recipe.max_length)  # refuses a mismatch before the weights load
     ctx.progress("loading the model", 0, None)
-    loaded = load_model(recipe, folder)
-    data = load_training_data(data_folder, loaded.tokenizer, recipe.max_length)
+    loaded = load_model(recipe, folder, tokenizer)
     print(f"[train] {loaded.trainable_params:,} of {loaded.total_params:,} parameters trainable; "
           f"{len(data.train)} train / {len(data.eval) if data.eval is not None else 0} eval rows", flush=True)
     ctx.check_cancelled()
