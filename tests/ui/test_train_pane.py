@@ -51,3 +51,8 @@ async def test_form_validates_estimates_saves_and_launches(tmp_path: Path, tiny_
         runs = store.list()
         assert len(runs) == 1 and runs[0].stage == "train"
         await wait_for(pilot, lambda: row_state(app, runs[0].id) in ("running", "done"), what="the run listed", timeout=60)
+        chart_row = app.screen.query_one("#run-chart-row")
+        await wait_for(pilot, lambda: chart_row.has_class("-has-metrics"), what="the loss chart to get points", timeout=180)
+        chart = app.screen.query_one("#run-chart")
+        assert chart.series and len(chart.series[0]) >= 1  # the loss curve is drawn from metrics.jsonl as it grows
+        await wait_for(pilot, lambda: row_state(app, runs[0].id) == "done", what="the run to finish", timeout=180)
