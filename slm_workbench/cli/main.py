@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd, train_cmd
     from . import chat_cmd, serve_cmd
+    from . import export_cmd
 
     parser = argparse.ArgumentParser(
         prog="slmw",
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat_cmd.add_parser(sub)
     serve_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
+    export_cmd.add_parser(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, field_validator
 
 from .base import Section
+from .export import CompareRecipe, ExportRecipe
 from .train import TrainRecipe
 
 
@@ -93,5 +94,6 @@ class PrepareDataRecipe(Section):
 
 
 Recipe = Annotated[
-    Union[PrepareModelRecipe, SystemCheckRecipe, PrepareDataRecipe, TrainRecipe], Field(discriminator="stage")
+    Union[PrepareModelRecipe, SystemCheckRecipe, PrepareDataRecipe, TrainRecipe, ExportRecipe, CompareRecipe],
+    Field(discriminator="stage"),
 ]

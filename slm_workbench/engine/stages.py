@@ -14,6 +14,8 @@ from .runs.context import RunContext
 
 STAGE_RUNNERS: dict[str, str] = {
     "data.prepare": "slm_workbench.engine.data.stage:run",
+    "compare": "slm_workbench.engine.compare.stage:run",
+    "export": "slm_workbench.engine.export.stage:run",
     "models.prepare": "slm_workbench.engine.models.prepare_stage:run",
     "system.check": "slm_workbench.engine.system_check:run",
     "train": "slm_workbench.engine.train.stage:run",

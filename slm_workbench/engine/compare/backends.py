@@ -1,0 +1,162 @@
+"""Two ways to run a model for measurement: PyTorch (the reference) and ONNX Runtime GenAI.
+
+Both take token ids and give back the same things: per-token negative log-likelihoods over a
+sequence (fed in chunks through the KV cache, so memory stays flat for long texts) and a
+greedy decode with its time to first token and per-token times. Each is imported only inside
+the measuring process: an ONNX variant's process never imports torch (its peak memory is
+its own).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass
+class Decode:
+    tokens: list[int]
+    ttft_s: float
+    decode_s: float
+    """Time for the tokens after the first."""
+
+    @property
+    def tok_s(self) -> float | None:
+        return (len(self.tokens) - 1) / self.decode_s if len(self.tokens) > 1 and self.decode_s > 0 else None
+
+
+class Backend(Protocol):
+    context_length: int
+
+    def nll(self, ids: list[int], chunk: int) -> np.ndarray: ...
+
+    def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode: ...
+
+
+def _chunk_nll(logits: np.ndarray, targets: list[int]) -> np.ndarray:
+    x = logits[: len(targets)]
+    peak = x.max(-1, keepdims=True)
+    lse = peak[:, 0].astype(np.float64) + np.log(np.exp(x - peak).sum(-1, dtype=np.float64))
+    return lse - x[np.arange(len(targets)), targets].astype(np.float64)
+
+
+def logits_output(genai_config: dict) -> str:
+    """The graph output genai_config names as the logits (Olive renames it)."""
+    return str(genai_config["model"]["decoder"].get("outputs", {}).get("logits", "logits"))
+
+
+class GenaiBackend:
+    def __init__(self, folder: Path, threads: int = 1) -> None:
+        import onnxruntime_genai as og
+
+        self.og = og
+        config = og.Config(str(folder))
+        config.overlay(json.dumps({"model": {"decoder": {"session_options": {
+            "intra_op_num_threads": threads, "inter_op_num_threads": 1}}}}))
+        self.model = og.Model(config)
+        genai = json.loads((folder / "genai_config.json").read_text(encoding="utf-8"))
+        self.context_length = int(genai["model"].get("context_length") or 2048)
+        self.logits_name = logits_output(genai)
+
+    def _generator(self, max_length: int, min_length: int = 0):  # noqa: ANN202
+        params = self.og.GeneratorParams(self.model)
+        params.set_search_options(max_length=max_length, min_length=min_length, batch_size=1, do_sample=False)
+        return self.og.Generator(self.model, params)
+
+    def nll(self, ids: list[int], chunk: int) -> np.ndarray:
+        gen = self._generator(len(ids) + 1)
+        out = []
+        for start in range(0, len(ids) - 1, chunk):
+            part = ids[start : start + chunk]
+            gen.append_tokens(part)
+            targets = ids[start + 1 : start + len(part) + 1]
+            out.append(_chunk_nll(np.asarray(gen.get_output(self.logits_name))[0], targets))
+        return np.concatenate(out)
+
+    def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode:
+        total = len(prompt_ids) + new_tokens
+        gen = self._generator(total, 0 if stop_at_eos else total)
+        t0 = time.perf_counter()
+        gen.append_tokens(prompt_ids)
+        tokens: list[int] = []
+        t_first = t0
+        while not gen.is_done() and len(tokens) < new_tokens:
+            gen.generate_next_token()
+            tokens.append(int(gen.get_next_tokens()[0]))
+            if len(tokens) == 1:
+                t_first = time.perf_counter()
+        end = time.perf_counter()
+        return Decode(tokens, t_first - t0, end - t_first)
+
+
+class TorchBackend:
+    def __init__(self, folder: Path, threads: int = 1) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+        self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+        self.eos = self.model.generation_config.eos_token_id
+
+    def nll(self, ids: list[int], chunk: int) -> np.ndarray:
+        torch = self.torch
+        out = []
+        past = None
+        with torch.inference_mode():
+            for start in range(0, len(ids) - 1, chunk):
+                part = ids[start : start + chunk]
+                result = self.model(input_ids=torch.tensor([part]), past_key_values=past, use_cache=True)
+                past = result.past_key_values
+                targets = ids[start + 1 : start + len(part) + 1]
+                out.append(_chunk_nll(result.logits[0].float().numpy(), targets))
+        return np.concatenate(out)
+
+    def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode:
+        """Greedy decoding step by step with the KV cache (the same loop shape as GenAI's)."""
+        torch = self.torch
+        eos = set(self.eos if isinstance(self.eos, list) else [self.eos] if self.eos is not None else [])
+        tokens: list[int] = []
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            result = self.model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
+            t_first = t0
+            while True:
+                logits = result.logits[0, -1]
+                if not stop_at_eos and eos and len(tokens) < new_tokens:
+                    logits = logits.clone()
+                    logits[list(eos)] = float("-inf")
+                token = int(torch.argmax(logits))
+                tokens.append(token)
+                if len(tokens) == 1:
+                    t_first = time.perf_counter()
+                if len(tokens) >= new_tokens or (stop_at_eos and token in eos):
+                    break
+                result = self.model(input_ids=torch.tensor([[token]]), past_key_values=result.past_key_values,
+                                    use_cache=True)
+            end = time.perf_counter()
+        return Decode(tokens, t_first - t0, end - t_first)
+
+
+def import_runtime(kind: str) -> None:
+    """Import a backend's runtime ahead of timing its load (import time is not load time)."""
+    if kind == "torch":
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        from transformers import AutoModelForCausalLM  # noqa: F401
+    else:
+        import onnxruntime_genai  # noqa: F401
+
+
+def open_backend(kind: str, folder: Path, threads: int = 1) -> Backend:
+    if kind == "torch":
+        return TorchBackend(folder, threads)
+    if kind == "onnx":
+        return GenaiBackend(folder, threads)
+    raise ValueError(f"unknown backend {kind}")

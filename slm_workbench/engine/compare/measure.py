@@ -1,0 +1,104 @@
+"""Measure one model in a fresh process: ``python -m slm_workbench.engine.compare.measure SPEC OUT``.
+
+One process per variant, so peak RSS is that variant's alone (not the sum of everything
+loaded before it) and a crash in one runtime cannot take the comparison down. SPEC is a
+JSON object (``backend``, ``folder``, ``evalset``, ``threads``, ``new_tokens``,
+``decode_runs``, ``chunk``, ``task_max_tokens``); OUT receives the measurements. Progress
+lines go to stdout as ``PROGRESS <phase> <done> <total>``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .evalset import EvalSet
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        import os
+
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KiB on Linux
+
+
+def say(phase: str, done: int, total: int) -> None:
+    print(f"PROGRESS {phase} {done} {total}", flush=True)
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    from .backends import import_runtime, open_backend
+
+    evalset = EvalSet.load(Path(spec["evalset"]))
+    threads = int(spec.get("threads", 1))
+    new_tokens = int(spec.get("new_tokens", 64))
+    runs = max(1, int(spec.get("decode_runs", 3)))
+    import_runtime(spec["backend"])
+    out: dict[str, Any] = {"rss_before_load_mb": round(rss_mb(), 1)}
+    say("loading", 0, 1)
+    t0 = time.perf_counter()
+    backend = open_backend(spec["backend"], Path(spec["folder"]), threads)
+    out["load_s"] = round(time.perf_counter() - t0, 3)
+    out["rss_after_load_mb"] = round(rss_mb(), 1)
+
+    decodes = []
+    for run in range(runs):
+        say("decoding", run, runs)
+        decodes.append(backend.greedy(evalset.prompt_ids, new_tokens, stop_at_eos=False))
+    out["tokens"] = decodes[0].tokens
+    out["ttft_s"] = round(statistics.median(d.ttft_s for d in decodes), 4)
+    rates = [d.tok_s for d in decodes if d.tok_s]
+    out["decode_runs_tok_s"] = [round(r, 2) for r in rates]
+    out["decode_tok_s"] = round(statistics.median(rates), 2) if rates else None
+
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)  # loading + decoding: what serving it costs
+    speed_only = bool(spec.get("speed_only"))
+    if not speed_only:
+        ids = evalset.ppl_ids[: max(2, backend.context_length - 1)]
+        say("perplexity", 0, 1)
+        t0 = time.perf_counter()
+        nll = backend.nll(ids, int(spec.get("chunk", 256)))
+        mean = float(nll.mean())
+        out["perplexity"] = math.exp(mean) if math.isfinite(mean) and mean < 700 else None  # None: NaN or overflow
+        out["ppl_tokens"] = int(len(nll))
+        out["ppl_s"] = round(time.perf_counter() - t0, 3)
+
+    if evalset.tasks and not speed_only:
+        answers = []
+        eos = set(evalset.eos_token_ids)
+        for k, task in enumerate(evalset.tasks):
+            say("task", k, len(evalset.tasks))
+            decode = backend.greedy(task.prompt_ids, int(spec.get("task_max_tokens", 128)), stop_at_eos=True)
+            answers.append([t for t in decode.tokens if t not in eos])
+        out["task_answers"] = answers  # token ids: the parent decodes and scores them
+    out["peak_rss_all_mb"] = round(peak_rss_mb(), 1)  # including the perplexity pass (logit buffers)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m slm_workbench.engine.compare.measure SPEC.json OUT.json", file=sys.stderr)
+        return 2
+    spec = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    result = measure(spec)
+    Path(args[1]).write_text(json.dumps(result) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

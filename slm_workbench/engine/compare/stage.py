@@ -1,0 +1,66 @@
+"""Job stage ``compare``: build what is missing, measure everything, write report.json/.md/.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...config.export import DEFAULT_VARIANTS, CompareRecipe
+from ..errors import WorkbenchError
+from ..export.export import export_variants
+from ..export.presets import PRESETS, resolve_presets
+from ..export.source import ExportSource, merge_adapter, resolve_source
+from ..export.stage import progress_reporter
+from ..runs.context import RunContext
+from .compare import CompareSettings, compare_variants
+from .evalset import build_evalset
+from .report import write_report
+
+
+def variants_to_compare(source: ExportSource, wanted: list[str] | None, recipe: CompareRecipe,
+                        ctx: RunContext | None = None) -> dict[str, Path]:
+    """Name -> folder of the variants to measure, building missing presets first."""
+    built = source.built_variants()
+    if wanted is None:
+        wanted = list(built) or list(DEFAULT_VARIANTS)
+    missing = [name for name in wanted if name not in built]
+    unknown = [name for name in missing if name not in PRESETS]
+    if unknown:
+        raise WorkbenchError(f"variant(s) {', '.join(unknown)} of {source.name} are not built and are not presets",
+                             hint=f"built: {', '.join(built) or 'none'}; presets: {', '.join(PRESETS)}")
+    if missing:
+        presets = resolve_presets(missing, block_size=recipe.block_size, accuracy_level=recipe.accuracy_level)
+        renamed = dict(zip(missing, (p.name for p in presets)))  # int4 -> int4-b128 when a knob is set
+        names = [p.name for p in presets]
+        export_variants(source, presets, work_dir=(ctx.run_dir if ctx else Path.cwd()) / "work",
+                        on_progress=progress_reporter(ctx, names) if ctx else (lambda *a: None),
+                        check_cancelled=ctx.check_cancelled if ctx else (lambda: None))
+        built = source.built_variants()
+        wanted = [renamed.get(w, w) for w in wanted]
+    return {name: built[name] for name in wanted if name in built}
+
+
+def run(recipe: CompareRecipe, ctx: RunContext) -> None:
+    source = resolve_source(recipe.model)
+    if source.hf_folder is None:
+        ctx.progress("merging the adapter into its base", 0, None)
+        source = merge_adapter(source, log=lambda m: print(f"[compare] {m}", flush=True))
+    variants = variants_to_compare(source, recipe.variants, recipe, ctx)
+    eval_data = recipe.eval or (str(source.eval_data) if source.eval_data else None)
+    ctx.progress("tokenizing the held-out set", 0, None)
+    evalset = build_evalset(source.hf_folder, eval_data, perplexity_tokens=recipe.perplexity_tokens,
+                            task_examples=recipe.task_examples, prompt=recipe.prompt)
+    names = (["torch-fp32"] if recipe.reference else []) + list(variants)
+    print(f"[compare] {source.spec}: {', '.join(names)} on {len(evalset.ppl_ids)} tokens of {evalset.name}", flush=True)
+    settings = CompareSettings(threads=recipe.threads, new_tokens=recipe.new_tokens, decode_runs=recipe.decode_runs,
+                               rounds=recipe.rounds, perplexity_tokens=recipe.perplexity_tokens,
+                               task_examples=recipe.task_examples, ppl_ratio=recipe.ppl_ratio, reference=recipe.reference)
+    report = compare_variants(source, variants, evalset=evalset, work_dir=ctx.run_dir / "work", settings=settings,
+                              on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled)
+    for v in report.variants:
+        ctx.metrics({"variant": v.name, "perplexity": v.perplexity, "decode_tok_s": v.decode_tok_s, "ttft_s": v.ttft_s,
+                     "size_mb": v.size_mb, "peak_rss_mb": v.peak_rss_mb, "load_s": v.load_s, "broken": v.broken})
+        if v.broken:
+            ctx.warn(f"{v.name} is broken: {v.broken_reason}")
+    paths = write_report(report, ctx.artifacts_dir)
+    for kind, path in paths.items():
+        ctx.artifact(path.name, path, f"comparison report ({kind})")

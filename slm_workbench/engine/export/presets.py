@@ -1,0 +1,131 @@
+"""The variants ``slmw export`` can build, by name.
+
+A variant is a precision plus the options that change its numbers; its name is what the
+user types after the colon (``smollm2-135m-instruct:int4``). The knobs the issue asks for
+(int4 block size, accuracy level, symmetric or not) give derived names, so two builds with
+different settings never overwrite each other: ``int4`` is block 32, accuracy level 4,
+symmetric; ``int4-b128-a1`` is block 128 at accuracy level 1; ``int4-asym`` is asymmetric.
+
+Paths:
+
+- ``builder``: the ONNX Runtime GenAI model builder alone.
+- ``offset4``: the builder's fp32 graph, then our own pass (``offset_quant.py``): 4-bit blocks
+  of 32 with an exact per-block float offset (a Q4_1 block in MatMulNBits' fast kernel), and
+  the tied embedding / lm_head at 8 bits. Measured on SmolLM2: perplexity within 1% of fp32
+  where the builder's int4 is +31%, at about 0.7x its decode speed (see bench/variants.py).
+- ``olive``: the builder's fp32 graph, then ``olive quantize --algorithm rtn --precision int4``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from ..errors import WorkbenchError
+from ..models.variants import VARIANT_NAME
+
+Precision = Literal["fp32", "fp16", "int8", "int4"]
+Path_ = Literal["builder", "offset4", "olive"]
+
+
+@dataclass(frozen=True)
+class VariantPreset:
+    name: str
+    precision: Precision
+    path: Path_ = "builder"
+    block_size: int = 32
+    accuracy_level: int = 4
+    symmetric: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+    """More builder ``--extra_options`` (KEY=VALUE) for this preset."""
+    description: str = ""
+
+    @property
+    def quantized(self) -> bool:
+        return self.precision in ("int8", "int4")
+
+    def builder_precision(self) -> Precision:
+        """What the builder is asked for: the post-passes start from the fp32 graph."""
+        return "fp32" if self.path != "builder" else self.precision
+
+    def builder_options(self) -> dict[str, str]:
+        if self.path != "builder" or not self.quantized:
+            return dict(self.extra)
+        options = {"block_size": str(self.block_size), "accuracy_level": str(self.accuracy_level)}
+        if not self.symmetric:
+            options["is_symmetric"] = "false"
+            # 0.18's builder writes a broken graph for asymmetric weights shared between the
+            # embedding and lm_head (uint8 data reshaped where floats are expected).
+            options["shared_embeddings"] = "false"
+        return {**options, **self.extra}
+
+    def settings(self) -> dict[str, object]:
+        """What ``slmw_variant.json`` records about how the variant was made."""
+        out: dict[str, object] = {"precision": self.precision, "path": self.path}
+        if self.quantized:
+            out.update(block_size=self.block_size, accuracy_level=self.accuracy_level, symmetric=self.symmetric)
+        if self.extra:
+            out["extra_options"] = dict(self.extra)
+        return out
+
+
+PRESETS: dict[str, VariantPreset] = {
+    p.name: p
+    for p in (
+        VariantPreset("fp32", "fp32", description="full precision: the ONNX reference"),
+        VariantPreset("fp16", "fp16", description="half precision (CUDA execution provider)"),
+        VariantPreset("int8", "int8", description="8-bit weights (MatMulNBits, RTN, blocks of 32)"),
+        VariantPreset("int4", "int4", description="4-bit weights, builder RTN: symmetric, blocks of 32, int8 activations"),
+        VariantPreset(
+            "int4-hq", "int4", path="offset4", symmetric=False,
+            description="4-bit blocks of 32 with exact float offsets (Q4_1-like), embeddings and lm_head at 8 bits",
+        ),
+        VariantPreset(
+            "int4-olive", "int4", path="olive", block_size=128, accuracy_level=0,
+            description="Olive RTN int4 (blocks of 128) on the fp32 graph",
+        ),
+    )
+}
+DEFAULT_VARIANTS = ("fp32", "int8", "int4")
+
+
+def derived_name(base: VariantPreset, block_size: int, accuracy_level: int, symmetric: bool) -> str:
+    name = base.name
+    if block_size != base.block_size:
+        name += f"-b{block_size}"
+    if accuracy_level != base.accuracy_level:
+        name += f"-a{accuracy_level}"
+    if symmetric != base.symmetric:
+        name += "-sym" if symmetric else "-asym"
+    return name
+
+
+def resolve_presets(
+    names: list[str] | str,
+    *,
+    block_size: int | None = None,
+    accuracy_level: int | None = None,
+    symmetric: bool | None = None,
+) -> list[VariantPreset]:
+    """Presets for ``names`` (a list or ``"fp32,int8,int4"``); the knobs apply to builder int4/int8."""
+    if isinstance(names, str):
+        names = [n for n in re.split(r"[,\s]+", names) if n]
+    if not names:
+        raise WorkbenchError("no variants given", hint=f"choose from {', '.join(PRESETS)}")
+    out: list[VariantPreset] = []
+    for name in names:
+        preset = PRESETS.get(name)
+        if preset is None:
+            raise WorkbenchError(f"unknown variant '{name}'", hint=f"choose from {', '.join(PRESETS)}")
+        if preset.quantized and preset.path == "builder":
+            bs = block_size if block_size is not None else preset.block_size
+            acc = accuracy_level if accuracy_level is not None else preset.accuracy_level
+            sym = symmetric if symmetric is not None else preset.symmetric
+            preset = replace(preset, name=derived_name(preset, bs, acc, sym), block_size=bs,
+                             accuracy_level=acc, symmetric=sym)
+        if not VARIANT_NAME.match(preset.name):  # pragma: no cover - derived names always match
+            raise WorkbenchError(f"bad variant name {preset.name}")
+        if preset.name not in [p.name for p in out]:
+            out.append(preset)
+    return out

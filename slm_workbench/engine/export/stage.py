@@ -1,0 +1,44 @@
+"""Job stage ``export``: build the recipe's variants with progress per variant."""
+
+from __future__ import annotations
+
+import json
+
+from ...config.export import ExportRecipe
+from ..runs.context import RunContext
+from .export import export_variants
+from .presets import resolve_presets
+from .source import merge_adapter, resolve_source
+
+
+def progress_reporter(ctx: RunContext, names: list[str], offset: int = 0, of: int | None = None):  # noqa: ANN201
+    """A (variant, message, done, total) callback that reports ``variant k/n: message`` to the run."""
+    total_variants = of or len(names)
+
+    def report(variant: str, message: str, done: float, total: float) -> None:
+        k = offset + (names.index(variant) if variant in names else 0) + 1
+        ctx.progress(f"{variant} ({k}/{total_variants}): {message}", done, total or None, unit="steps")
+
+    return report
+
+
+def run(recipe: ExportRecipe, ctx: RunContext) -> None:
+    source = resolve_source(recipe.model)
+    presets = resolve_presets(recipe.variants, block_size=recipe.block_size, accuracy_level=recipe.accuracy_level,
+                              symmetric=recipe.symmetric)
+    if source.hf_folder is None:
+        ctx.progress("merging the adapter into its base", 0, None)
+        source = merge_adapter(source, log=lambda m: print(f"[export] {m}", flush=True))
+    names = [p.name for p in presets]
+    print(f"[export] {source.spec} -> {', '.join(names)}", flush=True)
+    built = export_variants(source, presets, work_dir=ctx.run_dir / "work", execution_provider=recipe.execution_provider,
+                            overwrite=recipe.overwrite, threads=recipe.threads,
+                            on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled)
+    for variant in built:
+        ctx.artifact(variant.name, variant.folder, f"{variant.label}: {variant.size_bytes / 1e6:,.0f} MB"
+                     + (" (already built)" if variant.reused else f", built in {variant.seconds:.0f} s"))
+        ctx.metrics({"variant": variant.name, "size_mb": round(variant.size_bytes / 1e6, 1), "build_s": variant.seconds})
+    summary = {"source": {"spec": source.spec, "kind": source.kind, "name": source.name, "folder": str(source.hf_folder)},
+               "variants": [v.as_dict() for v in built]}
+    (ctx.artifacts_dir / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    ctx.artifact("export.json", ctx.artifacts_dir / "export.json", "the variants built and where they are")

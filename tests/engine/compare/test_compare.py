@@ -1,0 +1,91 @@
+"""Comparing the tiny model's variants with its PyTorch reference, in measuring subprocesses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, compare_variants
+from slm_workbench.engine.compare.evalset import HELDOUT_TEXT, EvalSet, build_evalset
+from slm_workbench.engine.export.source import resolve_source
+
+FAST = CompareSettings(new_tokens=16, decode_runs=2, perplexity_tokens=96, chunk=32, task_max_tokens=8)
+
+
+def exploded_copy(folder, out):
+    """A variant whose logits are scaled by 1e4: perplexity overflows, as a broken quantization's does."""
+    import onnx
+    from onnx import numpy_helper
+
+    shutil.copytree(folder, out)
+    model = onnx.load(str(out / "model.onnx"))
+    for init in model.graph.initializer:
+        if init.name.endswith("final_norm_layernorm.weight"):
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1e4, init.name))
+    for f in out.glob("model.onnx*"):
+        f.unlink()
+    onnx.save(model, str(out / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+    return out
+
+
+def test_heldout_text_is_our_own_two_thousand_tokens(tiny_model_dir):
+    evalset = build_evalset(tiny_model_dir, None, perplexity_tokens=100_000)
+    assert evalset.name == HELDOUT_TEXT.name and 1900 <= len(evalset.ppl_ids) <= 2600
+    assert evalset.tasks == [] and len(evalset.prompt_ids) > 10
+
+
+def test_eval_records_give_perplexity_text_and_tasks(tiny_model_dir, tmp_path):
+    data = tmp_path / "eval.jsonl"
+    rows = [{"messages": [{"role": "user", "content": f"Name {i}?"}, {"role": "assistant", "content": f"Ana {i}"}]}
+            for i in range(5)] + [{"prompt": "Two plus two?", "completion": "Four."}, {"text": "plain text row"}]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    evalset = build_evalset(tiny_model_dir, data, perplexity_tokens=10_000, task_examples=3)
+    assert len(evalset.tasks) == 3 and evalset.tasks[0].reference == "Ana 0"
+    saved = EvalSet.load(evalset.save(tmp_path / "e.json"))
+    assert saved.ppl_ids == evalset.ppl_ids and saved.tasks[1].prompt_ids == evalset.tasks[1].prompt_ids
+
+
+def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, tmp_path):
+    source = resolve_source(str(tiny_model_dir))
+    variants = {name: tiny_variants[name] for name in ("fp32", "int4")}
+    variants["exploded"] = exploded_copy(tiny_variants["fp32"], tmp_path / "exploded")
+    data = tmp_path / "eval.jsonl"
+    data.write_text("\n".join(json.dumps({"prompt": f"Say {w}", "completion": w}) for w in ("yes", "no")) + "\n")
+    evalset = build_evalset(tiny_model_dir, data, perplexity_tokens=FAST.perplexity_tokens, task_examples=2)
+    seen = []
+    report = compare_variants(source, variants, evalset=evalset, work_dir=tmp_path / "work", settings=FAST,
+                              on_progress=lambda *a: seen.append(a))
+    by = {v.name: v for v in report.variants}
+    assert list(by) == [REFERENCE_NAME, "fp32", "int4", "exploded"]
+    ref, fp32 = by[REFERENCE_NAME], by["fp32"]
+    # same ids, same model: the ONNX fp32 perplexity equals PyTorch's to two decimals (relative here: ~vocab-sized)
+    assert fp32.perplexity == pytest.approx(ref.perplexity, rel=1e-4)
+    assert fp32.agreement["same_prefix"] == 16 and fp32.agreement["token_agreement"] == 1.0
+    for v in (ref, fp32, by["int4"]):
+        assert not v.broken, v
+        assert v.rank is not None and v.size_mb > 0 and v.load_s >= 0 and v.peak_rss_mb > 30
+        assert v.decode_tok_s > 0 and v.ttft_s > 0 and len(v.decode_runs_tok_s) == 2
+        assert v.task_score is not None and 0 <= v.task_score <= 1
+    assert by["int4"].size_mb < fp32.size_mb
+    assert by["exploded"].broken and by["exploded"].rank is None
+    assert "NaN" in by["exploded"].broken_reason or "reference" in by["exploded"].broken_reason
+    assert report.recommended in ("fp32", "int4")
+    assert 10 < report.evalset["ppl_tokens"] <= FAST.perplexity_tokens and report.evalset["tasks"] == 2
+    assert {phase for _, phase, _, _ in seen} >= {"loading", "perplexity", "decoding", "task"}
+    assert np.isfinite(ref.perplexity)
+
+
+def test_a_variant_that_cannot_load_is_broken_not_fatal(tiny_model_dir, tiny_variants, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_variants["int4"], bad)
+    (bad / "model.onnx").write_bytes(b"not a model")
+    source = resolve_source(str(tiny_model_dir))
+    evalset = build_evalset(tiny_model_dir, None, perplexity_tokens=32)
+    report = compare_variants(source, {"bad": bad}, evalset=evalset, work_dir=tmp_path / "w",
+                              settings=CompareSettings(new_tokens=8, decode_runs=1, reference=False))
+    (bad_result,) = report.variants
+    assert bad_result.broken and bad_result.rank is None and "measuring bad failed" in bad_result.error
+    assert report.recommended is None and report.reference is None

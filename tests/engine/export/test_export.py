@@ -1,0 +1,57 @@
+"""Exporting the tiny model: the variant layout, slmw_variant.json, reuse, MODEL:VARIANT, bad graphs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.export.export import export_variants, verify_variant
+from slm_workbench.engine.export.presets import resolve_presets
+from slm_workbench.engine.export.source import resolve_source
+from slm_workbench.engine.models.variants import VARIANT_INFO_FILE, split_variant
+from tests.export_fixtures import link_variants
+
+
+def test_built_variants_are_complete_genai_folders(tiny_variants, tiny_model_dir):
+    for name in ("fp32", "int4", "int4-hq"):
+        folder = tiny_variants[name]
+        assert folder.name == name and folder.parent.name == tiny_model_dir.name
+        for required in ("genai_config.json", "model.onnx", "tokenizer.json", VARIANT_INFO_FILE):
+            assert (folder / required).is_file(), (name, required)
+        info = json.loads((folder / VARIANT_INFO_FILE).read_text())
+        assert info["variant"] == name and info["label"] == f"{tiny_model_dir.name}:{name}"
+        assert info["source"]["folder"] == str(tiny_model_dir)
+    assert json.loads((tiny_variants["int4"] / VARIANT_INFO_FILE).read_text())["block_size"] == 32
+    hq = json.loads((tiny_variants["int4-hq"] / VARIANT_INFO_FILE).read_text())
+    assert hq["path"] == "offset4" and "quantization_stats" in hq
+    size = lambda f: sum(p.stat().st_size for p in f.iterdir())  # noqa: E731
+    assert size(tiny_variants["int4"]) < size(tiny_variants["fp32"])
+    assert not list(tiny_variants["fp32"].parent.glob(".*partial*"))
+
+
+def test_existing_variants_are_kept_and_addressable(tiny_variants, tiny_model_dir, slmw_home, tmp_path):
+    link_variants(slmw_home, tiny_model_dir.name, {"int4": tiny_variants["int4"]})
+    source = resolve_source(str(tiny_model_dir))
+    assert set(source.built_variants()) == {"int4"}
+    (built,) = export_variants(source, resolve_presets("int4"), work_dir=tmp_path / "work")
+    assert built.reused and built.folder == slmw_home / "variants" / tiny_model_dir.name / "int4"
+    spec = split_variant(f"{tiny_model_dir}:int4")
+    assert spec.variant == "int4" and resolve_source(spec.base).variant_dir("int4") == built.folder
+
+
+def test_a_graph_that_does_not_load_is_refused(tiny_variants, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_variants["int4"], bad, symlinks=False)
+    (bad / "model.onnx").write_bytes((bad / "model.onnx").read_bytes()[:2000])
+    with pytest.raises(WorkbenchError, match="does not load or run"):
+        verify_variant(bad)
+
+
+def test_unknown_model_is_a_clear_error():
+    from slm_workbench.engine.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError):
+        resolve_source("no-such-model-or-run")

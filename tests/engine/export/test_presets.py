@@ -1,0 +1,39 @@
+"""Variant presets: names, builder options, derived names for non-default knobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.export.presets import PRESETS, resolve_presets
+from slm_workbench.engine.models.variants import VARIANT_NAME
+
+
+def test_defaults_keep_plain_names():
+    names = [p.name for p in resolve_presets("fp32,int8,int4")]
+    assert names == ["fp32", "int8", "int4"]
+    int4 = resolve_presets(["int4"])[0]
+    assert int4.builder_options() == {"block_size": "32", "accuracy_level": "4"}
+    assert resolve_presets("fp32")[0].builder_options() == {}
+
+
+def test_knobs_give_their_own_names_so_builds_never_collide():
+    int4, int8 = resolve_presets("int4 int8", block_size=128, accuracy_level=1, symmetric=False)
+    assert (int4.name, int8.name) == ("int4-b128-a1-asym", "int8-b128-a1-asym")
+    assert int4.builder_options() == {"block_size": "128", "accuracy_level": "1", "is_symmetric": "false",
+                                      "shared_embeddings": "false"}
+    assert all(VARIANT_NAME.match(p.name) for p in (int4, int8))
+
+
+def test_post_pass_presets_start_from_fp32_and_ignore_knobs():
+    hq = resolve_presets("int4-hq", block_size=64)[0]
+    assert hq.name == "int4-hq" and hq.builder_precision() == "fp32" and hq.path == "offset4"
+    assert PRESETS["int4-olive"].builder_precision() == "fp32"
+
+
+def test_unknown_and_empty():
+    with pytest.raises(WorkbenchError, match="unknown variant 'int3'"):
+        resolve_presets("int4,int3")
+    with pytest.raises(WorkbenchError, match="no variants"):
+        resolve_presets("")
+    assert [p.name for p in resolve_presets("int4,int4")] == ["int4"]
