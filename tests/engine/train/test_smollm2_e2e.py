@@ -38,7 +38,7 @@ def generate(model_dir: Path, adapter: Path | None, prompts: list[str]) -> list[
 
 def test_smoke_recipe_teaches_the_demo_skill(prepared_home: Path, smollm2_dir: Path) -> None:
     recipe = load_recipe(REPO / "recipes" / "smoke-lora.yaml",
-                         ["max_steps=16", "batch_size=2", "eval_fraction=0", "save_steps=16", "learning_rate=0.002"])
+                         ["max_steps=16", "eval_fraction=0", "save_steps=16"])
     start = time.monotonic()
     run_dir = start_recipe(recipe, title="smoke e2e")
     info = wait_for_state(run_dir, {"done", "failed"}, timeout=600)
