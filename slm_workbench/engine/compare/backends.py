@@ -95,13 +95,15 @@ class GenaiBackend:
 
 
 class TorchBackend:
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, *, dynamic_int8: bool = False) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
         torch.set_num_threads(threads)
         self.torch = torch
         self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+        if dynamic_int8:  # PyTorch's own int8 path, for comparison: nn.Linear -> dynamic int8
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self.eos = self.model.generation_config.eos_token_id
 
@@ -146,7 +148,7 @@ class TorchBackend:
 
 def import_runtime(kind: str) -> None:
     """Import a backend's runtime ahead of timing its load (import time is not load time)."""
-    if kind == "torch":
+    if kind.startswith("torch"):
         import torch  # noqa: F401
         import transformers  # noqa: F401
         from transformers import AutoModelForCausalLM  # noqa: F401
@@ -155,8 +157,8 @@ def import_runtime(kind: str) -> None:
 
 
 def open_backend(kind: str, folder: Path, threads: int = 1) -> Backend:
-    if kind == "torch":
-        return TorchBackend(folder, threads)
+    if kind in ("torch", "torch-dynamic-int8"):
+        return TorchBackend(folder, threads, dynamic_int8=kind == "torch-dynamic-int8")
     if kind == "onnx":
         return GenaiBackend(folder, threads)
     raise ValueError(f"unknown backend {kind}")

@@ -115,8 +115,12 @@ def compare_variants(
     settings: CompareSettings | None = None,
     on_progress: MeasureProgress = lambda variant, phase, done, total: None,
     check_cancelled: Callable[[], None] = lambda: None,
+    extra_entries: list[Entry] | None = None,
 ) -> CompareReport:
-    """Measure the reference and ``variants`` (name -> GenAI folder); returns the ranked report."""
+    """Measure the reference and ``variants`` (name -> GenAI folder); returns the ranked report.
+
+    ``extra_entries`` adds models run another way (``torch-dynamic-int8``), for benchmarks.
+    """
     from transformers import AutoTokenizer
 
     settings = settings or CompareSettings()
@@ -126,13 +130,14 @@ def compare_variants(
     machine = machine_info(settings.threads)
     spec = {"evalset": str(evalset_path), "threads": settings.threads, "new_tokens": settings.new_tokens,
             "decode_runs": settings.decode_runs, "chunk": settings.chunk, "task_max_tokens": settings.task_max_tokens}
-    entries = entries_for(source, variants, settings.reference)
+    entries = entries_for(source, variants, settings.reference) + list(extra_entries or [])
     raw: dict[str, dict] = {}
     results: list[VariantResult] = []
     for entry in entries:
         check_cancelled()
-        size = weights_bytes(entry.folder) if entry.backend == "torch" else folder_bytes(entry.folder)
-        result = VariantResult(entry.name, entry.label, entry.backend, str(entry.folder), entry.precision,
+        size = weights_bytes(entry.folder) if entry.backend.startswith("torch") else folder_bytes(entry.folder)
+        kind = "torch" if entry.backend.startswith("torch") else "onnx"
+        result = VariantResult(entry.name, entry.label, kind, str(entry.folder), entry.precision,
                                size_mb=round(size / 1e6, 1), notes=list(read_variant_info(entry.folder).get("notes", [])))
         results.append(result)
         if entry.execution_provider != "cpu":

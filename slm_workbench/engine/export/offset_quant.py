@@ -52,32 +52,45 @@ class OffsetQuantStats:
         }
 
 
-def quantize_blocks_offset4(w: np.ndarray, block_size: int = 32, refit_rounds: int = 2) -> tuple[np.ndarray, ...]:
-    """``w`` [N, K] -> q [N, K/bs, bs] (0..15), scale [N, K/bs], offset [N, K/bs] with w ~ scale*q + offset."""
+def quantize_blocks_offset4(
+    w: np.ndarray, block_size: int = 32, refit_rounds: int = 2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``w`` [N, K] -> q [N, K/bs, bs] (0..15), scale, offset [N, K/bs] with w ~ scale*q + offset, and each
+    block's squared error."""
     n, k = w.shape
-    x = w.reshape(n, k // block_size, block_size).astype(np.float64)
+    x = np.ascontiguousarray(w, dtype=np.float32).reshape(n, k // block_size, block_size)
     lo, hi = x.min(-1), x.max(-1)
-    scale = (hi - lo) / 15.0
-    scale = np.where(scale > 0, scale, 1.0)
+    scale = (hi - lo) / np.float32(15.0)
+    scale = np.where(scale > 0, scale, np.float32(1.0))
     offset = lo
     q = np.clip(np.rint((x - offset[..., None]) / scale[..., None]), 0, 15)
-    err = ((scale[..., None] * q + offset[..., None] - x) ** 2).sum(-1)
-    for _ in range(refit_rounds):
-        # least squares for x ~ s*q + m with q fixed, then re-round q
-        qm = q.mean(-1)
-        xm = x.mean(-1)
-        var = ((q - qm[..., None]) ** 2).sum(-1)
-        s2 = np.where(var > 0, ((q - qm[..., None]) * (x - xm[..., None])).sum(-1) / np.where(var > 0, var, 1), scale)
+    err = np.square(scale[..., None] * q + offset[..., None] - x).sum(-1)
+    inexact = err > 1e-10 * np.maximum(np.square(x).sum(-1), 1e-30)
+    if refit_rounds and inexact.any():
+        # refit only the blocks min/max does not already fit exactly (none, for a Q4_1 source)
+        q[inexact], scale[inexact], offset[inexact], err[inexact] = _refit(
+            x[inexact], q[inexact], scale[inexact], offset[inexact], err[inexact], refit_rounds)
+    return q.astype(np.uint8), scale.astype(np.float32), offset.astype(np.float32), err
+
+
+def _refit(x: np.ndarray, q: np.ndarray, scale: np.ndarray, offset: np.ndarray, err: np.ndarray,
+           rounds: int) -> tuple[np.ndarray, ...]:
+    """Least squares for x ~ s*q + m with q fixed, then re-round q; a block keeps whichever fits better."""
+    x = x.astype(np.float64)
+    err = err.astype(np.float64)
+    for _ in range(rounds):
+        qm, xm = q.mean(-1), x.mean(-1)
+        dq = q - qm[..., None]
+        var = np.square(dq).sum(-1)
+        s2 = np.where(var > 0, (dq * (x - xm[..., None])).sum(-1) / np.where(var > 0, var, 1), scale)
         s2 = np.where(s2 > 0, s2, scale)
         m2 = xm - s2 * qm
         q2 = np.clip(np.rint((x - m2[..., None]) / s2[..., None]), 0, 15)
-        err2 = ((s2[..., None] * q2 + m2[..., None] - x) ** 2).sum(-1)
+        err2 = np.square(s2[..., None] * q2 + m2[..., None] - x).sum(-1)
         better = err2 < err * (1 - 1e-9)
-        scale = np.where(better, s2, scale)
-        offset = np.where(better, m2, offset)
-        q = np.where(better[..., None], q2, q)
-        err = np.where(better, err2, err)
-    return q.astype(np.uint8), scale.astype(np.float32), offset.astype(np.float32)
+        scale, offset = np.where(better, s2, scale), np.where(better, m2, offset)
+        q, err = np.where(better[..., None], q2, q), np.where(better, err2, err)
+    return q, scale, offset, err
 
 
 def quantize_blocks_sym8(w: np.ndarray, block_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -143,15 +156,12 @@ class _Rewriter:
         k, n = w_kn.shape
         nb = k // self.bs
         base = node.input[1]
-        w = np.ascontiguousarray(w_kn.T)
-        q, scale, offset = quantize_blocks_offset4(w, self.bs)
-        deq = scale[..., None] * q + offset[..., None]
-        diff = deq - w.reshape(n, nb, self.bs)
-        self._err[0] += float((diff.astype(np.float64) ** 2).sum())
-        self._err[1] += float((w.astype(np.float64) ** 2).sum())
+        w = w_kn.T
+        q, scale, offset, err = quantize_blocks_offset4(w, self.bs)
+        self._err[0] += float(err.sum(dtype=np.float64))
+        self._err[1] += float(np.square(w).sum(dtype=np.float64))
         self.stats.blocks += n * nb
-        tol = 1e-5 * np.maximum(np.abs(scale), 1e-12)
-        self.stats.exact_blocks += int((np.abs(diff).max(-1) <= tol).sum())
+        self.stats.exact_blocks += int((err <= 1e-10 * np.square(scale) * self.bs).sum())
         self.stats.tensors_4bit += 1
         self.dropped.add(base)
         qname = self.add(pack_nibbles(q), base + "_Q4")

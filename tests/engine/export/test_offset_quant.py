@@ -26,7 +26,8 @@ def q41_weights(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 
 def test_q41_blocks_are_recovered_exactly():
     w = q41_weights(np.random.default_rng(0), 64, 128)
-    q, scale, offset = quantize_blocks_offset4(w)
+    q, scale, offset, err = quantize_blocks_offset4(w)
+    assert err.max() < 1e-10
     back = (scale[..., None] * q + offset[..., None]).reshape(w.shape)
     assert np.abs(back - w).max() < 1e-6
     assert q.max() == 15 and q.min() == 0
@@ -34,8 +35,8 @@ def test_q41_blocks_are_recovered_exactly():
 
 def test_refit_beats_min_max_on_ordinary_weights():
     w = np.random.default_rng(1).standard_normal((256, 256)).astype(np.float32)
-    q0, s0, m0 = quantize_blocks_offset4(w, refit_rounds=0)
-    q2, s2, m2 = quantize_blocks_offset4(w, refit_rounds=2)
+    q0, s0, m0, _ = quantize_blocks_offset4(w, refit_rounds=0)
+    q2, s2, m2, _ = quantize_blocks_offset4(w, refit_rounds=2)
     err = lambda q, s, m: float(((s[..., None] * q + m[..., None]).reshape(w.shape) - w).__pow__(2).mean())  # noqa: E731
     assert err(q2, s2, m2) < 0.95 * err(q0, s0, m0)
 
