@@ -12,6 +12,7 @@ from textual.widgets import ContentSwitcher, Footer, Header
 from ...engine.runs.store import RunStore
 from ...engine.system import SystemSample
 from ..widgets.pane_bar import PaneBar
+from .chat_pane import ChatPane
 from .planned_pane import PLANNED_STEPS, PlannedPane
 from .runs_pane import RunsPane
 
@@ -44,6 +45,8 @@ class WorkbenchScreen(Screen):
                 pane = (
                     RunsPane(self.run_store, self._sampler, self._poll_interval, id=pane_id)
                     if pane_id == "runs"
+                    else ChatPane(id=pane_id)
+                    if pane_id == "chat"
                     else PlannedPane(PLANNED_STEPS[pane_id], id=pane_id)
                 )
                 # Hidden panes mount after the first frame (Textual's advice for tab panes).

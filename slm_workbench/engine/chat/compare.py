@@ -1,0 +1,89 @@
+"""Side by side: several backends answer the same conversation; then a word diff of two answers.
+
+Concurrent generation only pays when the hardware has room for it: on a GPU, or a CPU with
+cores to spare for each model. On a small CPU two models fight over the same cores and both
+look slower than they are, so they answer one after another and each figure stays honest.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+from .session import answer
+from .types import ChatBackend, GenParams, Message, Reply
+
+CORES_PER_MODEL = 4
+
+
+def can_run_concurrently(n_models: int, *, cpu_count: int | None = None, gpu: bool | None = None) -> bool:
+    if gpu is None:
+        gpu = _cuda_available()
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return gpu or cores >= CORES_PER_MODEL * n_models
+
+
+def _cuda_available() -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")  # never imported just to ask
+    return bool(torch is not None and torch.cuda.is_available())
+
+
+def answer_all(backends: Sequence[ChatBackend], conversations: Sequence[list[Message]], params: GenParams, *,
+               stop: threading.Event | None = None, concurrent: bool | None = None,
+               on_text: Callable[[int, str], None] | None = None,
+               on_start: Callable[[int], None] | None = None,
+               on_done: Callable[[int, Reply], None] | None = None) -> list[Reply]:
+    """Each backend answers its own conversation (column ``i`` keeps its own history)."""
+    if concurrent is None:
+        concurrent = can_run_concurrently(len(backends))
+
+    def one(i: int) -> Reply:
+        if on_start is not None:
+            on_start(i)
+        try:
+            reply = answer(backends[i], conversations[i], params, stop=stop,
+                           on_text=(lambda text: on_text(i, text)) if on_text else None)
+        except Exception as exc:  # noqa: BLE001 - one column failing must not lose the others
+            reply = Reply(model=backends[i].label, error=str(exc) or type(exc).__name__)
+        if on_done is not None:
+            on_done(i, reply)
+        return reply
+
+    if not concurrent or len(backends) < 2:
+        return [one(i) for i in range(len(backends))]
+    with ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="side-by-side") as pool:
+        return list(pool.map(one, range(len(backends))))
+
+
+Op = Literal["same", "removed", "added"]
+WORDS = re.compile(r"\s+|[^\s]+")
+
+
+@dataclass(frozen=True)
+class DiffPiece:
+    op: Op
+    text: str
+
+
+def word_diff(a: str, b: str) -> tuple[list[DiffPiece], float]:
+    """The word-level edit from ``a`` to ``b`` and their similarity (0..1)."""
+    wa, wb = WORDS.findall(a), WORDS.findall(b)
+    matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
+    pieces: list[DiffPiece] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            pieces.append(DiffPiece("same", "".join(wa[i1:i2])))
+            continue
+        if i2 > i1:
+            pieces.append(DiffPiece("removed", "".join(wa[i1:i2])))
+        if j2 > j1:
+            pieces.append(DiffPiece("added", "".join(wb[j1:j2])))
+    return pieces, matcher.ratio()

@@ -1,0 +1,69 @@
+"""Backends are plugins: a kind names a ``module:Class`` imported only when first opened.
+
+Neither the TUI nor the CLI parser pays for torch or onnxruntime until a model is opened
+(the PEFT ``tuners`` pattern). A third-party backend registers itself with
+``register_backend("mykind", "package.module:Class")``; its class takes the target's
+folder (or URL) as its first argument and satisfies ``ChatBackend``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import WorkbenchError
+from ..models.variants import require_variant
+from .locate import Target, resolve_target
+from .types import DEFAULT_KEY_ENV, ChatBackend
+
+BACKENDS: dict[str, str] = {
+    "transformers": "slm_workbench.engine.chat.hf_backend:TransformersBackend",
+    "onnx": "slm_workbench.engine.chat.og_backend:OnnxGenaiBackend",
+    "http": "slm_workbench.engine.chat.http_backend:HttpBackend",
+}
+
+
+def register_backend(kind: str, target: str) -> None:
+    BACKENDS[kind] = target
+
+
+def backend_class(kind: str) -> Any:
+    try:
+        module, _, name = BACKENDS[kind].partition(":")
+    except KeyError:
+        raise WorkbenchError(f"no chat backend '{kind}' (known: {', '.join(sorted(BACKENDS))})") from None
+    return getattr(importlib.import_module(module), name)
+
+
+def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_model: str | None = None,
+                 api_key_env: str = DEFAULT_KEY_ENV, threads: int | None = None, build: bool = True,
+                 isolate: bool = False, on_status: Callable[[str], None] | None = None) -> ChatBackend:
+    """Open (load) the backend for a target; a preset variant not built yet is built first.
+
+    ``isolate``: load and run a local model in a child process (``isolated.py``), so the
+    caller's threads keep the GIL; what a UI wants. Endpoints are always in-process."""
+    target = spec if isinstance(spec, Target) else resolve_target(spec, adapter=adapter)
+    say = on_status or (lambda _text: None)
+    if isolate and target.kind != "http":
+        from .isolated import ProcessBackend
+
+        options = {"adapter": str(target.adapter) if target.adapter else None, "threads": threads, "build": build}
+        say(f"starting a model process for {target.spec}")
+        return ProcessBackend(target.spec, options, on_status=on_status)
+    cls = backend_class(target.kind)
+    if target.kind == "http":
+        say(f"connecting to {target.spec}")
+        return cls(target.spec, model=endpoint_model, api_key_env=api_key_env)
+    assert target.folder is not None
+    if target.kind == "onnx" and target.variant and not (target.folder / "genai_config.json").is_file():
+        if not (build and target.build_from is not None):
+            require_variant(target.folder, target.spec)
+        from .variant_build import build_variant
+
+        say(f"building variant {target.spec} (ONNX Runtime GenAI builder)…")
+        build_variant(target.build_from, target.variant, target.folder, on_line=lambda line: say(f"building: {line[:100]}"))
+    say(f"loading {target.spec}")
+    if target.kind == "transformers":
+        return cls(target.folder, label=target.label, adapter=target.adapter, threads=threads)
+    return cls(target.folder, label=target.label, threads=threads)
