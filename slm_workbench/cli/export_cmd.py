@@ -95,6 +95,17 @@ def _check_source(spec: str) -> str:
     return source.name
 
 
+def _split_spec(args: argparse.Namespace) -> None:
+    """``MODEL:VARIANT`` names one variant: ``slmw compare smollm2-135m-instruct:int4``."""
+    from ..engine.models.variants import split_variant
+
+    named = split_variant(args.model)
+    if named.variant is not None:
+        if args.variants and args.variants != [named.variant] and args.variants != list(DEFAULT_VARIANTS):
+            raise WorkbenchError(f"{args.model} names a variant; do not also give --variants")
+        args.model, args.variants = named.base, [named.variant]
+
+
 def _run(recipe: object, title: str, args: argparse.Namespace, artifact: str) -> tuple[int, Path | None]:
     run_dir = start_recipe(recipe, title=title)
     if args.detach:
@@ -116,6 +127,7 @@ def _run(recipe: object, title: str, args: argparse.Namespace, artifact: str) ->
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    _split_spec(args)
     name = _check_source(args.model)
     recipe = _recipe(ExportRecipe, "slmw export", model=args.model, variants=args.variants, block_size=args.block_size,
                           accuracy_level=args.accuracy_level, symmetric=False if args.asymmetric else None,
@@ -136,6 +148,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..engine.compare.report import load_report, rows, summary_json
 
+    _split_spec(args)
     name = _check_source(args.model)
     recipe = _recipe(CompareRecipe, "slmw compare", model=args.model, variants=args.variants, eval=args.eval, threads=args.threads,
                            new_tokens=args.new_tokens, decode_runs=args.runs, rounds=args.rounds,

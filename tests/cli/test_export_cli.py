@@ -56,6 +56,13 @@ def test_compare_builds_the_recipe_from_flags(capsys, started, tiny_model_dir, t
                                    perplexity_tokens=512, reference=False)
 
 
+def test_model_colon_variant_names_one_variant(capsys, started, tiny_model_dir):
+    code, _, _ = run_cli(capsys, "compare", f"{tiny_model_dir}:int4-hq", "--detach")
+    assert code == 0
+    (recipe, _), = started
+    assert (recipe.model, recipe.variants) == (str(tiny_model_dir), ["int4-hq"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -106,6 +106,16 @@ class TorchBackend:
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
         self.eos = self.model.generation_config.eos_token_id
+        import inspect
+
+        # transformers 5.2x renamed past_key_values to cache (the old name warns, and goes in 5.40)
+        self.cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
+    def _forward(self, ids: list[list[int]], past: object) -> tuple[object, object]:
+        kwargs = {self.cache_arg: past} if past is not None else {}
+        result = self.model(input_ids=self.torch.tensor(ids), use_cache=True, **kwargs)
+        cache = getattr(result, "cache", None)
+        return result.logits, cache if cache is not None else result.past_key_values
 
     def nll(self, ids: list[int], chunk: int) -> np.ndarray:
         torch = self.torch
@@ -114,10 +124,9 @@ class TorchBackend:
         with torch.inference_mode():
             for start in range(0, len(ids) - 1, chunk):
                 part = ids[start : start + chunk]
-                result = self.model(input_ids=torch.tensor([part]), past_key_values=past, use_cache=True)
-                past = result.past_key_values
+                logits, past = self._forward([part], past)
                 targets = ids[start + 1 : start + len(part) + 1]
-                out.append(_chunk_nll(result.logits[0].float().numpy(), targets))
+                out.append(_chunk_nll(logits[0].float().numpy(), targets))
         return np.concatenate(out)
 
     def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode:
@@ -127,10 +136,10 @@ class TorchBackend:
         tokens: list[int] = []
         with torch.inference_mode():
             t0 = time.perf_counter()
-            result = self.model(input_ids=torch.tensor([prompt_ids]), use_cache=True)
+            all_logits, past = self._forward([prompt_ids], None)
             t_first = t0
             while True:
-                logits = result.logits[0, -1]
+                logits = all_logits[0, -1]
                 if not stop_at_eos and eos and len(tokens) < new_tokens:
                     logits = logits.clone()
                     logits[list(eos)] = float("-inf")
@@ -140,8 +149,7 @@ class TorchBackend:
                     t_first = time.perf_counter()
                 if len(tokens) >= new_tokens or (stop_at_eos and token in eos):
                     break
-                result = self.model(input_ids=torch.tensor([[token]]), past_key_values=result.past_key_values,
-                                    use_cache=True)
+                all_logits, past = self._forward([[token]], past)
             end = time.perf_counter()
         return Decode(tokens, t_first - t0, end - t_first)
 

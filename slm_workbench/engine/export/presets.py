@@ -108,7 +108,8 @@ def resolve_presets(
     accuracy_level: int | None = None,
     symmetric: bool | None = None,
 ) -> list[VariantPreset]:
-    """Presets for ``names`` (a list or ``"fp32,int8,int4"``); the knobs apply to builder int4/int8."""
+    """Presets for ``names`` (a list or ``"fp32,int8,int4"``); the knobs apply to builder int4/int8 (and the
+    accuracy level to int4-hq: ``int4-hq-a1`` computes with fp32 activations)."""
     if isinstance(names, str):
         names = [n for n in re.split(r"[,\s]+", names) if n]
     if not names:
@@ -118,6 +119,8 @@ def resolve_presets(
         preset = PRESETS.get(name)
         if preset is None:
             raise WorkbenchError(f"unknown variant '{name}'", hint=f"choose from {', '.join(PRESETS)}")
+        if preset.path == "offset4" and accuracy_level is not None and accuracy_level != preset.accuracy_level:
+            preset = replace(preset, name=f"{preset.name}-a{accuracy_level}", accuracy_level=accuracy_level)
         if preset.quantized and preset.path == "builder":
             bs = block_size if block_size is not None else preset.block_size
             acc = accuracy_level if accuracy_level is not None else preset.accuracy_level

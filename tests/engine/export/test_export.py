@@ -55,3 +55,19 @@ def test_unknown_model_is_a_clear_error():
 
     with pytest.raises(ModelNotFoundError):
         resolve_source("no-such-model-or-run")
+
+
+@pytest.mark.e2e  # one more builder run (~15-30 s)
+def test_fp16_is_built_for_cuda_and_not_measured_on_the_cpu(tiny_model_dir, tmp_path):
+    from slm_workbench.engine.compare.compare import CompareSettings, compare_variants
+    from slm_workbench.engine.compare.evalset import build_evalset
+
+    source = resolve_source(str(tiny_model_dir))
+    (fp16,) = export_variants(source, resolve_presets("fp16"), work_dir=tmp_path / "work")
+    info = json.loads((fp16.folder / VARIANT_INFO_FILE).read_text())
+    assert info["execution_provider"] == "cuda" and not fp16.verified and "not loaded back" in fp16.notes[0]
+    report = compare_variants(source, {"fp16": fp16.folder}, evalset=build_evalset(tiny_model_dir, None, perplexity_tokens=16),
+                              work_dir=tmp_path / "cmp", settings=CompareSettings(reference=False))
+    (result,) = report.variants
+    assert result.perplexity is None and result.rank is None and not result.broken
+    assert any("not measured on the CPU" in n for n in result.notes)

@@ -28,6 +28,8 @@ def test_knobs_give_their_own_names_so_builds_never_collide():
 def test_post_pass_presets_start_from_fp32_and_ignore_knobs():
     hq = resolve_presets("int4-hq", block_size=64)[0]
     assert hq.name == "int4-hq" and hq.builder_precision() == "fp32" and hq.path == "offset4"
+    hq1 = resolve_presets("int4-hq", accuracy_level=1)[0]
+    assert (hq1.name, hq1.accuracy_level, hq1.block_size) == ("int4-hq-a1", 1, 32)
     assert PRESETS["int4-olive"].builder_precision() == "fp32"
 
 
