@@ -75,12 +75,14 @@ HELP = "/reset starts a new conversation · /system TEXT sets the system prompt 
 def repl(args: argparse.Namespace, params: Any) -> int:
     from dataclasses import replace
 
+    from ..engine.chat.conversation import ChatSession
     from ..engine.chat.history import ChatStore
-    from ..engine.chat.session import answer
 
     backend = _open(args.model, args, args.adapter)
     print(f"chatting with {backend.label} · template: {backend.template().summary}\n{HELP}", file=sys.stderr)
-    store, conv = ChatStore(), None
+    store = ChatStore()
+    session = ChatSession(store, [backend.label])
+    saved = 0
     while True:
         try:
             line = input("you> ").strip()
@@ -92,31 +94,23 @@ def repl(args: argparse.Namespace, params: Any) -> int:
             continue
         if line in ("/exit", "/quit"):
             break
-        if line == "/reset":
-            conv = None
-            continue
-        if line.startswith("/system"):
-            params, conv = replace(params, system_prompt=line[len("/system"):].strip()), None
+        if line == "/reset" or line.startswith("/system"):
+            if line.startswith("/system"):
+                params = replace(params, system_prompt=line[len("/system"):].strip())
+            session = ChatSession(store, [backend.label])
             continue
         if not line:
             continue
-        history = conv.columns[0] if conv is not None else ([{"role": "system", "content": params.system_prompt}] if params.system_prompt else [])
-        user = {"role": "user", "content": line}
         stop = threading.Event()
         try:
-            reply = answer(backend, [*history, user], params, stop=stop, on_text=_write)
+            reply = session.ask({0: backend}, line, params, stop=stop, on_text=lambda _i, text: _write(text))[0]
         except KeyboardInterrupt:
             stop.set()
-            print("\n[stopped; not saved]", file=sys.stderr)
+            print("\n[stopped]", file=sys.stderr)
             continue
-        if conv is None:
-            conv = store.create([backend.label], params.as_dict())
-            for message in history:
-                store.append(conv, 0, message)
-        store.append(conv, 0, user)
-        store.append(conv, 0, {"role": "assistant", "content": reply.text}, reply.stats())
+        saved += reply.error is None
         print(f"\n[{_stats(reply)}]", file=sys.stderr)
-    if conv is not None:
-        print(f"saved as conversation {conv.id} (slmw chat --history)", file=sys.stderr)
+    if saved:
+        print("saved in the chat history (slmw chat --history)", file=sys.stderr)
     backend.close()
     return 0

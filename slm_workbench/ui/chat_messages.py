@@ -7,7 +7,6 @@ from typing import Any
 
 from textual.message import Message
 
-from ..engine.chat.history import Conversation
 from ..engine.chat.types import Reply, TemplateInfo
 
 
@@ -32,11 +31,6 @@ class ModelLoaded(Message):
 @dataclass
 class LoadingDone(Message):
     load_id: int
-
-
-@dataclass
-class ConversationStarted(Message):
-    conversation: Conversation
 
 
 @dataclass

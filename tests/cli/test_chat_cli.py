@@ -55,7 +55,7 @@ def test_repl_saves_the_conversation_and_exports_it(capsys, tiny_model_dir: Path
     lines = iter(["Hello", "/system Be brief.", "Again", "/exit"])
     monkeypatch.setattr(builtins, "input", lambda _prompt="": next(lines))
     code, _out, err = run_cli(capsys, "chat", str(tiny_model_dir), "--max-new-tokens", "3", "--threads", "1")
-    assert code == 0 and "saved as conversation" in err
+    assert code == 0 and "saved in the chat history" in err
     code, out, _ = run_cli(capsys, "chat", "--history", "--json")
     convs = json.loads(out)
     assert code == 0 and len(convs) == 2 and {c["title"] for c in convs} == {"Hello", "Again"}

@@ -31,8 +31,6 @@ class Target:
     """The HF folder (transformers) or the variant folder (onnx); None for http."""
     adapter: Path | None = None
     variant: str | None = None
-    build_from: Path | None = None
-    """For a variant not built yet: the HF folder it is exported from."""
 
     @property
     def label(self) -> str:
@@ -90,8 +88,7 @@ def resolve_target(spec: str, *, adapter: str | None = None) -> Target:
             if run is None:
                 raise
             return Target(spec, "onnx", run_variant_dir(run, named.variant), variant=named.variant)
-        return Target(spec, "onnx", variant_dir_for_model(ref.name, named.variant), variant=named.variant,
-                      build_from=ref.folder if ref.prepared else None)
+        return Target(spec, "onnx", variant_dir_for_model(ref.name, named.variant), variant=named.variant)
     try:
         return Target(spec, "transformers", parse_model(spec).require_prepared(), adapter=adapter_dir)
     except ModelNotFoundError:

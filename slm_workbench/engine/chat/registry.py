@@ -57,12 +57,12 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
         return cls(target.spec, model=endpoint_model, api_key_env=api_key_env)
     assert target.folder is not None
     if target.kind == "onnx" and target.variant and not (target.folder / "genai_config.json").is_file():
-        if not (build and target.build_from is not None):
+        if not build:
             require_variant(target.folder, target.spec)
-        from .variant_build import build_variant
+        from .variant_build import build_on_demand
 
-        say(f"building variant {target.spec} (ONNX Runtime GenAI builder)…")
-        build_variant(target.build_from, target.variant, target.folder, on_line=lambda line: say(f"building: {line[:100]}"))
+        say(f"building variant {target.spec} (it is not built yet)…")
+        build_on_demand(target.spec.rpartition(":")[0], target.variant, on_status=say)
     say(f"loading {target.spec}")
     if target.kind == "transformers":
         return cls(target.folder, label=target.label, adapter=target.adapter, threads=threads)

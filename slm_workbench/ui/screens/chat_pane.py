@@ -1,10 +1,10 @@
 """The Chat pane: stream answers from one model, or from several side by side.
 
-Models load and generate in thread workers (the engine's ``open_backend`` and
-``answer_all``); text reaches the screen as ``TokensArrived`` messages batched every
-~30 ms, so typing stays responsive while a model streams. Escape stops generation (an
-event the backend checks between tokens). Each column keeps its own conversation; the
-whole chat is saved to the workspace history as it goes.
+Local models load and generate in a child process each (``open_backend(isolate=True)``:
+ONNX Runtime GenAI holds the GIL per token), driven from thread workers; text reaches the
+screen as ``TokensArrived`` messages batched every ~50 ms, so typing stays responsive while
+models stream. Escape stops generation between two tokens. Each column keeps its own
+conversation (``ChatSession``), saved to the workspace history as it goes.
 """
 
 from __future__ import annotations
@@ -20,22 +20,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input
 
 from ...engine import paths
-from ...engine.errors import WorkbenchError
-from ...engine.chat.compare import answer_all
+from ...engine.chat.conversation import ChatSession
 from ...engine.chat.history import ChatStore, Conversation
 from ...engine.chat.session import Batcher, format_stats
-from ...engine.chat.types import ChatBackend, GenParams, Message, Reply
+from ...engine.chat.types import ChatBackend, GenParams, Message
+from ...engine.errors import WorkbenchError
 from .. import chat_messages as msg
-from ..widgets.chat_column import ChatColumn
+from ..widgets.chat_columns import ChatColumns
 from ..widgets.chat_params import ChatParams
 from .chat_modals import ChatDiffScreen, ChatHistoryScreen, ChatTemplateScreen
 
 FLUSH_S = 0.05
-
-
-def stats_text(stats: dict) -> str:
-    keys = ("ttft_s", "tok_s", "tokens", "stopped", "error")
-    return format_stats(Reply(model="", **{k: v for k, v in stats.items() if k in keys and v is not None}))
 
 
 class ChatPane(Vertical):
@@ -51,10 +46,8 @@ class ChatPane(Vertical):
     ChatPane { height: 1fr; padding: 0 1; }
     ChatPane #chat-top, ChatPane #chat-bottom { height: 1; }
     ChatPane #chat-models, ChatPane #chat-prompt { width: 1fr; }
-    ChatPane #chat-columns { height: 1fr; }
     ChatPane Button { margin-left: 1; min-width: 8; }
     """
-
     isolate = True
     """Local models load and generate in a child process (see engine/chat/isolated.py)."""
 
@@ -63,8 +56,8 @@ class ChatPane(Vertical):
         self.store = store or ChatStore()
         self.specs: list[str] = []
         self.backends: list[ChatBackend | None] = []
-        self.conversation: Conversation | None = None
-        self.models_loading = False
+        self.session: ChatSession | None = None
+        self.models_loading = False  # not ``loading``: that is Widget's loading-indicator reactive
         self.generating = False
         self._load_id = 0
         self._stop = threading.Event()
@@ -75,7 +68,7 @@ class ChatPane(Vertical):
             yield Input(placeholder="model, MODEL:VARIANT, run id or http://… (several: side by side)", id="chat-models", compact=True)
             yield Button("Load", id="chat-load", compact=True)
         yield ChatParams(id="chat-params")
-        yield Horizontal(id="chat-columns")
+        yield ChatColumns(id="chat-columns")
         with Horizontal(id="chat-bottom"):
             yield Input(placeholder="message (enter sends; escape stops)", id="chat-prompt", compact=True)
             yield Button("Send", id="chat-send", variant="primary", compact=True)
@@ -85,8 +78,16 @@ class ChatPane(Vertical):
         if not self.has_focus_within:
             self.query_one("#chat-prompt" if self.specs else "#chat-models", Input).focus()
 
-    def columns(self) -> list[ChatColumn]:
-        return list(self.query(ChatColumn))
+    @property
+    def board(self) -> ChatColumns:
+        return self.query_one(ChatColumns)
+
+    def columns(self) -> list:
+        return self.board.columns()
+
+    @property
+    def conversation(self) -> Conversation | None:
+        return self.session.conversation if self.session else None
 
     # -- loading ----------------------------------------------------------------------------
     @on(Input.Submitted, "#chat-models")
@@ -104,24 +105,18 @@ class ChatPane(Vertical):
             self.notify("type a model first, e.g. smollm2-135m-instruct (two or more: side by side)", severity="warning")
             return
         self._stop.set()
-        keep = self.conversation is not None and self.conversation.models == specs
-        if not keep:
-            self.conversation = None
-            self._show_columns(specs)
+        if self.session is None or self.session.models != specs:
+            self.session = None
+            self.board.show(specs)
         old = [b for b in self.backends if b is not None]
         self.specs, self.backends, self.models_loading = specs, [None] * len(specs), True
         self._load_id += 1
         self._update_buttons()
         self._load(self._load_id, specs, old)
 
-    def _show_columns(self, specs: list[str]) -> None:
-        holder = self.query_one("#chat-columns", Horizontal)
-        holder.remove_children()
-        holder.mount_all([ChatColumn(spec) for spec in specs])
-
     @work(thread=True, exclusive=True, group="chat-load", description="load chat models", exit_on_error=False)
     def _load(self, load_id: int, specs: list[str], old: list[ChatBackend]) -> None:
-        from ...engine.chat.registry import open_backend  # the ML stack loads here, in the worker
+        from ...engine.chat.registry import open_backend  # the engine opens models here, in the worker
 
         for backend in old:
             backend.close()
@@ -141,9 +136,8 @@ class ChatPane(Vertical):
 
     def on_column_status(self, message: msg.ColumnStatus) -> None:
         message.stop()
-        columns = self.columns()
-        if message.load_id == self._load_id and message.index < len(columns):
-            columns[message.index].set_state(message.text, failed=message.failed)
+        if message.load_id == self._load_id and message.index < len(self.columns()):
+            self.board[message.index].set_state(message.text, failed=message.failed)
 
     def on_model_loaded(self, message: msg.ModelLoaded) -> None:
         message.stop()
@@ -151,7 +145,7 @@ class ChatPane(Vertical):
             message.backend.close()  # a newer load replaced it while it was loading
             return
         self.backends[message.index] = message.backend
-        column = self.columns()[message.index]
+        column = self.board[message.index]
         column.set_state(f"ready · {message.backend.kind}", ready=True)
         column.set_template(message.template)
 
@@ -176,7 +170,7 @@ class ChatPane(Vertical):
             prompt.value = ""
 
     def send(self, text: str) -> bool:
-        """Ask every loaded column; True when the prompt was taken."""
+        """Ask every loaded column (loading the models first if needed); True when taken."""
         if self.generating:
             self.notify("still answering: escape stops it", severity="warning")
             return False
@@ -185,68 +179,50 @@ class ChatPane(Vertical):
         except ValueError as exc:
             self.notify(str(exc), title="Parameters", severity="error")
             return False
-        wanted = shlex.split(self.query_one("#chat-models", Input).value or "")
-        if not self.specs or (wanted and wanted != self.specs and not self.models_loading):
-            self._pending = text
-            self.load_models(self.query_one("#chat-models", Input).value)
-            return bool(self.specs)
+        models = self.query_one("#chat-models", Input).value
+        if not self.models_loading and (not self.specs or shlex.split(models or "") not in ([], self.specs)):
+            self.load_models(models)
         if self.models_loading:
             self._pending = text
             return True
-        active = [i for i, b in enumerate(self.backends) if b is not None]
+        active = {i: b for i, b in enumerate(self.backends) if b is not None}
         if not active:
             self.notify("no model loaded: fix the model names and press Load", severity="error")
             return False
         for i in active:
-            self.columns()[i].add_message(Message(role="user", content=text))
-        self.generating = True
-        self._stop = threading.Event()
+            self.board[i].add_message(Message(role="user", content=text))
+        self.session = self.session or ChatSession(self.store, self.specs)
+        self.generating, self._stop = True, threading.Event()
         self._update_buttons()
-        self._generate(text, params, active)
+        self._generate(self.session, active, text, params, self._stop)
         return True
 
     @work(thread=True, exclusive=True, group="chat-generate", description="generate answers", exit_on_error=False)
-    def _generate(self, text: str, params: GenParams, active: list[int]) -> None:
+    def _generate(self, session: ChatSession, active: dict[int, ChatBackend], text: str, params: GenParams,
+                  stop: threading.Event) -> None:
+        batchers = {i: Batcher(lambda t, i=i: self.post_message(msg.TokensArrived(i, t)), FLUSH_S) for i in active}
+
+        def done(i: int, reply) -> None:
+            batchers[i].flush()
+            self.post_message(msg.ReplyFinished(i, reply))
+
         try:
-            conv = self.conversation
-            if conv is None:
-                conv = self.store.create(self.specs, params.as_dict())
-                self.post_message(msg.ConversationStarted(conv))
-            system = [Message(role="system", content=params.system_prompt)] if params.system_prompt else []
-            user = Message(role="user", content=text)
-            histories = [list(conv.columns[i] or system) + [user] for i in active]
-            batchers = [Batcher(lambda t, i=i: self.post_message(msg.TokensArrived(i, t)), FLUSH_S) for i in active]
-
-            def done(k: int, reply: Reply) -> None:
-                i = active[k]
-                batchers[k].flush()
-                if reply.error is None:
-                    for message in histories[k][len(conv.columns[i]):]:
-                        self.store.append(conv, i, message)
-                    self.store.append(conv, i, Message(role="assistant", content=reply.text), reply.stats())
-                self.post_message(msg.ReplyFinished(i, reply))
-
-            answer_all([self.backends[i] for i in active], histories, params, stop=self._stop,  # type: ignore[misc]
-                       on_start=lambda k: self.post_message(msg.ReplyStarted(active[k])),
-                       on_text=lambda k, t: batchers[k].add(t), on_done=done)
+            session.ask(active, text, params, stop=stop, on_start=lambda i: self.post_message(msg.ReplyStarted(i)),
+                        on_text=lambda i, t: batchers[i].add(t), on_done=done)
         finally:
             self.post_message(msg.GenerationDone())
 
-    def on_conversation_started(self, message: msg.ConversationStarted) -> None:
-        message.stop()
-        self.conversation = message.conversation
-
     def on_reply_started(self, message: msg.ReplyStarted) -> None:
         message.stop()
-        self.columns()[message.index].start_reply()
+        self.board[message.index].start_reply()
 
     def on_tokens_arrived(self, message: msg.TokensArrived) -> None:
         message.stop()
-        self.columns()[message.index].append_reply(message.text)
+        self.board[message.index].append_reply(message.text)
 
     def on_reply_finished(self, message: msg.ReplyFinished) -> None:
         message.stop()
-        self.columns()[message.index].finish_reply(format_stats(message.reply))
+        self.board[message.index].finish_reply(format_stats(message.reply))
 
     def on_generation_done(self, message: msg.GenerationDone) -> None:
         message.stop()
@@ -267,25 +243,17 @@ class ChatPane(Vertical):
         if self.generating:
             self.notify("still answering: escape stops it", severity="warning")
             return
-        self.conversation = None
-        for column in self.columns():
-            column.clear()
+        self.session = None
+        self.board.clear()
 
     def open_conversation(self, conv: Conversation) -> None:
         """Show a saved conversation; its models load when Load is pressed or a message is sent."""
         self._stop.set()
         self.query_one("#chat-models", Input).value = " ".join(shlex.quote(m) for m in conv.models)
         self.query_one(ChatParams).show(conv.params)
-        self._show_columns(conv.models)
-        self.call_after_refresh(self._fill_columns, conv)
-
-    def _fill_columns(self, conv: Conversation) -> None:
-        for column, messages, stats in zip(self.columns(), conv.columns, conv.stats):
-            answers = iter(stats)
-            for message in messages:
-                figures = next(answers, None) if message["role"] == "assistant" else None
-                column.add_message(message, stats_text(figures) if figures else None)
-        self.conversation, self.specs = conv, []  # the models load (and the old ones close) on Load or send
+        self.board.show(conv.models)
+        self.call_after_refresh(self.board.fill, conv)
+        self.session, self.specs = ChatSession(self.store, conv.models, conv), []  # loaded on Load or send
 
     def action_history(self) -> None:
         def reopen(conv_id: str | None) -> None:
@@ -301,11 +269,11 @@ class ChatPane(Vertical):
                     title="Export", timeout=10)
 
     def action_diff(self) -> None:
-        answers = [(c.spec, c.reply_text) for c in self.columns() if c.reply_text]
+        answers = self.board.answers()
         if len(answers) < 2:
             self.notify("the diff needs two answers: load two models or more (side by side) and send a prompt")
             return
         self.app.push_screen(ChatDiffScreen(answers))
 
     def action_templates(self) -> None:
-        self.app.push_screen(ChatTemplateScreen([(c.spec, c.template) for c in self.columns()]))
+        self.app.push_screen(ChatTemplateScreen(self.board.templates()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -43,15 +44,31 @@ class ScriptedBackend:
         pass
 
 
+def build_cached_variant(model_dir: Path, variant: str, out: Path) -> Path:
+    """Build ``variant`` of ``model_dir`` with the export engine (as ``slmw export`` does) in a
+    scratch home, then keep it at ``out``."""
+    from slm_workbench.engine.export.export import export_variants
+    from slm_workbench.engine.export.presets import resolve_presets
+    from slm_workbench.engine.export.source import resolve_source
+
+    scratch = Path(tempfile.mkdtemp(prefix="slmw-chat-variant-"))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SLMW_HOME", str(scratch))
+            built = export_variants(resolve_source(str(model_dir)), resolve_presets([variant]), work_dir=scratch / "work")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(built[0].folder), str(out))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
 @pytest.fixture(scope="session")
 def smollm2_int4_dir(smollm2_dir: Path) -> Path:
-    """SmolLM2's int4 ONNX Runtime GenAI variant, built by the chat engine's on-demand builder
-    into the test cache once, then reused."""
-    from slm_workbench.engine.chat.variant_build import build_variant
-
+    """SmolLM2's int4 ONNX Runtime GenAI variant, built into the test cache once, then reused."""
     folder = TEST_CACHE / "variants" / smollm2_dir.name / "int4"
     if not (folder / "genai_config.json").is_file():
-        build_variant(smollm2_dir, "int4", folder)
+        build_cached_variant(smollm2_dir, "int4", folder)
     return folder
 
 

@@ -55,22 +55,23 @@ def test_template_round_trip_catches_an_altered_template(int4_in_home: Path) -> 
 
 
 def test_a_variant_is_built_on_demand(prepared_home: Path, smollm2_int4_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``MODEL:int4`` with no folder yet: the builder is asked for exactly that folder."""
+    """``MODEL:int4`` with no folder yet: the export engine is asked for exactly that variant."""
     from slm_workbench.engine.chat import variant_build
+    from slm_workbench.engine.models.variants import variant_dir_for_model
 
-    asked: list[tuple[Path, str, Path]] = []
+    asked: list[tuple[str, str]] = []
 
-    def fake_build(source: Path, variant: str, out: Path, **_kw: object) -> Path:
-        asked.append((source, variant, out))
+    def fake_build(base: str, variant: str, **_kw: object) -> Path:
+        asked.append((base, variant))
+        out = variant_dir_for_model("smollm2-135m-instruct", variant)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.symlink_to(smollm2_int4_dir, target_is_directory=True)  # the cached real build
         return out
 
-    monkeypatch.setattr(variant_build, "build_variant", fake_build)
+    monkeypatch.setattr(variant_build, "build_on_demand", fake_build)
     statuses: list[str] = []
     backend = open_backend("smollm2-135m-instruct:int4", on_status=statuses.append)
-    assert asked == [(prepared_home / "models" / "smollm2-135m-instruct", "int4",
-                      prepared_home / "variants" / "smollm2-135m-instruct" / "int4")]
+    assert asked == [("smollm2-135m-instruct", "int4")]
     assert backend.kind == "onnx" and any("building variant" in s for s in statuses)
 
 

@@ -32,7 +32,6 @@ def test_models_variants_folders_and_urls(prepared_home: Path, tmp_path: Path) -
     variant = resolve_target("smollm2-135m-instruct:int4")
     assert variant.kind == "onnx" and variant.variant == "int4"
     assert variant.folder == prepared_home / "variants" / "smollm2-135m-instruct" / "int4"
-    assert variant.build_from == model.folder  # not built yet: built on demand from the model
     (tmp_path / "genai_config.json").write_text("{}")
     assert resolve_target(str(tmp_path)).kind == "onnx"
     assert resolve_target("http://127.0.0.1:9/v1").kind == "http"
