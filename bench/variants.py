@@ -153,9 +153,9 @@ def main() -> int:
     work = args.home / "work"
     work.mkdir(parents=True, exist_ok=True)
     presets = resolve_presets(["fp32", "int8", "int4", "int4-hq"] + ([] if args.no_olive else ["int4-olive"]))
-    presets += resolve_presets(["int4-hq"], accuracy_level=1)
     NOTES.update({name: note for name, (_, note) in EXPLORED.items()})
     if args.explore:
+        presets += resolve_presets(["int4-hq"], accuracy_level=1)  # fp32 activations: the 8-bit head falls off the fast path
         presets += [replace(PRESETS["int4"], name=name, extra=options, description=note)
                     for name, (options, note) in EXPLORED.items()]
     print(f"building {len(presets)} variants (kept in {args.home}) ...", flush=True)
