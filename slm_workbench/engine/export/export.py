@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
-from ..models.gguf_convert import replace_dir
+from ..fsutil import replace_dir
 from ..models.variants import VARIANT_INFO_FILE
 from .builder import run_builder
 from .presets import VariantPreset

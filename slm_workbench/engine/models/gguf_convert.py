@@ -14,7 +14,6 @@ Traps handled here:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelFormatError, ModelNotFoundError, StorageError
+from ..fsutil import built_aside
 from ..paths import describe_os_error
 
 GGUF_MAGIC = b"GGUF"
@@ -120,9 +120,7 @@ def convert_gguf(
     summary = inspect_gguf(gguf_path)
     check_free_space(out_dir.parent, int(summary.fp32_bytes * 1.1) + 50_000_000)
     check_cancelled()
-    partial = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
+    with built_aside(out_dir, f"converting {gguf_path.name} into") as partial:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -140,54 +138,28 @@ def convert_gguf(
         on_phase("writing safetensors", 3, total)
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        (partial / PROVENANCE_FILE).write_text(
-            json.dumps(
-                {
-                    "name": display_name,
-                    "source": str(gguf_path),
-                    "source_bytes": summary.file_bytes,
-                    "source_mtime": gguf_path.stat().st_mtime,
-                    "upstream": upstream,
-                    "converted_from": "gguf",
-                    "parameters": summary.parameters,
-                    "created": time.time(),
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        write_provenance(partial, display_name, gguf_path, summary, upstream)
         del model
         check_cancelled()
         on_phase("verifying the converted folder", 4, total)
         verify_hf_folder(partial)
         on_phase("moving into place", 5, total)
-        replace_dir(partial, out_dir)
-    except OSError as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise StorageError(f"converting {gguf_path.name} into {out_dir} failed: {describe_os_error(exc)}") from exc
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     on_phase("done", total, total)
     return out_dir
 
 
-def replace_dir(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first, then removed.
-
-    When the second rename fails, the old ``target`` is put back.
-    """
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+def write_provenance(folder: Path, name: str, gguf_path: Path, summary: GgufSummary, upstream: str) -> None:
+    info = {
+        "name": name,
+        "source": str(gguf_path),
+        "source_bytes": summary.file_bytes,
+        "source_mtime": gguf_path.stat().st_mtime,
+        "upstream": upstream,
+        "converted_from": "gguf",
+        "parameters": summary.parameters,
+        "created": time.time(),
+    }
+    (folder / PROVENANCE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
 def verify_hf_folder(folder: Path) -> None:

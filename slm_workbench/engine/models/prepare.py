@@ -14,8 +14,9 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ModelNotFoundError
+from ..fsutil import built_aside
 from .builtin import BUILTIN_MODELS
-from .gguf_convert import Phase, convert_gguf, replace_dir, verify_hf_folder
+from .gguf_convert import Phase, convert_gguf, verify_hf_folder
 from .resolve import ModelRef
 
 
@@ -77,28 +78,18 @@ def _download(ref: ModelRef, on_phase: Phase) -> Path:
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
 
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    partial = ref.folder.parent / f".{ref.folder.name}.partial-{os.getpid()}"
-    on_phase(f"downloading {ref.source}", 0, 2)
     patterns = ["*.json", "*.safetensors", "tokenizer*", "*.model", "*.txt", "*.jinja"]
-    try:
-        snapshot_download(ref.source, local_dir=partial, allow_patterns=patterns, local_files_only=offline)
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        why = "HF_HUB_OFFLINE is set and it is not in the local hub cache" if offline else "the hub cannot be reached"
-        raise ModelNotFoundError(f"cannot fetch hub model {ref.source}: {why}") from exc
-    except HfHubHTTPError as exc:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise ModelNotFoundError(f"cannot fetch hub model {ref.source}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    shutil.rmtree(partial / ".cache", ignore_errors=True)
-    on_phase("verifying the downloaded folder", 1, 2)
-    try:
+    on_phase(f"downloading {ref.source}", 0, 2)
+    with built_aside(ref.folder, f"downloading {ref.source} into") as partial:
+        try:
+            snapshot_download(ref.source, local_dir=partial, allow_patterns=patterns, local_files_only=offline)
+        except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+            why = "HF_HUB_OFFLINE is set and it is not in the local hub cache" if offline else "the hub cannot be reached"
+            raise ModelNotFoundError(f"cannot fetch hub model {ref.source}: {why}") from exc
+        except HfHubHTTPError as exc:
+            raise ModelNotFoundError(f"cannot fetch hub model {ref.source}: {exc}") from exc
+        shutil.rmtree(partial / ".cache", ignore_errors=True)
+        on_phase("verifying the downloaded folder", 1, 2)
         verify_hf_folder(partial)
-        replace_dir(partial, ref.folder)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     on_phase("done", 2, 2)
     return ref.folder
