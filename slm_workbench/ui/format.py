@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from ..engine.units import human_bytes as _human_bytes
+
 STATE_STYLES = {
     "queued": "yellow",
     "running": "bold cyan",
@@ -22,11 +24,7 @@ def bar(fraction: float, width: int) -> str:
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "K", "M", "G", "T"):
-        if abs(n) < 1000 or unit == "T":
-            return f"{n:.0f}{unit}" if unit in ("B", "K") else f"{n:.1f}{unit}"
-        n /= 1000
-    return f"{n:.1f}T"
+    return _human_bytes(n, compact=True)
 
 
 def duration(seconds: float | None) -> str:
