@@ -30,9 +30,8 @@ class RunOutputArrived(Message):
 class SystemSampled(Message):
     sample: SystemSample
 
-    @property
-    def can_replace(self) -> bool:  # only the newest sample matters
-        return True
+    def can_replace(self, message: Message) -> bool:  # only the newest sample matters
+        return isinstance(message, SystemSampled)
 
 
 @dataclass

@@ -31,9 +31,13 @@ def test_chat_side_by_side(snap_compare, tmp_path: Path, slmw_home: Path) -> Non
 
     async def reopen(pilot) -> None:
         await settle(pilot)
+        pane = pilot.app.query_one(ChatPane)
+        pane.open_conversation(store.load(conv.id))
+        await settle(pilot)
+        pane.query_one("#chat-prompt", Input).focus()  # the same focus (and cursor) every time
+        await settle(pilot)
         for field in pilot.app.query(Input):
             field.cursor_blink = False
-        pilot.app.query_one(ChatPane).open_conversation(store.load(conv.id))
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=reopen)

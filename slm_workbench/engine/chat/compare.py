@@ -30,10 +30,15 @@ def can_run_concurrently(n_models: int, *, cpu_count: int | None = None, gpu: bo
 
 
 def _cuda_available() -> bool:
+    """A CUDA GPU, asked of torch when it is loaded already, else of NVML (never imports torch)."""
     import sys
 
-    torch = sys.modules.get("torch")  # never imported just to ask
-    return bool(torch is not None and torch.cuda.is_available())
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    from .. import system
+
+    return bool(system.gpus())
 
 
 def answer_all(backends: Sequence[ChatBackend], conversations: Sequence[list[Message]], params: GenParams, *,

@@ -46,13 +46,6 @@ class PlannedPane(VerticalScroll):
 
 
 PLANNED_STEPS: dict[str, PlannedStep] = {
-    "data": PlannedStep(
-        "Data",
-        "Open a JSONL/CSV/Parquet file or a dataset folder, preview rows, map columns to a chat or text "
-        "template, see a sample rendered exactly as the trainer sees it with the loss mask, validate every row "
-        "(line, field, fix), dedupe, filter by token length, split, and save a prepared dataset.",
-        (),
-    ),
     "train": PlannedStep(
         "Train",
         "A form over the training recipe (full / LoRA / QLoRA, hyperparameters, targets, cadence, processes) "

@@ -13,6 +13,7 @@ from ...engine.runs.store import RunStore
 from ...engine.system import SystemSample
 from ..widgets.pane_bar import PaneBar
 from .chat_pane import ChatPane
+from .data_pane import DataPane
 from .planned_pane import PLANNED_STEPS, PlannedPane
 from .runs_pane import RunsPane
 
@@ -45,6 +46,8 @@ class WorkbenchScreen(Screen):
                 pane = (
                     RunsPane(self.run_store, self._sampler, self._poll_interval, id=pane_id)
                     if pane_id == "runs"
+                    else DataPane(self.run_store, id=pane_id)
+                    if pane_id == "data"
                     else ChatPane(id=pane_id)
                     if pane_id == "chat"
                     else PlannedPane(PLANNED_STEPS[pane_id], id=pane_id)

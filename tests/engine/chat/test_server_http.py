@@ -117,3 +117,13 @@ def test_stopping_mid_stream_frees_the_server(server) -> None:
 def test_an_endpoint_that_is_not_there(slmw_home: Path) -> None:
     with pytest.raises(EndpointError, match="cannot reach"):
         HttpBackend("http://127.0.0.1:9", model="x").stream(HELLO, GenParams()).__next__()
+
+
+def test_slmw_chat_talks_to_the_endpoint(server, capsys: pytest.CaptureFixture[str]) -> None:
+    from slm_workbench.cli.main import main
+
+    url, _proc, _log = server
+    assert main(["chat", url, "--prompt", "Hello there", "--json", "--max-new-tokens", "4", "--api-key-env", KEY_ENV]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "tiny @ " + url.split("//")[1].split("/")[0] and result["tokens"] == 4
+    assert result["template"].startswith("applied by the server")
