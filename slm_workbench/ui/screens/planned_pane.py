@@ -46,12 +46,6 @@ class PlannedPane(VerticalScroll):
 
 
 PLANNED_STEPS: dict[str, PlannedStep] = {
-    "train": PlannedStep(
-        "Train",
-        "A form over the training recipe (full / LoRA / QLoRA, hyperparameters, targets, cadence, processes) "
-        "with a memory-fit estimate before launch; launches a detached job that shows up in Runs.",
-        ("slmw run RECIPE.yaml   # any recipe as a detached job",),
-    ),
     "distill": PlannedStep(
         "Distill",
         "A teacher (local model or OpenAI-compatible endpoint) answers your prompts into a dataset, resumably; "
@@ -63,18 +57,19 @@ PLANNED_STEPS: dict[str, PlannedStep] = {
         "Export to ONNX Runtime GenAI (fp32/fp16/int8/int4) and compare every variant on one table: size, "
         "load time, peak RAM, time to first token, decode tokens/s, perplexity and agreement with the reference; "
         "broken variants flagged, never ranked.",
-        (),
-    ),
-    "chat": PlannedStep(
-        "Chat",
-        "Stream answers from any model or variant (transformers ± adapter, ONNX Runtime GenAI, an "
-        "OpenAI-compatible endpoint), side by side with tokens/s each, and check the chat template round trip.",
-        (),
+        (
+            "slmw export smollm2-135m-instruct --variants fp32,int8,int4,int4-hq",
+            "slmw compare smollm2-135m-instruct --variants fp32,int8,int4,int4-hq   # report.json/.md/.csv",
+            "slmw export RUN_ID --variants int4-hq   # a training run, its adapter merged first",
+        ),
     ),
     "deploy": PlannedStep(
         "Deploy",
         "Package a variant for Foundry Local (genai_config.json + inference_model.json), serve it as an "
         "OpenAI-compatible endpoint on 127.0.0.1, and smoke-test it.",
-        (),
+        (
+            "slmw serve smollm2-135m-instruct:int8 --port 8000   # OpenAI-compatible on 127.0.0.1",
+            "slmw chat http://127.0.0.1:8000/v1 --prompt 'Hello'   # smoke-test it",
+        ),
     ),
 }

@@ -1,21 +1,24 @@
-"""The main screen: one tab per lifecycle pane."""
+"""The main screen: one pane per lifecycle step, switched with 1-7 or the pane bar.
+
+Only the initial pane is built for the first frame. Every other pane is a ``DeferredPane``:
+an empty container that imports and mounts its pane right after the first frame, so the
+TUI's startup pays neither for those widgets nor for their modules (bench/startup.py).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from textual.app import ComposeResult
-from textual.lazy import Lazy
+from textual.containers import Container
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Header
 
 from ...engine.runs.store import RunStore
 from ...engine.system import SystemSample
 from ..widgets.pane_bar import PaneBar
-from .chat_pane import ChatPane
-from .data_pane import DataPane
-from .planned_pane import PLANNED_STEPS, PlannedPane
-from .runs_pane import RunsPane
 
 PANES: tuple[tuple[str, str], ...] = (
     ("data", "Data"),
@@ -26,6 +29,38 @@ PANES: tuple[tuple[str, str], ...] = (
     ("chat", "Chat"),
     ("deploy", "Deploy"),
 )
+
+
+PANE_CLASSES: dict[str, str] = {
+    "data": "slm_workbench.ui.screens.data_pane:DataPane",
+    "train": "slm_workbench.ui.screens.train_pane:TrainPane",
+    "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
+    "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
+}
+"""Built panes; the others show a PlannedPane (what the step will do, what does it today)."""
+
+
+class DeferredPane(Container):
+    """Stands in for a pane until it is first shown or the app has been idle a moment."""
+
+    DEFAULT_CSS = "DeferredPane { height: 1fr; }"
+
+    def __init__(self, build: Callable[[], Widget], delay: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._build = build
+        self._delay = delay
+        self._built = False
+
+    def on_mount(self) -> None:
+        self.set_timer(self._delay, self.build)
+
+    def on_show(self) -> None:
+        self.build()
+
+    def build(self) -> None:
+        if not self._built:
+            self._built = True
+            self.mount(self._build())
 
 
 class WorkbenchScreen(Screen):
@@ -42,25 +77,28 @@ class WorkbenchScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         yield PaneBar(PANES, self._initial_pane, id="pane-bar")
         with ContentSwitcher(initial=self._initial_pane, id="panes"):
-            for pane_id, _title in PANES:
-                pane = (
-                    RunsPane(self.run_store, self._sampler, self._poll_interval, id=pane_id)
-                    if pane_id == "runs"
-                    else DataPane(self.run_store, id=pane_id)
-                    if pane_id == "data"
-                    else ChatPane(id=pane_id)
-                    if pane_id == "chat"
-                    else PlannedPane(PLANNED_STEPS[pane_id], id=pane_id)
-                )
-                # Hidden panes mount after the first frame (Textual's advice for tab panes).
-                pane.display = pane_id == self._initial_pane
-                yield pane if pane.display else Lazy(pane)
+            for order, (pane_id, _title) in enumerate(PANES):
+                if pane_id == self._initial_pane == "runs":
+                    yield self.build_pane("runs", id="runs")
+                else:  # built when first shown, or one by one once the first frame is out
+                    build = lambda p=pane_id: self.build_pane(p, id=f"{p}-pane")  # noqa: E731
+                    yield DeferredPane(build, delay=0.5 + 0.25 * order, id=pane_id)
         yield Footer()
 
+    def build_pane(self, pane_id: str, **kwargs) -> Widget:
+        target = PANE_CLASSES.get(pane_id)
+        if target is None:
+            from .planned_pane import PLANNED_STEPS, PlannedPane
+
+            return PlannedPane(PLANNED_STEPS[pane_id], **kwargs)
+        module, _, name = target.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        if pane_id == "runs":
+            return cls(self.run_store, self._sampler, self._poll_interval, **kwargs)
+        if pane_id == "data":
+            return cls(self.run_store, **kwargs)
+        return cls(**kwargs)
+
     def show_pane(self, pane_id: str) -> None:
-        switcher = self.query_one("#panes", ContentSwitcher)
-        if not switcher.query_children(f"#{pane_id}"):
-            self.call_after_refresh(self.show_pane, pane_id)  # still behind its Lazy wrapper
-            return
-        switcher.current = pane_id
+        self.query_one("#panes", ContentSwitcher).current = pane_id
         self.query_one(PaneBar).active = pane_id
