@@ -30,7 +30,7 @@ class SystemMonitor(Static):
         super().__init__(**kwargs)
         self._sampler = sampler
         self._interval = interval
-        self._cpu: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
+        self._cpu: deque[float] = deque(maxlen=HISTORY)
 
     def compose(self) -> ComposeResult:
         yield Static("sampling…", id="system-text")
