@@ -2,8 +2,9 @@
 
 Local models load and generate in a child process each (``open_backend(isolate=True)``:
 ONNX Runtime GenAI holds the GIL per token), driven from thread workers; text reaches the
-screen as ``TokensArrived`` messages batched every ~50 ms, so typing stays responsive while
-models stream. Escape stops generation between two tokens. Each column keeps its own
+screen as ``TokensArrived`` messages batched every ~100 ms (ten redraws a second read as
+streaming and leave the CPU to the model and the keyboard: bench/chat.py), so typing stays
+responsive while models stream. Escape stops generation between two tokens. Each column keeps its own
 conversation (``ChatSession``), saved to the workspace history as it goes.
 """
 
@@ -30,7 +31,7 @@ from ..widgets.chat_columns import ChatColumns
 from ..widgets.chat_params import ChatParams
 from .chat_modals import ChatDiffScreen, ChatHistoryScreen, ChatTemplateScreen
 
-FLUSH_S = 0.05
+FLUSH_S = 0.1
 
 
 class ChatPane(Vertical):
