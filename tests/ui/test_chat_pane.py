@@ -41,11 +41,16 @@ def stats_lines(column: ChatColumn) -> list[str]:
     return [str(s.render()) for s in column.query(".-stats")]
 
 
+async def focus_prompt(pilot, pane: ChatPane) -> None:
+    await until(pilot, lambda: pane.is_mounted and pane.query("#chat-prompt"), what="the pane")
+    pane.query_one("#chat-prompt").focus()
+    await until(pilot, lambda: pilot.app.focused is pane.query_one("#chat-prompt"), what="the prompt's focus")
+
+
 async def type_and_send(pilot, pane: ChatPane, models: str, prompt: str, max_new: str = "8") -> None:
-    await until(pilot, lambda: pane.has_focus_within, what="the pane to take the focus")
+    await focus_prompt(pilot, pane)
     pane.query_one("#chat-models").value = models
     pane.query_one("#param-max-new-tokens").value = max_new
-    pane.query_one("#chat-prompt").focus()
     await pilot.press(*prompt)
     await pilot.press("enter")
 
@@ -122,7 +127,7 @@ async def test_reopen_a_saved_conversation_and_export_it(tmp_path: Path, slmw_ho
         store.append(conv, col, {"role": "assistant", "content": text}, {"ttft_s": 0.25, "tok_s": 31.5, "tokens": 4})
     async with chat_app(tmp_path).run_test(size=(100, 30)) as pilot:
         pane = pilot.app.query_one(ChatPane)
-        await until(pilot, lambda: pane.has_focus_within)
+        await focus_prompt(pilot, pane)
         await pilot.press("ctrl+o")
         assert isinstance(pilot.app.screen, ChatHistoryScreen)
         await pilot.press("enter")

@@ -75,6 +75,10 @@ class ChatPane(Vertical):
             yield Button("Send", id="chat-send", variant="primary", compact=True)
             yield Button("Stop", id="chat-stop", variant="warning", compact=True, disabled=True)
 
+    def on_mount(self) -> None:
+        if self.display:  # the initial pane, or one built when it was first shown
+            self.call_after_refresh(self.on_show)
+
     def on_show(self) -> None:
         if not self.has_focus_within:
             self.query_one("#chat-prompt" if self.specs else "#chat-models", Input).focus()
