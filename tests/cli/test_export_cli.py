@@ -91,6 +91,8 @@ def test_compare_job_json_report(capsys, slmw_home, tiny_model_dir, tiny_variant
         assert REPORT_KEYS <= set(v) and v["perplexity"] > 1 and v["broken"] is False
     run_dir = slmw_home / "runs" / report["run"]
     assert {"report.json", "report.md", "report.csv"} <= {p.name for p in (run_dir / "artifacts").iterdir()}
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [m["variant"] for m in metrics] == names and all("decode_tok_s" in m for m in metrics)
 
 
 def test_export_job_builds_int4_hq_from_the_fp32_variant(capsys, slmw_home, tiny_model_dir, tiny_variants):

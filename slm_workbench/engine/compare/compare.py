@@ -116,10 +116,13 @@ def compare_variants(
     on_progress: MeasureProgress = lambda variant, phase, done, total: None,
     check_cancelled: Callable[[], None] = lambda: None,
     extra_entries: list[Entry] | None = None,
+    on_measured: Callable[[str, dict], None] = lambda variant, measured: None,
 ) -> CompareReport:
     """Measure the reference and ``variants`` (name -> GenAI folder); returns the ranked report.
 
-    ``extra_entries`` adds models run another way (``torch-dynamic-int8``), for benchmarks.
+    ``extra_entries`` adds models run another way (``torch-dynamic-int8``), for benchmarks;
+    ``on_measured(name, numbers)`` is called as each model's first measurement ends (a pane can
+    fill its row before the report exists).
     """
     from transformers import AutoTokenizer
 
@@ -145,6 +148,9 @@ def compare_variants(
             continue
         try:
             raw[entry.name] = _run_measure(entry, spec, work_dir, settings, "", on_progress, check_cancelled)
+            on_measured(entry.name, {k: v for k, v in raw[entry.name].items()
+                                     if k in ("perplexity", "decode_tok_s", "ttft_s", "load_s", "peak_rss_mb")}
+                        | {"size_mb": result.size_mb})
         except WorkbenchError as exc:
             result.broken, result.broken_reason, result.error = True, "failed to load or run", exc.message
     for round_no in range(1, settings.rounds):

@@ -55,10 +55,9 @@ def run(recipe: CompareRecipe, ctx: RunContext) -> None:
                                rounds=recipe.rounds, perplexity_tokens=recipe.perplexity_tokens,
                                task_examples=recipe.task_examples, ppl_ratio=recipe.ppl_ratio, reference=recipe.reference)
     report = compare_variants(source, variants, evalset=evalset, work_dir=ctx.run_dir / "work", settings=settings,
-                              on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled)
+                              on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled,
+                              on_measured=lambda name, numbers: ctx.metrics({"variant": name, **numbers}))
     for v in report.variants:
-        ctx.metrics({"variant": v.name, "perplexity": v.perplexity, "decode_tok_s": v.decode_tok_s, "ttft_s": v.ttft_s,
-                     "size_mb": v.size_mb, "peak_rss_mb": v.peak_rss_mb, "load_s": v.load_s, "broken": v.broken})
         if v.broken:
             ctx.warn(f"{v.name} is broken: {v.broken_reason}")
     paths = write_report(report, ctx.artifacts_dir)

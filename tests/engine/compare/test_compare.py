@@ -55,9 +55,9 @@ def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, 
     data = tmp_path / "eval.jsonl"
     data.write_text("\n".join(json.dumps({"prompt": f"Say {w}", "completion": w}) for w in ("yes", "no")) + "\n")
     evalset = build_evalset(tiny_model_dir, data, perplexity_tokens=FAST.perplexity_tokens, task_examples=2)
-    seen = []
+    seen, measured = [], {}
     report = compare_variants(source, variants, evalset=evalset, work_dir=tmp_path / "work", settings=FAST,
-                              on_progress=lambda *a: seen.append(a))
+                              on_progress=lambda *a: seen.append(a), on_measured=measured.__setitem__)
     by = {v.name: v for v in report.variants}
     assert list(by) == [REFERENCE_NAME, "fp32", "int4", "exploded"]
     ref, fp32 = by[REFERENCE_NAME], by["fp32"]
@@ -75,6 +75,7 @@ def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, 
     assert report.recommended in ("fp32", "int4")
     assert 10 < report.evalset["ppl_tokens"] <= FAST.perplexity_tokens and report.evalset["tasks"] == 2
     assert {phase for _, phase, _, _ in seen} >= {"loading", "perplexity", "decoding", "task"}
+    assert list(measured) == list(by) and measured["fp32"]["perplexity"] == pytest.approx(fp32.perplexity)
     assert np.isfinite(ref.perplexity)
 
 
