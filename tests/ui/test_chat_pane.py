@@ -42,9 +42,14 @@ def stats_lines(column: ChatColumn) -> list[str]:
 
 
 async def focus_prompt(pilot, pane: ChatPane) -> None:
+    """Focus the prompt once the pane has settled (it focuses an input itself when first shown)."""
     await until(pilot, lambda: pane.is_mounted and pane.query("#chat-prompt"), what="the pane")
-    pane.query_one("#chat-prompt").focus()
-    await until(pilot, lambda: pilot.app.focused is pane.query_one("#chat-prompt"), what="the prompt's focus")
+    prompt = pane.query_one("#chat-prompt")
+    for _ in range(3):
+        await until(pilot, lambda: pane.has_focus_within, what="the pane's own focus")
+        prompt.focus()
+        await pilot.pause(0.05)
+    await until(pilot, lambda: pilot.app.focused is prompt, what="the prompt's focus")
 
 
 async def type_and_send(pilot, pane: ChatPane, models: str, prompt: str, max_new: str = "8") -> None:
