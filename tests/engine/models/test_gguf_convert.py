@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.engine.errors import ModelFormatError, ModelNotFoundError, StorageError
+from slm_workbench.engine import fsutil
 from slm_workbench.engine.models import gguf_convert
 from slm_workbench.engine.models.builtin import BUILTIN_MODELS, DEFAULT_MODEL
 from slm_workbench.engine.models.gguf_convert import convert_gguf, inspect_gguf
@@ -157,7 +158,7 @@ def test_failure_moving_into_place_keeps_the_previous_folder(tiny_gguf, previous
             raise OSError(errno.EIO, os.strerror(errno.EIO), str(src))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(gguf_convert.os, "replace", replace)
+    monkeypatch.setattr(fsutil.os, "replace", replace)
     with pytest.raises(StorageError) as exc:
         convert_gguf(tiny_gguf, previous, display_name="converted")
     assert str(previous) in exc.value.message
