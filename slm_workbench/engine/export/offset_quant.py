@@ -21,7 +21,7 @@ Scales and offsets start from each block's min/max and are refined by a least-sq
 good fit. The input is the builder's fp32 graph; the output is a complete GenAI folder.
 
 The price is speed: the offsets add about 16 small ops per layer (ORT profiling shows them
-at ~20% of a decode step), so int4-hq decodes at ~0.8x the builder's int4 on one CPU thread
+at ~20% of a decode step), so int4-hq decodes at ~0.65-0.8x the builder's int4 on one CPU thread
 (fusing gate/up, or storing C as floats instead of 8 bits, changes nothing measurable).
 """
 
