@@ -1,8 +1,9 @@
 """The main screen: one pane per lifecycle step, switched with 1-7 or the pane bar.
 
 Only the initial pane is built for the first frame. Every other pane is a ``DeferredPane``:
-an empty container that imports and mounts its pane right after the first frame, so the
-TUI's startup pays neither for those widgets nor for their modules (bench/startup.py).
+an empty container that imports and mounts its pane when it is first shown, so the TUI's
+startup pays neither for those widgets nor for their modules (bench/startup.py), and
+nothing is built behind the user's back while they work in another pane.
 """
 
 from __future__ import annotations
@@ -41,18 +42,14 @@ PANE_CLASSES: dict[str, str] = {
 
 
 class DeferredPane(Container):
-    """Stands in for a pane until it is first shown or the app has been idle a moment."""
+    """Stands in for a pane until it is first shown (nothing is built in the background)."""
 
     DEFAULT_CSS = "DeferredPane { height: 1fr; }"
 
-    def __init__(self, build: Callable[[], Widget], delay: float, **kwargs) -> None:
+    def __init__(self, build: Callable[[], Widget], **kwargs) -> None:
         super().__init__(**kwargs)
         self._build = build
-        self._delay = delay
         self._built = False
-
-    def on_mount(self) -> None:
-        self.set_timer(self._delay, self.build)
 
     def on_show(self) -> None:
         self.build()
@@ -77,12 +74,11 @@ class WorkbenchScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         yield PaneBar(PANES, self._initial_pane, id="pane-bar")
         with ContentSwitcher(initial=self._initial_pane, id="panes"):
-            for order, (pane_id, _title) in enumerate(PANES):
+            for pane_id, _title in PANES:
                 if pane_id == self._initial_pane == "runs":
                     yield self.build_pane("runs", id="runs")
-                else:  # built when first shown, or one by one once the first frame is out
-                    build = lambda p=pane_id: self.build_pane(p, id=f"{p}-pane")  # noqa: E731
-                    yield DeferredPane(build, delay=0.5 + 0.25 * order, id=pane_id)
+                else:  # built when first shown
+                    yield DeferredPane(lambda p=pane_id: self.build_pane(p, id=f"{p}-pane"), id=pane_id)
         yield Footer()
 
     def build_pane(self, pane_id: str, **kwargs) -> Widget:
