@@ -76,11 +76,11 @@ class ChatPane(Vertical):
             yield Button("Stop", id="chat-stop", variant="warning", compact=True, disabled=True)
 
     def on_mount(self) -> None:
-        if self.display:  # the initial pane, or one built when it was first shown
-            self.call_after_refresh(self.on_show)
+        self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
     def on_show(self) -> None:
-        if not self.has_focus_within:
+        shown = all(getattr(node, "display", True) for node in self.ancestors_with_self)
+        if shown and not self.has_focus_within:  # never from a pane built in the background
             self.query_one("#chat-prompt" if self.specs else "#chat-models", Input).focus()
 
     @property
