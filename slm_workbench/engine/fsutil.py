@@ -31,7 +31,10 @@ def replace_dir(new: Path, target: Path) -> None:
         if old.exists():
             os.replace(old, target)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists() or old.is_symlink():
+        old.unlink()
 
 
 def partial_dir(target: Path) -> Path:

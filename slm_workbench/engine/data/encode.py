@@ -45,22 +45,12 @@ class Encoded:
 
 
 @dataclass(frozen=True)
-class RenderedSample:
+class RenderedSample(Encoded):
     """One record exactly as the trainer sees it, for display: text, tokens, which are trained."""
 
     text: str
-    input_ids: list[int]
-    labels: list[int]
     tokens: list[str]
     """Each token's characters in ``text`` ('' for a token the tokenizer added)."""
-
-    @property
-    def n_tokens(self) -> int:
-        return len(self.input_ids)
-
-    @property
-    def n_trained(self) -> int:
-        return sum(1 for label in self.labels if label != IGNORE)
 
     def segments(self) -> list[tuple[str, bool]]:
         """Runs of text with one flag each: ``(text, trained)``; their concatenation is ``text``."""
@@ -196,7 +186,7 @@ class Encoder:
             begin = 0 if n == 0 else offsets[k][0]
             end = offsets[real[n + 1]][0] if n + 1 < len(real) else len(text)
             pieces[k] = text[begin:end]
-        return RenderedSample(text, list(ids), labels_for(ids, token_ranges(offsets, spans)), pieces)
+        return RenderedSample(list(ids), labels_for(ids, token_ranges(offsets, spans)), text, pieces)
 
     def __getstate__(self) -> dict[str, Any]:  # datasets.map(num_proc=N) pickles the function
         return {"tokenizer": self.tokenizer, "train_on": self.train_on}

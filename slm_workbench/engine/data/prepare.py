@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkbenchError
-from ..paths import describe_os_error
+from ..fsutil import built_aside
 from .clean import split_indices
 from .issues import Issue
 from .pipeline import PassResult, plan, run_pass
@@ -130,23 +129,11 @@ def prepare_dataset(recipe: PrepareDataRecipe, *, on_progress: ProgressFn | None
     if out is not None:
         if check_cancelled:
             check_cancelled()
-        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-        try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
+        with built_aside(out, "writing the prepared dataset") as tmp:
             splits = {"train": [result.kept[i] for i in train_idx], "eval": [result.kept[i] for i in eval_idx]}
             writer = write_hf if recipe.output_format == "hf" else write_jsonl
             writer(tmp, splits, on_progress)
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            if out.exists():
-                shutil.rmtree(out) if out.is_dir() else out.unlink()
-            tmp.rename(out)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise WorkbenchError(f"cannot write {out}: {describe_os_error(exc)}") from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return PrepareResult(out, manifest, result.rows_in, len(train_idx), len(eval_idx),
                          dict(result.dropped), stats, hist, list(result.log.kept))
 

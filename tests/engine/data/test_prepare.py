@@ -56,7 +56,7 @@ def test_prepare_writes_splits_with_labels_and_a_manifest(source, tmp_path, smol
     assert manifest["tokenizer"]["vocab_size"] == len(tok) and manifest["tokenizer"]["tokenizer_json_sha256"]
     assert manifest["issues"]["counts"] == {"invalid_json": 1, "too_long": 1}
     assert manifest["stats"]["rows"] == 41 and sum(manifest["histogram"]["counts"]) == 41
-    assert not list(tmp_path.glob(".prepared.tmp-*"))
+    assert not list(tmp_path.glob(".prepared.*"))  # no partial or old folder left beside the output
 
 
 def test_the_split_is_reproducible(source, tmp_path, smollm2_tokenizer_dir):
