@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=f"Build ONNX Runtime GenAI variants. Presets: {presets}.")
     p.add_argument("model", metavar="MODEL_OR_RUN", help="model name, HF folder, GGUF, or a training run id")
     p.add_argument("--variants", type=_variant_list, default=list(DEFAULT_VARIANTS),
-                   help="comma-separated presets (default: fp32,int8,int4)")
+                   help="comma-separated presets or groups: fast, balanced, all (default: fp32,int8,int4)")
     _quant_knobs(p)
     p.add_argument("--asymmetric", action="store_true", help="asymmetric int4/int8 weights (names them …-asym)")
     p.add_argument("--execution-provider", "--ep", choices=("cpu", "cuda"), default="cpu")
@@ -50,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "broken variants are flagged, never ranked.")
     p.add_argument("model", metavar="MODEL_OR_RUN")
     p.add_argument("--variants", type=_variant_list, default=None,
-                   help="variants to compare (missing presets are built); default: all built, else fp32,int8,int4")
+                   help="variants or groups (fast, balanced, all) to compare; missing presets are built; "
+                        "default: all built, else fp32,int8,int4")
     p.add_argument("--eval", metavar="DATA", default=None,
                    help="prepared dataset folder, JSONL or text file (default: built-in held-out prose)")
     p.add_argument("--threads", type=int, default=1, help="threads per model (default 1)")

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import Section
 
 DEFAULT_VARIANTS = ["fp32", "int8", "int4"]
 
 
-def _check_variants(value: list[str] | None) -> list[str] | None:
+def _check_variants(value: list[str] | None, *, cuda: bool = False) -> list[str] | None:
+    """Preset names, with the groups (fast, balanced, all) expanded."""
     if value is None:
         return value
-    from ..engine.export.presets import PRESETS
+    from ..engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups
 
-    unknown = [v for v in value if v not in PRESETS]
+    unknown = [v for v in value if v not in PRESETS and v not in VARIANT_GROUPS]
     if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(PRESETS)}")
+        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(PRESETS)} "
+                         f"or a group: {', '.join(VARIANT_GROUPS)}")
     if not value:
         raise ValueError("give at least one variant")
-    return value
+    return expand_groups(value, cuda=cuda)
 
 
 class ExportRecipe(Section):
@@ -33,7 +35,8 @@ class ExportRecipe(Section):
     LoRA adapter is merged into its base first (kept in the run's ``artifacts/merged``)."""
     variants: list[str] = Field(default_factory=lambda: list(DEFAULT_VARIANTS))
     """Presets to build: fp32, fp16 (CUDA), int8, int4, int4-hq (4-bit with exact block offsets,
-    8-bit embeddings/head), int4-olive (Olive RTN)."""
+    8-bit embeddings/head), int4-olive (Olive RTN); or a group: fast (int8, int4), balanced
+    (fp32, int8, int4, int4-hq), all."""
     block_size: int | None = Field(default=None)
     """int4/int8 block size (16, 32, 64, 128, 256); default 32. A non-default value is part of the
     variant's name (``int4-b128``)."""
@@ -51,7 +54,15 @@ class ExportRecipe(Section):
     @field_validator("variants")
     @classmethod
     def _known_variants(cls, value: list[str]) -> list[str]:
-        return _check_variants(value) or value
+        _check_variants(value)
+        return value
+
+    @model_validator(mode="after")
+    def _expand_groups(self) -> ExportRecipe:
+        expanded = _check_variants(self.variants, cuda=self.execution_provider == "cuda") or self.variants
+        if expanded != self.variants:  # assignment validates again: only when something changed
+            self.variants = expanded
+        return self
 
     @field_validator("block_size")
     @classmethod
@@ -69,8 +80,9 @@ class CompareRecipe(Section):
     model: str = Field(min_length=1)
     """The model or run whose variants are compared (as for ``export``)."""
     variants: list[str] | None = None
-    """Variants to compare: built ones by name (``int4-b128``), missing presets are built first.
-    Default: every variant already built, or fp32, int8 and int4 when none is."""
+    """Variants to compare: built ones by name (``int4-b128``), missing presets are built first;
+    a group (fast, balanced, all) stands for its presets. Default: every variant already built,
+    or fp32, int8 and int4 when none is."""
     eval: str | None = None
     """Held-out data: a prepared dataset folder (its eval split), a JSONL of records, or a text file.
     Default: the run's prepared dataset for a run, else the workbench's own held-out prose."""
@@ -102,8 +114,11 @@ class CompareRecipe(Section):
     def _variant_names(cls, value: list[str] | None) -> list[str] | None:
         from ..engine.models.variants import VARIANT_NAME
 
+        from ..engine.export.presets import expand_groups
+
         if value is not None:
             bad = [v for v in value if not VARIANT_NAME.match(v)]
             if bad or not value:
                 raise ValueError(f"not a variant name: {', '.join(bad) or '(empty list)'}")
+            value = expand_groups(value)
         return value

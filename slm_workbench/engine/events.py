@@ -52,6 +52,8 @@ class Progress(Event):
     total: float | None = None
     unit: str = ""
     message: str = ""
+    item: str = ""
+    """What the progress is about when a job works through several things (a variant name)."""
 
     @property
     def fraction(self) -> float | None:

@@ -55,3 +55,29 @@ class EstimateReady(Message):
 
     lines: list[str]
     fits: bool | None
+
+
+@dataclass
+class CompareUpdate(Message):
+    """What a followed export/compare run appended, its state, and its report once it has one."""
+
+    generation: int
+    run_id: str | None
+    state: str
+    output: RunOutput | None
+    report: object | None  # CompareReport (untyped: no compare imports here)
+    report_error: str = ""
+
+
+@dataclass
+class CompareRunsListed(Message):
+    """The export and compare runs in the store, newest first."""
+
+    runs: list[RunInfo]
+
+
+@dataclass
+class OpenInChat(Message):
+    """Load these models (side by side when several) in the Chat pane."""
+
+    specs: list[str]

@@ -94,3 +94,50 @@ def snapshot_runs(monkeypatch: pytest.MonkeyPatch) -> Path:
         seconds=4,
     )
     return runs
+
+
+SMOLLM2_FIGURES = (
+    # name, kind, MB, tok/s, ppl, same prefix, agreement, broken reason
+    ("torch-fp32", "torch", 538.0, 4.5, 22.24, 64, 1.0, None),
+    ("fp32", "onnx", 544.0, 9.4, 22.24, 64, 1.0, None),
+    ("int8", "onnx", 270.0, 18.3, 22.45, 41, 0.81, None),
+    ("int4", "onnx", 90.0, 39.9, 29.33, 0, 0.22, None),
+    ("int4-hq", "onnx", 111.0, 25.4, 22.39, 7, 0.58, None),
+    ("int4-olive", "onnx", 197.0, 14.5, 4724.01, 0, 0.02, "perplexity 212x the reference"),
+)
+"""bench/variants.py's SmolLM2 figures (int4-olive made broken to show how that looks)."""
+
+
+def write_compare_run(root: Path, run_id: str = "20260601-100000-compare-a9b8", state: str = "done") -> Path:
+    """A finished ``compare`` run of smollm2-135m-instruct with its report.json, as the job writes it."""
+    from slm_workbench.engine.compare.report import CompareReport, VariantResult, rank_variants, write_report
+
+    names = [row[0] for row in SMOLLM2_FIGURES]
+    metrics = [{"time": T0 + 60 + i, "variant": name, "size_mb": mb, "decode_tok_s": tok, "perplexity": ppl}
+               for i, (name, _kind, mb, tok, ppl, *_rest) in enumerate(SMOLLM2_FIGURES)]
+    events = [Started(stage="compare", pid=4500, host="gpu-box", time=T0 + 3600)]
+    events += [Progress(phase=f"{name} ({k}/{len(names)}): decode", done=3, total=3, item=name, time=T0 + 3660 + k)
+               for k, name in enumerate(names, 1)]
+    events.append(Finished(outcome="done", time=T0 + 3900))
+    run_dir = write_run(root, run_id, "compare", state, title="compare smollm2-135m-instruct: balanced",
+                        events=events if state == "done" else events[:3], metrics=metrics if state == "done" else metrics[:2],
+                        started=T0 + 3600, seconds=300)
+    (run_dir / "recipe.yaml").write_text("stage: compare\nmodel: smollm2-135m-instruct\n")
+    if state != "done":
+        return run_dir
+    variants = []
+    for name, kind, mb, tok, ppl, prefix, agree, broken in SMOLLM2_FIGURES:
+        variants.append(VariantResult(
+            name, f"smollm2-135m-instruct:{name}", kind, f"/data/slmw/variants/smollm2-135m-instruct/{name}",
+            "fp32" if "fp32" in name else name[:4], size_mb=mb, load_s=0.4 if kind == "onnx" else 1.9,
+            peak_rss_mb=mb * 1.4 + 120, ttft_s=round(1 / tok, 3), decode_tok_s=tok, perplexity=ppl,
+            agreement={"same_prefix": prefix, "token_agreement": agree, "compared": 64},
+            broken=broken is not None, broken_reason=broken))
+    report = CompareReport(
+        source={"spec": "smollm2-135m-instruct", "kind": "model", "name": "smollm2-135m-instruct", "folder": "/data"},
+        created="2026-06-01T10:05:00+0000", machine={"threads": 1, "load_avg": [1.0, 1.0, 1.0]},
+        settings={"new_tokens": 64, "decode_runs": 3}, evalset={"name": "held-out prose", "ppl_tokens": 2048},
+        variants=variants, reference="torch-fp32")
+    rank_variants(report)
+    write_report(report, run_dir / "artifacts")
+    return run_dir

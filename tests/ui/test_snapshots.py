@@ -6,6 +6,7 @@ report before committing.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 
-from .conftest import fixed_sample
+from .conftest import SNAPSHOT_HOME, fixed_sample, write_compare_run
 
 
 async def settle(pilot) -> None:
@@ -36,12 +37,24 @@ def test_empty_workbench(snap_compare, tmp_path: Path, size: tuple[int, int]) ->
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
+def go_to(key: str):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(key)
+        await settle(pilot)
+
+    return run_before
+
+
 def test_planned_pane(snap_compare, tmp_path: Path) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to("4"))
 
-    async def go_to_quantize(pilot) -> None:
-        await settle(pilot)
-        await pilot.press("5")
-        await settle(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to_quantize)
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_quantize_pane_with_a_report(snap_compare, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
+    shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
+    monkeypatch.setenv("SLMW_HOME", str(SNAPSHOT_HOME))
+    write_compare_run(SNAPSHOT_HOME / "runs")
+    app = make_app(run_store=RunStore(SNAPSHOT_HOME / "runs"), sampler=fixed_sample, poll_interval=60)
+    assert snap_compare(app, terminal_size=size, run_before=go_to("5"))

@@ -89,6 +89,27 @@ PRESETS: dict[str, VariantPreset] = {
 }
 DEFAULT_VARIANTS = ("fp32", "int8", "int4")
 
+VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
+    "fast": ("int8", "int4"),
+    "balanced": ("fp32", "int8", "int4", "int4-hq"),
+    "all": (),  # every preset: see expand_groups
+}
+"""Selections by purpose (the Quantize & Compare pane's presets, ``--variants balanced``): ``fast``
+is the two quick quantized builds; ``balanced`` adds the fp32 ONNX graph and the best-quality int4;
+``all`` is every preset (fp16 only when the variants are built for CUDA)."""
+
+
+def expand_groups(names: list[str], *, cuda: bool = False) -> list[str]:
+    """``["balanced", "int4-olive"]`` -> the presets they stand for, in order, each once."""
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            members = [p for p in PRESETS if cuda or PRESETS[p].precision != "fp16"]
+        else:
+            members = list(VARIANT_GROUPS.get(name, (name,)))
+        out += [m for m in members if m not in out]
+    return out
+
 
 def derived_name(base: VariantPreset, block_size: int, accuracy_level: int, symmetric: bool) -> str:
     name = base.name
@@ -112,6 +133,7 @@ def resolve_presets(
     accuracy level to int4-hq: ``int4-hq-a1`` computes with fp32 activations)."""
     if isinstance(names, str):
         names = [n for n in re.split(r"[,\s]+", names) if n]
+    names = expand_groups(names)
     if not names:
         raise WorkbenchError("no variants given", hint=f"choose from {', '.join(PRESETS)}")
     out: list[VariantPreset] = []

@@ -17,7 +17,7 @@ def progress_reporter(ctx: RunContext, names: list[str], offset: int = 0, of: in
 
     def report(variant: str, message: str, done: float, total: float) -> None:
         k = offset + (names.index(variant) if variant in names else 0) + 1
-        ctx.progress(f"{variant} ({k}/{total_variants}): {message}", done, total or None, unit="steps")
+        ctx.progress(f"{variant} ({k}/{total_variants}): {message}", done, total or None, unit="steps", item=variant)
 
     return report
 

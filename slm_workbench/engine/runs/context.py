@@ -30,6 +30,7 @@ class RunContext:
         self.cancel_requested = threading.Event()
         self._lock = threading.Lock()
         self._last_progress = 0.0
+        self._last_item = ""
 
     @property
     def writes(self) -> bool:
@@ -47,13 +48,15 @@ class RunContext:
         if self.writes:
             self._append(store.EVENTS, event.to_json())
 
-    def progress(self, phase: str, done: float = 0, total: float | None = None, unit: str = "", message: str = "") -> None:
+    def progress(self, phase: str, done: float = 0, total: float | None = None, unit: str = "", message: str = "",
+                 item: str = "") -> None:
         now = time.monotonic()
         final = total is not None and done >= total
-        if not final and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
+        new_item = item != self._last_item  # the first word on a new variant is never dropped
+        if not final and not new_item and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
             return
-        self._last_progress = now
-        self.emit(Progress(phase=phase, done=done, total=total, unit=unit, message=message))
+        self._last_progress, self._last_item = now, item
+        self.emit(Progress(phase=phase, done=done, total=total, unit=unit, message=message, item=item))
 
     def warn(self, message: str) -> None:
         self.emit(Warning(message=message))

@@ -52,17 +52,6 @@ PLANNED_STEPS: dict[str, PlannedStep] = {
         "a student is then trained on it, with logit distillation when the tokenizers match.",
         (),
     ),
-    "quantize": PlannedStep(
-        "Quantize & Compare",
-        "Export to ONNX Runtime GenAI (fp32/fp16/int8/int4) and compare every variant on one table: size, "
-        "load time, peak RAM, time to first token, decode tokens/s, perplexity and agreement with the reference; "
-        "broken variants flagged, never ranked.",
-        (
-            "slmw export smollm2-135m-instruct --variants fp32,int8,int4,int4-hq",
-            "slmw compare smollm2-135m-instruct --variants fp32,int8,int4,int4-hq   # report.json/.md/.csv",
-            "slmw export RUN_ID --variants int4-hq   # a training run, its adapter merged first",
-        ),
-    ),
     "deploy": PlannedStep(
         "Deploy",
         "Package a variant for Foundry Local (genai_config.json + inference_model.json), serve it as an "

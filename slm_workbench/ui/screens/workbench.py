@@ -14,11 +14,12 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import ContentSwitcher, Footer, Header
 
 from ...engine.runs.store import RunStore
 from ...engine.system import SystemSample
+from ..messages import OpenInChat
 from ..widgets.pane_bar import PaneBar
 
 PANES: tuple[tuple[str, str], ...] = (
@@ -37,6 +38,7 @@ PANE_CLASSES: dict[str, str] = {
     "train": "slm_workbench.ui.screens.train_pane:TrainPane",
     "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
     "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
+    "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",
 }
 """Built panes; the others show a PlannedPane (what the step will do, what does it today)."""
 
@@ -54,10 +56,11 @@ class DeferredPane(Container):
     def on_show(self) -> None:
         self.build()
 
-    def build(self) -> None:
-        if not self._built:
-            self._built = True
-            self.mount(self._build())
+    def build(self) -> AwaitMount | None:
+        if self._built:
+            return None
+        self._built = True
+        return self.mount(self._build())
 
 
 class WorkbenchScreen(Screen):
@@ -93,8 +96,24 @@ class WorkbenchScreen(Screen):
             return cls(self.run_store, self._sampler, self._poll_interval, **kwargs)
         if pane_id == "data":
             return cls(self.run_store, **kwargs)
+        if pane_id == "quantize":
+            return cls(self.run_store, self._poll_interval, **kwargs)
         return cls(**kwargs)
 
     def show_pane(self, pane_id: str) -> None:
         self.query_one("#panes", ContentSwitcher).current = pane_id
         self.query_one(PaneBar).active = pane_id
+
+    async def on_open_in_chat(self, message: OpenInChat) -> None:
+        """A pane asked for models in the Chat pane: show it (built now if need be) and load them."""
+        message.stop()
+        self.show_pane("chat")
+        holder = self.query_one("#chat")
+        if isinstance(holder, DeferredPane):
+            mounting = holder.build()
+            if mounting is not None:
+                await mounting
+        chat = self.query_one("#chat-pane")
+        text = " ".join(message.specs)
+        chat.query_one("#chat-models").value = text
+        chat.load_models(text)

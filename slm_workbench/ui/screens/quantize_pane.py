@@ -1,0 +1,426 @@
+"""The Quantize & Compare pane: pick a model or a run, pick variants, build and measure them as
+one ``compare`` job, and read the result as a sortable table and bar charts.
+
+The pane never measures anything itself: Compare starts the same detached job ``slmw compare``
+starts (``Export`` the same as ``slmw export``), and a thread worker tails the followed run's
+files every ``poll_interval`` seconds. Rows fill in per variant while the job runs (its
+``metrics.jsonl`` and progress events, folded by ``CompareProgress``), then ``report.json``
+replaces them with the judged, ranked figures. Reopening the TUI follows the newest
+comparison again; earlier ones stay one pick away in the history.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
+
+from ...engine.compare.progress import CompareProgress
+from ...engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups
+from ...engine.runs import launcher
+from ...engine.runs.store import RunInfo, RunStore
+from ...engine.runs.watch import RunFollower, RunsWatcher
+from ..format import STATE_STYLES, clock
+from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat
+from ..variant_rows import VariantRow, rows_from_progress, rows_from_report
+from ..widgets.variant_bars import VariantBars
+from ..widgets.variant_table import VariantTable
+
+STAGES = ("compare", "export")
+DEFAULT_SOURCE = "smollm2-135m-instruct"
+DEFAULT_GROUP = "balanced"
+CUSTOM = "custom"
+
+
+class QuantizePane(Vertical):
+    BINDINGS = [
+        Binding("c", "chat", "Chat with variant"),
+        Binding("v", "chat_vs_reference", "Chat vs reference"),
+        Binding("x", "stop", "Stop job"),
+    ]
+    DEFAULT_CSS = """
+    QuantizePane { height: 1fr; padding: 0 1; }
+    QuantizePane Horizontal { height: 1; }
+    QuantizePane #q-source { width: 1fr; }
+    QuantizePane #q-group { width: 16; }
+    QuantizePane Button { margin-left: 1; min-width: 8; }
+    QuantizePane #q-variants Checkbox { margin-right: 1; }
+    QuantizePane #q-eval { width: 1fr; }
+    QuantizePane #q-threads, QuantizePane #q-ppl { width: 8; }
+    QuantizePane .q-label { width: auto; margin: 0 1; color: $text-muted; }
+    QuantizePane #q-history { width: 1fr; max-width: 64; }
+    QuantizePane #q-history SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
+    QuantizePane #q-activity { width: 1fr; margin-left: 1; }
+    QuantizePane #q-progress { width: 24; }
+    QuantizePane VariantTable { height: 1fr; min-height: 4; }
+    QuantizePane #q-bars { height: auto; max-height: 12; }
+    QuantizePane VariantBars { width: 1fr; margin-right: 2; }
+    QuantizePane #q-message { height: auto; max-height: 3; color: $text-muted; }
+    """
+
+    def __init__(self, run_store: RunStore, poll_interval: float = 1.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.run_store = run_store
+        self._poll_interval = poll_interval
+        self._watcher = RunsWatcher(run_store)
+        self._poll_lock = threading.Lock()
+        self._follow: tuple[int, Path | None] = (0, None)
+        """(generation, run dir) the worker tails; a new pick bumps the generation."""
+        self._follower: RunFollower | None = None
+        self._followed_gen = -1
+        self._report_read: tuple[int, float] | None = None
+        self.progress = CompareProgress()
+        self.report = None
+        self.run_id: str | None = None
+        self.run_state = ""
+        self.history: list[RunInfo] = []
+        self._sources: dict[str, str | None] = {}
+        self._syncing = False
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        from ...engine.models.resolve import prepared_models
+
+        models = [ref.name for ref in prepared_models()]
+        with Horizontal(id="q-toolbar"):
+            yield Input(DEFAULT_SOURCE, id="q-source", compact=True, suggester=SuggestFromList(models, case_sensitive=False),
+                        placeholder="model, HF folder, GGUF or training run id",
+                        tooltip="what to export: a model, any HF folder, or a training run (its adapter is merged first)")
+            yield Select([(g, g) for g in (*VARIANT_GROUPS, CUSTOM)], value=DEFAULT_GROUP, allow_blank=False,
+                         id="q-group", compact=True, tooltip="fast: int8+int4; balanced: fp32, int8, int4, int4-hq; all")
+            yield Button("Compare", id="q-compare", variant="success", compact=True,
+                         tooltip="build what is missing, then measure everything against PyTorch fp32")
+            yield Button("Export", id="q-export", compact=True, tooltip="only build the checked variants")
+        chosen = set(expand_groups([DEFAULT_GROUP]))
+        with Horizontal(id="q-variants"):
+            for name, preset in PRESETS.items():
+                yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, tooltip=preset.description)
+        with Horizontal(id="q-settings"):
+            yield Static("eval", classes="q-label")
+            yield Input(id="q-eval", compact=True, placeholder="default: the run's eval split, else held-out prose",
+                        tooltip="a prepared dataset folder, a JSONL of records or a text file")
+            yield Static("threads", classes="q-label")
+            yield Input("1", id="q-threads", type="integer", compact=True, tooltip="threads per model while measuring")
+            yield Static("ppl tokens", classes="q-label")
+            yield Input("2048", id="q-ppl", type="integer", compact=True, tooltip="held-out tokens scored")
+            yield Checkbox("reference", True, id="q-reference", compact=True, tooltip="measure PyTorch fp32 too")
+        with Horizontal(id="q-status"):
+            yield Select([], prompt="no comparison yet", id="q-history", compact=True, tooltip="earlier jobs")
+            yield Static("", id="q-activity")
+            yield ProgressBar(total=None, show_eta=False, id="q-progress")
+        yield VariantTable(id="q-table")
+        with Horizontal(id="q-bars"):
+            yield VariantBars("decode_tok_s", "decode tok/s ↑", ".1f", id="q-bars-speed")
+            yield VariantBars("size_mb", "size MB ↓", ".0f", id="q-bars-size")
+            yield VariantBars("perplexity", "perplexity ↓", ".2f", id="q-bars-ppl")
+        yield Static("", id="q-message")
+        with Horizontal(id="q-actions"):
+            yield Button("Chat", id="q-chat", compact=True, disabled=True, tooltip="open the variant in the Chat pane (c)")
+            yield Button("Chat vs reference", id="q-chat-vs", compact=True, disabled=True,
+                         tooltip="the variant beside the full-precision model (v)")
+            yield Button("Stop", id="q-stop", variant="warning", compact=True, disabled=True, tooltip="stop the job (x)")
+            yield Button("Copy report path", id="q-report", compact=True, disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#q-table").border_title = "Variants"
+        self._show()
+        self.call_after_refresh(self.poll)
+        self.set_interval(self._poll_interval, self.poll)
+        self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
+
+    def on_show(self) -> None:
+        """The table takes the keys (c, v, x, sorting) unless a field here already has them."""
+        shown = all(getattr(node, "display", True) for node in self.ancestors_with_self)
+        if shown and not self.has_focus_within:
+            self.query_one(VariantTable).focus()
+
+    # -- choosing variants ----------------------------------------------------------------------
+    def checked_variants(self) -> list[str]:
+        return [name for name in PRESETS if self.query_one(f"#q-v-{name}", Checkbox).value]
+
+    @on(Select.Changed, "#q-group")
+    def _group_picked(self, event: Select.Changed) -> None:
+        if event.value == CUSTOM or self._syncing:
+            return
+        chosen = set(expand_groups([str(event.value)]))
+        self._syncing = True
+        try:
+            for name in PRESETS:
+                self.query_one(f"#q-v-{name}", Checkbox).value = name in chosen
+        finally:
+            self.call_after_refresh(self._end_sync)
+
+    def _end_sync(self) -> None:
+        self._syncing = False
+
+    @on(Checkbox.Changed, "#q-variants Checkbox")
+    def _variant_toggled(self) -> None:
+        if self._syncing:
+            return
+        checked = self.checked_variants()
+        group = next((g for g in VARIANT_GROUPS if expand_groups([g]) == checked), CUSTOM)
+        select = self.query_one("#q-group", Select)
+        if select.value != group:
+            self._syncing = True
+            select.value = group
+            self.call_after_refresh(self._end_sync)
+
+    # -- launching ----------------------------------------------------------------------------
+    @on(Button.Pressed, "#q-compare")
+    def action_compare(self) -> None:
+        self._launch("compare")
+
+    @on(Button.Pressed, "#q-export")
+    def action_export(self) -> None:
+        self._launch("export")
+
+    def _launch(self, stage: str) -> None:
+        from pydantic import ValidationError
+
+        from ...config.export import CompareRecipe, ExportRecipe
+        from ...config.loading import format_validation_error
+        from ...engine.errors import WorkbenchError
+        from ...engine.export.source import resolve_source
+
+        source = self.query_one("#q-source", Input).value.strip()
+        variants = self.checked_variants()
+        fields: dict[str, object] = {"model": source, "variants": variants}
+        if stage == "compare":
+            fields.update(eval=self.query_one("#q-eval", Input).value.strip() or None,
+                          threads=self.query_one("#q-threads", Input).value or 0,
+                          perplexity_tokens=self.query_one("#q-ppl", Input).value or 0,
+                          reference=self.query_one("#q-reference", Checkbox).value)
+        try:
+            recipe = (CompareRecipe if stage == "compare" else ExportRecipe)(**fields)
+            name = resolve_source(source).name
+        except ValidationError as exc:
+            self.notify(format_validation_error(exc, f"{stage} recipe"), title="Cannot start", severity="error", timeout=10)
+            return
+        except WorkbenchError as exc:
+            self.notify(exc.message + (f"\n{exc.hint}" if exc.hint else ""), title="Cannot start", severity="error",
+                        timeout=10)
+            return
+        run_dir = launcher.start_recipe(recipe, title=f"{stage} {name}: {','.join(variants)}", run_store=self.run_store)
+        self.notify(f"started {run_dir.name}", title="Quantize & Compare")
+        self.follow(run_dir, expect=(["torch-fp32"] if stage == "compare" and recipe.reference else []) + variants)
+        for pane in self.app.screen.query("RunsPane"):
+            pane.post_message(JobStarted(run_dir.name))
+
+    # -- following a job ----------------------------------------------------------------------
+    def follow(self, run_dir: Path | None, expect: list[str] | None = None) -> None:
+        """Show ``run_dir`` (an export or compare run) from its first line on."""
+        generation = self._follow[0] + 1
+        self._follow = (generation, run_dir)
+        self.progress = CompareProgress()
+        if expect:
+            self.progress.expect(expect)
+        self.report, self.run_id, self.run_state = None, run_dir.name if run_dir else None, ""
+        self._show()
+        if run_dir is not None and run_dir.name in {r.id for r in self.history}:
+            with self.prevent(Select.Changed):
+                self.query_one("#q-history", Select).value = run_dir.name
+        self.poll()
+
+    @on(Select.Changed, "#q-history")
+    def _history_picked(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.run_id:
+            self.follow(self.run_store.root / event.value)
+
+    @work(thread=True, group="quantize-poll", description="tail the followed comparison", exit_on_error=False)
+    def poll(self) -> None:
+        if not self._poll_lock.acquire(blocking=False):
+            return  # the previous poll is still reading
+        try:
+            runs = [r for r in self._watcher.refresh() if r.stage in STAGES]
+            unattached = self._follow == (0, None) and bool(runs)
+            if unattached or [(r.id, r.state) for r in runs] != [(r.id, r.state) for r in self.history]:
+                self.post_message(CompareRunsListed(runs))
+            generation, run_dir = self._follow
+            if run_dir is None:
+                return  # on_compare_runs_listed re-attaches to the newest comparison
+            if self._followed_gen != generation:
+                self._follower, self._followed_gen, self._report_read = RunFollower(run_dir), generation, None
+            assert self._follower is not None
+            output = self._follower.read_new()
+            info = self.run_store.info(run_dir)
+            report, error = self._read_report(run_dir, generation)
+            self.post_message(CompareUpdate(generation, run_dir.name, info.state, output, report, error))
+        finally:
+            self._poll_lock.release()
+
+    def _read_report(self, run_dir: Path, generation: int) -> tuple[object | None, str]:
+        """The report once (and again if the file changes); None while there is none."""
+        from ...engine.compare.report import REPORT_JSON, load_report
+
+        path = run_dir / "artifacts" / REPORT_JSON
+        try:
+            stamp = (generation, path.stat().st_mtime)
+        except OSError:
+            return None, ""
+        if stamp == self._report_read:
+            return None, ""
+        self._report_read = stamp
+        try:
+            return load_report(path), ""
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            return None, f"cannot read {path}: {exc}"
+
+    def on_compare_runs_listed(self, message: CompareRunsListed) -> None:
+        message.stop()
+        self.history = message.runs
+        options = [(Text.assemble(f"{clock(r.status.created if r.status else None)} {r.title}  ",
+                                  (r.state, STATE_STYLES.get(r.state, "")), no_wrap=True, overflow="ellipsis"), r.id)
+                   for r in message.runs]
+        history = self.query_one("#q-history", Select)
+        with self.prevent(Select.Changed):
+            history.set_options(options)
+            if self.run_id in {r.id for r in message.runs}:
+                history.value = self.run_id
+        if self._follow == (0, None) and message.runs:  # re-attach: follow the newest one
+            self.follow(message.runs[0].dir)
+
+    def on_compare_update(self, message: CompareUpdate) -> None:
+        message.stop()
+        if message.generation != self._follow[0]:
+            return  # about a run no longer followed
+        changed = message.state != self.run_state
+        self.run_state = message.state
+        if message.output is not None:
+            changed = self.progress.feed(message.output.events, message.output.metrics) or changed
+        if message.report is not None:
+            self.report, changed = message.report, True
+        if message.report_error:
+            self.notify(message.report_error, severity="error")
+        if changed:
+            self._show()
+
+    # -- showing ------------------------------------------------------------------------------
+    def rows(self) -> list[VariantRow]:
+        return rows_from_report(self.report) if self.report is not None else rows_from_progress(self.progress)
+
+    def _show(self) -> None:
+        rows = self.rows()
+        self.query_one(VariantTable).show_rows(rows)
+        for bars in self.query(VariantBars):
+            bars.show_rows(rows)
+        active = self.run_state in ("queued", "running")
+        activity = Text()
+        if self.run_id:
+            activity.append(self.run_state or "…", style=STATE_STYLES.get(self.run_state, ""))
+            current = self.progress.variants.get(self.progress.current)
+            if active and current is not None:
+                activity.append(f"  {current.name}: {current.activity}")
+            elif active and self.progress.overall:
+                activity.append(f"  {self.progress.overall}")
+        self.query_one("#q-activity", Static).update(activity)
+        done = sum(1 for r in rows if (r.fraction or 0) >= 1.0)
+        bar = self.query_one("#q-progress", ProgressBar)
+        bar.update(total=max(1, len(rows)), progress=done)
+        bar.display = active
+        self.query_one("#q-message", Static).update(self._message())
+        self.query_one("#q-stop", Button).disabled = not active
+        self.query_one("#q-report", Button).disabled = self.report is None
+        self._update_chat_buttons()
+
+    def _message(self) -> Text:
+        if self.progress.error:
+            return Text(self.progress.error, style="bold red")
+        if self.report is not None:
+            ref = self.report.reference
+            best = self.report.recommended
+            text = Text("★ ", style="bold green")
+            text.append(f"{best} " if best else "no variant ", style="bold green")
+            text.append("is the fastest within +5% perplexity of " + (ref or "the best") if best else
+                        "stays within +5% perplexity")
+            broken = [v.name for v in self.report.variants if v.broken]
+            if broken:
+                text.append(f"   broken (never ranked): {', '.join(broken)}", style="red")
+            return text
+        if not self.run_id:
+            return Text("Pick a model or a run and the variants, then Compare: missing variants are built, then every "
+                        "one is measured against PyTorch fp32 on the same token ids.", style="dim")
+        return Text("")
+
+    # -- acting on a variant ------------------------------------------------------------------
+    def on_variant_table_selected(self, message: VariantTable.Selected) -> None:
+        message.stop()
+        self._update_chat_buttons()
+
+    def _selected_spec(self) -> tuple[str, str] | None:
+        """(the reference's model spec, the selected variant's) for the followed comparison."""
+        row = self.query_one(VariantTable).selected_variant
+        source = (self.report.source.get("name") if self.report is not None else None) or self._source_of_run()
+        if row is None or not source or row.broken or (row.fraction or 0) < 1.0:
+            return None
+        return source, source if row.reference else f"{source}:{row.name}"
+
+    def _source_of_run(self) -> str | None:
+        if self.run_id is None:
+            return None
+        if self.run_id not in self._sources:
+            self._sources[self.run_id] = self._read_source(self.run_id)
+        return self._sources[self.run_id]
+
+    def _read_source(self, run_id: str) -> str | None:
+        """The MODEL in MODEL:VARIANT for a job's variants, from its recipe."""
+        import yaml
+
+        try:
+            recipe = yaml.safe_load((self.run_store.root / run_id / "recipe.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return None
+        model = recipe.get("model") if isinstance(recipe, dict) else None
+        if not isinstance(model, str):
+            return None
+        from ...engine.errors import WorkbenchError
+        from ...engine.export.source import resolve_source
+
+        try:
+            return resolve_source(model).name
+        except WorkbenchError:
+            return None
+
+    def _update_chat_buttons(self) -> None:
+        spec = self._selected_spec()
+        self.query_one("#q-chat", Button).disabled = spec is None
+        self.query_one("#q-chat-vs", Button).disabled = spec is None or spec[0] == spec[1]
+
+    @on(Button.Pressed, "#q-chat")
+    def action_chat(self) -> None:
+        spec = self._selected_spec()
+        if spec is not None:
+            self.post_message(OpenInChat([spec[1]]))
+
+    @on(Button.Pressed, "#q-chat-vs")
+    def action_chat_vs_reference(self) -> None:
+        spec = self._selected_spec()
+        if spec is not None and spec[0] != spec[1]:
+            self.post_message(OpenInChat([spec[0], spec[1]]))
+
+    @on(Button.Pressed, "#q-stop")
+    def action_stop(self) -> None:
+        from ...engine.errors import WorkbenchError
+
+        if self.run_id is None:
+            return
+        try:
+            launcher.stop_job(self.run_store.get(self.run_id))
+        except WorkbenchError as exc:
+            self.notify(exc.message, severity="warning")
+            return
+        self.notify(f"stopping {self.run_id}", title="Quantize & Compare")
+
+    @on(Button.Pressed, "#q-report")
+    def _copy_report_path(self) -> None:
+        if self.run_id is None:
+            return
+        path = self.run_store.root / self.run_id / "artifacts" / "report.md"
+        self.app.copy_to_clipboard(str(path))
+        self.notify(f"{path}\n(also report.json and report.csv beside it)", title="Report (path copied)")

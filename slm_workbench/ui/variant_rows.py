@@ -1,0 +1,132 @@
+"""Rows of the Quantize & Compare table, from a finished report or from a job still running.
+
+One shape for both, so the table and the bar charts draw the same way while the job fills
+the numbers in (``CompareProgress``) and after ``report.json`` replaces them with the ranked,
+judged figures. Sorting keeps broken variants last whatever the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.compare.progress import CompareProgress
+from ..engine.compare.report import CompareReport
+
+
+def _num(spec: str) -> Callable[[Any], str]:
+    return lambda v: "-" if v is None else format(v, spec)
+
+
+def _pct(digits: int, sign: bool) -> Callable[[Any], str]:
+    return lambda v: "-" if v is None else format(v * 100, f"{'+' if sign else ''}.{digits}f") + "%"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    show: Callable[[Any], str]
+    higher_is_better: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("name", "variant", str),
+    Column("size_mb", "MB", _num(".0f")),
+    Column("decode_tok_s", "tok/s", _num(".1f"), True),
+    Column("speedup", "×ref", _num(".2f"), True),
+    Column("perplexity", "ppl", _num(".2f")),
+    Column("ppl_change", "Δppl", _pct(1, True)),
+    Column("same_prefix", "prefix", lambda v: "-" if v is None else v),
+    Column("agreement", "agree", _pct(0, False), True),
+    Column("task_score", "task", _num(".2f"), True),
+    Column("ttft_s", "TTFT s", _num(".3f")),
+    Column("load_s", "load s", _num(".2f")),
+    Column("peak_rss_mb", "RSS MB", _num(".0f")),
+    Column("status", "status", str),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+
+@dataclass
+class VariantRow:
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+    status: str = ""
+    broken: bool = False
+    recommended: bool = False
+    reference: bool = False
+    fraction: float | None = None
+    """How far the job is with this variant while it works on it."""
+
+    def cell(self, column: Column) -> str:
+        if column.key == "name":
+            return self.name
+        if column.key == "status":
+            return self.status
+        return column.show(self.values.get(column.key))
+
+
+def rows_from_report(report: CompareReport) -> list[VariantRow]:
+    out = []
+    for v in report.variants:
+        agree = v.agreement or {}
+        reference = v.name == report.reference
+        recommended = v.name == report.recommended and not v.broken
+        status = ("BROKEN: " + (v.broken_reason or "")) if v.broken else (
+            "reference" if reference else f"#{v.rank}" if v.rank else "-")
+        if recommended:
+            status = "★ best trade-off"
+        values = {
+            "size_mb": v.size_mb, "decode_tok_s": v.decode_tok_s, "speedup": v.speedup, "perplexity": v.perplexity,
+            "ppl_change": v.ppl_change, "ttft_s": v.ttft_s, "load_s": v.load_s, "peak_rss_mb": v.peak_rss_mb,
+            "task_score": v.task_score, "agreement": agree.get("token_agreement"),
+            "same_prefix": f"{agree['same_prefix']}/{agree['compared']}" if agree else None,
+        }
+        out.append(VariantRow(v.name, values, status, v.broken, recommended, reference, 1.0))
+    return out
+
+
+def rows_from_progress(progress: CompareProgress, reference: str = "torch-fp32") -> list[VariantRow]:
+    out = []
+    ref = progress.variants.get(reference)
+    ref_numbers = ref.numbers if ref else {}
+    for name in progress.order:
+        state = progress.variants[name]
+        values: dict[str, Any] = dict(state.numbers)
+        if name != reference and ref_numbers:
+            if ref_numbers.get("decode_tok_s") and values.get("decode_tok_s"):
+                values["speedup"] = values["decode_tok_s"] / ref_numbers["decode_tok_s"]
+            if ref_numbers.get("perplexity") and values.get("perplexity"):
+                values["ppl_change"] = values["perplexity"] / ref_numbers["perplexity"] - 1
+        elif name == reference and state.measured:
+            values.update(speedup=1.0, ppl_change=0.0)
+        status = state.activity
+        if state.fraction is not None and state.fraction < 1.0:
+            status += f" {state.fraction * 100:.0f}%"
+        if state.broken_reason:
+            status = "BROKEN: " + state.broken_reason
+        out.append(VariantRow(name, values, status, bool(state.broken_reason), False, name == reference, state.fraction))
+    return out
+
+
+def sort_rows(rows: list[VariantRow], key: str | None, reverse: bool = False) -> list[VariantRow]:
+    """Rows sorted by ``key`` (None keeps the job's order); broken ones and missing values last."""
+    if key is None or key not in COLUMN_KEYS:
+        return sorted(rows, key=lambda r: r.broken)
+    if key in ("name", "status"):
+        ordered = sorted(rows, key=lambda r: r.cell(COLUMNS[COLUMN_KEYS.index(key)]), reverse=reverse)
+        return sorted(ordered, key=lambda r: r.broken)
+    present = [r for r in rows if not r.broken and isinstance(r.values.get(key), (int, float))]
+    rest = [r for r in rows if r not in present]
+    present.sort(key=lambda r: r.values[key], reverse=reverse)
+    return present + sorted(rest, key=lambda r: r.broken)
+
+
+def best_first(key: str) -> bool:
+    """Whether a first click on the column sorts descending (higher is better there)."""
+    for column in COLUMNS:
+        if column.key == key:
+            return column.higher_is_better
+    return False

@@ -1,0 +1,166 @@
+"""The Quantize & Compare pane as a user drives it: presets, launch, live rows, report, sort, chat."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from textual.widgets import Checkbox, Input, Select
+
+from slm_workbench.engine.runs.store import RunStore
+from slm_workbench.ui.app import make_app
+from slm_workbench.ui.screens.chat_pane import ChatPane
+from slm_workbench.ui.widgets.variant_table import VariantTable
+from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
+
+from .conftest import fixed_sample, write_compare_run
+from .test_runs_pane import wait_for
+
+
+def pane_of(app):
+    return app.screen.query_one("#quantize-pane")
+
+
+def checked(app) -> list[str]:
+    return pane_of(app).checked_variants()
+
+
+async def open_pane(pilot) -> None:
+    await pilot.press("5")
+    await wait_for(pilot, lambda: bool(pilot.app.screen.query("#q-table")), what="the pane to mount")
+
+
+async def test_reattaches_to_the_newest_comparison_and_sorts_by_header(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    write_compare_run(store.root, "20260601-090000-compare-0001")
+    write_compare_run(store.root, "20260601-100000-compare-a9b8")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        table = app.screen.query_one(VariantTable)
+        await wait_for(pilot, lambda: len(table.rows_shown) == 6, what="the report's rows")
+        pane = pane_of(app)
+        assert pane.run_id == "20260601-100000-compare-a9b8"  # the newest one
+        assert app.screen.query_one("#q-history", Select).value == pane.run_id
+        assert [r.name for r in table.rows_shown][-1] == "int4-olive"  # broken: last, never ranked
+        assert "int4-hq" in str(app.screen.query_one("#q-message").render())
+
+        await pilot.click(VariantTable, offset=(20, 0))  # the "tok/s" header: fastest first
+        await pilot.pause()
+        assert table.sort_key == "decode_tok_s"
+        assert [r.name for r in table.rows_shown] == ["int4", "int4-hq", "int8", "fp32", "torch-fp32", "int4-olive"]
+        table.sort_by("decode_tok_s")  # again: slowest first, broken still last
+        assert [r.name for r in table.rows_shown][0] == "torch-fp32" and table.rows_shown[-1].name == "int4-olive"
+
+        app.screen.query_one("#q-history", Select).value = "20260601-090000-compare-0001"
+        await wait_for(pilot, lambda: pane.run_id == "20260601-090000-compare-0001", what="the older run")
+        await wait_for(pilot, lambda: len(table.rows_shown) == 6, what="its rows")
+
+
+async def test_presets_check_variants_and_a_hand_pick_is_custom(tmp_path: Path) -> None:
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        assert checked(app) == ["fp32", "int8", "int4", "int4-hq"]
+        group = app.screen.query_one("#q-group", Select)
+        group.value = "fast"
+        await pilot.pause()
+        assert checked(app) == ["int8", "int4"]
+        group.value = "all"
+        await pilot.pause()
+        assert checked(app) == ["fp32", "int8", "int4", "int4-hq", "int4-olive"]
+        app.screen.query_one("#q-v-int4-olive", Checkbox).value = False
+        await pilot.pause()
+        assert group.value == "balanced"  # what is checked now is exactly that group
+        app.screen.query_one("#q-v-fp32", Checkbox).value = False
+        await pilot.pause()
+        assert group.value == "custom"
+        assert "Pick a model" in str(app.screen.query_one("#q-message").render())
+
+
+async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        notes: list[str] = []
+        app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        app.screen.query_one("#q-source", Input).value = str(tmp_path / "no-such-model")
+        await pilot.click("#q-compare")
+        assert notes and "no-such-model" in notes[-1]
+        app.screen.query_one("#q-source", Input).value = "smollm2-135m-instruct"
+        app.screen.query_one("#q-threads", Input).value = "0"
+        await pilot.click("#q-compare")
+        assert "threads" in notes[-1]
+        for name in ("fp32", "int8", "int4", "int4-hq"):
+            app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
+        app.screen.query_one("#q-threads", Input).value = "1"
+        await pilot.click("#q-export")
+        assert "at least one variant" in notes[-1]
+        assert store.list() == []
+
+
+async def test_chat_opens_the_variant_alone_or_beside_the_reference(tmp_path: Path, monkeypatch) -> None:
+    store = RunStore(tmp_path / "runs")
+    write_compare_run(store.root)
+    loaded: list[str] = []
+    monkeypatch.setattr(ChatPane, "load_models", lambda self, text: loaded.append(text))
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        table = app.screen.query_one(VariantTable)
+        await wait_for(pilot, lambda: len(table.rows_shown) == 6, what="the report's rows")
+        table.move_cursor(row=[r.name for r in table.rows_shown].index("int4-hq"))
+        await pilot.pause()
+        await pilot.press("v")
+        await wait_for(pilot, lambda: bool(loaded), what="the chat pane to load")
+        assert loaded == ["smollm2-135m-instruct smollm2-135m-instruct:int4-hq"]
+        assert app.screen.query_one("#panes").current == "chat"
+        assert app.screen.query_one("#chat-models", Input).value == loaded[0]
+        app.action_show_pane("quantize")  # (the chat prompt has the keys now)
+        await pilot.pause()
+        table.move_cursor(row=[r.name for r in table.rows_shown].index("int4-olive"))
+        await pilot.pause()
+        assert app.screen.query_one("#q-chat").disabled  # a broken variant is not offered
+        table.move_cursor(row=[r.name for r in table.rows_shown].index("int8"))
+        await pilot.pause()
+        await pilot.click("#q-chat")
+        await wait_for(pilot, lambda: len(loaded) == 2, what="the second load")
+        assert loaded[1] == "smollm2-135m-instruct:int8"
+
+
+@pytest.mark.timeout(300)
+async def test_compare_job_fills_rows_live_then_shows_the_report(tmp_path: Path, tiny_model_dir: Path,
+                                                                 tiny_variants: dict[str, Path]) -> None:  # noqa: F811
+    from slm_workbench.engine.export.source import resolve_source
+
+    home = Path(os.environ["SLMW_HOME"])
+    name = resolve_source(str(tiny_model_dir)).name
+    link_variants(home, name, {"int4": tiny_variants["int4"]})
+    store = RunStore(home / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        screen = app.screen
+        screen.query_one("#q-source", Input).value = str(tiny_model_dir)
+        screen.query_one("#q-group", Select).value = "fast"
+        await pilot.pause()
+        screen.query_one("#q-v-int8", Checkbox).value = False
+        screen.query_one("#q-ppl", Input).value = "64"
+        await pilot.pause()
+        await pilot.click("#q-compare")
+        pane = pane_of(app)
+        await wait_for(pilot, lambda: pane.run_id is not None, what="the job to start")
+        table = screen.query_one(VariantTable)
+        assert [r.name for r in table.rows_shown] == ["torch-fp32", "int4"]  # rows before any number
+        await wait_for(pilot, lambda: pane.progress.variants["torch-fp32"].measured, what="the reference measured",
+                       timeout=240)
+        await wait_for(pilot, lambda: pane.report is not None, what="the report", timeout=240)
+        assert pane.run_state == "done"
+        rows = {r.name: r for r in table.rows_shown}
+        assert rows["int4"].values["perplexity"] > 0 and rows["int4"].values["decode_tok_s"] > 0
+        assert rows["torch-fp32"].status == "reference"
+        recipe = (store.root / pane.run_id / "recipe.yaml").read_text()
+        assert "int4" in recipe and "perplexity_tokens: 64" in recipe
+        assert (store.root / pane.run_id / "artifacts" / "report.md").is_file()

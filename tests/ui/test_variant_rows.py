@@ -1,0 +1,45 @@
+"""The Quantize & Compare rows: from a report or a running job, sorted with broken ones last."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slm_workbench.engine.compare.progress import CompareProgress
+from slm_workbench.engine.compare.report import load_report
+from slm_workbench.ui.variant_rows import COLUMNS, best_first, rows_from_progress, rows_from_report, sort_rows
+
+from .conftest import write_compare_run
+
+
+def test_rows_from_a_report_mark_reference_best_and_broken(tmp_path: Path) -> None:
+    rows = rows_from_report(load_report(write_compare_run(tmp_path)))
+    by_name = {r.name: r for r in rows}
+    assert by_name["torch-fp32"].reference and by_name["torch-fp32"].status == "reference"
+    assert by_name["int4-hq"].recommended and by_name["int4-hq"].status == "★ best trade-off"
+    assert by_name["int4-olive"].broken and by_name["int4-olive"].status.startswith("BROKEN: perplexity 212x")
+    cells = {c.key: by_name["int8"].cell(c) for c in COLUMNS}
+    assert cells["ppl_change"] == "+0.9%" and cells["same_prefix"] == "41/64" and cells["agreement"] == "81%"
+    assert cells["task_score"] == "-" and cells["speedup"] == "4.07"
+
+
+def test_sorting_keeps_broken_variants_last_in_either_direction(tmp_path: Path) -> None:
+    rows = rows_from_report(load_report(write_compare_run(tmp_path)))
+    fastest = [r.name for r in sort_rows(rows, "decode_tok_s", reverse=best_first("decode_tok_s"))]
+    assert fastest == ["int4", "int4-hq", "int8", "fp32", "torch-fp32", "int4-olive"]
+    smallest = [r.name for r in sort_rows(rows, "perplexity", reverse=best_first("perplexity"))]
+    assert smallest[0] in ("torch-fp32", "fp32") and smallest[-1] == "int4-olive"
+    assert [r.name for r in sort_rows(rows, "perplexity", reverse=True)][-1] == "int4-olive"
+    assert [r.name for r in sort_rows(rows, "name")][:2] == ["fp32", "int4"]
+    assert [r.name for r in sort_rows(rows, None)][-1] == "int4-olive"
+
+
+def test_rows_from_progress_compute_ratios_against_the_reference_so_far() -> None:
+    state = CompareProgress()
+    state.expect(["torch-fp32", "int8", "int4"])
+    state.feed(metrics=[{"variant": "torch-fp32", "perplexity": 20.0, "decode_tok_s": 5.0},
+                        {"variant": "int8", "perplexity": 21.0, "decode_tok_s": 20.0}])
+    rows = {r.name: r for r in rows_from_progress(state)}
+    assert rows["torch-fp32"].values["speedup"] == 1.0
+    assert rows["int8"].values["speedup"] == 4.0
+    assert abs(rows["int8"].values["ppl_change"] - 0.05) < 1e-9
+    assert rows["int4"].status == "waiting" and rows["int4"].values == {}
