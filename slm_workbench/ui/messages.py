@@ -71,9 +71,10 @@ class CompareUpdate(Message):
 
 @dataclass
 class CompareRunsListed(Message):
-    """The export and compare runs in the store, newest first."""
+    """The export and compare runs in the store, and the finished training runs, newest first."""
 
     runs: list[RunInfo]
+    trained: list[RunInfo]
 
 
 @dataclass

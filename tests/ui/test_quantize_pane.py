@@ -14,7 +14,7 @@ from slm_workbench.ui.screens.chat_pane import ChatPane
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
 
-from .conftest import fixed_sample, write_compare_run
+from .conftest import fixed_sample, write_compare_run, write_run
 from .test_runs_pane import wait_for
 
 
@@ -77,6 +77,22 @@ async def test_presets_check_variants_and_a_hand_pick_is_custom(tmp_path: Path) 
         await pilot.pause()
         assert group.value == "custom"
         assert "Pick a model" in str(app.screen.query_one("#q-message").render())
+
+
+async def test_a_finished_training_run_can_be_picked_as_the_source(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    write_run(store.root, "20260601-080000-train-77aa", "train", "done", title="smoke-lora")
+    write_run(store.root, "20260601-081000-train-88bb", "train", "failed", title="broken-lora")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        pick = app.screen.query_one("#q-pick", Select)
+        await wait_for(pilot, lambda: "20260601-080000-train-77aa" in [v for _, v in pick._options], what="the run")
+        assert "20260601-081000-train-88bb" not in [v for _, v in pick._options]  # only finished ones
+        assert "smollm2-135m-instruct" in [v for _, v in pick._options]
+        pick.value = "20260601-080000-train-77aa"
+        await pilot.pause()
+        assert app.screen.query_one("#q-source", Input).value == "20260601-080000-train-77aa"
 
 
 async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:

@@ -49,7 +49,10 @@ class QuantizePane(Vertical):
     QuantizePane { height: 1fr; padding: 0 1; }
     QuantizePane Horizontal { height: 1; }
     QuantizePane #q-source { width: 1fr; }
-    QuantizePane #q-group { width: 16; }
+    QuantizePane #q-group { width: 14; }
+    QuantizePane #q-pick { width: 12; margin-right: 1; }
+    QuantizePane #q-pick SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
+    QuantizePane #q-pick > SelectOverlay { width: 64; }
     QuantizePane Button { margin-left: 1; min-width: 8; }
     QuantizePane #q-variants Checkbox { margin-right: 1; }
     QuantizePane #q-eval { width: 1fr; }
@@ -81,6 +84,8 @@ class QuantizePane(Vertical):
         self.run_id: str | None = None
         self.run_state = ""
         self.history: list[RunInfo] = []
+        self.trained: list[RunInfo] = []
+        self._models: list[str] = []
         self._sources: dict[str, str | None] = {}
         self._syncing = False
 
@@ -88,9 +93,12 @@ class QuantizePane(Vertical):
     def compose(self) -> ComposeResult:
         from ...engine.models.resolve import prepared_models
 
-        models = [ref.name for ref in prepared_models()]
+        self._models = [ref.name for ref in prepared_models()]
         with Horizontal(id="q-toolbar"):
-            yield Input(DEFAULT_SOURCE, id="q-source", compact=True, suggester=SuggestFromList(models, case_sensitive=False),
+            yield Select([(name, name) for name in self._models], prompt="pick…", id="q-pick", compact=True,
+                         tooltip="a model, or a finished training run (its adapter merged into its base)")
+            yield Input(DEFAULT_SOURCE, id="q-source", compact=True,
+                        suggester=SuggestFromList(self._models, case_sensitive=False),
                         placeholder="model, HF folder, GGUF or training run id",
                         tooltip="what to export: a model, any HF folder, or a training run (its adapter is merged first)")
             yield Select([(g, g) for g in (*VARIANT_GROUPS, CUSTOM)], value=DEFAULT_GROUP, allow_blank=False,
@@ -144,6 +152,11 @@ class QuantizePane(Vertical):
     # -- choosing variants ----------------------------------------------------------------------
     def checked_variants(self) -> list[str]:
         return [name for name in PRESETS if self.query_one(f"#q-v-{name}", Checkbox).value]
+
+    @on(Select.Changed, "#q-pick")
+    def _source_picked(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.query_one("#q-source", Input).value = event.value
 
     @on(Select.Changed, "#q-group")
     def _group_picked(self, event: Select.Changed) -> None:
@@ -238,10 +251,13 @@ class QuantizePane(Vertical):
         if not self._poll_lock.acquire(blocking=False):
             return  # the previous poll is still reading
         try:
-            runs = [r for r in self._watcher.refresh() if r.stage in STAGES]
+            everything = self._watcher.refresh()
+            runs = [r for r in everything if r.stage in STAGES]
+            trained = [r for r in everything if r.stage == "train" and r.state == "done"]
             unattached = self._follow == (0, None) and bool(runs)
-            if unattached or [(r.id, r.state) for r in runs] != [(r.id, r.state) for r in self.history]:
-                self.post_message(CompareRunsListed(runs))
+            if (unattached or [(r.id, r.state) for r in runs] != [(r.id, r.state) for r in self.history]
+                    or [r.id for r in trained] != [r.id for r in self.trained]):
+                self.post_message(CompareRunsListed(runs, trained))
             generation, run_dir = self._follow
             if run_dir is None:
                 return  # on_compare_runs_listed re-attaches to the newest comparison
@@ -274,7 +290,11 @@ class QuantizePane(Vertical):
 
     def on_compare_runs_listed(self, message: CompareRunsListed) -> None:
         message.stop()
-        self.history = message.runs
+        self.history, self.trained = message.runs, message.trained
+        pick = self.query_one("#q-pick", Select)
+        with self.prevent(Select.Changed):
+            pick.set_options([(name, name) for name in self._models]
+                             + [(Text(f"{r.title} · {r.id}", no_wrap=True, overflow="ellipsis"), r.id) for r in message.trained])
         options = [(Text.assemble(f"{clock(r.status.created if r.status else None)} {r.title}  ",
                                   (r.state, STATE_STYLES.get(r.state, "")), no_wrap=True, overflow="ellipsis"), r.id)
                    for r in message.runs]
