@@ -19,24 +19,20 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.suggester import SuggestFromList
-from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
+from textual.widgets import Button, ProgressBar, Select, Static
 
 from ...engine.compare.progress import CompareProgress
-from ...engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups
 from ...engine.runs import launcher
 from ...engine.runs.store import RunInfo, RunStore
 from ...engine.runs.watch import RunFollower, RunsWatcher
 from ..format import STATE_STYLES, clock
 from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat
 from ..variant_rows import VariantRow, rows_from_progress, rows_from_report
+from ..widgets.compare_form import CompareForm
 from ..widgets.variant_bars import VariantBars
 from ..widgets.variant_table import VariantTable
 
 STAGES = ("compare", "export")
-DEFAULT_SOURCE = "smollm2-135m-instruct"
-DEFAULT_GROUP = "balanced"
-CUSTOM = "custom"
 
 
 class QuantizePane(Vertical):
@@ -47,17 +43,8 @@ class QuantizePane(Vertical):
     ]
     DEFAULT_CSS = """
     QuantizePane { height: 1fr; padding: 0 1; }
-    QuantizePane Horizontal { height: 1; }
-    QuantizePane #q-source { width: 1fr; }
-    QuantizePane #q-group { width: 14; }
-    QuantizePane #q-pick { width: 12; margin-right: 1; }
-    QuantizePane #q-pick SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
-    QuantizePane #q-pick > SelectOverlay { width: 64; }
-    QuantizePane Button { margin-left: 1; min-width: 8; }
-    QuantizePane #q-variants Checkbox { margin-right: 1; }
-    QuantizePane #q-eval { width: 1fr; }
-    QuantizePane #q-threads, QuantizePane #q-ppl { width: 8; }
-    QuantizePane .q-label { width: auto; margin: 0 1; color: $text-muted; }
+    QuantizePane #q-status, QuantizePane #q-actions { height: 1; }
+    QuantizePane #q-actions Button { margin-right: 1; min-width: 8; }
     QuantizePane #q-history { width: 1fr; max-width: 64; }
     QuantizePane #q-history SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     QuantizePane #q-activity { width: 1fr; margin-left: 1; }
@@ -85,40 +72,11 @@ class QuantizePane(Vertical):
         self.run_state = ""
         self.history: list[RunInfo] = []
         self.trained: list[RunInfo] = []
-        self._models: list[str] = []
         self._sources: dict[str, str | None] = {}
-        self._syncing = False
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        from ...engine.models.resolve import prepared_models
-
-        self._models = [ref.name for ref in prepared_models()]
-        with Horizontal(id="q-toolbar"):
-            yield Select([(name, name) for name in self._models], prompt="pick…", id="q-pick", compact=True,
-                         tooltip="a model, or a finished training run (its adapter merged into its base)")
-            yield Input(DEFAULT_SOURCE, id="q-source", compact=True,
-                        suggester=SuggestFromList(self._models, case_sensitive=False),
-                        placeholder="model, HF folder, GGUF or training run id",
-                        tooltip="what to export: a model, any HF folder, or a training run (its adapter is merged first)")
-            yield Select([(g, g) for g in (*VARIANT_GROUPS, CUSTOM)], value=DEFAULT_GROUP, allow_blank=False,
-                         id="q-group", compact=True, tooltip="fast: int8+int4; balanced: fp32, int8, int4, int4-hq; all")
-            yield Button("Compare", id="q-compare", variant="success", compact=True,
-                         tooltip="build what is missing, then measure everything against PyTorch fp32")
-            yield Button("Export", id="q-export", compact=True, tooltip="only build the checked variants")
-        chosen = set(expand_groups([DEFAULT_GROUP]))
-        with Horizontal(id="q-variants"):
-            for name, preset in PRESETS.items():
-                yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, tooltip=preset.description)
-        with Horizontal(id="q-settings"):
-            yield Static("eval", classes="q-label")
-            yield Input(id="q-eval", compact=True, placeholder="default: the run's eval split, else held-out prose",
-                        tooltip="a prepared dataset folder, a JSONL of records or a text file")
-            yield Static("threads", classes="q-label")
-            yield Input("1", id="q-threads", type="integer", compact=True, tooltip="threads per model while measuring")
-            yield Static("ppl tokens", classes="q-label")
-            yield Input("2048", id="q-ppl", type="integer", compact=True, tooltip="held-out tokens scored")
-            yield Checkbox("reference", True, id="q-reference", compact=True, tooltip="measure PyTorch fp32 too")
+        yield CompareForm(id="q-form")
         with Horizontal(id="q-status"):
             yield Select([], prompt="no comparison yet", id="q-history", compact=True, tooltip="earlier jobs")
             yield Static("", id="q-activity")
@@ -149,43 +107,10 @@ class QuantizePane(Vertical):
         if shown and not self.has_focus_within:
             self.query_one(VariantTable).focus()
 
-    # -- choosing variants ----------------------------------------------------------------------
-    def checked_variants(self) -> list[str]:
-        return [name for name in PRESETS if self.query_one(f"#q-v-{name}", Checkbox).value]
-
-    @on(Select.Changed, "#q-pick")
-    def _source_picked(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str):
-            self.query_one("#q-source", Input).value = event.value
-
-    @on(Select.Changed, "#q-group")
-    def _group_picked(self, event: Select.Changed) -> None:
-        if event.value == CUSTOM or self._syncing:
-            return
-        chosen = set(expand_groups([str(event.value)]))
-        self._syncing = True
-        try:
-            for name in PRESETS:
-                self.query_one(f"#q-v-{name}", Checkbox).value = name in chosen
-        finally:
-            self.call_after_refresh(self._end_sync)
-
-    def _end_sync(self) -> None:
-        self._syncing = False
-
-    @on(Checkbox.Changed, "#q-variants Checkbox")
-    def _variant_toggled(self) -> None:
-        if self._syncing:
-            return
-        checked = self.checked_variants()
-        group = next((g for g in VARIANT_GROUPS if expand_groups([g]) == checked), CUSTOM)
-        select = self.query_one("#q-group", Select)
-        if select.value != group:
-            self._syncing = True
-            select.value = group
-            self.call_after_refresh(self._end_sync)
-
     # -- launching ----------------------------------------------------------------------------
+    def checked_variants(self) -> list[str]:
+        return self.query_one(CompareForm).checked_variants()
+
     @on(Button.Pressed, "#q-compare")
     def action_compare(self) -> None:
         self._launch("compare")
@@ -195,31 +120,15 @@ class QuantizePane(Vertical):
         self._launch("export")
 
     def _launch(self, stage: str) -> None:
-        from pydantic import ValidationError
-
-        from ...config.export import CompareRecipe, ExportRecipe
-        from ...config.loading import format_validation_error
         from ...engine.errors import WorkbenchError
-        from ...engine.export.source import resolve_source
 
-        source = self.query_one("#q-source", Input).value.strip()
-        variants = self.checked_variants()
-        fields: dict[str, object] = {"model": source, "variants": variants}
-        if stage == "compare":
-            fields.update(eval=self.query_one("#q-eval", Input).value.strip() or None,
-                          threads=self.query_one("#q-threads", Input).value or 0,
-                          perplexity_tokens=self.query_one("#q-ppl", Input).value or 0,
-                          reference=self.query_one("#q-reference", Checkbox).value)
         try:
-            recipe = (CompareRecipe if stage == "compare" else ExportRecipe)(**fields)
-            name = resolve_source(source).name
-        except ValidationError as exc:
-            self.notify(format_validation_error(exc, f"{stage} recipe"), title="Cannot start", severity="error", timeout=10)
-            return
+            recipe, name = self.query_one(CompareForm).recipe(stage)
         except WorkbenchError as exc:
             self.notify(exc.message + (f"\n{exc.hint}" if exc.hint else ""), title="Cannot start", severity="error",
                         timeout=10)
             return
+        variants = recipe.variants
         run_dir = launcher.start_recipe(recipe, title=f"{stage} {name}: {','.join(variants)}", run_store=self.run_store)
         self.notify(f"started {run_dir.name}", title="Quantize & Compare")
         self.follow(run_dir, expect=(["torch-fp32"] if stage == "compare" and recipe.reference else []) + variants)
@@ -291,10 +200,7 @@ class QuantizePane(Vertical):
     def on_compare_runs_listed(self, message: CompareRunsListed) -> None:
         message.stop()
         self.history, self.trained = message.runs, message.trained
-        pick = self.query_one("#q-pick", Select)
-        with self.prevent(Select.Changed):
-            pick.set_options([(name, name) for name in self._models]
-                             + [(Text(f"{r.title} · {r.id}", no_wrap=True, overflow="ellipsis"), r.id) for r in message.trained])
+        self.query_one(CompareForm).set_trained_runs(message.trained)
         options = [(Text.assemble(f"{clock(r.status.created if r.status else None)} {r.title}  ",
                                   (r.state, STATE_STYLES.get(r.state, "")), no_wrap=True, overflow="ellipsis"), r.id)
                    for r in message.runs]
