@@ -1,28 +1,36 @@
-"""``int4-hq``: 4-bit blocks with an exact float offset, inside MatMulNBits' fast CPU kernel.
+"""``int4-hq``: 4-bit blocks with an exact offset, folded into MatMulNBits' fast CPU kernel.
 
 Why a pass of our own: a block quantized as ``w = scale * q + offset`` (llama.cpp's Q4_1,
 q in 0..15) is what min/max asymmetric quantization gives, and it is exact for weights that
 were themselves Q4_1 (SmolLM2 here is dequantized from a Q4_1 GGUF). MatMulNBits can hold
 the offset as a float zero point, but onnxruntime 1.31 then leaves its fast kernel for a
 dequantize-every-call path (50x slower on this CPU); with uint8 zero points the offset
-must be a whole number of steps, which costs as much as plain RTN. So each MatMul becomes::
+must be a whole number of steps, which costs as much as plain RTN. The algebra::
 
-    Y = MatMulNBits(X; q, scale)            # no zero point: the kernel's fast path (q - 8)
-      + blocksum(X) @ C                     # C[b, n] = offset[n, b] + 8 * scale[n, b]
+    X @ W = MatMulNBits_sym(X; q, scale)    # no zero point: the kernel's fast path (q - 8)
+          + blocksum(X) @ C                 # C[n, b] = offset[n, b] + 8 * scale[n, b]
 
-where ``blocksum`` adds up each block of 32 inputs (a Reshape and a ReduceSum, shared by
-the MatMuls that read the same input). This is exact algebra; C itself is stored in 8-bit
-blocks (a second, small MatMulNBits), whose error is ~1/34 of a weight step. The
-tied embedding / lm_head goes to 8-bit symmetric blocks (MatMulNBits + GatherBlockQuantized
-sharing one copy): 4 bits there costs about 8% perplexity on SmolLM2 whatever the method.
+and the second term is folded into the first by augmenting K: each MatMul becomes ONE
+symmetric 4-bit MatMulNBits over ``Concat(X, sums, sums)``, ``sums`` being the block sums of
+X (Reshape, ReduceSum, Pad to a whole block; shared by the MatMuls that read the same X),
+whose extra weight blocks hold C twice: C_hi, C in 4-bit symmetric blocks of 32 along b, and
+C_lo, the residual C - C_hi the same way. Together they keep C to ~1/200 of its largest value
+per block (~8 bits); on SmolLM2 the effective weights are within 0.27% (relative L2) of the
+fp32 ones. For K = 576 the augmented K is 640, for K = 1536 it is 1664 (+8-11% 4-bit MACs).
+The tied embedding / lm_head goes to 8-bit symmetric blocks (MatMulNBits + GatherBlockQuantized
+sharing one copy), as llama.cpp's Q4_1 file keeps it (Q8_0): 4 bits there costs ~8% perplexity.
 
 Scales and offsets start from each block's min/max and are refined by a least-squares refit
 (kept only where it lowers the error), so weights that did not come from Q4_1 also get a
 good fit. The input is the builder's fp32 graph; the output is a complete GenAI folder.
 
-The price is speed: the offsets add about 16 small ops per layer (ORT profiling shows them
-at ~20% of a decode step), so int4-hq decodes at ~0.65-0.8x the builder's int4 on one CPU thread
-(fusing gate/up, or storing C as floats instead of 8 bits, changes nothing measurable).
+Speed (one thread): the Reshape, ReduceSum, Pad and Concat per distinct input (4 inputs a
+layer) take ~2 us a set; a MatMul by a 0/1 indicator matrix for the sums and a Concat take ~8.
+A decode step of the graph alone went from ~19.6 ms with the previous design (a second, 8-bit
+MatMulNBits for blocksum(X) @ C and an Add per MatMul) to ~18.0 ms; the builder's int4 takes
+~14-16. What is left is mostly the 8-bit lm_head (~2 ms a step: 28M weights, a fifth of the
+model's MACs) and the +8-11% MACs. Dropping C_lo saves ~3% of a step but costs ~7% perplexity.
+Figures: bench/variants.py.
 """
 
 from __future__ import annotations
@@ -46,7 +54,7 @@ class OffsetQuantStats:
     blocks: int = 0
     exact_blocks: int = 0
     weight_rel_error: float = 0.0
-    """Relative L2 error of all 4-bit weights together."""
+    """Relative L2 error of all 4-bit weights together, as the folded graph holds them (C's rounding included)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +116,22 @@ def quantize_blocks_sym8(w: np.ndarray, block_size: int = 32) -> tuple[np.ndarra
     return q.astype(np.uint8).reshape(n, k), scale
 
 
+def quantize_blocks_sym4(x: np.ndarray, block_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` [N, M] -> q [N, M] in 1..15 (``q - 8`` is the value in steps: MatMulNBits' default zero point), scale
+    [N, M/bs]."""
+    n, m = x.shape
+    b = x.reshape(n, m // block_size, block_size).astype(np.float32)
+    scale = np.abs(b).max(-1) / np.float32(7.0)
+    scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
+    q = np.clip(np.rint(b / scale[..., None]), -7, 7) + 8
+    return q.astype(np.uint8).reshape(n, m), scale
+
+
+def dequantize_sym4(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    n, m = q.shape
+    return ((q.astype(np.float32) - 8.0).reshape(n, scale.shape[1], -1) * scale[..., None]).reshape(n, m)
+
+
 def pack_nibbles(q: np.ndarray) -> np.ndarray:
     return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
 
@@ -124,7 +148,8 @@ class _Rewriter:
         self.from_array = numpy_helper.from_array
         self.new_inits: list[Any] = []
         self.dropped: set[str] = set()
-        self.blocksums: dict[str, str] = {}
+        self.augmented: dict[str, str] = {}
+        self.nodes: list[Any] = []
         self.head_q8: dict[str, tuple[str, str]] = {}
         self.stats = OffsetQuantStats()
         self._err = [0.0, 0.0]
@@ -155,46 +180,59 @@ class _Rewriter:
         return [helper.make_node("MatMulNBits", [node.input[0], qname, sname], list(node.output), name=node.name + "_Q8",
                                  domain=MS_DOMAIN, K=k, N=n, bits=8, block_size=self.bs, accuracy_level=self.acc)]
 
-    def offset_4bit(self, node: Any, w_kn: np.ndarray) -> list[Any]:
+    def augmented_input(self, x: str, k: int, nbp: int) -> str:
+        """``[x, sums, sums]``: x and its block sums twice (for C_hi, then C_lo), each zero-padded to ``nbp``.
+
+        Reshape + ReduceSum + Pad + Concat: ~2 us per input on this CPU, where a MatMul by a 0/1 indicator matrix
+        and a Concat take ~8."""
+        from onnx import helper
+
+        if x not in self.augmented:
+            nb = k // self.bs
+            shape = self.add(np.array([0, 0, nb, self.bs], dtype=np.int64), f"{x}/slmw_blockshape")
+            axes = self.add(np.array([-1], dtype=np.int64), f"{x}/slmw_blockaxes")
+            pads = self.add(np.array([0, 0, 0, 0, 0, nbp - nb], dtype=np.int64), f"{x}/slmw_blockpads")
+            blocks, sums, padded, aug = (f"{x}/slmw_blocks", f"{x}/slmw_blocksums", f"{x}/slmw_blocksums_padded",
+                                         f"{x}/slmw_augmented")
+            self.nodes += [
+                helper.make_node("Reshape", [x, shape], [blocks], name=f"{x}/BlockReshape"),
+                helper.make_node("ReduceSum", [blocks, axes], [sums], name=f"{x}/BlockSums", keepdims=0),
+                helper.make_node("Pad", [sums, pads], [padded], name=f"{x}/BlockSumsPad"),
+                helper.make_node("Concat", [x, padded, padded], [aug], name=f"{x}/Augment", axis=-1),
+            ]
+            self.augmented[x] = aug
+        return self.augmented[x]
+
+    def folded_4bit(self, node: Any, w_kn: np.ndarray) -> list[Any]:
+        """One symmetric MatMulNBits over ``[x, blocksums, blocksums]`` (see the module docstring)."""
         from onnx import helper
 
         k, n = w_kn.shape
         nb = k // self.bs
+        nbp = -(-nb // self.bs) * self.bs
         base = node.input[1]
         w = w_kn.T
         q, scale, offset, err = quantize_blocks_offset4(w, self.bs)
-        self._err[0] += float(err.sum(dtype=np.float64))
-        self._err[1] += float(np.square(w).sum(dtype=np.float64))
+        c = np.pad(offset + 8.0 * scale, ((0, 0), (0, nbp - nb)))
+        c_hi, s_hi = quantize_blocks_sym4(c, self.bs)
+        c_lo, s_lo = quantize_blocks_sym4(c - dequantize_sym4(c_hi, s_hi), self.bs)
+        c_eff = dequantize_sym4(c_hi, s_hi) + dequantize_sym4(c_lo, s_lo)
+        w_eff = scale[..., None] * (q.astype(np.float32) - 8.0) + c_eff[:, :nb, None]
+        self._err[0] += float(np.square(w_eff.reshape(n, k) - w, dtype=np.float64).sum())
+        self._err[1] += float(np.square(w, dtype=np.float64).sum())
         self.stats.blocks += n * nb
         self.stats.exact_blocks += int((err <= 1e-10 * np.square(scale) * self.bs).sum())
         self.stats.tensors_4bit += 1
         self.dropped.add(base)
-        qname = self.add(pack_nibbles(q), base + "_Q4")
-        sname = self.add(scale.reshape(-1), base + "_scales")
-        nodes = []
-        x = node.input[0]
-        if (x, k) not in self.blocksums:
-            shape = self.add(np.array([0, 0, nb, self.bs], dtype=np.int64), f"{base}_blockshape")
-            axes = self.add(np.array([-1], dtype=np.int64), f"{base}_blockaxes")
-            blocks, sums = f"{x}/slmw_blocks", f"{x}/slmw_blocksum"
-            nodes.append(helper.make_node("Reshape", [x, shape], [blocks], name=f"{node.name}/BlockReshape"))
-            nodes.append(helper.make_node("ReduceSum", [blocks, axes], [sums], name=f"{node.name}/BlockSum", keepdims=0))
-            self.blocksums[(x, k)] = sums  # type: ignore[index]
-        sums = self.blocksums[(x, k)]  # type: ignore[index]
-        y = node.output[0]
-        nodes.append(helper.make_node("MatMulNBits", [x, qname, sname], [y + "/slmw_main"], name=node.name + "_Q4",
-                                      domain=MS_DOMAIN, K=k, N=n, bits=4, block_size=self.bs, accuracy_level=self.acc))
-        # the offsets themselves go to 8-bit blocks: their error (~1/34 of a weight step) is far below
-        # the 4-bit step, and they take a quarter of the memory a float matrix would
-        c_nk = np.pad(offset + 8.0 * scale, ((0, 0), (0, (-nb) % self.bs)))
-        cq, cs = quantize_blocks_sym8(c_nk, self.bs)
-        cq_name = self.add(cq.reshape(n, -1, self.bs), base + "_blockoffset_Q8")
-        cs_name = self.add(cs.reshape(-1), base + "_blockoffset_scales")
-        nodes.append(helper.make_node("MatMulNBits", [sums, cq_name, cs_name], [y + "/slmw_offset"],
-                                      name=node.name + "/BlockOffset_Q8", domain=MS_DOMAIN, K=nb, N=n, bits=8,
-                                      block_size=self.bs, accuracy_level=self.acc))
-        nodes.append(helper.make_node("Add", [y + "/slmw_main", y + "/slmw_offset"], [y], name=node.name + "/AddOffset"))
-        return nodes
+        q_aug = np.concatenate([q.reshape(n, k), c_hi, c_lo], axis=1).reshape(n, -1, self.bs)
+        s_aug = np.concatenate([scale, s_hi, s_lo], axis=1)
+        qname = self.add(pack_nibbles(q_aug), base + "_Q4")
+        sname = self.add(s_aug.reshape(-1), base + "_scales")
+        self.nodes = []
+        x_aug = self.augmented_input(node.input[0], k, nbp)
+        return self.nodes + [helper.make_node("MatMulNBits", [x_aug, qname, sname], list(node.output),
+                                              name=node.name + "_Q4", domain=MS_DOMAIN, K=k + 2 * nbp, N=n, bits=4,
+                                              block_size=self.bs, accuracy_level=self.acc)]
 
     def embedding(self, node: Any, producers: dict[str, Any], token_inputs: set[str]) -> list[Any] | None:
         """The token embedding Gather -> GatherBlockQuantized over 8-bit blocks (shared with a tied head)."""
@@ -226,21 +264,12 @@ class _Rewriter:
                                  domain=MS_DOMAIN, bits=8, block_size=self.bs, gather_axis=0, quantize_axis=1)]
 
 
-def quantize_offset4(
-    src: Path,
-    dst: Path,
-    *,
-    block_size: int = 32,
-    accuracy_level: int = 4,
-    on_progress: ProgressFn = lambda message, done, total: None,
-    check_cancelled: Callable[[], None] = lambda: None,
-) -> OffsetQuantStats:
-    """Rewrite the fp32 GenAI folder ``src`` into ``dst`` (int4 body with offsets, 8-bit head)."""
-    import onnx
+def fold_offsets(model: Any, *, block_size: int = 32, accuracy_level: int = 4,
+                 on_progress: ProgressFn = lambda message, done, total: None,
+                 check_cancelled: Callable[[], None] = lambda: None) -> OffsetQuantStats:
+    """Rewrite the fp32 ONNX ``model`` in place: MatMuls to folded 4-bit ones, the tied embedding / head to 8 bits."""
     from onnx import helper
 
-    on_progress("loading the fp32 graph", 0, 1)
-    model = onnx.load(str(src / "model.onnx"))
     rw = _Rewriter(model, block_size, accuracy_level)
     graph_outputs = {o.name for o in model.graph.output}
     nodes = list(model.graph.node)
@@ -255,7 +284,7 @@ def quantize_offset4(
             continue
         check_cancelled()
         is_head = any(o in graph_outputs for o in node.output) or node.name.startswith("/lm_head")
-        rewritten.extend(rw.head_8bit(node, w) if is_head else rw.offset_4bit(node, w))
+        rewritten.extend(rw.head_8bit(node, w) if is_head else rw.folded_4bit(node, w))
         done += 1
         on_progress(f"quantizing {node.name}", done, total)
     final: list[Any] = []
@@ -278,11 +307,30 @@ def quantize_offset4(
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     rw.stats.weight_rel_error = (rw._err[0] / rw._err[1]) ** 0.5 if rw._err[1] else 0.0
-    on_progress("saving", total, total)
+    return rw.stats
+
+
+def quantize_offset4(
+    src: Path,
+    dst: Path,
+    *,
+    block_size: int = 32,
+    accuracy_level: int = 4,
+    on_progress: ProgressFn = lambda message, done, total: None,
+    check_cancelled: Callable[[], None] = lambda: None,
+) -> OffsetQuantStats:
+    """Rewrite the fp32 GenAI folder ``src`` into ``dst`` (folded int4 body, 8-bit embedding/head)."""
+    import onnx
+
+    on_progress("loading the fp32 graph", 0, 1)
+    model = onnx.load(str(src / "model.onnx"))
+    stats = fold_offsets(model, block_size=block_size, accuracy_level=accuracy_level, on_progress=on_progress,
+                         check_cancelled=check_cancelled)
+    on_progress("saving", 1, 1)
     dst.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(dst / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
               location="model.onnx.data", size_threshold=1024)
     for item in src.iterdir():
         if item.is_file() and not item.name.startswith("model.onnx"):
             shutil.copy2(item, dst / item.name)
-    return rw.stats
+    return stats

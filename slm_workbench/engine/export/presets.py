@@ -10,9 +10,11 @@ Paths:
 
 - ``builder``: the ONNX Runtime GenAI model builder alone.
 - ``offset4``: the builder's fp32 graph, then our own pass (``offset_quant.py``): 4-bit blocks
-  of 32 with an exact per-block float offset (a Q4_1 block in MatMulNBits' fast kernel), and
-  the tied embedding / lm_head at 8 bits. Measured on SmolLM2: perplexity within 1% of fp32
-  where the builder's int4 is +31%, at about 0.7x its decode speed (see bench/variants.py).
+  of 32 with an exact per-block offset (a Q4_1 block), the offsets folded into the same
+  symmetric MatMulNBits by augmenting K with the input's block sums, and the tied embedding /
+  lm_head at 8 bits. Measured on SmolLM2: perplexity +0.7% over fp32 where the builder's int4
+  is +32%, decoding at ~0.8x the builder int4's speed and ~1.2x llama.cpp Q4_1's at one thread
+  (see bench/variants.py).
 - ``olive``: the builder's fp32 graph, then ``olive quantize --algorithm rtn --precision int4``.
 """
 
@@ -79,7 +81,8 @@ PRESETS: dict[str, VariantPreset] = {
         VariantPreset("int4", "int4", description="4-bit weights, builder RTN: symmetric, blocks of 32, int8 activations"),
         VariantPreset(
             "int4-hq", "int4", path="offset4", symmetric=False,
-            description="4-bit blocks of 32 with exact float offsets (Q4_1-like), embeddings and lm_head at 8 bits",
+            description="4-bit blocks of 32 with exact offsets (Q4_1-like) folded into one MatMulNBits; "
+                        "embeddings and lm_head at 8 bits",
         ),
         VariantPreset(
             "int4-olive", "int4", path="olive", block_size=128, accuracy_level=0,
