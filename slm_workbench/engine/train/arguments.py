@@ -4,6 +4,15 @@ TRL's own defaults assume a modern GPU: ``bf16=True`` and gradient checkpointing
 bf16 training is ~3x slower than fp32 and checkpointing only costs time, so both follow the
 recipe (``precision: auto`` -> fp32 on CPU). Datasets arrive tokenized with ``labels``, so TRL
 neither re-templates nor re-masks them.
+
+Packing: TRL's best-fit-decreasing packing trains padding-free, flattening a whole batch of
+packed rows into ONE sequence whose documents are told apart by ``position_ids``. A varlen
+kernel (flash-attention) then attends within each document; without one (SDPA or eager: every
+CPU, and GPUs without flash-attn) attention runs densely over the flattened sequence under a
+block-diagonal mask, so 4 rows of 512 cost like one sequence of 2048: 4x the attention work of
+the rows apart. There each packed row is its own micro-batch, accumulated up to the recipe's
+batch (``micro_batches``): the same rows per optimizer step, the same loss, a quarter of the
+attention cost (bench/train_overhead.py measures packing on vs off).
 """
 
 from __future__ import annotations
@@ -23,15 +32,25 @@ def planned_steps(recipe: TrainRecipe, train_rows: int, processes: int = 1) -> i
     return max(1, math.ceil(train_rows / per_step * recipe.epochs))
 
 
+def micro_batches(recipe: TrainRecipe, attn_implementation: str | None) -> tuple[int, int]:
+    """(rows per forward pass, gradient accumulation steps) for the recipe's batch on this attention."""
+    varlen = bool(attn_implementation) and "flash" in str(attn_implementation)
+    if recipe.packing and recipe.batch_size > 1 and not varlen:
+        return 1, recipe.grad_accum * recipe.batch_size
+    return recipe.batch_size, recipe.grad_accum
+
+
 def cadence(every: int | None, steps: int, times: int) -> int:
     """``every`` when set, else about ``times`` times over the run."""
     return every or max(1, steps // times)
 
 
-def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool) -> Any:
+def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool,
+               attn_implementation: str | None = None) -> Any:
     import torch
     from trl import SFTConfig
 
+    rows_per_pass, accumulation = micro_batches(recipe, attn_implementation)
     dtype = resolve_dtype(recipe)
     on_gpu = torch.cuda.is_available()
     eval_every = cadence(recipe.eval_steps, steps, 10)
@@ -49,9 +68,9 @@ def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool
         max_grad_norm=recipe.max_grad_norm,
         num_train_epochs=recipe.epochs,
         max_steps=recipe.max_steps or -1,
-        per_device_train_batch_size=recipe.batch_size,
-        per_device_eval_batch_size=recipe.batch_size,
-        gradient_accumulation_steps=recipe.grad_accum,
+        per_device_train_batch_size=rows_per_pass,
+        per_device_eval_batch_size=rows_per_pass,
+        gradient_accumulation_steps=accumulation,
         max_length=recipe.max_length,
         packing=recipe.packing,
         packing_strategy="bfd",

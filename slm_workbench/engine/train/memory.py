@@ -17,6 +17,7 @@ from typing import Any
 
 from ...config.train import TrainRecipe
 from ..models.info import safetensors_parameters
+from .arguments import micro_batches
 
 GIB = 1024**3
 FRAMEWORK_OVERHEAD = {"cpu": 0.6 * GIB, "cuda": 1.0 * GIB}
@@ -106,7 +107,8 @@ def estimate_memory(recipe: TrainRecipe, model_folder: Path, *, device: str | No
     else:
         trainable = lora_parameters(config, recipe.lora.r, recipe.lora.target_modules)
         grad_bytes, opt_bytes = 4, 4  # PEFT keeps adapters in fp32
-    b, s = recipe.batch_size, recipe.max_length
+    # rows in one forward pass: packed rows go one at a time without a varlen kernel (arguments.py)
+    b, s = micro_batches(recipe, None)[0], recipe.max_length
     h, layers = config["hidden_size"], config["num_hidden_layers"]
     heads, vocab = config["num_attention_heads"], config["vocab_size"]
     act_scale = bits / 16

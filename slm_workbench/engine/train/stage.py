@@ -131,7 +131,8 @@ def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) 
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
     trainer = SFTTrainer(
         model=loaded.model,
-        args=sft_config(recipe, ctx.run_dir, steps=steps, has_eval=has_eval),
+        args=sft_config(recipe, ctx.run_dir, steps=steps, has_eval=has_eval,
+                        attn_implementation=getattr(loaded.model.config, "_attn_implementation", None)),
         train_dataset=data.train.remove_columns(["n_tokens"]),
         eval_dataset=data.eval.remove_columns(["n_tokens"]) if has_eval else None,
         processing_class=loaded.tokenizer,
