@@ -31,8 +31,18 @@ class Column:
     higher_is_better: bool = False
 
 
+STATUS_WIDTH = 16
+"""The status column stays narrow (it sits second); the full activity and broken reasons are shown
+above and below the table."""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= STATUS_WIDTH else text[: STATUS_WIDTH - 1] + "…"
+
+
 COLUMNS: tuple[Column, ...] = (
     Column("name", "variant", str),
+    Column("status", "status", _short),
     Column("size_mb", "MB", _num(".0f")),
     Column("decode_tok_s", "tok/s", _num(".1f"), True),
     Column("speedup", "×ref", _num(".2f"), True),
@@ -44,7 +54,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("ttft_s", "TTFT s", _num(".3f")),
     Column("load_s", "load s", _num(".2f")),
     Column("peak_rss_mb", "RSS MB", _num(".0f")),
-    Column("status", "status", str),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
@@ -64,7 +73,7 @@ class VariantRow:
         if column.key == "name":
             return self.name
         if column.key == "status":
-            return self.status
+            return column.show(self.status)
         return column.show(self.values.get(column.key))
 
 
@@ -74,10 +83,9 @@ def rows_from_report(report: CompareReport) -> list[VariantRow]:
         agree = v.agreement or {}
         reference = v.name == report.reference
         recommended = v.name == report.recommended and not v.broken
-        status = ("BROKEN: " + (v.broken_reason or "")) if v.broken else (
-            "reference" if reference else f"#{v.rank}" if v.rank else "-")
+        status = "BROKEN" if v.broken else "reference" if reference else f"#{v.rank}" if v.rank else "-"
         if recommended:
-            status = "★ best trade-off"
+            status = "★ recommended"
         values = {
             "size_mb": v.size_mb, "decode_tok_s": v.decode_tok_s, "speedup": v.speedup, "perplexity": v.perplexity,
             "ppl_change": v.ppl_change, "ttft_s": v.ttft_s, "load_s": v.load_s, "peak_rss_mb": v.peak_rss_mb,
@@ -106,7 +114,7 @@ def rows_from_progress(progress: CompareProgress, reference: str = "torch-fp32")
         if state.fraction is not None and state.fraction < 1.0:
             status += f" {state.fraction * 100:.0f}%"
         if state.broken_reason:
-            status = "BROKEN: " + state.broken_reason
+            status = "BROKEN"
         out.append(VariantRow(name, values, status, bool(state.broken_reason), False, name == reference, state.fraction))
     return out
 

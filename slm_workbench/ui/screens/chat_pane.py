@@ -27,6 +27,7 @@ from ...engine.chat.session import Batcher, format_stats
 from ...engine.chat.types import ChatBackend, GenParams, Message
 from ...engine.errors import WorkbenchError
 from .. import chat_messages as msg
+from ..visibility import is_shown
 from ..widgets.chat_columns import ChatColumns
 from ..widgets.chat_params import ChatParams
 from .chat_modals import ChatDiffScreen, ChatHistoryScreen, ChatTemplateScreen
@@ -79,8 +80,7 @@ class ChatPane(Vertical):
         self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
     def on_show(self) -> None:
-        shown = all(getattr(node, "display", True) for node in self.ancestors_with_self)
-        if shown and not self.has_focus_within:  # never from a pane built in the background
+        if is_shown(self) and not self.has_focus_within:  # never from a pane built in the background
             self.query_one("#chat-prompt" if self.specs else "#chat-models", Input).focus()
 
     @property

@@ -28,6 +28,7 @@ from ...engine.runs.watch import RunFollower, RunsWatcher
 from ..format import STATE_STYLES, clock
 from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat
 from ..variant_rows import VariantRow, rows_from_progress, rows_from_report
+from ..visibility import is_shown
 from ..widgets.compare_form import CompareForm
 from ..widgets.variant_bars import VariantBars
 from ..widgets.variant_table import VariantTable
@@ -103,8 +104,7 @@ class QuantizePane(Vertical):
 
     def on_show(self) -> None:
         """The table takes the keys (c, v, x, sorting) unless a field here already has them."""
-        shown = all(getattr(node, "display", True) for node in self.ancestors_with_self)
-        if shown and not self.has_focus_within:
+        if is_shown(self) and not self.has_focus_within:
             self.query_one(VariantTable).focus()
 
     # -- launching ----------------------------------------------------------------------------
@@ -265,9 +265,9 @@ class QuantizePane(Vertical):
             text.append(f"{best} " if best else "no variant ", style="bold green")
             text.append("is the fastest within +5% perplexity of " + (ref or "the best") if best else
                         "stays within +5% perplexity")
-            broken = [v.name for v in self.report.variants if v.broken]
-            if broken:
-                text.append(f"   broken (never ranked): {', '.join(broken)}", style="red")
+            for v in self.report.variants:
+                if v.broken:
+                    text.append(f"\n{v.name} is broken (never ranked): {v.broken_reason}", style="red")
             return text
         if not self.run_id:
             return Text("Pick a model or a run and the variants, then Compare: missing variants are built, then every "
