@@ -11,6 +11,8 @@ from textual.widgets import Checkbox, Input, Select
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.screens.chat_pane import ChatPane
+from slm_workbench.engine.export.presets import expand_groups
+from slm_workbench.ui.widgets.compare_form import CompareForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
 
@@ -71,7 +73,8 @@ async def test_presets_check_variants_and_a_hand_pick_is_custom(tmp_path: Path) 
         assert checked(app) == ["int8", "int4"]
         group.value = "all"
         await pilot.pause()
-        assert checked(app) == ["fp32", "int8", "int4", "int4-hq", "int4-olive"]
+        assert checked(app) == expand_groups(["all"], cuda=app.screen.query_one(CompareForm).cuda)
+        app.screen.query_one("#q-v-fp16", Checkbox).value = False
         app.screen.query_one("#q-v-int4-olive", Checkbox).value = False
         await pilot.pause()
         assert group.value == "balanced"  # what is checked now is exactly that group
@@ -95,6 +98,20 @@ async def test_a_finished_training_run_can_be_picked_as_the_source(tmp_path: Pat
         pick.value = "20260601-080000-train-77aa"
         await pilot.pause()
         assert app.screen.query_one("#q-source", Input).value == "20260601-080000-train-77aa"
+
+
+async def test_fp16_needs_a_cuda_gpu(tmp_path: Path, monkeypatch) -> None:
+    from slm_workbench.engine import system
+
+    monkeypatch.setattr(system, "gpus", lambda: [])
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        fp16 = app.screen.query_one("#q-v-fp16", Checkbox)
+        assert fp16.disabled and "CUDA" in str(fp16.tooltip)
+        app.screen.query_one("#q-group", Select).value = "all"
+        await pilot.pause()
+        assert "fp16" not in checked(app)
 
 
 async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:

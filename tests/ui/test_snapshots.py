@@ -56,5 +56,6 @@ def test_quantize_pane_with_a_report(snap_compare, monkeypatch: pytest.MonkeyPat
     shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
     monkeypatch.setenv("SLMW_HOME", str(SNAPSHOT_HOME))
     write_compare_run(SNAPSHOT_HOME / "runs")
+    monkeypatch.setattr("slm_workbench.engine.system.gpus", lambda: [])  # the same screen on any machine
     app = make_app(run_store=RunStore(SNAPSHOT_HOME / "runs"), sampler=fixed_sample, poll_interval=60)
     assert snap_compare(app, terminal_size=size, run_before=go_to("5"))

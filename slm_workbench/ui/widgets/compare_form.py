@@ -41,8 +41,14 @@ class CompareForm(Vertical):
     CompareForm .q-label { width: auto; margin: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, cuda: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if cuda is None:
+            from ...engine import system
+
+            cuda = bool(system.gpus())
+        self.cuda = cuda
+        """fp16 variants run on CUDA only: their box is greyed out without a GPU."""
         self.models: list[str] = []
         self._syncing = False
 
@@ -65,7 +71,9 @@ class CompareForm(Vertical):
         chosen = set(expand_groups([DEFAULT_GROUP]))
         with Horizontal(id="q-variants"):
             for name, preset in PRESETS.items():
-                yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, tooltip=preset.description)
+                cuda_only = preset.precision == "fp16" and not self.cuda
+                yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, disabled=cuda_only,
+                               tooltip=preset.description + (" — needs a CUDA GPU, none here" if cuda_only else ""))
         with Horizontal(id="q-settings"):
             yield Static("eval", classes="q-label")
             yield Input(id="q-eval", compact=True, placeholder="default: the run's eval split, else held-out prose",
@@ -99,7 +107,7 @@ class CompareForm(Vertical):
         event.stop()
         if event.value == CUSTOM or self._syncing:
             return
-        chosen = set(expand_groups([str(event.value)]))
+        chosen = set(expand_groups([str(event.value)], cuda=self.cuda))
         self._syncing = True
         for name in PRESETS:
             self.query_one(f"#q-v-{name}", Checkbox).value = name in chosen
@@ -114,7 +122,7 @@ class CompareForm(Vertical):
         if self._syncing:
             return
         checked = self.checked_variants()
-        group = next((g for g in VARIANT_GROUPS if expand_groups([g]) == checked), CUSTOM)
+        group = next((g for g in VARIANT_GROUPS if expand_groups([g], cuda=self.cuda) == checked), CUSTOM)
         select = self.query_one("#q-group", Select)
         if select.value != group:
             self._syncing = True
