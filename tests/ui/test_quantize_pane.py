@@ -199,3 +199,31 @@ async def test_compare_job_fills_rows_live_then_shows_the_report(tmp_path: Path,
         recipe = (store.root / pane.run_id / "recipe.yaml").read_text()
         assert "int4" in recipe and "perplexity_tokens: 64" in recipe
         assert (store.root / pane.run_id / "artifacts" / "report.md").is_file()
+
+
+@pytest.mark.timeout(300)
+async def test_stop_ends_the_followed_job_cancelled(tmp_path: Path, tiny_model_dir: Path,
+                                                    tiny_variants: dict[str, Path]) -> None:  # noqa: F811
+    from slm_workbench.engine.export.source import resolve_source
+
+    home = Path(os.environ["SLMW_HOME"])
+    link_variants(home, resolve_source(str(tiny_model_dir)).name, {"int4": tiny_variants["int4"]})
+    store = RunStore(home / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        screen = app.screen
+        screen.query_one("#q-source", Input).value = str(tiny_model_dir)
+        screen.query_one("#q-group", Select).value = "fast"
+        await pilot.pause()
+        screen.query_one("#q-v-int8", Checkbox).value = False
+        await pilot.click("#q-compare")
+        pane = pane_of(app)
+        await wait_for(pilot, lambda: pane.run_state == "running" and pane.progress.current != "", what="the job running",
+                       timeout=120)
+        assert not screen.query_one("#q-stop").disabled
+        screen.query_one(VariantTable).focus()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: pane.run_state == "cancelled", what="the job cancelled", timeout=120)
+        assert screen.query_one("#q-stop").disabled
+        assert "cancelled" in str(screen.query_one("#q-activity").render())
