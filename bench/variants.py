@@ -43,7 +43,9 @@ On a quiet machine (load average 0.85-1.05 through the run, nothing else running
 command without ``--prebuilt``): torch fp32 9.4 tok/s; int4 (builder) 66.2 (1.59x llama.cpp Q4_1,
 +31.9%); **int4-hq 48.1 (1.15x llama.cpp Q4_1, +0.7%)**; llama.cpp Q4_1 41.8 (+0.3%). So the
 variant that meets the quality goal decodes at 0.73x the builder's int4 and 1.15x Q4_1: the 1.3x
-speed goal is not met.
+speed goal is not met. Also tried since: fusing gate/up into one MatMulNBits (the builder already
+packs q/k/v into one MatMul feeding GroupQueryAttention): identical outputs, +2.9% and +0.7% in two
+interleaved A/B runs (int4-hq 53.3-53.5 vs 52.0-53.0 tok/s, llama.cpp Q4_1 41.5-43.3): noise, so not kept.
 
 The single runs spread widely (int4-hq 45.6-64.1 tok/s; llama.cpp 37.8-48.7 in run 1's last
 round), and llama.cpp moved most between the runs: the folded int4-hq is 1.05-1.10x the previous design and
