@@ -82,3 +82,10 @@ class OpenInChat(Message):
     """Load these models (side by side when several) in the Chat pane."""
 
     specs: list[str]
+
+
+@dataclass
+class OpenComparison(Message):
+    """Show this export/compare run in the Quantize & Compare pane."""
+
+    run_dir: object  # Path

@@ -227,3 +227,21 @@ async def test_stop_ends_the_followed_job_cancelled(tmp_path: Path, tiny_model_d
         await wait_for(pilot, lambda: pane.run_state == "cancelled", what="the job cancelled", timeout=120)
         assert screen.query_one("#q-stop").disabled
         assert "cancelled" in str(screen.query_one("#q-activity").render())
+
+
+async def test_enter_on_a_compare_run_in_the_runs_pane_opens_it_here(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    write_compare_run(store.root, "20260601-090000-compare-0001")
+    write_compare_run(store.root, "20260601-100000-compare-a9b8")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#run-table")
+        await wait_for(pilot, lambda: table.row_count == 2, what="the runs listed")
+        table.focus()
+        table.move_cursor(row=1)  # the older comparison
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.query_one("#panes").current == "quantize", what="the Quantize pane")
+        pane = pane_of(app)
+        assert pane.run_id == "20260601-090000-compare-0001"  # not the newest: the one picked
+        await wait_for(pilot, lambda: len(app.screen.query_one(VariantTable).rows_shown) == 6, what="its rows")

@@ -22,7 +22,7 @@ from ...engine.runs import launcher
 from ...engine.runs.store import RunInfo, RunStore
 from ...engine.runs.watch import RunFollower, RunsWatcher
 from ...engine.system import SystemSample
-from ..messages import JobStarted, OverlayLoaded, RunOutputArrived, RunsRefreshed
+from ..messages import JobStarted, OpenComparison, OverlayLoaded, RunOutputArrived, RunsRefreshed
 from ..metric_series import RunSeries
 from ..widgets.run_detail import RunDetail
 from ..widgets.run_table import RunTable
@@ -121,6 +121,13 @@ class RunsPane(Vertical):
             self._detail.clear()
         self._show_selected()
         self.poll()
+
+    def on_data_table_row_selected(self, event) -> None:  # noqa: ANN001 - DataTable.RowSelected
+        """Enter on an export or compare run opens it in the Quantize & Compare pane."""
+        run = self.selected
+        if run is not None and run.stage in ("compare", "export"):
+            event.stop()
+            self.post_message(OpenComparison(run.dir))
 
     def on_job_started(self, message: JobStarted) -> None:
         self.query_one(RunTable).select_run(message.run_id)

@@ -19,7 +19,7 @@ from textual.widgets import ContentSwitcher, Footer, Header
 
 from ...engine.runs.store import RunStore
 from ...engine.system import SystemSample
-from ..messages import OpenInChat
+from ..messages import OpenComparison, OpenInChat
 from ..widgets.pane_bar import PaneBar
 
 PANES: tuple[tuple[str, str], ...] = (
@@ -104,16 +104,26 @@ class WorkbenchScreen(Screen):
         self.query_one("#panes", ContentSwitcher).current = pane_id
         self.query_one(PaneBar).active = pane_id
 
+    async def open_pane(self, pane_id: str) -> Widget:
+        """Show ``pane_id`` and return the pane itself, built now if it was still deferred."""
+        self.show_pane(pane_id)
+        holder = self.query_one(f"#{pane_id}")
+        if not isinstance(holder, DeferredPane):
+            return holder  # the initial pane, built in place
+        mounting = holder.build()
+        if mounting is not None:
+            await mounting
+        return holder.query_one(f"#{pane_id}-pane")
+
     async def on_open_in_chat(self, message: OpenInChat) -> None:
-        """A pane asked for models in the Chat pane: show it (built now if need be) and load them."""
+        """A pane asked for models in the Chat pane: show it and load them."""
         message.stop()
-        self.show_pane("chat")
-        holder = self.query_one("#chat")
-        if isinstance(holder, DeferredPane):
-            mounting = holder.build()
-            if mounting is not None:
-                await mounting
-        chat = self.query_one("#chat-pane")
+        chat = await self.open_pane("chat")
         text = " ".join(message.specs)
         chat.query_one("#chat-models").value = text
         chat.load_models(text)
+
+    async def on_open_comparison(self, message: OpenComparison) -> None:
+        message.stop()
+        pane = await self.open_pane("quantize")
+        pane.follow(message.run_dir)
