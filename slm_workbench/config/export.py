@@ -11,11 +11,9 @@ from .base import Section
 DEFAULT_VARIANTS = ["fp32", "int8", "int4"]
 
 
-def _check_variants(value: list[str] | None, *, cuda: bool = False) -> list[str] | None:
-    """Preset names, with the groups (fast, balanced, all) expanded."""
-    if value is None:
-        return value
-    from ..engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups
+def _check_variants(value: list[str]) -> list[str]:
+    """Preset or group names (fast, balanced, all); the groups are expanded by the recipe."""
+    from ..engine.export.presets import PRESETS, VARIANT_GROUPS
 
     unknown = [v for v in value if v not in PRESETS and v not in VARIANT_GROUPS]
     if unknown:
@@ -23,7 +21,7 @@ def _check_variants(value: list[str] | None, *, cuda: bool = False) -> list[str]
                          f"or a group: {', '.join(VARIANT_GROUPS)}")
     if not value:
         raise ValueError("give at least one variant")
-    return expand_groups(value, cuda=cuda)
+    return value
 
 
 class ExportRecipe(Section):
@@ -54,12 +52,14 @@ class ExportRecipe(Section):
     @field_validator("variants")
     @classmethod
     def _known_variants(cls, value: list[str]) -> list[str]:
-        _check_variants(value)
-        return value
+        return _check_variants(value)
 
     @model_validator(mode="after")
     def _expand_groups(self) -> ExportRecipe:
-        expanded = _check_variants(self.variants, cuda=self.execution_provider == "cuda") or self.variants
+        """After the fields: whether "all" includes fp16 depends on the execution provider."""
+        from ..engine.export.presets import expand_groups
+
+        expanded = expand_groups(self.variants, cuda=self.execution_provider == "cuda")
         if expanded != self.variants:  # assignment validates again: only when something changed
             self.variants = expanded
         return self

@@ -165,29 +165,39 @@ async def test_chat_opens_the_variant_alone_or_beside_the_reference(tmp_path: Pa
         assert loaded[1] == "smollm2-135m-instruct:int8"
 
 
-@pytest.mark.timeout(300)
-async def test_compare_job_fills_rows_live_then_shows_the_report(tmp_path: Path, tiny_model_dir: Path,
-                                                                 tiny_variants: dict[str, Path]) -> None:  # noqa: F811
+def tiny_model_home(tiny_model_dir: Path, tiny_variants: dict[str, Path]) -> RunStore:
+    """The test's home with the tiny model's prebuilt int4 linked in (only the reference is measured fresh)."""
     from slm_workbench.engine.export.source import resolve_source
 
     home = Path(os.environ["SLMW_HOME"])
-    name = resolve_source(str(tiny_model_dir)).name
-    link_variants(home, name, {"int4": tiny_variants["int4"]})
-    store = RunStore(home / "runs")
+    link_variants(home, resolve_source(str(tiny_model_dir)).name, {"int4": tiny_variants["int4"]})
+    return RunStore(home / "runs")
+
+
+async def compare_int4(pilot, tiny_model_dir: Path, **settings: str) -> None:
+    """Source = the tiny model, only int4 checked (plus the reference), ``settings`` into their fields, Compare."""
+    await open_pane(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#q-source", Input).value = str(tiny_model_dir)
+    screen.query_one("#q-group", Select).value = "fast"
+    await pilot.pause()
+    screen.query_one("#q-v-int8", Checkbox).value = False
+    for field, value in settings.items():
+        screen.query_one(f"#q-{field}", Input).value = value
+    await pilot.pause()
+    await pilot.click("#q-compare")
+
+
+@pytest.mark.timeout(300)
+async def test_compare_job_fills_rows_live_then_shows_the_report(tiny_model_dir: Path,
+                                                                 tiny_variants: dict[str, Path]) -> None:  # noqa: F811
+    store = tiny_model_home(tiny_model_dir, tiny_variants)
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_pane(pilot)
-        screen = app.screen
-        screen.query_one("#q-source", Input).value = str(tiny_model_dir)
-        screen.query_one("#q-group", Select).value = "fast"
-        await pilot.pause()
-        screen.query_one("#q-v-int8", Checkbox).value = False
-        screen.query_one("#q-ppl", Input).value = "64"
-        await pilot.pause()
-        await pilot.click("#q-compare")
+        await compare_int4(pilot, tiny_model_dir, ppl="64")
         pane = pane_of(app)
         await wait_for(pilot, lambda: pane.run_id is not None, what="the job to start")
-        table = screen.query_one(VariantTable)
+        table = app.screen.query_one(VariantTable)
         assert [r.name for r in table.rows_shown] == ["torch-fp32", "int4"]  # rows before any number
         await wait_for(pilot, lambda: pane.progress.variants["torch-fp32"].measured, what="the reference measured",
                        timeout=240)
@@ -202,23 +212,12 @@ async def test_compare_job_fills_rows_live_then_shows_the_report(tmp_path: Path,
 
 
 @pytest.mark.timeout(300)
-async def test_stop_ends_the_followed_job_cancelled(tmp_path: Path, tiny_model_dir: Path,
+async def test_stop_ends_the_followed_job_cancelled(tiny_model_dir: Path,
                                                     tiny_variants: dict[str, Path]) -> None:  # noqa: F811
-    from slm_workbench.engine.export.source import resolve_source
-
-    home = Path(os.environ["SLMW_HOME"])
-    link_variants(home, resolve_source(str(tiny_model_dir)).name, {"int4": tiny_variants["int4"]})
-    store = RunStore(home / "runs")
-    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    app = make_app(run_store=tiny_model_home(tiny_model_dir, tiny_variants), sampler=fixed_sample, poll_interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_pane(pilot)
-        screen = app.screen
-        screen.query_one("#q-source", Input).value = str(tiny_model_dir)
-        screen.query_one("#q-group", Select).value = "fast"
-        await pilot.pause()
-        screen.query_one("#q-v-int8", Checkbox).value = False
-        await pilot.click("#q-compare")
-        pane = pane_of(app)
+        await compare_int4(pilot, tiny_model_dir)
+        pane, screen = pane_of(app), app.screen
         await wait_for(pilot, lambda: pane.run_state == "running" and pane.progress.current != "", what="the job running",
                        timeout=120)
         assert not screen.query_one("#q-stop").disabled

@@ -16,6 +16,17 @@ from typing import Any
 from ..events import Error, Event, Finished, Progress, Warning
 
 NUMBERS = ("size_mb", "build_s", "load_s", "peak_rss_mb", "ttft_s", "decode_tok_s", "perplexity")
+BROKEN = " is broken: "
+
+
+def variant_phase(variant: str, position: int, of: int, message: str) -> str:
+    """The phase a job reports about one variant: ``int8 (2/4): measuring perplexity``."""
+    return f"{variant} ({position}/{of}): {message}"
+
+
+def broken_warning(variant: str, reason: str) -> str:
+    """The warning a compare job gives for a variant judged broken."""
+    return f"{variant}{BROKEN}{reason}"
 
 
 @dataclass
@@ -81,15 +92,14 @@ class CompareProgress:
                     previous.activity, previous.fraction = "waiting", None  # rounds come back to it
             self.current = event.item
             state = self.variant(event.item)
-            # the phase reads "int8 (2/4): measuring perplexity"; the variant is already the row
-            state.activity = event.phase.split(": ", 1)[1] if ": " in event.phase else event.phase
+            state.activity = event.phase.split(": ", 1)[1] if ": " in event.phase else event.phase  # variant_phase
             state.fraction = event.fraction
             return True
         if isinstance(event, Warning):
-            for name, state in self.variants.items():
-                if event.message.startswith(f"{name} is broken: "):
-                    state.broken_reason = event.message[len(f"{name} is broken: "):]
-                    return True
+            name, broken, reason = event.message.partition(BROKEN)  # broken_warning
+            if broken and name in self.variants:
+                self.variants[name].broken_reason = reason
+                return True
             return False
         if isinstance(event, Error):
             self.error = event.message + (f" ({event.hint})" if event.hint else "")

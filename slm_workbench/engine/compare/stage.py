@@ -13,6 +13,7 @@ from ..export.stage import progress_reporter
 from ..runs.context import RunContext
 from .compare import CompareSettings, compare_variants
 from .evalset import build_evalset
+from .progress import broken_warning
 from .report import write_report
 
 
@@ -59,7 +60,7 @@ def run(recipe: CompareRecipe, ctx: RunContext) -> None:
                               on_measured=lambda name, numbers: ctx.metrics({"variant": name, **numbers}))
     for v in report.variants:
         if v.broken:
-            ctx.warn(f"{v.name} is broken: {v.broken_reason}")
+            ctx.warn(broken_warning(v.name, v.broken_reason or ""))
     paths = write_report(report, ctx.artifacts_dir)
     for kind, path in paths.items():
         ctx.artifact(path.name, path, f"comparison report ({kind})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ...config.export import ExportRecipe
+from ..compare.progress import variant_phase
 from ..runs.context import RunContext
 from .export import export_variants
 from .presets import resolve_presets
@@ -17,7 +18,7 @@ def progress_reporter(ctx: RunContext, names: list[str], offset: int = 0, of: in
 
     def report(variant: str, message: str, done: float, total: float) -> None:
         k = offset + (names.index(variant) if variant in names else 0) + 1
-        ctx.progress(f"{variant} ({k}/{total_variants}): {message}", done, total or None, unit="steps", item=variant)
+        ctx.progress(variant_phase(variant, k, total_variants, message), done, total or None, unit="steps", item=variant)
 
     return report
 

@@ -50,7 +50,6 @@ class CompareForm(Vertical):
         self.cuda = cuda
         """fp16 variants run on CUDA only: their box is greyed out without a GPU."""
         self.models: list[str] = []
-        self._syncing = False
 
     def compose(self) -> ComposeResult:
         from ...engine.models.resolve import prepared_models
@@ -105,29 +104,20 @@ class CompareForm(Vertical):
     @on(Select.Changed, "#q-group")
     def _group_picked(self, event: Select.Changed) -> None:
         event.stop()
-        if event.value == CUSTOM or self._syncing:
+        if event.value == CUSTOM:
             return
         chosen = set(expand_groups([str(event.value)], cuda=self.cuda))
-        self._syncing = True
-        for name in PRESETS:
-            self.query_one(f"#q-v-{name}", Checkbox).value = name in chosen
-        self.call_after_refresh(self._end_sync)
-
-    def _end_sync(self) -> None:
-        self._syncing = False
+        with self.prevent(Checkbox.Changed):  # the group is already what they add up to
+            for name in PRESETS:
+                self.query_one(f"#q-v-{name}", Checkbox).value = name in chosen
 
     @on(Checkbox.Changed, "#q-variants Checkbox")
     def _variant_toggled(self, event: Checkbox.Changed) -> None:
         event.stop()
-        if self._syncing:
-            return
         checked = self.checked_variants()
         group = next((g for g in VARIANT_GROUPS if expand_groups([g], cuda=self.cuda) == checked), CUSTOM)
-        select = self.query_one("#q-group", Select)
-        if select.value != group:
-            self._syncing = True
-            select.value = group
-            self.call_after_refresh(self._end_sync)
+        with self.prevent(Select.Changed):
+            self.query_one("#q-group", Select).value = group
 
     # -- the recipe -----------------------------------------------------------------------------
     def recipe(self, stage: str) -> tuple[Any, str]:

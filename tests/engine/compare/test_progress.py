@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from slm_workbench.engine.compare.progress import CompareProgress
+from slm_workbench.engine.compare.progress import CompareProgress, broken_warning, variant_phase
 from slm_workbench.engine.events import CorruptLine, Error, Finished, Progress, Started, Warning
 
 
 def progress(item: str, message: str, done: float, total: float, k: int = 1, n: int = 3) -> Progress:
-    return Progress(phase=f"{item} ({k}/{n}): {message}", done=done, total=total, unit="steps", item=item)
+    return Progress(phase=variant_phase(item, k, n, message), done=done, total=total, unit="steps", item=item)
 
 
 def test_variants_fill_in_as_the_job_reports_them() -> None:
@@ -43,7 +43,7 @@ def test_job_wide_progress_broken_warnings_errors_and_the_end() -> None:
     state.expect(["int4"])
     state.feed([Progress(phase="tokenizing the held-out set")])
     assert state.overall == "tokenizing the held-out set"
-    assert state.feed([Warning(message="int4 is broken: perplexity 212x the reference")])
+    assert state.feed([Warning(message=broken_warning("int4", "perplexity 212x the reference"))])
     assert state.variants["int4"].broken_reason == "perplexity 212x the reference"
     assert not state.feed([Warning(message="something else entirely"), CorruptLine("events.jsonl", 4, "not JSON")])
     state.feed([Error(message="measuring int4 failed", hint="see measure-int4.log"), Finished(outcome="failed")])
