@@ -12,6 +12,7 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.screens.chat_pane import ChatPane
 from slm_workbench.engine.export.presets import expand_groups
+from slm_workbench.ui.variant_rows import COLUMNS
 from slm_workbench.ui.widgets.compare_form import CompareForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
@@ -206,6 +207,9 @@ async def test_compare_job_fills_rows_live_then_shows_the_report(tiny_model_dir:
         rows = {r.name: r for r in table.rows_shown}
         assert rows["int4"].values["perplexity"] > 0 and rows["int4"].values["decode_tok_s"] > 0
         assert rows["torch-fp32"].status == "reference"
+        for row in table.rows_shown:  # the report's wider cells widened the columns the live rows sized
+            for column in COLUMNS:
+                assert table.columns[column.key].content_width >= len(row.cell(column)), (column.key, row.name)
         recipe = (store.root / pane.run_id / "recipe.yaml").read_text()
         assert "int4" in recipe and "perplexity_tokens: 64" in recipe
         assert (store.root / pane.run_id / "artifacts" / "report.md").is_file()

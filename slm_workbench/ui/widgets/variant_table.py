@@ -36,7 +36,7 @@ class VariantTable(DataTable):
         if [r.name for r in ordered] == [r.name for r in self.rows_shown]:
             for row in ordered:
                 for column, cell in zip(COLUMNS, self._cells(row)):
-                    self.update_cell(row.name, column.key, cell)
+                    self.update_cell(row.name, column.key, cell, update_width=True)
         else:
             self.clear()
             for row in ordered:
