@@ -203,6 +203,8 @@ async def test_compare_job_fills_rows_live_then_shows_the_report(tiny_model_dir:
         await wait_for(pilot, lambda: pane.progress.variants["torch-fp32"].measured, what="the reference measured",
                        timeout=240)
         await wait_for(pilot, lambda: pane.report is not None, what="the report", timeout=240)
+        # the report is written before the job records its end: the state follows a poll later
+        await wait_for(pilot, lambda: pane.run_state in ("done", "failed", "cancelled"), what="the job's end")
         assert pane.run_state == "done"
         rows = {r.name: r for r in table.rows_shown}
         assert rows["int4"].values["perplexity"] > 0 and rows["int4"].values["decode_tok_s"] > 0
