@@ -49,7 +49,9 @@ def validate_recipe(data: Any, where: str = "recipe") -> Any:
 
 
 def stage_names() -> list[str]:
-    return [cls.model_fields["stage"].default for cls in Recipe.__origin__.__args__]  # type: ignore[attr-defined]
+    from ..engine.stages import stage_names as registered
+
+    return registered()
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

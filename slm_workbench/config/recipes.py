@@ -1,99 +1,25 @@
-"""The recipe of each job stage. ``stage`` selects the schema.
+"""The recipe of every job stage, as one union; ``stage`` selects the schema.
 
-Later stages (data, train, distill, export, compare, deploy) add their section here and a
-runner in ``engine.stages``.
+The members come from the stage registry (``engine/stages.py``): a new stage adds its recipe
+class there, not here. The classes are re-exported for callers that name one.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from .base import Section
+from ..engine.stages import recipe_classes
+from .data import PrepareDataRecipe
 from .export import CompareRecipe, ExportRecipe
+from .models import PrepareModelRecipe
+from .system import SystemCheckRecipe
 from .train import TrainRecipe
 
+RECIPE_CLASSES: tuple[type, ...] = recipe_classes()
 
-class PrepareModelRecipe(Section):
-    """Turn a model reference into a local Hugging Face folder (convert a GGUF, fetch a hub id)."""
+Recipe = Annotated[Union[RECIPE_CLASSES], Field(discriminator="stage")]  # type: ignore[valid-type]
 
-    stage: Literal["models.prepare"] = "models.prepare"
-    model: str = Field(min_length=1)
-    """A built-in name (``slmw models list``), a local HF folder, a ``.gguf`` file, or a hub id."""
-    force: bool = False
-    """Convert again even when a prepared folder exists."""
-
-
-class SystemCheckRecipe(Section):
-    """Measure this machine's matrix-multiply throughput and memory: a first check of a GPU box."""
-
-    stage: Literal["system.check"] = "system.check"
-    seconds: float = Field(default=10.0, gt=0, le=3600)
-    """How long to measure."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """``auto`` uses the first CUDA GPU when there is one."""
-    size: int = Field(default=1024, ge=16, le=16384)
-    """Side of the square matrices multiplied."""
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """``auto``: bfloat16 on a GPU that supports it, float32 otherwise."""
-    threads: int | None = Field(default=None, ge=1)
-    """torch CPU threads (default: torch's choice)."""
-
-
-class PrepareDataRecipe(Section):
-    """Load, check, map, template, tokenize, clean and split a dataset; write it with a manifest."""
-
-    stage: Literal["data.prepare"] = "data.prepare"
-    source: str = Field(min_length=1)
-    """A JSONL, JSON (array), CSV, TSV or Parquet file (``.gz`` allowed), a datasets ``save_to_disk``
-    folder, a hub dataset id ``owner/name`` (needs the network), or ``slmw:demo``."""
-    output: str = Field(min_length=1)
-    """Folder to write: the prepared dataset (``train``/``eval``) and ``manifest.json``."""
-    split: str | None = None
-    """Split of a DatasetDict folder or hub dataset (default: ``train``)."""
-    format: Literal["auto", "messages", "prompt_completion", "alpaca", "text"] = "auto"
-    """Row format; ``auto`` detects it from the columns (``slmw data preview`` shows the guess)."""
-    columns: dict[str, str] = Field(default_factory=dict)
-    """Map a format's field to a column of the file, e.g. ``{prompt: question, completion: answer}``;
-    for ``messages`` also ``role``/``content`` (the keys inside each message)."""
-    roles: dict[str, str] = Field(default_factory=dict)
-    """Map roles as written in the file to system/user/assistant, e.g. ``{human: user, gpt: assistant}``."""
-    template: str | None = None
-    """``None``: the model's own chat template. Else a text template with ``{column}`` placeholders
-    whose last placeholder is the answer, e.g. ``"### Question: {prompt}\\n### Answer: {completion}"``."""
-    model: str | None = None
-    """The model whose tokenizer (and chat template) is used: anything ``slmw models`` accepts
-    (default: the built-in smollm2-135m-instruct, which must be prepared), or a tokenizer folder."""
-    train_on: Literal["completion", "all"] = "completion"
-    """``completion``: the loss covers only assistant turns (prompt tokens masked); ``all``: every token."""
-    max_length: int = Field(default=2048, ge=8, le=1_048_576)
-    """Rows longer than this many tokens (after templating) are dropped and counted."""
-    min_tokens: int = Field(default=0, ge=0)
-    """Rows shorter than this many tokens are dropped and counted."""
-    dedupe: Literal["none", "exact", "normalized"] = "exact"
-    """Drop repeated examples: identical, or equal ignoring case, punctuation and spacing."""
-    eval_fraction: float = Field(default=0.1, ge=0.0, le=0.5)
-    """Share of kept rows held out for evaluation (seeded; 0 for no eval split)."""
-    seed: int = 42
-    """Seed of the train/eval split."""
-    on_error: Literal["skip", "abort"] = "skip"
-    """``skip``: drop invalid rows and count them by reason; ``abort``: stop at the first one."""
-    output_format: Literal["hf", "jsonl"] = "hf"
-    """``hf``: a datasets ``save_to_disk`` folder with ``input_ids``/``labels``; ``jsonl``: train.jsonl
-    and eval.jsonl with the canonical records (re-encoded by the trainer with the same function)."""
-    overwrite: bool = False
-    """Replace ``output`` if it already holds files."""
-
-    @field_validator("template")
-    @classmethod
-    def _template_has_placeholder(cls, value: str | None) -> str | None:
-        if value is not None and "{" not in value:
-            raise ValueError("a text template needs at least one {column} placeholder")
-        return value
-
-
-Recipe = Annotated[
-    Union[PrepareModelRecipe, SystemCheckRecipe, PrepareDataRecipe, TrainRecipe, ExportRecipe, CompareRecipe],
-    Field(discriminator="stage"),
-]
+__all__ = ["CompareRecipe", "ExportRecipe", "PrepareDataRecipe", "PrepareModelRecipe", "RECIPE_CLASSES", "Recipe",
+           "SystemCheckRecipe", "TrainRecipe"]

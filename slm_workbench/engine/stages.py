@@ -1,31 +1,141 @@
-"""Which function runs each job stage.
+"""The stage registry: one line per job stage, and everything else derived from it.
 
-Stages are named by import path and imported only inside the worker process, so neither
-the CLI nor the TUI pays for the ML stack a stage needs.
+A stage is a recipe class (``config/``), a runner (``engine/<stage>/``), optionally a view
+(a pane of the TUI, or the Runs pane itself) and a shipped recipe (``recipes/``). This table
+ties them together, as torchtune's recipe registry does; the recipe union the worker
+validates, the stages ``slmw runs resume`` accepts, the pane ``enter`` on a run opens, the
+pickers of "runs that produced a model" and the CLI's job commands are all read from it, and
+``tests/engine/test_stages.py`` checks that the recipe union, the CLI and the panes agree.
+
+Recipe classes and runners are named by import path and imported only when asked for, so
+the TUI reads this table on its startup path without importing pydantic or the ML stack.
+
+Adding a stage: write its recipe module, its engine package with ``run(recipe, ctx)``, its
+pane or view, a recipe under ``recipes/`` and tests; then add one ``StageSpec`` here.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from .runs.context import RunContext
+if TYPE_CHECKING:
+    from .runs.context import RunContext
 
-STAGE_RUNNERS: dict[str, str] = {
-    "data.prepare": "slm_workbench.engine.data.stage:run",
-    "compare": "slm_workbench.engine.compare.stage:run",
-    "export": "slm_workbench.engine.export.stage:run",
-    "models.prepare": "slm_workbench.engine.models.prepare_stage:run",
-    "system.check": "slm_workbench.engine.system_check:run",
-    "train": "slm_workbench.engine.train.stage:run",
-}
+Product = Literal["dataset", "adapter", "model", "variants", "report", "package", "server", "measurement"]
+"""What a stage leaves in its run directory for later stages to use."""
+
+MODEL_PRODUCTS: frozenset[str] = frozenset({"adapter", "model"})
+"""Products that make a run usable wherever a model is asked for (export, compare, chat)."""
+
+R_contra = TypeVar("R_contra", contravariant=True)
 
 
-def runner_for(stage: str) -> Callable[[Any, RunContext], None]:
+class StageRunner(Protocol[R_contra]):
+    """The stage protocol: a validated recipe in; events, metrics and artifacts out through ``ctx``.
+
+    A runner reports with ``ctx.progress`` / ``ctx.metrics`` / ``ctx.artifact``, writes only
+    under ``ctx.run_dir`` (or the shared model/variant stores), calls ``ctx.check_cancelled()``
+    between units of work, and raises ``WorkbenchError`` for anything the user can fix. The
+    worker writes ``started`` / ``finished`` and the status around it.
+    """
+
+    def __call__(self, recipe: R_contra, ctx: RunContext) -> None: ...
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    """The recipe's ``stage:`` value and the run's stage (``train``, ``data.prepare``)."""
+    title: str
+    """What a person calls it (the Runs pane, help texts)."""
+    recipe: str
+    """``module:Class`` of the pydantic recipe; its ``stage`` field is ``Literal[name]``."""
+    runner: str
+    """``module:function`` implementing ``StageRunner``; imported only inside the job."""
+    produces: frozenset[Product] = field(default_factory=frozenset)
+    resumable: bool = False
+    """Started again on the same run directory, the job goes on where it stopped."""
+    view: str = "runs"
+    """The pane that opens its runs (``enter`` in the Runs pane): a pane id, or ``runs`` when
+    the Runs pane's own monitor is its view."""
+    command: tuple[str, ...] = ()
+    """The CLI command that starts it (``("data", "prepare")`` is ``slmw data prepare``);
+    empty for stages started only by other commands or by ``slmw run RECIPE``."""
+
+    def recipe_class(self) -> type:
+        return _load(self.recipe)
+
+    def runner_function(self) -> StageRunner[Any]:
+        return _load(self.runner)
+
+    @property
+    def produces_model(self) -> bool:
+        return bool(self.produces & MODEL_PRODUCTS)
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec("models.prepare", "Prepare model", "slm_workbench.config.models:PrepareModelRecipe",
+              "slm_workbench.engine.models.prepare_stage:run", frozenset({"model"}), command=("models", "prepare")),
+    StageSpec("system.check", "System check", "slm_workbench.config.system:SystemCheckRecipe",
+              "slm_workbench.engine.system_check:run", frozenset({"measurement"}), command=("system", "check")),
+    StageSpec("data.prepare", "Prepare data", "slm_workbench.config.data:PrepareDataRecipe",
+              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare")),
+    StageSpec("train", "Fine-tune", "slm_workbench.config.train:TrainRecipe",
+              "slm_workbench.engine.train.stage:run", frozenset({"adapter", "model"}), resumable=True,
+              command=("train",)),
+    StageSpec("export", "Export variants", "slm_workbench.config.export:ExportRecipe",
+              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",)),
+    StageSpec("compare", "Compare variants", "slm_workbench.config.export:CompareRecipe",
+              "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
+              command=("compare",)),
+)
+
+_BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}
+
+
+def stage(name: str) -> StageSpec:
+    """The spec of stage ``name``; a ``KeyError`` naming the known stages otherwise."""
     try:
-        target = STAGE_RUNNERS[stage]
+        return _BY_NAME[name]
     except KeyError:
-        raise KeyError(f"no runner for stage {stage!r}") from None
-    module_name, _, func = target.partition(":")
-    return getattr(importlib.import_module(module_name), func)
+        raise KeyError(f"unknown stage {name!r} (known: {', '.join(_BY_NAME)})") from None
+
+
+def find_stage(name: str) -> StageSpec | None:
+    return _BY_NAME.get(name)
+
+
+def stage_names() -> list[str]:
+    return [spec.name for spec in STAGES]
+
+
+def resumable_stages() -> frozenset[str]:
+    return frozenset(spec.name for spec in STAGES if spec.resumable)
+
+
+def model_stages() -> frozenset[str]:
+    """Stages whose finished runs hold a model (pickers of "a model or a run")."""
+    return frozenset(spec.name for spec in STAGES if spec.produces_model)
+
+
+def stages_viewed_in(pane: str) -> frozenset[str]:
+    return frozenset(spec.name for spec in STAGES if spec.view == pane)
+
+
+def recipe_classes() -> tuple[type, ...]:
+    return tuple(spec.recipe_class() for spec in STAGES)
+
+
+def runner_for(name: str) -> StageRunner[Any]:
+    try:
+        spec = _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no runner for stage {name!r}") from None
+    return spec.runner_function()

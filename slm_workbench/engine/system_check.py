@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from ..config.recipes import SystemCheckRecipe
+from ..config.system import SystemCheckRecipe
 from .runs.context import RunContext
 
 

@@ -8,17 +8,14 @@ which chats through its merged/full model, else its base model plus its LoRA ada
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
-from ..errors import ModelNotFoundError, RunNotFoundError, WorkbenchError
+from ..errors import ModelNotFoundError
 from ..models.resolve import parse_model
-from ..models.variants import run_variant_dir, split_variant, variant_dir_for_model
-from ..runs.store import RunStore
+from ..models.variants import VariantSet, split_variant
+from ..runs.run import Run
 
 Kind = Literal["transformers", "onnx", "http"]
 
@@ -37,38 +34,16 @@ class Target:
         return self.spec
 
 
-def run_dir(spec: str) -> Path | None:
-    """The run directory ``spec`` names (an id or unique prefix), or None."""
-    if len(spec) < 4 or "/" in spec:
-        return None
-    try:
-        return RunStore().resolve(spec)
-    except (RunNotFoundError, WorkbenchError, OSError):
-        return None
-
-
-def run_base_folder(run: Path) -> Path:
-    """The base model a training run started from (its lineage, else its recipe)."""
-    try:
-        return Path(json.loads((run / "artifacts" / "lineage.json").read_text())["base_model"]["folder"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    try:
-        model = (yaml.safe_load((run / "recipe.yaml").read_text()) or {}).get("model")
-    except (OSError, yaml.YAMLError):
-        model = None
-    return parse_model(model).require_prepared()
-
-
 def resolve_adapter(spec: str) -> Path:
-    """A PEFT adapter folder, or a run id whose ``artifacts/adapter`` holds one."""
+    """A PEFT adapter folder, or a run id whose run left one."""
     path = Path(spec).expanduser()
     if (path / "adapter_config.json").is_file():
         return path.resolve()
-    run = run_dir(spec)
-    if run is not None and (run / "artifacts" / "adapter" / "adapter_config.json").is_file():
-        return run / "artifacts" / "adapter"
-    raise ModelNotFoundError(f"no LoRA adapter at {spec}", hint="give a run id with artifacts/adapter/ or an adapter folder")
+    run = Run.find(spec)
+    adapter = run.adapter() if run is not None else None
+    if adapter is None:
+        raise ModelNotFoundError(f"no LoRA adapter at {spec}", hint="give a training run id with an adapter, or an adapter folder")
+    return adapter
 
 
 def resolve_target(spec: str, *, adapter: str | None = None) -> Target:
@@ -84,21 +59,19 @@ def resolve_target(spec: str, *, adapter: str | None = None) -> Target:
         try:
             ref = parse_model(named.base)
         except ModelNotFoundError:
-            run = run_dir(named.base)
+            run = Run.find(named.base)
             if run is None:
                 raise
-            return Target(spec, "onnx", run_variant_dir(run, named.variant), variant=named.variant)
-        return Target(spec, "onnx", variant_dir_for_model(ref.name, named.variant), variant=named.variant)
+            return Target(spec, "onnx", run.variants.dir(named.variant), variant=named.variant)
+        return Target(spec, "onnx", VariantSet.of_model(ref.name).dir(named.variant), variant=named.variant)
     try:
         return Target(spec, "transformers", parse_model(spec).require_prepared(), adapter=adapter_dir)
     except ModelNotFoundError:
-        run = run_dir(spec)
+        run = Run.find(spec)
         if run is None:
             raise
-    artifacts = run / "artifacts"
-    for name in ("merged", "model"):
-        if (artifacts / name / "config.json").is_file():
-            return Target(spec, "transformers", artifacts / name, adapter=adapter_dir)
-    if (artifacts / "adapter" / "adapter_config.json").is_file():
-        return Target(spec, "transformers", run_base_folder(run), adapter=adapter_dir or artifacts / "adapter")
-    raise ModelNotFoundError(f"run {run.name} has no model to chat with (no artifacts/merged, model or adapter)")
+    run.require_model()
+    folder = run.model_folder()
+    if folder is not None:
+        return Target(spec, "transformers", folder, adapter=adapter_dir)
+    return Target(spec, "transformers", run.base_model(), adapter=adapter_dir or run.adapter())

@@ -17,8 +17,9 @@ from typing import Any
 
 from ..errors import ModelNotFoundError
 from ..models.resolve import parse_model
-from ..models.variants import list_variants, model_variants_root
-from .locate import resolve_target, run_dir
+from ..models.variants import VariantSet
+from ..runs.run import Run
+from .locate import resolve_target
 from .template_render import Rendering, training_rendering, variant_renderings
 from .types import Message
 
@@ -68,15 +69,14 @@ def training_folder(target: str) -> tuple[Path, dict[str, Path]]:
     try:
         ref = parse_model(target)
     except ModelNotFoundError:
-        run = run_dir(target)
+        run = Run.find(target)
         if run is None:
             raise
-        artifacts = run / "artifacts"
-        folder = next((artifacts / n for n in ("adapter", "merged", "model") if (artifacts / n / "tokenizer_config.json").is_file()), None)
+        folder = run.tokenizer_folder()
         if folder is None:
-            raise ModelNotFoundError(f"run {run.name} saved no tokenizer (artifacts/adapter, merged or model)") from None
-        return folder, list_variants(artifacts, prefix="onnx-")
-    return ref.require_prepared(), list_variants(model_variants_root(ref.name))
+            raise ModelNotFoundError(f"run {run.id} saved no tokenizer with its adapter or model") from None
+        return folder, run.variants.built()
+    return ref.require_prepared(), VariantSet.of_model(ref.name).built()
 
 
 def first_difference(reference: list[int], other: list[int]) -> int | None:

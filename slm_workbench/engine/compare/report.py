@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPORT_JSON = "report.json"
-REPORT_MD = "report.md"
-REPORT_CSV = "report.csv"
+from ..runs.run import REPORT_FILES, Run
+
+REPORT_JSON = REPORT_FILES["json"]
+REPORT_MD = REPORT_FILES["markdown"]
+REPORT_CSV = REPORT_FILES["csv"]
 QUALITY_TOLERANCE = 0.05
 
 
@@ -195,7 +197,7 @@ def load_report(path: Path) -> CompareReport:
     """A report from ``report.json`` or from a run directory holding ``artifacts/report.json``."""
     path = Path(path)
     if path.is_dir():
-        path = path / "artifacts" / REPORT_JSON if (path / "artifacts" / REPORT_JSON).is_file() else path / REPORT_JSON
+        path = Run(path).report() or path / REPORT_JSON
     return CompareReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 

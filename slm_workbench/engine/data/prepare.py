@@ -30,7 +30,7 @@ from .tokenizer import load_tokenizer, tokenizer_info
 from .write import write_hf, write_jsonl
 
 if TYPE_CHECKING:
-    from ...config.recipes import PrepareDataRecipe
+    from ...config.data import PrepareDataRecipe
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "slmw.prepared-dataset"

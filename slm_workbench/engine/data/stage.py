@@ -8,7 +8,7 @@ metrics, so the Runs pane and ``slmw runs show`` see the same figures as the CLI
 
 from __future__ import annotations
 
-from ...config.recipes import PrepareDataRecipe
+from ...config.data import PrepareDataRecipe
 from ..runs.context import RunContext
 from .prepare import MANIFEST, prepare_dataset
 

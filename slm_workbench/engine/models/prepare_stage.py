@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...config.recipes import PrepareModelRecipe
+from ...config.models import PrepareModelRecipe
 from ..runs.context import RunContext
 from .prepare import prepare_model
 from .resolve import parse_model

@@ -1,5 +1,5 @@
 """Where exported variants (ONNX Runtime GenAI folders) of a model or a run live, and how
-``MODEL:VARIANT`` names them.
+``MODEL:VARIANT`` names them. ``VariantSet`` owns that layout; nothing else spells it.
 
 - a model reference ``smollm2-135m-instruct:int4`` -> ``<home>/variants/<model-name>/int4/``
 - a run ``RUN_ID:int8`` -> ``<home>/runs/<RUN_ID>/artifacts/onnx-int8/``
@@ -21,6 +21,8 @@ from ..errors import ModelNotFoundError
 
 VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VARIANT_INFO_FILE = "slmw_variant.json"
+GENAI_CONFIG = "genai_config.json"
+RUN_VARIANT_PREFIX = "onnx-"
 
 
 @dataclass(frozen=True)
@@ -39,31 +41,50 @@ def split_variant(spec: str) -> VariantSpec:
     return VariantSpec(spec, None)
 
 
+@dataclass(frozen=True)
+class VariantSet:
+    """The variants of one model or one run: a folder of variant folders, named with a prefix."""
+
+    root: Path
+    prefix: str = ""
+
+    @classmethod
+    def of_model(cls, model_name: str) -> VariantSet:
+        return cls(paths.home() / "variants" / model_name)
+
+    @classmethod
+    def of_run(cls, artifacts_dir: Path) -> VariantSet:
+        return cls(Path(artifacts_dir), RUN_VARIANT_PREFIX)
+
+    def dir(self, variant: str) -> Path:
+        """Where variant ``variant`` lives (built or not)."""
+        return self.root / f"{self.prefix}{variant}"
+
+    def built(self) -> dict[str, Path]:
+        """Built variants (folders holding genai_config.json), by variant name."""
+        if not self.root.is_dir():
+            return {}
+        found = {}
+        for folder in sorted(self.root.iterdir()):
+            if folder.name.startswith(self.prefix) and (folder / GENAI_CONFIG).is_file():
+                found[folder.name[len(self.prefix):]] = folder
+        return found
+
+
 def model_variants_root(model_name: str) -> Path:
-    return paths.home() / "variants" / model_name
-
-
-def run_variant_dir(run_dir: Path, variant: str) -> Path:
-    return run_dir / "artifacts" / f"onnx-{variant}"
+    return VariantSet.of_model(model_name).root
 
 
 def variant_dir_for_model(model_name: str, variant: str) -> Path:
-    return model_variants_root(model_name) / variant
+    return VariantSet.of_model(model_name).dir(variant)
 
 
-def list_variants(root: Path, prefix: str = "") -> dict[str, Path]:
-    """Built variants under ``root`` (folders holding genai_config.json), by variant name."""
-    if not root.is_dir():
-        return {}
-    found = {}
-    for folder in sorted(root.iterdir()):
-        if folder.name.startswith(prefix) and (folder / "genai_config.json").is_file():
-            found[folder.name[len(prefix):]] = folder
-    return found
+def is_variant_folder(folder: Path) -> bool:
+    return (Path(folder) / GENAI_CONFIG).is_file()
 
 
 def require_variant(folder: Path, spec: str) -> Path:
-    if not (folder / "genai_config.json").is_file():
+    if not is_variant_folder(folder):
         raise ModelNotFoundError(
             f"variant {spec} is not built yet (expected {folder})",
             hint=f"build it: slmw export {spec.rpartition(':')[0]} --variants {spec.rpartition(':')[2]}",

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import WorkbenchError
 from ..paths import describe_os_error
+from ..stages import resumable_stages
 from . import store
 from .status import TERMINAL_STATES
 
@@ -77,7 +78,7 @@ def launch(run_dir: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-RESUMABLE_STAGES = frozenset({"train"})
+RESUMABLE_STAGES = resumable_stages()
 """Stages whose job picks up where it stopped when started again on the same run directory."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config.train import TrainRecipe
+from ..runs.store import CHECKPOINTS
 from .model import resolve_dtype
 
 
@@ -58,7 +59,7 @@ def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool
     if recipe.early_stopping_patience and has_eval:
         save_every = eval_every  # best-model tracking needs a checkpoint at every evaluation
     return SFTConfig(
-        output_dir=str(run_dir / "checkpoints"),
+        output_dir=str(run_dir / CHECKPOINTS),
         seed=recipe.seed,
         data_seed=recipe.seed,
         learning_rate=recipe.learning_rate,

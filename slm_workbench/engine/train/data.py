@@ -40,7 +40,7 @@ def is_prepared(path: Path) -> bool:
 
 
 def prepare_raw(recipe: TrainRecipe, out: Path, on_progress: Callable[..., None], check_cancelled: Callable[[], None]) -> Path:
-    from ...config.recipes import PrepareDataRecipe
+    from ...config.data import PrepareDataRecipe
     from ..data import prepare_dataset
 
     prep = PrepareDataRecipe(

@@ -93,7 +93,7 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
           f"{len(data.train)} train / {len(data.eval) if data.eval is not None else 0} eval rows", flush=True)
     ctx.check_cancelled()
     trainer, guards = build_trainer(recipe, ctx, loaded, data)
-    checkpoints = ctx.run_dir / "checkpoints"
+    checkpoints = ctx.checkpoints_dir
     for name in remove_incomplete(checkpoints):
         ctx.warn(f"removed {name}: it was being written when the job stopped")
     resume = latest_checkpoint(checkpoints)
@@ -124,7 +124,7 @@ def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) 
     steps = planned_steps(recipe, len(data.train), world)
     has_eval = data.eval is not None
     if recipe.report_to == "tensorboard":
-        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(ctx.run_dir / "artifacts" / "tensorboard"))
+        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(ctx.artifacts_dir / "tensorboard"))
     stop, nan = StopOnRequest(ctx), NanGuard()
     callbacks = [MetricsWriter(ctx), CheckpointEvents(ctx), stop, nan]
     if recipe.early_stopping_patience and has_eval:

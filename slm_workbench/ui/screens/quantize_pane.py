@@ -136,6 +136,10 @@ class QuantizePane(Vertical):
             pane.post_message(JobStarted(run_dir.name))
 
     # -- following a job ----------------------------------------------------------------------
+    def open_run(self, run_dir: Path) -> None:
+        """The stage registry's view of export and compare runs: show this one."""
+        self.follow(run_dir)
+
     def follow(self, run_dir: Path | None, expect: list[str] | None = None) -> None:
         """Show ``run_dir`` (an export or compare run) from its first line on."""
         generation = self._follow[0] + 1

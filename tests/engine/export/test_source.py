@@ -62,5 +62,5 @@ def test_a_lora_run_is_merged_once_into_its_artifacts(lora_run, tiny_model_dir):
 
 def test_a_run_without_a_model(slmw_home):
     run = RunStore().create("data.prepare", "stage: data.prepare\n", title="data")
-    with pytest.raises(WorkbenchError, match="has no model to export"):
+    with pytest.raises(WorkbenchError, match="has no model"):
         resolve_source(run.name)

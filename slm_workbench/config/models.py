@@ -1,0 +1,19 @@
+"""Recipe of the ``models.prepare`` stage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .base import Section
+
+
+class PrepareModelRecipe(Section):
+    """Turn a model reference into a local Hugging Face folder (convert a GGUF, fetch a hub id)."""
+
+    stage: Literal["models.prepare"] = "models.prepare"
+    model: str = Field(min_length=1)
+    """A built-in name (``slmw models list``), a local HF folder, a ``.gguf`` file, or a hub id."""
+    force: bool = False
+    """Convert again even when a prepared folder exists."""
