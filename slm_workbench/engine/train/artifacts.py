@@ -18,6 +18,7 @@ import yaml
 
 from ...config.train import TrainRecipe
 from ..runs.context import RunContext
+from ..runs.run import ADAPTER, FULL_MODEL, LINEAGE, MERGED
 
 
 def write_artifacts(recipe: TrainRecipe, ctx: RunContext, trainer: Any, loaded: Any, data: Any, base: Path) -> None:
@@ -28,13 +29,13 @@ def write_artifacts(recipe: TrainRecipe, ctx: RunContext, trainer: Any, loaded: 
     model = trainer.model
     produced: dict[str, str] = {}
     if recipe.method == "full":
-        produced["model"] = str(save_folder(model, loaded.tokenizer, out / "model"))
+        produced["model"] = str(save_folder(model, loaded.tokenizer, out / FULL_MODEL))
     else:
-        produced["adapter"] = str(save_folder(model, loaded.tokenizer, out / "adapter"))
+        produced["adapter"] = str(save_folder(model, loaded.tokenizer, out / ADAPTER))
         if recipe.merge:
             ctx.progress("merging the adapter into the base", 0, None)
             merged = model.merge_and_unload()
-            produced["merged"] = str(save_folder(merged, loaded.tokenizer, out / "merged"))
+            produced["merged"] = str(save_folder(merged, loaded.tokenizer, out / MERGED))
     lineage = {
         "run": ctx.run_dir.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -45,7 +46,7 @@ def write_artifacts(recipe: TrainRecipe, ctx: RunContext, trainer: Any, loaded: 
         "final_metrics": final,
         "artifacts": produced,
     }
-    (out / "lineage.json").write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
+    (out / LINEAGE).write_text(json.dumps(lineage, indent=2) + "\n", encoding="utf-8")
     for name, path in produced.items():
         write_model_card(Path(path), recipe, lineage)
         ctx.artifact(name, Path(path), f"{name} of run {ctx.run_dir.name}")

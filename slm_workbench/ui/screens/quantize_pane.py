@@ -22,7 +22,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ProgressBar, Select, Static
 
 from ...engine.compare.progress import CompareProgress
+from ...engine.stages import model_stages, stages_viewed_in
 from ...engine.runs import launcher
+from ...engine.runs.run import Run
 from ...engine.runs.store import RunInfo, RunStore
 from ...engine.runs.watch import RunFollower, RunsWatcher
 from ..format import STATE_STYLES, clock
@@ -33,7 +35,8 @@ from ..widgets.compare_form import CompareForm
 from ..widgets.variant_bars import VariantBars
 from ..widgets.variant_table import VariantTable
 
-STAGES = ("compare", "export")
+STAGES = stages_viewed_in("quantize")
+MODEL_STAGES = model_stages()
 
 
 class QuantizePane(Vertical):
@@ -166,7 +169,7 @@ class QuantizePane(Vertical):
         try:
             everything = self._watcher.refresh()
             runs = [r for r in everything if r.stage in STAGES]
-            trained = [r for r in everything if r.stage == "train" and r.state == "done"]
+            trained = [r for r in everything if r.stage in MODEL_STAGES and r.state == "done" and Run(r.dir).has_model]
             unattached = self._follow == (0, None) and bool(runs)
             if (unattached or [(r.id, r.state) for r in runs] != [(r.id, r.state) for r in self.history]
                     or [r.id for r in trained] != [r.id for r in self.trained]):
@@ -186,9 +189,9 @@ class QuantizePane(Vertical):
 
     def _read_report(self, run_dir: Path, generation: int) -> tuple[object | None, str]:
         """The report once (and again if the file changes); None while there is none."""
-        from ...engine.compare.report import REPORT_JSON, load_report
+        from ...engine.compare.report import load_report
 
-        path = run_dir / "artifacts" / REPORT_JSON
+        path = Run(run_dir).report_path("json")
         try:
             stamp = (generation, path.stat().st_mtime)
         except OSError:
@@ -300,13 +303,7 @@ class QuantizePane(Vertical):
 
     def _read_source(self, run_id: str) -> str | None:
         """The MODEL in MODEL:VARIANT for a job's variants, from its recipe."""
-        import yaml
-
-        try:
-            recipe = yaml.safe_load((self.run_store.root / run_id / "recipe.yaml").read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            return None
-        model = recipe.get("model") if isinstance(recipe, dict) else None
+        model = Run(self.run_store.root / run_id).recipe_data().get("model")
         if not isinstance(model, str):
             return None
         from ...engine.errors import WorkbenchError
@@ -351,6 +348,6 @@ class QuantizePane(Vertical):
     def _copy_report_path(self) -> None:
         if self.run_id is None:
             return
-        path = self.run_store.root / self.run_id / "artifacts" / "report.md"
+        path = Run(self.run_store.root / self.run_id).report_path("markdown")
         self.app.copy_to_clipboard(str(path))
         self.notify(f"{path}\n(also report.json and report.csv beside it)", title="Report (path copied)")
