@@ -89,12 +89,17 @@ async def test_a_finished_training_run_can_be_picked_as_the_source(tmp_path: Pat
     store = RunStore(tmp_path / "runs")
     write_run(store.root, "20260601-080000-train-77aa", "train", "done", title="smoke-lora")
     write_run(store.root, "20260601-081000-train-88bb", "train", "failed", title="broken-lora")
+    write_run(store.root, "20260601-082000-train-99cc", "train", "done", title="no artifacts")
+    adapter = store.root / "20260601-080000-train-77aa" / "artifacts" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text("{}")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(pilot)
         pick = app.screen.query_one("#q-pick", Select)
         await wait_for(pilot, lambda: "20260601-080000-train-77aa" in [v for _, v in pick._options], what="the run")
         assert "20260601-081000-train-88bb" not in [v for _, v in pick._options]  # only finished ones
+        assert "20260601-082000-train-99cc" not in [v for _, v in pick._options]  # that left a model
         assert "smollm2-135m-instruct" in [v for _, v in pick._options]
         pick.value = "20260601-080000-train-77aa"
         await pilot.pause()
@@ -128,7 +133,7 @@ async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
         app.screen.query_one("#q-source", Input).value = "smollm2-135m-instruct"
         app.screen.query_one("#q-threads", Input).value = "0"
         await pilot.click("#q-compare")
-        assert "threads" in notes[-1]
+        assert "threads" in notes[-1], notes
         for name in ("fp32", "int8", "int4", "int4-hq"):
             app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
         app.screen.query_one("#q-threads", Input).value = "1"
