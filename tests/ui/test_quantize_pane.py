@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Button, Checkbox, Input, Select
 
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
@@ -128,16 +128,21 @@ async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
         notes: list[str] = []
         app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
         app.screen.query_one("#q-source", Input).value = str(tmp_path / "no-such-model")
-        await pilot.click("#q-compare")
-        assert notes and "no-such-model" in notes[-1]
+        app.screen.query_one("#q-compare", Button).press()
+        await wait_for(pilot, lambda: len(notes) == 1, what="the first refusal")
+        assert "no-such-model" in notes[-1]
         app.screen.query_one("#q-source", Input).value = "smollm2-135m-instruct"
         app.screen.query_one("#q-threads", Input).value = "0"
-        await pilot.click("#q-compare")
+        await pilot.pause()
+        app.screen.query_one("#q-compare", Button).press()
+        await wait_for(pilot, lambda: len(notes) == 2, what="the second refusal")
         assert "threads" in notes[-1], notes
         for name in ("fp32", "int8", "int4", "int4-hq"):
             app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
         app.screen.query_one("#q-threads", Input).value = "1"
-        await pilot.click("#q-export")
+        await pilot.pause()
+        app.screen.query_one("#q-export", Button).press()
+        await wait_for(pilot, lambda: len(notes) == 3, what="the third refusal")
         assert "at least one variant" in notes[-1]
         assert store.list() == []
 
