@@ -147,10 +147,10 @@ class RunDetail(Vertical):
             bar.update(total=progress.total, progress=progress.done)
         else:
             bar.update(total=None)
-        self.query_one("#run-progress-label", Label).update(_progress_text(progress))
+        self.query_one("#run-progress-label", Label).update(progress_text(progress))
 
 
-def _progress_text(progress: Progress) -> Text:
+def progress_text(progress: Progress) -> Text:
     """The progress in words, from its fields: ``int8 2/4  perplexity 3/30 steps  message``."""
     text = Text()
     if progress.item:
