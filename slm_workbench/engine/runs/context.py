@@ -20,8 +20,9 @@ from ..events import Artifact, Checkpoint, Event, ItemState, Progress, Warning
 from . import store
 
 PROGRESS_MIN_INTERVAL_S = 0.25
-"""Progress events closer together than this are dropped (the first of a phase or an item and the
-last of a phase are kept)."""
+"""Progress events closer together than this are dropped (the first about a new item and the last
+of a phase are kept). Phases that name their step ("quantizing layers.3.mlp") change often: they
+are throttled like any other update."""
 
 
 class RunContext:
@@ -31,7 +32,7 @@ class RunContext:
         self.cancel_requested = threading.Event()
         self._lock = threading.Lock()
         self._last_progress = 0.0
-        self._last_topic: tuple[str, str] = ("", "")
+        self._last_item = ""
 
     @property
     def writes(self) -> bool:
@@ -55,10 +56,10 @@ class RunContext:
         variant), ``item_index`` of ``item_count`` its place among the job's items (from 1)."""
         now = time.monotonic()
         final = total is not None and done >= total
-        topic = (item, phase)
-        if not final and topic == self._last_topic and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
+        new_item = item != self._last_item  # the first word on a new variant is never dropped
+        if not final and not new_item and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
             return
-        self._last_progress, self._last_topic = now, topic
+        self._last_progress, self._last_item = now, item
         self.emit(Progress(phase=phase, done=done, total=total, unit=unit, message=message, item=item,
                            item_index=item_index, item_count=item_count))
 
