@@ -11,6 +11,7 @@ names the file and the line number, and the reader carries on.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Literal, get_args
@@ -44,7 +45,13 @@ class Started(Event):
 
 @dataclass(frozen=True)
 class Progress(Event):
-    """How far a phase of the job has come; ``total`` is None when unknown."""
+    """How far the job has come, as fields a view reads (never parses).
+
+    ``phase`` says what is being done ("building", "perplexity"); ``done``/``total``/``unit`` how far
+    within it (``total`` None when unknown). A job that works through several items (the variants of
+    an export) names the one concerned in ``item`` and places it with ``item_index`` of ``item_count``
+    (from 1). ``summary()`` is for reading by eye (``slmw runs logs``).
+    """
 
     kind: ClassVar[str] = "progress"
     phase: str
@@ -53,7 +60,8 @@ class Progress(Event):
     unit: str = ""
     message: str = ""
     item: str = ""
-    """What the progress is about when a job works through several things (a variant name)."""
+    item_index: int | None = None
+    item_count: int | None = None
 
     @property
     def fraction(self) -> float | None:
@@ -63,7 +71,38 @@ class Progress(Event):
 
     def summary(self) -> str:
         amount = f"{self.done:g}/{self.total:g} {self.unit}".strip() if self.total else ""
-        return " ".join(part for part in (self.phase, amount, self.message) if part)
+        text = " ".join(part for part in (self.phase, amount, self.message) if part)
+        if not self.item:
+            return text
+        position = f" ({self.item_index}/{self.item_count})" if self.item_index and self.item_count else ""
+        return f"{self.item}{position}: {text}"
+
+
+BUILT, MEASURED, NOT_MEASURED, BROKEN = "built", "measured", "not measured", "broken"
+"""The states a job gives its items (``ItemState.state``); a reader shows any other as it is."""
+
+
+@dataclass(frozen=True)
+class ItemState(Event):
+    """Where one item of a job (a variant) stands: a verdict as data ("built", "measured", "broken").
+
+    ``finished`` says the job has nothing more to do with the item (a built variant is finished in an
+    export job, not in a comparison that has still to measure it); ``detail`` says why or how
+    ("perplexity 212x the reference" for a broken one, "already built").
+    """
+
+    kind: ClassVar[str] = "item"
+    item: str
+    state: str
+    finished: bool = False
+    detail: str = ""
+
+    def summary(self) -> str:
+        return f"{self.item}: {self.state}" + (f" ({self.detail})" if self.detail else "")
+
+    @property
+    def broken(self) -> bool:
+        return self.state == BROKEN
 
 
 @dataclass(frozen=True)
@@ -130,7 +169,7 @@ class CorruptLine:
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (Started, Progress, Checkpoint, Artifact, Warning, Error, Finished)
+    cls.kind: cls for cls in (Started, Progress, ItemState, Checkpoint, Artifact, Warning, Error, Finished)
 }
 
 
@@ -145,6 +184,8 @@ def decode_event(line: str, *, path: str = "events.jsonl", line_no: int = 0) -> 
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return CorruptLine(path, line_no, "unknown event kind")
+    if cls is Progress:
+        raw = _upgrade_progress(raw)
     known = {f.name for f in fields(cls)}
     try:
         event = cls(**{k: v for k, v in raw.items() if k in known})
@@ -156,6 +197,21 @@ def decode_event(line: str, *, path: str = "events.jsonl", line_no: int = 0) -> 
     if isinstance(event, Finished) and event.outcome not in OUTCOMES:
         return CorruptLine(path, line_no, f"unknown outcome {event.outcome!r}")
     return event
+
+
+_OLD_ITEM_PHASE = re.compile(r"^(?P<item>.+) \((?P<index>\d+)/(?P<count>\d+)\): (?P<phase>.*)$", re.DOTALL)
+
+
+def _upgrade_progress(raw: dict[str, Any]) -> dict[str, Any]:
+    """Lines written before ``item_index``/``item_count`` existed carried the position in the phase
+    (``"int8 (2/4): perplexity"`` with item ``int8``): read those into the fields, once, here."""
+    item, phase = raw.get("item"), raw.get("phase")
+    if "item_index" in raw or not (isinstance(item, str) and item and isinstance(phase, str)):
+        return raw
+    match = _OLD_ITEM_PHASE.match(phase)
+    if match is None or match["item"] != item:
+        return raw
+    return {**raw, "phase": match["phase"], "item_index": int(match["index"]), "item_count": int(match["count"])}
 
 
 def decode_metrics(line: str, *, path: str = "metrics.jsonl", line_no: int = 0) -> dict[str, Any] | CorruptLine:

@@ -67,7 +67,12 @@ class VariantRow:
     recommended: bool = False
     reference: bool = False
     fraction: float | None = None
-    """How far the job is with this variant while it works on it."""
+    """How far the job's current phase on this variant has come, while it works on it."""
+    finished: bool = False
+    """The job is done with this variant (what a progress bar counts): built in an export job,
+    measured or judged in a comparison; every row of a report."""
+    ready: bool = False
+    """Its model exists and can be opened (chat): built or measured, not broken."""
 
     def cell(self, column: Column) -> str:
         if column.key == "name":
@@ -92,7 +97,8 @@ def rows_from_report(report: CompareReport) -> list[VariantRow]:
             "task_score": v.task_score, "agreement": agree.get("token_agreement"),
             "same_prefix": f"{agree['same_prefix']}/{agree['compared']}" if agree else None,
         }
-        out.append(VariantRow(v.name, values, status, v.broken, recommended, reference, 1.0))
+        out.append(VariantRow(v.name, values, status, v.broken, recommended, reference, 1.0, finished=True,
+                              ready=not v.broken))
     return out
 
 
@@ -111,11 +117,12 @@ def rows_from_progress(progress: CompareProgress, reference: str = "torch-fp32")
         elif name == reference and state.measured:
             values.update(speedup=1.0, ppl_change=0.0)
         status = state.activity
-        if state.fraction is not None and state.fraction < 1.0:
+        if state.phase and state.fraction is not None and state.fraction < 1.0:
             status += f" {state.fraction * 100:.0f}%"
-        if state.broken_reason:
+        if state.broken:
             status = "BROKEN"
-        out.append(VariantRow(name, values, status, bool(state.broken_reason), False, name == reference, state.fraction))
+        out.append(VariantRow(name, values, status, state.broken, False, name == reference, state.fraction,
+                              finished=state.finished, ready=state.built and not state.broken))
     return out
 
 

@@ -12,6 +12,7 @@ from slm_workbench.engine.events import (
     CorruptLine,
     Error,
     Finished,
+    ItemState,
     Progress,
     Started,
     Warning,
@@ -22,6 +23,8 @@ from slm_workbench.engine.events import (
 ALL_EVENTS = [
     Started(stage="system.check", pid=42, host="box"),
     Progress(phase="measuring", done=1, total=4, unit="s", message="fast"),
+    Progress(phase="perplexity", done=3, total=30, unit="steps", item="int8", item_index=2, item_count=4),
+    ItemState(item="int4", state="broken", finished=True, detail="perplexity 212x the reference"),
     Checkpoint(path="checkpoints/step-10", step=10),
     Artifact(name="model", path="/m", description="HF folder"),
     Warning(message="careful"),
@@ -30,7 +33,7 @@ ALL_EVENTS = [
 ]
 
 
-@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.kind)
+@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: f"{e.kind}-{ALL_EVENTS.index(e)}")
 def test_round_trip(event):
     line = event.to_json()
     assert json.loads(line)["kind"] == event.kind
@@ -72,3 +75,26 @@ def test_decode_metrics():
     assert decode_metrics('{"step": 1, "loss": 2.5}') == {"step": 1, "loss": 2.5}
     bad = decode_metrics("nan nan", path="metrics.jsonl", line_no=3)
     assert isinstance(bad, CorruptLine) and bad.line_no == 3
+
+
+def test_lines_from_before_the_item_fields_still_decode():
+    """Runs written before item_index/item_count replay: missing fields default, and the position an
+    old job wrote into the phase (``int8 (2/4): perplexity``) is read into the fields."""
+    old = decode_event(json.dumps({"kind": "progress", "phase": "int8 (2/4): perplexity", "done": 3, "total": 30,
+                                   "unit": "steps", "message": "", "item": "int8", "time": 5.0}))
+    assert old == Progress(phase="perplexity", done=3, total=30, unit="steps", item="int8", item_index=2,
+                           item_count=4, time=5.0)
+    older = decode_event('{"kind": "progress", "phase": "training", "done": 1, "total": 2, "time": 1.0}')
+    assert older == Progress(phase="training", done=1, total=2, time=1.0)
+    assert older.item == "" and older.item_index is None
+    # a phase that merely looks like one is left alone unless it names the event's own item
+    other = decode_event('{"kind": "progress", "phase": "fp32 (1/2): reading", "item": "int8", "time": 1.0}')
+    assert other.phase == "fp32 (1/2): reading" and other.item_index is None
+
+
+def test_progress_summary_names_the_item_and_its_place():
+    event = Progress(phase="perplexity", done=3, total=30, unit="steps", item="int8", item_index=2, item_count=4)
+    assert event.summary() == "int8 (2/4): perplexity 3/30 steps"
+    assert Progress(phase="loading", item="int4").summary() == "int4: loading"
+    assert ItemState(item="int8", state="built", detail="already built").summary() == "int8: built (already built)"
+    assert ItemState(item="int4", state="broken").broken and not ItemState(item="int8", state="built").broken

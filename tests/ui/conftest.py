@@ -116,8 +116,8 @@ def write_compare_run(root: Path, run_id: str = "20260601-100000-compare-a9b8", 
     metrics = [{"time": T0 + 60 + i, "variant": name, "size_mb": mb, "decode_tok_s": tok, "perplexity": ppl}
                for i, (name, _kind, mb, tok, ppl, *_rest) in enumerate(SMOLLM2_FIGURES)]
     events = [Started(stage="compare", pid=4500, host="gpu-box", time=T0 + 3600)]
-    events += [Progress(phase=f"{name} ({k}/{len(names)}): decode", done=3, total=3, item=name, time=T0 + 3660 + k)
-               for k, name in enumerate(names, 1)]
+    events += [Progress(phase="decoding", done=3, total=3, item=name, item_index=k, item_count=len(names),
+                        time=T0 + 3660 + k) for k, name in enumerate(names, 1)]
     events.append(Finished(outcome="done", time=T0 + 3900))
     run_dir = write_run(root, run_id, "compare", state, title="compare smollm2-135m-instruct: balanced",
                         events=events if state == "done" else events[:3], metrics=metrics if state == "done" else metrics[:2],

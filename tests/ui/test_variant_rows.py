@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slm_workbench.engine.compare.progress import CompareProgress
+from slm_workbench.engine.events import ItemState, Progress
 from slm_workbench.engine.compare.report import load_report
 from slm_workbench.ui.variant_rows import COLUMNS, best_first, rows_from_progress, rows_from_report, sort_rows
 
@@ -44,3 +45,24 @@ def test_rows_from_progress_compute_ratios_against_the_reference_so_far() -> Non
     assert rows["int8"].values["speedup"] == 4.0
     assert abs(rows["int8"].values["ppl_change"] - 0.05) < 1e-9
     assert rows["int4"].status == "waiting" and rows["int4"].values == {}
+
+
+def test_a_built_variant_reads_built_and_stays_pending_until_measured() -> None:
+    state = CompareProgress()
+    state.expect(["torch-fp32", "int8"])
+    state.feed([Progress(phase="saving", done=1, total=2, item="int8", item_index=1, item_count=1)])
+    building = {r.name: r for r in rows_from_progress(state)}["int8"]
+    assert building.status == "saving 50%" and not building.finished and not building.ready
+    state.feed([ItemState(item="int8", state="built", finished=False)])
+    rows = {r.name: r for r in rows_from_progress(state)}
+    assert rows["int8"].status == "built" and not rows["int8"].finished and rows["int8"].ready
+    assert sum(r.finished for r in rows.values()) == 0  # what the pane's bar counts
+    state.feed([Progress(phase="perplexity", done=1, total=4, item="int8", item_index=2, item_count=2)])
+    assert {r.name: r for r in rows_from_progress(state)}["int8"].status == "perplexity 25%"
+    state.feed([ItemState(item="int8", state="measured", finished=True)],
+               [{"variant": "int8", "perplexity": 21.0, "decode_tok_s": 20.0}])
+    rows = {r.name: r for r in rows_from_progress(state)}
+    assert rows["int8"].status == "measured" and rows["int8"].finished and rows["int8"].ready
+    state.feed([ItemState(item="int8", state="broken", finished=True, detail="loops on every prompt")])
+    broken = {r.name: r for r in rows_from_progress(state)}["int8"]
+    assert broken.status == "BROKEN" and broken.broken and broken.finished and not broken.ready

@@ -17,6 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..export.genai_folder import logits_output
+
 
 @dataclass
 class Decode:
@@ -43,11 +45,6 @@ def _chunk_nll(logits: np.ndarray, targets: list[int]) -> np.ndarray:
     peak = x.max(-1, keepdims=True)
     lse = peak[:, 0].astype(np.float64) + np.log(np.exp(x - peak).sum(-1, dtype=np.float64))
     return lse - x[np.arange(len(targets)), targets].astype(np.float64)
-
-
-def logits_output(genai_config: dict) -> str:
-    """The graph output genai_config names as the logits (Olive renames it)."""
-    return str(genai_config["model"]["decoder"].get("outputs", {}).get("logits", "logits"))
 
 
 class GenaiBackend:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import WorkbenchError
+from ..events import BROKEN, MEASURED, NOT_MEASURED
 from ..export.export import folder_bytes, read_variant_info
 from ..export.source import ExportSource
 from ..export.subproc import child_env, run_logged
@@ -29,6 +30,8 @@ from .report import CompareReport, VariantResult, rank_variants
 
 MeasureProgress = Callable[[str, str, float, float], None]
 """(variant, phase, done, total)."""
+VariantVerdict = Callable[[str, str, bool, str], None]
+"""(variant, state, finished, detail): ``measured``, ``not measured`` or ``broken`` as each is known."""
 REFERENCE_NAME = "torch-fp32"
 
 
@@ -117,12 +120,14 @@ def compare_variants(
     check_cancelled: Callable[[], None] = lambda: None,
     extra_entries: list[Entry] | None = None,
     on_measured: Callable[[str, dict], None] = lambda variant, measured: None,
+    on_verdict: VariantVerdict = lambda variant, state, finished, detail: None,
 ) -> CompareReport:
     """Measure the reference and ``variants`` (name -> GenAI folder); returns the ranked report.
 
     ``extra_entries`` adds models run another way (``torch-dynamic-int8``), for benchmarks;
     ``on_measured(name, numbers)`` is called as each model's first measurement ends (a pane can
-    fill its row before the report exists).
+    fill its row before the report exists); ``on_verdict`` says where each model stands as soon
+    as that is known: measured (finished once its last speed round is done), not measured, broken.
     """
     from transformers import AutoTokenizer
 
@@ -145,14 +150,17 @@ def compare_variants(
         results.append(result)
         if entry.execution_provider != "cpu":
             result.notes.append(f"built for {entry.execution_provider}: not measured on the CPU")
+            on_verdict(entry.name, NOT_MEASURED, True, f"built for {entry.execution_provider}")
             continue
         try:
             raw[entry.name] = _run_measure(entry, spec, work_dir, settings, "", on_progress, check_cancelled)
             on_measured(entry.name, {k: v for k, v in raw[entry.name].items()
                                      if k in ("perplexity", "decode_tok_s", "ttft_s", "load_s", "peak_rss_mb")}
                         | {"size_mb": result.size_mb})
+            on_verdict(entry.name, MEASURED, settings.rounds <= 1, "")
         except WorkbenchError as exc:
             result.broken, result.broken_reason, result.error = True, "failed to load or run", exc.message
+            on_verdict(entry.name, BROKEN, True, result.broken_reason)
     for round_no in range(1, settings.rounds):
         for entry in entries:
             if entry.name not in raw:
@@ -163,6 +171,8 @@ def compare_variants(
                                  on_progress, check_cancelled)
             raw[entry.name]["decode_runs_tok_s"] += extra.get("decode_runs_tok_s", [])
             raw[entry.name].setdefault("ttft_runs_s", []).append(extra.get("ttft_s"))
+            if round_no == settings.rounds - 1:
+                on_verdict(entry.name, MEASURED, True, "")
     ref_raw = raw.get(REFERENCE_NAME)
     for result in results:
         data = raw.get(result.name)
@@ -188,6 +198,8 @@ def compare_variants(
             reason = broken_reason(result.perplexity, ref_raw.get("perplexity") if ref_raw else None, result.tokens,
                                    ref_raw.get("tokens") if ref_raw else None, ppl_ratio=settings.ppl_ratio)
             result.broken, result.broken_reason = reason is not None, reason
+            if reason is not None:
+                on_verdict(result.name, BROKEN, True, reason)
     report = CompareReport(
         source={"spec": source.spec, "kind": source.kind, "name": source.name, "folder": str(source.hf_folder)},
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -9,11 +9,10 @@ from ..errors import WorkbenchError
 from ..export.export import export_variants
 from ..export.presets import PRESETS, resolve_presets
 from ..export.source import ExportSource, merge_adapter, resolve_source
-from ..export.stage import progress_reporter
+from ..export.stage import progress_reporter, report_built
 from ..runs.context import RunContext
 from .compare import CompareSettings, compare_variants
 from .evalset import build_evalset
-from .progress import broken_warning
 from .report import write_report
 
 
@@ -34,7 +33,8 @@ def variants_to_compare(source: ExportSource, wanted: list[str] | None, recipe: 
         names = [p.name for p in presets]
         export_variants(source, presets, work_dir=(ctx.run_dir if ctx else Path.cwd()) / "work",
                         on_progress=progress_reporter(ctx, names) if ctx else (lambda *a: None),
-                        check_cancelled=ctx.check_cancelled if ctx else (lambda: None))
+                        check_cancelled=ctx.check_cancelled if ctx else (lambda: None),
+                        on_built=(lambda v: report_built(ctx, v, finished=False)) if ctx else (lambda v: None))
         built = source.built_variants()
         wanted = [renamed.get(w, w) for w in wanted]
     return {name: built[name] for name in wanted if name in built}
@@ -57,10 +57,9 @@ def run(recipe: CompareRecipe, ctx: RunContext) -> None:
                                task_examples=recipe.task_examples, ppl_ratio=recipe.ppl_ratio, reference=recipe.reference)
     report = compare_variants(source, variants, evalset=evalset, work_dir=ctx.run_dir / "work", settings=settings,
                               on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled,
-                              on_measured=lambda name, numbers: ctx.metrics({"variant": name, **numbers}))
-    for v in report.variants:
-        if v.broken:
-            ctx.warn(broken_warning(v.name, v.broken_reason or ""))
+                              on_measured=lambda name, numbers: ctx.metrics({"variant": name, **numbers}),
+                              on_verdict=lambda name, state, finished, detail: ctx.item_state(
+                                  name, state, finished=finished, detail=detail))
     paths = write_report(report, ctx.artifacts_dir)
     for kind, path in paths.items():
         ctx.artifact(path.name, path, f"comparison report ({kind})")

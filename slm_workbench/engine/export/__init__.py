@@ -6,7 +6,8 @@
 - ``offset_quant.py``  our int4 pass: 4-bit blocks with exact offsets, folded into MatMulNBits' fast kernel
 - ``olive_path.py``    Olive RTN int4 over the builder's fp32 graph (the second path)
 - ``export.py``        build, load back, describe (``slmw_variant.json``) and move into place
-- ``stage.py``         the ``export`` job
+- ``genai_folder.py``  what a GenAI folder's config names (shared with ``compare``, which builds on export)
+- ``stage.py``         the ``export`` job (its progress reporting is shared by the ``compare`` job)
 
 Nothing here imports the ML stack at module level except where a function needs it.
 """

@@ -22,6 +22,7 @@ from ..errors import WorkbenchError
 from ..fsutil import replace_dir
 from ..models.variants import VARIANT_INFO_FILE
 from .builder import run_builder
+from .genai_folder import logits_output
 from .presets import VariantPreset
 from .source import ExportSource
 
@@ -70,8 +71,6 @@ def verify_variant(folder: Path, threads: int = 1) -> None:
         params.set_search_options(max_length=8, batch_size=1)
         gen = og.Generator(model, params)
         gen.append_tokens([1, 2, 3])
-        from ..compare.backends import logits_output
-
         logits = gen.get_output(logits_output(json.loads((folder / "genai_config.json").read_text(encoding="utf-8"))))
         gen.generate_next_token()
     except Exception as exc:  # noqa: BLE001 - ORT raises RuntimeError/others for a bad graph
@@ -118,7 +117,10 @@ def export_variants(
     threads: int | None = None,
     on_progress: VariantProgress = lambda variant, message, done, total: None,
     check_cancelled: Callable[[], None] = lambda: None,
+    on_built: Callable[[BuiltVariant], None] = lambda variant: None,
 ) -> list[BuiltVariant]:
+    """Build ``presets`` of ``source`` in order; ``on_built`` hears of each as soon as it is in place
+    (or found already built), ``on_progress`` of each step before."""
     if source.hf_folder is None:
         raise WorkbenchError(f"{source.spec}: the adapter must be merged first (merge_adapter)")
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -130,10 +132,10 @@ def export_variants(
             check_cancelled()
             target = source.variant_dir(preset.name)
             if (target / "genai_config.json").is_file() and not overwrite:
-                on_progress(preset.name, "already built", 1, 1)
                 built.append(BuiltVariant(preset.name, source.label(preset.name), target, preset.precision, preset.path,
                                           folder_bytes(target), 0.0, reused=True,
                                           notes=read_variant_info(target).get("notes", [])))
+                on_built(built[-1])
                 continue
             ep = execution_provider_for(preset, execution_provider)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -188,9 +190,9 @@ def export_variants(
             except BaseException:
                 shutil.rmtree(partial, ignore_errors=True)
                 raise
-            progress("done", 1, 1)
             built.append(BuiltVariant(preset.name, source.label(preset.name), target, preset.precision, preset.path,
                                       folder_bytes(target), round(seconds, 1), verified=verified, notes=notes))
+            on_built(built[-1])
     finally:
         shutil.rmtree(cache, ignore_errors=True)
         if scratch_fp32 is not None:

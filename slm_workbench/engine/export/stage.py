@@ -5,22 +5,36 @@ from __future__ import annotations
 import json
 
 from ...config.export import ExportRecipe
-from ..compare.progress import variant_phase
+from ..events import BUILT
 from ..runs.context import RunContext
-from .export import export_variants
+from .export import BuiltVariant, export_variants
 from .presets import resolve_presets
 from .source import merge_adapter, resolve_source
 
 
-def progress_reporter(ctx: RunContext, names: list[str], offset: int = 0, of: int | None = None):  # noqa: ANN201
-    """A (variant, message, done, total) callback that reports ``variant k/n: message`` to the run."""
-    total_variants = of or len(names)
+def progress_reporter(ctx: RunContext, names: list[str]):  # noqa: ANN201
+    """A (variant, phase, done, total) callback that reports to the run which of ``names`` (k of n) is
+    at which phase."""
 
-    def report(variant: str, message: str, done: float, total: float) -> None:
-        k = offset + (names.index(variant) if variant in names else 0) + 1
-        ctx.progress(variant_phase(variant, k, total_variants, message), done, total or None, unit="steps", item=variant)
+    def report(variant: str, phase: str, done: float, total: float) -> None:
+        k = names.index(variant) + 1 if variant in names else None
+        ctx.progress(phase, done, total or None, unit="steps", item=variant, item_index=k,
+                     item_count=len(names) if k else None)
 
     return report
+
+
+def report_built(ctx: RunContext, variant: BuiltVariant, *, finished: bool) -> None:
+    """Say ``variant`` is built; ``finished`` when building it is all the job does with it."""
+    how = "already built" if variant.reused else f"built in {variant.seconds:.0f} s"
+    ctx.item_state(variant.name, BUILT, finished=finished, detail=how)
+
+
+def _built(ctx: RunContext, variant: BuiltVariant) -> None:
+    report_built(ctx, variant, finished=True)
+    ctx.artifact(variant.name, variant.folder, f"{variant.label}: {variant.size_bytes / 1e6:,.0f} MB"
+                 + (" (already built)" if variant.reused else f", built in {variant.seconds:.0f} s"))
+    ctx.metrics({"variant": variant.name, "size_mb": round(variant.size_bytes / 1e6, 1), "build_s": variant.seconds})
 
 
 def run(recipe: ExportRecipe, ctx: RunContext) -> None:
@@ -34,11 +48,8 @@ def run(recipe: ExportRecipe, ctx: RunContext) -> None:
     print(f"[export] {source.spec} -> {', '.join(names)}", flush=True)
     built = export_variants(source, presets, work_dir=ctx.run_dir / "work", execution_provider=recipe.execution_provider,
                             overwrite=recipe.overwrite, threads=recipe.threads,
-                            on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled)
-    for variant in built:
-        ctx.artifact(variant.name, variant.folder, f"{variant.label}: {variant.size_bytes / 1e6:,.0f} MB"
-                     + (" (already built)" if variant.reused else f", built in {variant.seconds:.0f} s"))
-        ctx.metrics({"variant": variant.name, "size_mb": round(variant.size_bytes / 1e6, 1), "build_s": variant.seconds})
+                            on_progress=progress_reporter(ctx, names), check_cancelled=ctx.check_cancelled,
+                            on_built=lambda variant: _built(ctx, variant))
     summary = {"source": {"spec": source.spec, "kind": source.kind, "name": source.name, "folder": str(source.hf_folder)},
                "variants": [v.as_dict() for v in built]}
     (ctx.artifacts_dir / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -1,7 +1,7 @@
 """What a job stage sees: its run directory, and one way to report.
 
-Stages call ``ctx.progress(...)``, ``ctx.metrics({...})``, ``ctx.artifact(...)`` and
-``ctx.check_cancelled()``; the context appends to ``events.jsonl`` / ``metrics.jsonl``
+Stages call ``ctx.progress(...)``, ``ctx.item_state(...)``, ``ctx.metrics({...})``,
+``ctx.artifact(...)`` and ``ctx.check_cancelled()``; the context appends to ``events.jsonl`` / ``metrics.jsonl``
 (one line per call, flushed, so a reader tailing the file sees it at once). In a
 multi-process run only rank 0 writes.
 """
@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled
-from ..events import Artifact, Checkpoint, Event, Progress, Warning
+from ..events import Artifact, Checkpoint, Event, ItemState, Progress, Warning
 from . import store
 
 PROGRESS_MIN_INTERVAL_S = 0.25
-"""Progress events closer together than this are dropped (the last of a phase is kept)."""
+"""Progress events closer together than this are dropped (the first about a new item and the last
+of a phase are kept). Phases that name their step ("quantizing layers.3.mlp") change often: they
+are throttled like any other update."""
 
 
 class RunContext:
@@ -49,14 +51,21 @@ class RunContext:
             self._append(store.EVENTS, event.to_json())
 
     def progress(self, phase: str, done: float = 0, total: float | None = None, unit: str = "", message: str = "",
-                 item: str = "") -> None:
+                 item: str = "", item_index: int | None = None, item_count: int | None = None) -> None:
+        """Report ``done`` of ``total`` ``unit`` of ``phase``; ``item`` is the thing worked on (a
+        variant), ``item_index`` of ``item_count`` its place among the job's items (from 1)."""
         now = time.monotonic()
         final = total is not None and done >= total
         new_item = item != self._last_item  # the first word on a new variant is never dropped
         if not final and not new_item and now - self._last_progress < PROGRESS_MIN_INTERVAL_S:
             return
         self._last_progress, self._last_item = now, item
-        self.emit(Progress(phase=phase, done=done, total=total, unit=unit, message=message, item=item))
+        self.emit(Progress(phase=phase, done=done, total=total, unit=unit, message=message, item=item,
+                           item_index=item_index, item_count=item_count))
+
+    def item_state(self, item: str, state: str, *, finished: bool = False, detail: str = "") -> None:
+        """Say where ``item`` stands (built, measured, broken ...); ``finished`` once the job is done with it."""
+        self.emit(ItemState(item=item, state=state, finished=finished, detail=detail))
 
     def warn(self, message: str) -> None:
         self.emit(Warning(message=message))

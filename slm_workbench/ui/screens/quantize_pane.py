@@ -253,7 +253,7 @@ class QuantizePane(Vertical):
             elif active and self.progress.overall:
                 activity.append(f"  {self.progress.overall}")
         self.query_one("#q-activity", Static).update(activity)
-        done = sum(1 for r in rows if (r.fraction or 0) >= 1.0)
+        done = sum(1 for r in rows if r.finished)
         bar = self.query_one("#q-progress", ProgressBar)
         bar.update(total=max(1, len(rows)), progress=done)
         bar.display = active
@@ -290,7 +290,7 @@ class QuantizePane(Vertical):
         """(the reference's model spec, the selected variant's) for the followed comparison."""
         row = self.query_one(VariantTable).selected_variant
         source = (self.report.source.get("name") if self.report is not None else None) or self._source_of_run()
-        if row is None or not source or row.broken or (row.fraction or 0) < 1.0:
+        if row is None or not source or not row.ready:
             return None
         return source, source if row.reference else f"{source}:{row.name}"
 

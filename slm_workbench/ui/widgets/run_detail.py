@@ -8,7 +8,7 @@ from textual.message import Message
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, RichLog, Select, Static
 
-from ...engine.events import CorruptLine, Error, Finished, Progress
+from ...engine.events import CorruptLine, Error, Finished, ItemState, Progress
 from ...engine.events import Warning as WarningEvent
 from ...engine.runs.store import RunInfo
 from ...engine.runs.watch import RunOutput
@@ -95,7 +95,8 @@ class RunDetail(Vertical):
             stamp = "" if isinstance(event, CorruptLine) else _stamp(event.time)
             if isinstance(event, Progress):
                 continue  # shown by the bar, not the event list
-            events.write(Text(f"{stamp}{event.summary()}", style=EVENT_STYLES.get(type(event), "")))
+            style = "yellow" if isinstance(event, ItemState) and event.broken else EVENT_STYLES.get(type(event), "")
+            events.write(Text(f"{stamp}{event.summary()}", style=style))
         log = self.query_one("#run-log", RichLog)
         for line in output.log:
             log.write(Text(line))
@@ -146,7 +147,23 @@ class RunDetail(Vertical):
             bar.update(total=progress.total, progress=progress.done)
         else:
             bar.update(total=None)
-        self.query_one("#run-progress-label", Label).update(progress.summary())
+        self.query_one("#run-progress-label", Label).update(progress_text(progress))
+
+
+def progress_text(progress: Progress) -> Text:
+    """The progress in words, from its fields: ``int8 2/4  perplexity 3/30 steps  message``."""
+    text = Text()
+    if progress.item:
+        text.append(progress.item, style="bold")
+        if progress.item_index and progress.item_count:
+            text.append(f" {progress.item_index}/{progress.item_count}", style="dim")
+        text.append("  ")
+    text.append(progress.phase)
+    if progress.total:
+        text.append(f" {progress.done:g}/{progress.total:g} {progress.unit}".rstrip())
+    if progress.message:
+        text.append(f"  {progress.message}", style="dim")
+    return text
 
 
 def _stamp(ts: float) -> str:

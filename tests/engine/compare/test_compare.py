@@ -55,9 +55,10 @@ def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, 
     data = tmp_path / "eval.jsonl"
     data.write_text("\n".join(json.dumps({"prompt": f"Say {w}", "completion": w}) for w in ("yes", "no")) + "\n")
     evalset = build_evalset(tiny_model_dir, data, perplexity_tokens=FAST.perplexity_tokens, task_examples=2)
-    seen, measured = [], {}
+    seen, measured, verdicts = [], {}, []
     report = compare_variants(source, variants, evalset=evalset, work_dir=tmp_path / "work", settings=FAST,
-                              on_progress=lambda *a: seen.append(a), on_measured=measured.__setitem__)
+                              on_progress=lambda *a: seen.append(a), on_measured=measured.__setitem__,
+                              on_verdict=lambda *a: verdicts.append(a))
     by = {v.name: v for v in report.variants}
     assert list(by) == [REFERENCE_NAME, "fp32", "int4", "exploded"]
     ref, fp32 = by[REFERENCE_NAME], by["fp32"]
@@ -77,6 +78,9 @@ def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, 
     assert {phase for _, phase, _, _ in seen} >= {"loading", "perplexity", "decoding", "task"}
     assert list(measured) == list(by) and measured["fp32"]["perplexity"] == pytest.approx(fp32.perplexity)
     assert np.isfinite(ref.perplexity)
+    # each model finished as it is measured (one round), the broken one judged at the end, as data
+    assert verdicts[:4] == [(name, "measured", True, "") for name in by]
+    assert verdicts[4:] == [("exploded", "broken", True, by["exploded"].broken_reason)]
 
 
 def test_a_variant_that_cannot_load_is_broken_not_fatal(tiny_model_dir, tiny_variants, tmp_path):
@@ -85,8 +89,11 @@ def test_a_variant_that_cannot_load_is_broken_not_fatal(tiny_model_dir, tiny_var
     (bad / "model.onnx").write_bytes(b"not a model")
     source = resolve_source(str(tiny_model_dir))
     evalset = build_evalset(tiny_model_dir, None, perplexity_tokens=32)
+    verdicts = []
     report = compare_variants(source, {"bad": bad}, evalset=evalset, work_dir=tmp_path / "w",
-                              settings=CompareSettings(new_tokens=8, decode_runs=1, reference=False))
+                              settings=CompareSettings(new_tokens=8, decode_runs=1, reference=False),
+                              on_verdict=lambda *a: verdicts.append(a))
     (bad_result,) = report.variants
     assert bad_result.broken and bad_result.rank is None and "measuring bad failed" in bad_result.error
     assert report.recommended is None and report.reference is None
+    assert verdicts == [("bad", "broken", True, "failed to load or run")]

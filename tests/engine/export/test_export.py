@@ -36,8 +36,9 @@ def test_existing_variants_are_kept_and_addressable(tiny_variants, tiny_model_di
     link_variants(slmw_home, tiny_model_dir.name, {"int4": tiny_variants["int4"]})
     source = resolve_source(str(tiny_model_dir))
     assert set(source.built_variants()) == {"int4"}
-    (built,) = export_variants(source, resolve_presets("int4"), work_dir=tmp_path / "work")
-    assert built.reused and built.folder == slmw_home / "variants" / tiny_model_dir.name / "int4"
+    heard = []
+    (built,) = export_variants(source, resolve_presets("int4"), work_dir=tmp_path / "work", on_built=heard.append)
+    assert heard == [built] and built.reused and built.folder == slmw_home / "variants" / tiny_model_dir.name / "int4"
     spec = split_variant(f"{tiny_model_dir}:int4")
     assert spec.variant == "int4" and resolve_source(spec.base).variant_dir("int4") == built.folder
 
@@ -66,8 +67,11 @@ def test_fp16_is_built_for_cuda_and_not_measured_on_the_cpu(tiny_model_dir, tmp_
     (fp16,) = export_variants(source, resolve_presets("fp16"), work_dir=tmp_path / "work")
     info = json.loads((fp16.folder / VARIANT_INFO_FILE).read_text())
     assert info["execution_provider"] == "cuda" and not fp16.verified and "not loaded back" in fp16.notes[0]
+    verdicts = []
     report = compare_variants(source, {"fp16": fp16.folder}, evalset=build_evalset(tiny_model_dir, None, perplexity_tokens=16),
-                              work_dir=tmp_path / "cmp", settings=CompareSettings(reference=False))
+                              work_dir=tmp_path / "cmp", settings=CompareSettings(reference=False),
+                              on_verdict=lambda *a: verdicts.append(a))
     (result,) = report.variants
     assert result.perplexity is None and result.rank is None and not result.broken
     assert any("not measured on the CPU" in n for n in result.notes)
+    assert verdicts == [("fp16", "not measured", True, "built for cuda")]
