@@ -35,12 +35,12 @@ async def test_form_validates_estimates_saves_and_launches(tmp_path: Path, tiny_
         form.query_one("#f-model", Input).value = str(tiny_model_dir)
         form.query_one("#f-data", Input).value = str(data)
         form.query_one("#f-batch_size", Input).value = "0"
-        await wait_for(pilot, lambda: "greater than or equal to 1" in text_of(app, "#err-batch_size"), what="inline error")
+        await wait_for(pilot, lambda: "greater than or equal to 1" in text_of(app, "#f-batch_size-error"), what="inline error")
         form.query_one("#f-batch_size", Input).value = "2"
         form.query_one("#f-max_steps", Input).value = "3"
         form.query_one("#f-lora--r", Input).value = "4"
         await wait_for(pilot, lambda: "fits" in text_of(app, "#train-estimate"), what="the memory estimate")
-        assert text_of(app, "#err-batch_size") == ""
+        assert text_of(app, "#f-batch_size-error") == ""
         await pilot.click("#save-recipe")
         saved = yaml.safe_load(recipe_path.read_text())
         assert saved["stage"] == "train" and saved["batch_size"] == 2 and saved["lora"]["r"] == 4
