@@ -174,6 +174,13 @@ async def test_prepare_starts_a_job_that_the_runs_pane_selects(tmp_path: Path, t
     assert manifest["source"]["path"] == str(data.resolve())
 
 
+async def press(pilot, selector: str) -> None:
+    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
+    button = pilot.app.query_one(selector)
+    await until(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
+    await pilot.click(selector)
+
+
 async def test_the_settings_show_the_recipes_defaults_and_name_a_bad_field(tmp_path: Path) -> None:
     from textual.widgets import Select, Switch
 
@@ -184,21 +191,23 @@ async def test_the_settings_show_the_recipes_defaults_and_name_a_bad_field(tmp_p
         pane = await ready_pane(pilot)
         for name in FIELDS:
             widget = pane.query_one(f"#data-{name}")
-            default = PrepareDataRecipe.model_fields[name].get_default(call_default_factory=True)
+            info = PrepareDataRecipe.model_fields[name]
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
             if isinstance(widget, Switch):
                 assert widget.value is default, name
             elif isinstance(widget, Select):
                 assert widget.value == default, name
             else:
                 assert widget.value == ("" if default in (None, {}) else str(default)), name
+        assert "PydanticUndefined" not in pane.query_one("#data-output", Input).value
         settings = pane.query_one(DataSettings)
         assert settings.values().max_length == 2048 and settings.model == "smollm2-135m-instruct"
         notes: list[str] = []
         pilot.app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
         pane.query_one("#data-max_length", Input).value = "4"
-        await pilot.click("#data-check")
+        await press(pilot, "#data-check")
         assert notes and notes[-1] == "max_length: Input should be greater than or equal to 8"
         assert "greater than or equal to 8" in text_of(pane, "#data-max_length-error")
         pane.query_one("#data-columns", Input).value = "prompt"
-        await pilot.click("#data-check")
+        await press(pilot, "#data-check")
         assert notes[-1] == "columns: expected NAME=VALUE pairs, got 'prompt'"

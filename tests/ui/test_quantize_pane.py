@@ -14,6 +14,7 @@ from slm_workbench.ui.screens.chat_pane import ChatPane
 from slm_workbench.engine.export.presets import expand_groups
 from slm_workbench.ui.variant_rows import COLUMNS
 from slm_workbench.ui.widgets.compare_form import CompareForm
+from slm_workbench.ui.widgets.recipe_form import RecipeForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
 
@@ -115,6 +116,13 @@ async def test_fp16_needs_a_cuda_gpu(tmp_path: Path, monkeypatch) -> None:
         assert "fp16" not in checked(app)
 
 
+async def press(pilot, selector: str) -> None:
+    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
+    button = pilot.app.screen.query_one(selector)
+    await wait_for(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
+    await pilot.click(selector)
+
+
 async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=60)
@@ -123,16 +131,16 @@ async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
         notes: list[str] = []
         app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
         app.screen.query_one("#q-source", Input).value = str(tmp_path / "no-such-model")
-        await pilot.click("#q-compare")
+        await press(pilot, "#q-compare")
         assert notes and "no-such-model" in notes[-1]
         app.screen.query_one("#q-source", Input).value = "smollm2-135m-instruct"
         app.screen.query_one("#q-threads", Input).value = "0"
-        await pilot.click("#q-compare")
+        await press(pilot, "#q-compare")
         assert "threads" in notes[-1]
         for name in ("fp32", "int8", "int4", "int4-hq"):
             app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
         app.screen.query_one("#q-threads", Input).value = "1"
-        await pilot.click("#q-export")
+        await press(pilot, "#q-export")
         assert "at least one variant" in notes[-1]
         assert store.list() == []
 
@@ -279,13 +287,13 @@ async def test_the_forms_show_the_recipes_defaults_and_name_a_bad_field(tmp_path
             widget = screen.query_one(f"#qe-{name}")
             default = ExportRecipe.model_fields[name].get_default(call_default_factory=True)
             assert widget.value == expected_shown(default, widget), name
-        recipe, _ = screen.query_one(CompareForm).recipe("export")
+        recipe = screen.query_one("#q-export-form", RecipeForm).check({"model": "m", "variants": ["int4"]})
         assert recipe.symmetric is None and recipe.threads is None  # "default" stays the job's choice
 
         notes: list[str] = []
         app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
         screen.query_one("#q-new_tokens", Input).value = "4"
-        await pilot.click("#q-compare")
+        await press(pilot, "#q-compare")
         assert "new_tokens: Input should be greater than or equal to 8" in notes[-1]
         assert "new_tokens: Input should be greater than or equal to 8" in str(screen.query_one("#q-errors").render())
         assert screen.query_one("#q-new_tokens").has_class("-invalid")

@@ -145,9 +145,10 @@ class RecipeForm(VerticalScroll):
                 section = parent
             if heading:
                 yield Static(heading, classes="form-section")
-            value = _get(self._initial, path, info.get_default(call_default_factory=True))
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            value = _get(self._initial, path, default)
             control = self._control(path, info.annotation, value)
-            control.tooltip = _help(info.description, info.get_default(call_default_factory=True))
+            control.tooltip = _help(info.description, default)
             control.add_class("form-control")
             label = Label(path.rpartition(".")[2], classes="form-label")
             label.styles.width = width
