@@ -14,43 +14,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..config.recipes import PrepareDataRecipe
 from ..engine.data import DataFileError, open_source, preview, validate
 from ..engine.errors import WorkbenchError
 from .data_output import ProgressPrinter, cell, issue_lines, show_sample, summary_lines
+from .jobs import add_job_flags, run_recipe_job
 from .output import human_bytes, print_json
+from .recipe_flags import add_recipe_flags, build_recipe
 
-FORMAT_CHOICES = ["auto", "messages", "prompt_completion", "alpaca", "text"]
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip() or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
-    return key.strip(), value.strip()
+COMMON = ("source", "format", "columns", "roles", "template", "split", "model")
+"""The fields every verb takes: what to read and how (``source`` is the PATH argument)."""
+CLEANING = ("train_on", "max_length", "min_tokens", "dedupe", "eval_fraction", "seed", "on_error")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", help="JSONL/JSON/CSV/TSV/Parquet file, save_to_disk folder, hub id, or slmw:demo")
-    p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="row format (default: detect)")
-    p.add_argument("--map", dest="columns", type=_pair, action="append", default=[], metavar="FIELD=COLUMN",
-                   help="map a format field to a column, e.g. --map prompt=question (repeatable)")
-    p.add_argument("--role", dest="roles", type=_pair, action="append", default=[], metavar="FROM=TO",
-                   help="map a role of the file to system/user/assistant, e.g. --role human=user")
-    p.add_argument("--template", help="text template with {column} placeholders (default: the model's chat template)")
-    p.add_argument("--split", help="split of a DatasetDict folder or hub dataset (default: train)")
-    p.add_argument("--model", help="model or tokenizer folder (default: the built-in smollm2-135m-instruct)")
-    p.add_argument("--json", action="store_true")
-
-
-def _prepare_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train-on", choices=["completion", "all"], default="completion",
-                   help="loss on assistant turns only (default) or on every token")
-    p.add_argument("--max-length", type=int, default=2048, help="drop rows longer than this many tokens")
-    p.add_argument("--min-tokens", type=int, default=0, help="drop rows shorter than this many tokens")
-    p.add_argument("--dedupe", choices=["none", "exact", "normalized"], default="exact")
-    p.add_argument("--eval-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--on-error", choices=["skip", "abort"], default="skip", help="skip bad rows (counted) or stop at the first")
+def _recipe_flags(p: argparse.ArgumentParser, fields: tuple[str, ...], **kwargs: Any) -> None:
+    add_recipe_flags(p, PrepareDataRecipe, fields=fields, positional=("source",), renames={"source": "path"},
+                     aliases={"columns": ["--map"], "roles": ["--role"], "output": ["-o"]}, **kwargs)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,31 +37,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     verbs = data.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     p = verbs.add_parser("preview", help="the first rows, the detected format, and a rendered sample")
-    _common(p)
+    _recipe_flags(p, (*COMMON, "train_on"))
     p.add_argument("-n", "--rows", type=int, default=5, help="rows to show (default 5)")
     p.add_argument("--render", type=int, metavar="ROW", help="render row ROW (1-based) with the loss mask")
-    p.add_argument("--train-on", choices=["completion", "all"], default="completion")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_preview)
 
     p = verbs.add_parser("validate", help="check every row; each problem with its line, field and a fix")
-    _common(p)
+    _recipe_flags(p, COMMON)
+    # not the recipe's max_length (rows dropped): here a check that is off unless given
     p.add_argument("--max-length", type=int, help="also flag rows longer than this many tokens (loads the tokenizer)")
     p.add_argument("--max-issues", type=int, default=50, help="issues to print (default 50; --json lists up to 1000)")
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
 
     p = verbs.add_parser("stats", help="token lengths, histogram and what cleaning would drop (writes nothing)")
-    _common(p)
-    _prepare_options(p)
+    _recipe_flags(p, (*COMMON, *CLEANING))
+    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
-    p = verbs.add_parser("prepare", help="write a checked, tokenized, split dataset and manifest.json")
-    _common(p)
-    _prepare_options(p)
-    p.add_argument("-o", "--output", required=True, help="folder to write")
-    p.add_argument("--output-format", choices=["hf", "jsonl"], default="hf")
-    p.add_argument("--overwrite", action="store_true", help="replace the output folder if it holds files")
-    p.add_argument("--job", action="store_true", help="run as a detached job (see `slmw runs`)")
-    p.add_argument("--detach", action="store_true", help="with --job: return once it has started")
+    p = verbs.add_parser("prepare", help="write a checked, tokenized, split dataset and manifest.json",
+                         description="Runs here by default; --job (or --detach) runs it as a job, followed "
+                                     "until it ends unless --detach.")
+    _recipe_flags(p, (*COMMON, *CLEANING, "output", "output_format", "overwrite"), required=("output",))
+    p.add_argument("--job", action="store_true", help="run as a job (see `slmw runs`), followed until it ends")
+    add_job_flags(p)
     p.set_defaults(func=cmd_prepare)
 
 
@@ -101,6 +80,7 @@ def _fail_json(exc: WorkbenchError, path: str) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    args.recipe_flags.fill_defaults(args)
     try:
         pv = preview(args.path, max(1, args.rows), format=args.format, columns=dict(args.columns), roles=dict(args.roles))
         sample = _render(args, pv) if args.render else None
@@ -147,6 +127,7 @@ def _render(args: argparse.Namespace, pv: Any) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    args.recipe_flags.fill_defaults(args)
     progress = ProgressPrinter(args.path)
     try:
         report = validate(args.path, format=args.format, columns=dict(args.columns), roles=dict(args.roles),
@@ -186,20 +167,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def _recipe(args: argparse.Namespace, output: str) -> Any:
-    from ..config.loading import validate_recipe
-
     def absolute(value: str | None) -> str | None:
         return str(Path(value).expanduser().resolve()) if value and Path(value).expanduser().exists() else value
 
-    data = {
-        "stage": "data.prepare", "source": absolute(args.path), "output": str(Path(output).expanduser().resolve()),
-        "split": args.split, "format": args.format, "columns": dict(args.columns), "roles": dict(args.roles),
-        "template": args.template, "model": absolute(args.model), "train_on": args.train_on,
-        "max_length": args.max_length, "min_tokens": args.min_tokens, "dedupe": args.dedupe,
-        "eval_fraction": args.eval_fraction, "seed": args.seed, "on_error": args.on_error,
-        "output_format": getattr(args, "output_format", "hf"), "overwrite": getattr(args, "overwrite", False),
-    }
-    return validate_recipe(data, "slmw data")
+    return build_recipe(args, where="slmw data", fixed={
+        "source": absolute(args.path), "output": str(Path(output).expanduser().resolve()), "model": absolute(args.model)})
 
 
 def _run_prepare(args: argparse.Namespace, *, write: bool) -> int:
@@ -235,13 +207,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    if not args.job:
+    if not (args.job or args.detach):
         return _run_prepare(args, write=True)
-    from .jobs import run_recipe_job
-
     try:
         open_source(args.path, split=args.split)  # fail here, before a job starts, on an unreadable source
     except WorkbenchError as exc:
         raise _named(exc, args.path) from None
     recipe = _recipe(args, args.output)
-    return run_recipe_job(recipe, title=f"prepare data {Path(args.path).name}", detach=args.detach, as_json=args.json)
+    return run_recipe_job(recipe, title=f"prepare data {Path(args.path).name}", args=args)

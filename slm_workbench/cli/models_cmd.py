@@ -7,8 +7,9 @@ import argparse
 from ..config.recipes import PrepareModelRecipe
 from ..engine.models.info import model_info
 from ..engine.models.resolve import parse_model, prepared_models
-from .jobs import run_recipe_job
+from .jobs import add_job_flags, run_recipe_job
 from .output import human_bytes, human_count, print_json, table
+from .recipe_flags import add_recipe_flags, build_recipe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,10 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_list)
 
     p = verbs.add_parser("prepare", help="convert a GGUF / fetch a hub id into a local HF folder (as a job)")
-    p.add_argument("model", help="built-in name, .gguf file, HF folder or hub id owner/name")
-    p.add_argument("--force", action="store_true", help="convert again even when prepared")
-    p.add_argument("--detach", action="store_true", help="return once the job has started")
-    p.add_argument("--json", action="store_true")
+    # the recipe's ``force`` (convert again) is --reconvert: --force is every job command's preflight override
+    add_recipe_flags(p, PrepareModelRecipe, positional=("model",), renames={"force": "reconvert"})
+    add_job_flags(p)
     p.set_defaults(func=cmd_prepare)
 
     p = verbs.add_parser("info", help="architecture, size, parameters, where it lives")
@@ -44,8 +44,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     ref = parse_model(args.model)  # fail here, before a job is started, on a bad reference
-    recipe = PrepareModelRecipe(model=args.model, force=args.force)
-    return run_recipe_job(recipe, title=f"prepare {ref.name}", detach=args.detach, as_json=args.json)
+    recipe = build_recipe(args, where="slmw models prepare")
+    return run_recipe_job(recipe, title=f"prepare {ref.name}", args=args)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import asdict
 
@@ -43,8 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = verbs.add_parser("resume", help="start a stopped, interrupted or failed training run again from its last checkpoint")
     p.add_argument("id")
-    p.add_argument("--wait", action="store_true", help="follow it until it ends")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--detach", action="store_true",
+                   help="return once it has started (default: follow it until it ends; Ctrl-C detaches)")
+    p.add_argument("--json", action="store_true", help="wait quietly, then print the run as JSON")
     p.set_defaults(func=cmd_resume)
 
     p = verbs.add_parser("rm", help="delete a run directory")
@@ -146,16 +148,18 @@ def cmd_rm(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     info = store.RunStore().get(args.id)
     resume_job(info)
-    if not args.wait:
+    if args.detach:
         if args.json:
             print_json(_summary(store.RunStore().info(info.dir)))
         else:
-            print(f"run {info.id}: resumed")
+            print(info.id)
+        print(f"follow it: slmw runs logs {info.id} -f", file=sys.stderr)
         return 0
     if args.json:
         info = wait_for(info.dir)
         print_json(_summary(info))
     else:
+        print(f"run {info.id} resumed (Ctrl-C detaches; the job goes on)", flush=True)
         info = follow(info.dir)
         print(f"run {info.id}: {info.state}")
     return 0 if info.state == "done" else 1

@@ -7,8 +7,9 @@ from dataclasses import asdict
 
 from ..config.recipes import SystemCheckRecipe
 from ..engine import paths, system
-from .jobs import run_recipe_job
+from .jobs import add_job_flags, run_recipe_job
 from .output import human_bytes, print_json
+from .recipe_flags import add_recipe_flags, build_recipe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,12 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_info)
 
     p = verbs.add_parser("check", help="measure matmul throughput as a job (CPU or GPU)")
-    p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--size", type=int, default=1024)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--detach", action="store_true")
-    p.add_argument("--json", action="store_true")
+    add_recipe_flags(p, SystemCheckRecipe)
+    add_job_flags(p)
     p.set_defaults(func=cmd_check)
 
 
@@ -51,5 +48,5 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    recipe = SystemCheckRecipe(seconds=args.seconds, device=args.device, size=args.size, threads=args.threads)
-    return run_recipe_job(recipe, title=f"system check ({args.device})", detach=args.detach, as_json=args.json)
+    recipe = build_recipe(args, where="slmw system check")
+    return run_recipe_job(recipe, title=f"system check ({recipe.device})", args=args)

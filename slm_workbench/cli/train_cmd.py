@@ -1,4 +1,8 @@
-"""``slmw train RECIPE [--set key=value …] [--wait] [--estimate]``."""
+"""``slmw train [RECIPE] [--FIELD value …] [--set key=value …] [--detach] [--estimate]``.
+
+Every field of the training recipe is a flag (``--max-steps 20``, ``--lora-r 8``); a flag
+overrides the recipe file and ``--set``, and without a file the flags are the recipe.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,33 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config.loading import load_recipe
+from ..config.train import TrainRecipe
 from ..engine.errors import RecipeError
-from .jobs import run_recipe_job
+from .jobs import add_job_flags, run_recipe_job
 from .output import print_json
+from .recipe_flags import add_recipe_flags, build_recipe
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune (full / LoRA / QLoRA) from a recipe, as a detached job")
-    p.add_argument("recipe", type=Path, help="a YAML recipe with stage: train (see recipes/)")
+    p = sub.add_parser("train", help="fine-tune (full / LoRA / QLoRA) as a job, followed until it ends",
+                       description="Fine-tune from a recipe file, flags, or both (a flag overrides the file).")
+    p.add_argument("recipe", type=Path, nargs="?", help="a YAML recipe with stage: train (see recipes/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field, e.g. --set max_steps=20 --set lora.r=8; repeatable")
-    p.add_argument("--wait", action="store_true", help="follow the job until it ends (default: print its id and return)")
     p.add_argument("--estimate", action="store_true", help="print the memory-fit estimate and exit")
-    p.add_argument("--json", action="store_true")
+    add_job_flags(p)
+    add_recipe_flags(p, TrainRecipe)
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    recipe = load_recipe(args.recipe, args.overrides)
-    if recipe.stage != "train":
-        raise RecipeError(f"{args.recipe}: stage is {recipe.stage!r}; `slmw train` runs stage: train (try `slmw run`)")
+    from ..config.loading import apply_overrides, read_recipe_data
+
+    where = str(args.recipe) if args.recipe else "slmw train"
+    data = read_recipe_data(args.recipe, args.overrides) if args.recipe else apply_overrides({}, args.overrides)
+    if data.get("stage", "train") != "train":
+        raise RecipeError(f"{where}: stage is {data['stage']!r}; `slmw train` runs stage: train (try `slmw run`)")
+    recipe = build_recipe(args, where=where, base=data)
     if args.estimate:
         return print_estimate(recipe, as_json=args.json)
     from ..engine.train.preflight import preflight
@@ -35,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for warning in checks.warnings:
         print(f"slmw: warning: {warning}", file=sys.stderr)
     checks.raise_errors()
-    return run_recipe_job(recipe, title=args.recipe.stem, detach=not args.wait, as_json=args.json)
+    return run_recipe_job(recipe, title=args.recipe.stem if args.recipe else "train", args=args)
 
 
 def print_estimate(recipe, *, as_json: bool) -> int:

@@ -79,6 +79,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_recipe(path: Path, overrides: list[str] | None = None) -> Any:
+    return validate_recipe(read_recipe_data(path, overrides), str(path))
+
+
+def read_recipe_data(path: Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """A recipe file's mapping with the ``--set`` overrides applied, not validated yet."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -93,7 +98,7 @@ def load_recipe(path: Path, overrides: list[str] | None = None) -> Any:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise RecipeError(f"{path}: not valid YAML{at}") from None
     data = _require_mapping({} if data is None else data, str(path))
-    return validate_recipe(apply_overrides(data, overrides or []), str(path))
+    return apply_overrides(data, overrides or [])
 
 
 def dump_recipe(recipe: Any, header: str = "") -> str:

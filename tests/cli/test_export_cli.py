@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slm_workbench.cli import export_cmd
+from slm_workbench.cli import jobs
 from slm_workbench.cli.main import main
 from slm_workbench.config.export import CompareRecipe, ExportRecipe
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401
@@ -26,20 +26,20 @@ def started(monkeypatch, tmp_path):
     """Patch the launcher: record the recipe instead of starting a job."""
     recipes = []
 
-    def fake_start(recipe, title=""):
+    def fake_start(recipe, title="", force=False):
         recipes.append((recipe, title))
         run = tmp_path / "runs" / "fake-run"
         (run / "artifacts").mkdir(parents=True, exist_ok=True)
         return run
 
-    monkeypatch.setattr(export_cmd, "start_recipe", fake_start)
-    monkeypatch.setattr(export_cmd, "RunStore", lambda root: type("S", (), {"info": lambda self, d: type("I", (), {"state": "queued"})()})())
+    monkeypatch.setattr(jobs, "start_recipe", fake_start)
+    monkeypatch.setattr(jobs, "RunStore", lambda root: type("S", (), {"info": lambda self, d: type("I", (), {"state": "queued"})()})())
     return recipes
 
 
 def test_export_builds_the_recipe_from_flags(capsys, started, tiny_model_dir):
     code, out, _ = run_cli(capsys, "export", str(tiny_model_dir), "--variants", "fp32,int4,int4-hq",
-                           "--block-size", "64", "--accuracy-level", "1", "--asymmetric", "--detach")
+                           "--block-size", "64", "--accuracy-level", "1", "--no-symmetric", "--detach")
     assert code == 0 and out.strip() == "fake-run"
     (recipe, title), = started
     assert recipe == ExportRecipe(model=str(tiny_model_dir), variants=["fp32", "int4", "int4-hq"], block_size=64,

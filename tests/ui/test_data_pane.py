@@ -159,7 +159,7 @@ async def test_prepare_starts_a_job_that_the_runs_pane_selects(tmp_path: Path, t
         await open_file(pilot, pane, data, tiny_model_dir)
         await until(pilot, lambda: pane.query_one("#report-issues", OptionList).option_count == 2, what="the report")
         pane.query_one("#data-output", Input).value = str(out)
-        pane.query_one("#data-eval", Input).value = "0"
+        pane.query_one("#data-eval_fraction", Input).value = "0"
         await pilot.click("#data-prepare")
         await until(pilot, lambda: started, what="JobStarted")
         run_id = started[0].run_id
@@ -172,3 +172,42 @@ async def test_prepare_starts_a_job_that_the_runs_pane_selects(tmp_path: Path, t
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"]["in"] == 4 and manifest["rows"]["train"] == 2
     assert manifest["source"]["path"] == str(data.resolve())
+
+
+async def press(pilot, selector: str) -> None:
+    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
+    button = pilot.app.query_one(selector)
+    await until(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
+    await pilot.click(selector)
+
+
+async def test_the_settings_show_the_recipes_defaults_and_name_a_bad_field(tmp_path: Path) -> None:
+    from textual.widgets import Select, Switch
+
+    from slm_workbench.config.recipes import PrepareDataRecipe
+    from slm_workbench.ui.widgets.data_settings import FIELDS, DataSettings
+
+    async with data_app(tmp_path).run_test(size=(120, 40)) as pilot:
+        pane = await ready_pane(pilot)
+        for name in FIELDS:
+            widget = pane.query_one(f"#data-{name}")
+            info = PrepareDataRecipe.model_fields[name]
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            if isinstance(widget, Switch):
+                assert widget.value is default, name
+            elif isinstance(widget, Select):
+                assert widget.value == default, name
+            else:
+                assert widget.value == ("" if default in (None, {}) else str(default)), name
+        assert "PydanticUndefined" not in pane.query_one("#data-output", Input).value
+        settings = pane.query_one(DataSettings)
+        assert settings.values().max_length == 2048 and settings.model == "smollm2-135m-instruct"
+        notes: list[str] = []
+        pilot.app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        pane.query_one("#data-max_length", Input).value = "4"
+        await press(pilot, "#data-check")
+        assert notes and notes[-1] == "max_length: Input should be greater than or equal to 8"
+        assert "greater than or equal to 8" in text_of(pane, "#data-max_length-error")
+        pane.query_one("#data-columns", Input).value = "prompt"
+        await press(pilot, "#data-check")
+        assert notes[-1] == "columns: expected NAME=VALUE pairs, got 'prompt'"

@@ -14,6 +14,7 @@ from slm_workbench.ui.screens.chat_pane import ChatPane
 from slm_workbench.engine.export.presets import expand_groups
 from slm_workbench.ui.variant_rows import COLUMNS
 from slm_workbench.ui.widgets.compare_form import CompareForm
+from slm_workbench.ui.widgets.recipe_form import RecipeForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
 
@@ -120,6 +121,13 @@ async def test_fp16_needs_a_cuda_gpu(tmp_path: Path, monkeypatch) -> None:
         assert "fp16" not in checked(app)
 
 
+async def press(pilot, selector: str) -> None:
+    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
+    button = pilot.app.screen.query_one(selector)
+    await wait_for(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
+    await pilot.click(selector)
+
+
 async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=60)
@@ -128,21 +136,16 @@ async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
         notes: list[str] = []
         app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
         app.screen.query_one("#q-source", Input).value = str(tmp_path / "no-such-model")
-        app.screen.query_one("#q-compare", Button).press()
-        await wait_for(pilot, lambda: len(notes) == 1, what="the first refusal")
-        assert "no-such-model" in notes[-1]
+        await press(pilot, "#q-compare")
+        assert notes and "no-such-model" in notes[-1]
         app.screen.query_one("#q-source", Input).value = "smollm2-135m-instruct"
         app.screen.query_one("#q-threads", Input).value = "0"
-        await pilot.pause()
-        app.screen.query_one("#q-compare", Button).press()
-        await wait_for(pilot, lambda: len(notes) == 2, what="the second refusal")
-        assert "threads" in notes[-1], notes
+        await press(pilot, "#q-compare")
+        assert "threads" in notes[-1]
         for name in ("fp32", "int8", "int4", "int4-hq"):
             app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
         app.screen.query_one("#q-threads", Input).value = "1"
-        await pilot.pause()
-        app.screen.query_one("#q-export", Button).press()
-        await wait_for(pilot, lambda: len(notes) == 3, what="the third refusal")
+        await press(pilot, "#q-export")
         assert "at least one variant" in notes[-1]
         assert store.list() == []
 
@@ -205,7 +208,7 @@ async def test_compare_job_fills_rows_live_then_shows_the_report(tiny_model_dir:
     store = tiny_model_home(tiny_model_dir, tiny_variants)
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
     async with app.run_test(size=(120, 40)) as pilot:
-        await compare_int4(pilot, tiny_model_dir, ppl="64")
+        await compare_int4(pilot, tiny_model_dir, perplexity_tokens="64")
         pane = pane_of(app)
         await wait_for(pilot, lambda: pane.run_id is not None, what="the job to start")
         table = app.screen.query_one(VariantTable)
@@ -260,3 +263,43 @@ async def test_enter_on_a_compare_run_in_the_runs_pane_opens_it_here(tmp_path: P
         pane = pane_of(app)
         assert pane.run_id == "20260601-090000-compare-0001"  # not the newest: the one picked
         await wait_for(pilot, lambda: len(app.screen.query_one(VariantTable).rows_shown) == 6, what="its rows")
+
+
+def expected_shown(default: object, widget) -> object:
+    """How a generated control shows a recipe default (an Input its text, a Select its option)."""
+    if isinstance(widget, Input):
+        return "" if default is None else ", ".join(default) if isinstance(default, list) else str(default)
+    if isinstance(widget, Select):
+        return "default" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+    return default
+
+
+async def test_the_forms_show_the_recipes_defaults_and_name_a_bad_field(tmp_path: Path) -> None:
+    from slm_workbench.config.export import CompareRecipe, ExportRecipe
+
+    store = RunStore(tmp_path / "runs")
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        screen = app.screen
+        compare_fields = [n for n in CompareRecipe.model_fields if n not in ("stage", "model", "variants")]
+        for name in compare_fields:
+            widget = screen.query_one(f"#q-{name}")
+            default = CompareRecipe.model_fields[name].get_default(call_default_factory=True)
+            assert widget.value == expected_shown(default, widget), name
+            assert CompareRecipe.model_fields[name].description.split()[0] in widget.tooltip  # the docstring as help
+        for name in CompareForm.EXPORT_FIELDS:
+            widget = screen.query_one(f"#qe-{name}")
+            default = ExportRecipe.model_fields[name].get_default(call_default_factory=True)
+            assert widget.value == expected_shown(default, widget), name
+        recipe = screen.query_one("#q-export-form", RecipeForm).check({"model": "m", "variants": ["int4"]})
+        assert recipe.symmetric is None and recipe.threads is None  # "default" stays the job's choice
+
+        notes: list[str] = []
+        app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        screen.query_one("#q-new_tokens", Input).value = "4"
+        await press(pilot, "#q-compare")
+        assert "new_tokens: Input should be greater than or equal to 8" in notes[-1]
+        assert "new_tokens: Input should be greater than or equal to 8" in str(screen.query_one("#q-errors").render())
+        assert screen.query_one("#q-new_tokens").has_class("-invalid")
+        assert store.list() == []

@@ -125,11 +125,11 @@ class TrainPane(Vertical):
         path = self.query_one("#recipe-path", Input).value.strip() or str(DEFAULT_RECIPE)
         saved = initial_values(Path(path)) if Path(path).is_file() else None
         if saved is None or self._recipe is None:
-            return f"slmw train {path} --wait   # save first"
+            return f"slmw train {path}   # save first"
         current = self._recipe.model_dump(mode="json")
         base = _schema().model_validate({"stage": "train", **saved}).model_dump(mode="json")
-        sets = [f"--set {key}={_yaml_value(value)}" for key, value in _flat(current).items() if _flat(base).get(key) != value]
-        return " ".join([f"slmw train {path}", *sets, "--wait"])
+        flags = [_flag(key, value) for key, value in _flat(current).items() if _flat(base).get(key) != value]
+        return " ".join([f"slmw train {path}", *flags])
 
     def _show_command(self) -> None:
         self.query_one("#train-command", Static).update(Text(f"$ {self._command()}", style="cyan"))
@@ -149,7 +149,7 @@ class TrainPane(Vertical):
             return
         path = Path(self.query_one("#recipe-path", Input).value.strip()).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dump_recipe(self._recipe, f"# slmw train {path} --wait"), encoding="utf-8")
+        path.write_text(dump_recipe(self._recipe, f"# slmw train {path}"), encoding="utf-8")
         self.notify(f"saved {path}", title="Recipe")
         self._show_command()
 
@@ -191,11 +191,15 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _yaml_value(value: Any) -> str:
-    if value is None:
-        return "null"
+def _flag(key: str, value: Any) -> str:
+    """A changed field as the flag ``slmw train`` derives from it (``lora.r`` -> ``--lora-r 8``)."""
+    import shlex
+
+    option = "--" + key.replace(".", "-").replace("_", "-")
     if isinstance(value, bool):
-        return str(value).lower()
+        return option if value else option.replace("--", "--no-", 1)
+    if value is None:
+        return f"--set {key}=null"  # a field back at "default" has no flag value
     if isinstance(value, list):
-        return "[" + ",".join(value) + "]"
-    return str(value)
+        value = ",".join(value)
+    return f"{option} {shlex.quote(str(value))}"

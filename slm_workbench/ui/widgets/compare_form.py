@@ -1,9 +1,13 @@
 """What to export or compare: the source (a model or a finished training run), the variants (a
-group preset or checked by hand) and the measuring settings, turned into a validated recipe.
+group preset or checked by hand) and the settings, turned into a validated recipe.
 
-Picking a group checks its variants; checking variants by hand shows the group they add up
-to, or "custom". ``recipe(stage)`` validates through the same pydantic recipes ``slmw export``
-and ``slmw compare`` use, and names the bad field in its error.
+The two fields a plain form cannot show well are widgets of their own: ``model`` (a picker of
+models and finished training runs beside a text input with suggestions) and ``variants`` (a
+group preset and a checkbox per preset: picking a group checks its variants; checking by hand
+shows the group they add up to, or "custom"). Every other field is generated from the recipe
+classes (``RecipeForm``): ``CompareRecipe``'s settings, and ``ExportRecipe``'s own (the block
+size and accuracy level are shared: they mean the same in both). ``recipe(stage)`` validates
+through the same recipes ``slmw export`` and ``slmw compare`` use, and names the bad field.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.suggester import SuggestFromList
-from textual.widgets import Button, Checkbox, Input, Select, Static
+from textual.widgets import Button, Checkbox, Collapsible, Input, Select
+
+from .recipe_form import RecipeForm
 
 from ...engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups
 from ...engine.runs.store import RunInfo
 
 DEFAULT_SOURCE = "smollm2-135m-instruct"
+"""What the source input starts with (the recipe's ``model`` has no default: it is required)."""
 DEFAULT_GROUP = "balanced"
 CUSTOM = "custom"
 
@@ -36,10 +43,13 @@ class CompareForm(Vertical):
     CompareForm #q-pick > SelectOverlay { width: 64; }
     CompareForm Button { margin-left: 1; min-width: 8; }
     CompareForm #q-variants Checkbox { margin-right: 1; }
-    CompareForm #q-eval { width: 1fr; }
-    CompareForm #q-threads, CompareForm #q-ppl { width: 8; }
-    CompareForm .q-label { width: auto; margin: 0 1; color: $text-muted; }
+    CompareForm Collapsible { border-top: none; padding: 0; background: $background; }
+    CompareForm Collapsible Contents { padding: 0 0 0 1; height: auto; }
+    CompareForm CollapsibleTitle { padding: 0 1 0 0; color: $text-muted; }
+    CompareForm RecipeForm { height: auto; }
     """
+    EXPORT_FIELDS = ("symmetric", "execution_provider", "overwrite", "threads")
+    """``ExportRecipe``'s fields that ``CompareRecipe`` lacks or means otherwise (builder threads)."""
 
     def __init__(self, *, cuda: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -73,15 +83,17 @@ class CompareForm(Vertical):
                 cuda_only = preset.precision == "fp16" and not self.cuda
                 yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, disabled=cuda_only,
                                tooltip=preset.description + (" — needs a CUDA GPU, none here" if cuda_only else ""))
-        with Horizontal(id="q-settings"):
-            yield Static("eval", classes="q-label")
-            yield Input(id="q-eval", compact=True, placeholder="default: the run's eval split, else held-out prose",
-                        tooltip="a prepared dataset folder, a JSONL of records or a text file")
-            yield Static("threads", classes="q-label")
-            yield Input("1", id="q-threads", type="integer", compact=True, tooltip="threads per model while measuring")
-            yield Static("ppl tokens", classes="q-label")
-            yield Input("2048", id="q-ppl", type="integer", compact=True, tooltip="held-out tokens scored")
-            yield Checkbox("reference", True, id="q-reference", compact=True, tooltip="measure PyTorch fp32 too")
+        from ...config.export import CompareRecipe, ExportRecipe
+
+        with Collapsible(title="compare settings", collapsed=False, id="q-compare-settings"):
+            yield RecipeForm(CompareRecipe, exclude=("model", "variants"), prefix="q-", columns=3, id="q-compare-form")
+        with Collapsible(title="export settings (block_size and accuracy_level as above)", id="q-export-settings"):
+            yield RecipeForm(ExportRecipe, fields=self.EXPORT_FIELDS, prefix="qe-", columns=4, id="q-export-form")
+
+    def on_mount(self) -> None:
+        """On a short terminal the results need the rows: the settings start folded (one key opens them)."""
+        if self.app.size.height < 32:
+            self.query_one("#q-compare-settings", Collapsible).collapsed = True
 
     # -- sources --------------------------------------------------------------------------------
     def set_trained_runs(self, runs: list[RunInfo]) -> None:
@@ -122,23 +134,19 @@ class CompareForm(Vertical):
     # -- the recipe -----------------------------------------------------------------------------
     def recipe(self, stage: str) -> tuple[Any, str]:
         """(the validated ``compare`` or ``export`` recipe, the source's name); raises WorkbenchError
-        naming what is wrong."""
-        from pydantic import ValidationError
-
-        from ...config.export import CompareRecipe, ExportRecipe
-        from ...config.loading import format_validation_error
+        naming what is wrong (the field's error is also shown under the form)."""
         from ...engine.errors import RecipeError
         from ...engine.export.source import resolve_source
 
         source = self.query_one("#q-source", Input).value.strip()
         fields: dict[str, object] = {"model": source, "variants": self.checked_variants()}
-        if stage == "compare":
-            fields.update(eval=self.query_one("#q-eval", Input).value.strip() or None,
-                          threads=self.query_one("#q-threads", Input).value or 0,
-                          perplexity_tokens=self.query_one("#q-ppl", Input).value or 0,
-                          reference=self.query_one("#q-reference", Checkbox).value)
+        compare = self.query_one("#q-compare-form", RecipeForm)
         try:
-            recipe = (CompareRecipe if stage == "compare" else ExportRecipe)(**fields)
-        except ValidationError as exc:
-            raise RecipeError(format_validation_error(exc, f"{stage} recipe")) from None
+            if stage == "compare":
+                recipe = compare.check(fields)
+            else:
+                shared = {k: v for k, v in compare.values().items() if k in ("block_size", "accuracy_level")}
+                recipe = self.query_one("#q-export-form", RecipeForm).check({**fields, **shared})
+        except ValueError as exc:
+            raise RecipeError(f"{stage} recipe: {exc}") from None
         return recipe, resolve_source(source).name
