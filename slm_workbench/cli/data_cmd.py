@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "until it ends unless --detach.")
     _recipe_flags(p, (*COMMON, *CLEANING, "output", "output_format", "overwrite"), required=("output",))
     p.add_argument("--job", action="store_true", help="run as a job (see `slmw runs`), followed until it ends")
-    add_job_flags(p)
+    add_job_flags(p, stage="data.prepare")
     p.set_defaults(func=cmd_prepare)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..config.export import CompareRecipe, ExportRecipe
 from ..engine.errors import WorkbenchError
 from ..engine.events import Error
+from ..engine.runs.run import Run
 from ..engine.runs.store import read_events
 from .jobs import add_job_flags, launch_and_follow
 from .output import print_json, table
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=f"Build ONNX Runtime GenAI variants. Presets: {presets}.")
     add_recipe_flags(p, ExportRecipe, positional=("model",), aliases={"execution_provider": ["--ep"]},
                      help={"model": "model name, HF folder, GGUF, or a training run id; MODEL:VARIANT names one variant"})
-    add_job_flags(p)
+    add_job_flags(p, stage="export")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("compare", help="measure variants side by side with the PyTorch reference (a job, followed)",
@@ -38,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_recipe_flags(p, CompareRecipe, positional=("model",),
                      aliases={"decode_runs": ["--runs"], "perplexity_tokens": ["--ppl-tokens"]},
                      help={"model": "model name, HF folder, GGUF, or a training run id; MODEL:VARIANT names one variant"})
-    add_job_flags(p)
+    add_job_flags(p, stage="compare")
     p.set_defaults(func=cmd_compare)
 
 
@@ -68,8 +69,8 @@ def _run(recipe: object, title: str, args: argparse.Namespace, artifact: str) ->
     if info.state != "done":
         errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
         message = errors[-1].message if errors else f"the job ended {info.state}"
-        raise WorkbenchError(f"run {info.dir.name}: {message}", hint=f"see {info.dir / 'worker.log'}")
-    return info.dir / "artifacts" / artifact
+        raise WorkbenchError(f"run {info.dir.name}: {message}", hint=f"see {Run(info.dir).log_path}")
+    return Run(info.dir).artifact(artifact)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -18,7 +18,10 @@ from .follow import follow
 from .output import print_json
 
 
-def add_job_flags(p: argparse.ArgumentParser) -> None:
+def add_job_flags(p: argparse.ArgumentParser, *, stage: str | None) -> None:
+    """The flags of every job command; ``stage`` is the registered stage it starts (``None`` for
+    ``slmw run``, which starts any), checked against the stage registry by the tests."""
+    p.set_defaults(job_stage=stage)
     p.add_argument("--detach", action="store_true",
                    help="return once the job has started, printing its id (default: follow it; Ctrl-C detaches)")
     p.add_argument("--force", action="store_true", help="start even where the preflight refuses (memory, disk)")

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
+    from .stage_cmd import add_stage_commands
+
+    add_stage_commands(sub)  # a registered stage without a command module of its own gets one here
     return parser
 
 

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("prepare", help="convert a GGUF / fetch a hub id into a local HF folder (as a job)")
     # the recipe's ``force`` (convert again) is --reconvert: --force is every job command's preflight override
     add_recipe_flags(p, PrepareModelRecipe, positional=("model",), renames={"force": "reconvert"})
-    add_job_flags(p)
+    add_job_flags(p, stage="models.prepare")
     p.set_defaults(func=cmd_prepare)
 
     p = verbs.add_parser("info", help="architecture, size, parameters, where it lives")

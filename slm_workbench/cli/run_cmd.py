@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("recipe", type=Path)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field (dotted keys, YAML values); repeatable")
-    add_job_flags(p)
+    add_job_flags(p, stage=None)
     p.set_defaults(func=cmd_run)
 
 

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = verbs.add_parser("check", help="measure matmul throughput as a job (CPU or GPU)")
     add_recipe_flags(p, SystemCheckRecipe)
-    add_job_flags(p)
+    add_job_flags(p, stage="system.check")
     p.set_defaults(func=cmd_check)
 
 

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe field, e.g. --set max_steps=20 --set lora.r=8; repeatable")
     p.add_argument("--estimate", action="store_true", help="print the memory-fit estimate and exit")
-    add_job_flags(p)
+    add_job_flags(p, stage="train")
     add_recipe_flags(p, TrainRecipe)
     p.set_defaults(func=cmd_train)
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import typing
+from typing import Literal
 
 import pytest
+from pydantic import Field
+
+from slm_workbench.config.base import Section
 
 from slm_workbench.engine import stages
 from slm_workbench.engine.stages import STAGES
@@ -87,3 +91,43 @@ def test_the_registry_does_not_import_what_it_names() -> None:
             "print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'torch', 'slm_workbench.config'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_the_cli_job_commands_are_the_registry() -> None:
+    from slm_workbench.cli.main import build_parser
+
+    commands = _cli_commands(build_parser())
+    started = {path: p.get_default("job_stage") for path, p in commands.items() if p.get_default("job_stage")}
+    assert started == {s.command: s.name for s in STAGES if s.command}
+    assert ("run",) in commands and commands[("run",)].get_default("job_stage") is None  # any recipe
+
+
+class Check2Recipe(Section):
+    """A stage for the test below."""
+
+    stage: Literal["check2"] = "check2"
+    seconds: float = Field(default=1.0, gt=0)
+    """How long."""
+    device: Literal["cpu", "cuda"] = "cpu"
+
+
+def test_a_registered_stage_without_a_command_module_gets_a_job_command(monkeypatch, capsys) -> None:
+    """One registry line gives a new stage its CLI command, flags from its recipe, and the job convention."""
+    from slm_workbench.cli import main
+    from slm_workbench.cli.jobs import run_recipe_job  # noqa: F401 - patched below
+    from slm_workbench.engine.stages import StageSpec
+
+    spec = StageSpec("check2", "Second check", "tests.engine.test_stages:Check2Recipe",
+                     "slm_workbench.engine.system_check:run", command=("system", "check2"))
+    monkeypatch.setattr(stages, "STAGES", (*STAGES, spec))
+    monkeypatch.setattr("slm_workbench.cli.stage_cmd.STAGES", (*STAGES, spec))
+    started = []
+    monkeypatch.setattr("slm_workbench.cli.stage_cmd.run_recipe_job",
+                        lambda recipe, *, title, args: started.append((recipe, title, args.detach)) or 0)
+    commands = _cli_commands(main.build_parser())
+    assert commands[("system", "check2")].get_default("job_stage") == "check2"
+    assert main.main(["system", "check2", "--seconds", "2", "--device", "cpu", "--detach"]) == 0
+    recipe, title, detached = started[0]
+    assert (recipe.stage, recipe.seconds, recipe.device, title, detached) == ("check2", 2.0, "cpu", "second check", True)
+    assert main.main(["system", "check2", "--seconds", "-1"]) == 1
+    assert "slmw system check2: seconds: Input should be greater than 0" in capsys.readouterr().err
