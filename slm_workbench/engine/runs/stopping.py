@@ -67,6 +67,7 @@ class StopGuard:
         self._async_sent = False
         self._handler_calls = 0
         self._main = threading.main_thread().ident
+        self._wake_fd: int | None = None
 
     def install(self) -> None:
         """Handlers, wakeup fd and watchdog; replays a stop that came before (``install_early``)."""
@@ -77,6 +78,7 @@ class StopGuard:
             signal.signal(sig, self._handler)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        self._wake_fd = write_fd
         _guard = self
         threading.Thread(target=self._watch, args=(read_fd,), name="slmw-stop-watchdog", daemon=True).start()
         for signum in _early:
@@ -93,7 +95,6 @@ class StopGuard:
             return  # the outcome is being written: nothing left to stop
         if self._handler_calls > 1 and not (self.rank_child and signum == signal.SIGTERM):
             raise Cancelled()
-        self._log(f"[worker] received {signal.Signals(signum).name}: stopping at the next safe point")
 
     def request(self, signum: int = signal.SIGTERM) -> None:
         """A stop arrived (from the wakeup fd, an early signal, or status.json's ``stop_requested``)."""
@@ -101,8 +102,13 @@ class StopGuard:
         self.cancel_requested.set()
         if self.requested_at is None:
             self.requested_at = now
+            self._log(f"[worker] received {signal.Signals(signum).name}: stopping at the next safe point")
         elif not (self.rank_child and signum == signal.SIGTERM) and self.urgent_at is None:
             self.urgent_at = now
+            self._log("[worker] asked to stop again: stopping now")
+        if self._wake_fd is not None and threading.get_ident() == self._main:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_fd, b"\0")  # the watchdog may be waiting with no deadline
 
     def claim_finish(self) -> bool:
         """Whoever records the outcome first (the main thread, or the watchdog) is the only one to."""
