@@ -74,8 +74,8 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
             run_dir, state="running", pid=os.getpid(), pgid=os.getpgid(0), host=socket.gethostname(),
             proc_start=psutil.Process().create_time(), started=time.time(),
         )
-        if status.stop_requested is not None:
-            guard.request()  # asked to stop before this process could hear it
+        if status.stop_requested is not None and not ctx.cancel_requested.is_set():
+            guard.request()  # asked to stop before this process could hear it (not a second stop)
         recipe = load_recipe(run_dir / store.RECIPE)
         stage = recipe.stage
         ctx.emit(Started(stage=recipe.stage, pid=os.getpid(), host=socket.gethostname()))
