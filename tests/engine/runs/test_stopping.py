@@ -110,3 +110,27 @@ def test_jobs_run_nicer_than_the_launcher(slmw_home, monkeypatch) -> None:
     finally:
         launcher.stop_job(store.RunStore().info(run_dir))
         wait_for_state(run_dir, TERMINAL_STATES, timeout=60)
+
+
+def test_the_grace_follows_the_stage_and_a_second_stop_does_not_wait() -> None:
+    import signal
+    import threading
+
+    from slm_workbench.engine.runs.stopping import StopGuard
+
+    guard = StopGuard(threading.Event(), log=lambda line: None)
+    assert guard.deadline() is None
+    guard.request(signal.SIGTERM)
+    assert guard.cancel_requested.is_set() and guard.deadline() == guard.requested_at + guard.grace_s
+    guard.grace_s = None  # a section that waits for its children (torchrun ranks)
+    assert guard.deadline() is None
+    guard.grace_s, guard.acknowledged = 5.0, True  # saving the stop checkpoint
+    assert guard.deadline() is None
+    guard.request(signal.SIGINT)
+    assert guard.deadline() == guard.urgent_at + 1.0
+
+    rank = StopGuard(threading.Event(), rank_child=True, log=lambda line: None)
+    rank.request(signal.SIGTERM)
+    rank.request(signal.SIGTERM)  # torchrun forwards the group's SIGTERM: still one stop
+    assert rank.urgent_at is None
+    assert rank.claim_finish() and not rank.claim_finish()
