@@ -20,6 +20,7 @@ from .engine.runs import stopping  # noqa: I001 - first: a stop during the impor
 
 stopping.install_early()
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
@@ -34,6 +35,7 @@ from .engine.runs import store  # noqa: E402
 from .engine.runs.context import RunContext  # noqa: E402
 
 STOPPED = "stopped by the user"
+RESERVE = ".space-reserve"
 DEFAULT_NICE = 10
 
 
@@ -50,10 +52,19 @@ def lower_priority() -> None:
             pass
 
 
-def _record(ctx: RunContext, outcome: str, message: str) -> None:
-    ctx.emit(Finished(outcome=outcome, message=message))  # type: ignore[arg-type]
-    store.update_status(ctx.run_dir, state=outcome, ended=time.time(), message=message)
-    sys.stdout.flush()
+def _record(ctx: RunContext, outcome: str, message: str, error: Error | None = None) -> None:
+    """Write how the job ended; on a full disk the reserve it held makes room for these lines."""
+    from .engine.preflight.disk import release_reserve
+
+    release_reserve(ctx.run_dir / RESERVE)
+    try:
+        if error is not None:
+            ctx.emit(error)
+        ctx.emit(Finished(outcome=outcome, message=message))  # type: ignore[arg-type]
+    finally:
+        store.update_status(ctx.run_dir, state=outcome, ended=time.time(), message=message)
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
 
 
 def run_job(run_dir: Path, rank: int = 0) -> int:
@@ -63,6 +74,7 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
     guard.install()
     lower_priority()
     outcome, message, code = "failed", "", 1
+    error: Error | None = None
     stage = "?"
     try:
         import psutil
@@ -74,6 +86,9 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
             run_dir, state="running", pid=os.getpid(), pgid=os.getpgid(0), host=socket.gethostname(),
             proc_start=psutil.Process().create_time(), started=time.time(),
         )
+        from .engine.preflight.disk import hold_reserve
+
+        hold_reserve(run_dir / RESERVE)
         if status.stop_requested is not None and not ctx.cancel_requested.is_set():
             guard.request()  # asked to stop before this process could hear it (not a second stop)
         recipe = load_recipe(run_dir / store.RECIPE)
@@ -86,11 +101,12 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
         outcome, message, code = "cancelled", STOPPED, 130
     except BaseException as exc:  # noqa: BLE001 - the job must always record how it ended
         message, hint, bug = describe_failure(exc, run_dir, stage)
-        ctx.emit(Error(message=message, hint=hint))
+        error = Error(message=message, hint=hint)
         if bug:
-            traceback.print_exc()
+            with contextlib.suppress(OSError):  # worker.log may be on the disk that is full
+                traceback.print_exc()
     if guard.claim_finish():
-        _record(ctx, outcome, message)
+        _record(ctx, outcome, message, error)
     return code
 
 
@@ -98,7 +114,7 @@ def describe_failure(exc: BaseException, run_dir: Path, stage: str) -> tuple[str
     """(message, hint, whether the traceback belongs in worker.log) for how a stage failed."""
     from .engine.preflight.disk import disk_full_line, is_disk_full
 
-    if is_disk_full(exc):
+    if is_disk_full(exc, run_dir):
         from .engine.runs.launcher import RESUMABLE_STAGES
 
         resume = f"slmw runs resume {run_dir.name}" if stage in RESUMABLE_STAGES else None

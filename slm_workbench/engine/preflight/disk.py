@@ -14,6 +14,7 @@ The estimates are first-order and err high (a refusal can be overridden with ``-
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,42 @@ def check_disk(stage: str, needs: list[DiskNeed]) -> str | None:
     return None
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC anywhere in the exception chain, or a library's own error saying so (safetensors, onnx)."""
+NEARLY_FULL = 1_000_000
+"""Less free than this where the job writes: a failure there is taken for a full disk (torch.save's
+``basic_ios::clear: iostream error`` says nothing more)."""
+RESERVE_BYTES = 256 * 1024
+"""Held by a running job and given back when it records how it ended, so it can, on a full disk."""
+
+
+def hold_reserve(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError:
+        pass  # already short of space, or a file system without fallocate: nothing to hold
+    finally:
+        os.close(fd)
+
+
+def release_reserve(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
+    """ENOSPC anywhere in the exception chain, a library's own error saying so (safetensors, onnx),
+    or any failure while ``where`` is (nearly) out of space."""
+    if where is not None:
+        try:
+            if free_bytes(where) < NEARLY_FULL:
+                return True
+        except OSError:
+            pass
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
