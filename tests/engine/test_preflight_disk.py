@@ -79,3 +79,19 @@ def test_a_job_that_fills_the_disk_ends_failed_with_the_line(slmw_home, monkeypa
     error = next(e for e in store.read_events(run_dir) if e.kind == "error")
     assert error.message.startswith(f"disk full: no space left in {run_dir} (") and "SafetensorError" not in error.message
     assert info.status.message == error.message
+
+
+def test_a_vague_failure_on_a_full_disk_is_taken_for_one(tmp_path, monkeypatch) -> None:
+    vague = RuntimeError("basic_ios::clear: iostream error")  # what torch.save says on a full disk
+    monkeypatch.setattr(disk.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 0))
+    assert disk.is_disk_full(vague, tmp_path)
+    monkeypatch.setattr(disk.shutil, "disk_usage", lambda path: Usage(10**9, 0, 10**9))
+    assert not disk.is_disk_full(vague, tmp_path)
+
+
+def test_the_reserve_holds_space_until_released(tmp_path) -> None:
+    reserve = tmp_path / ".space-reserve"
+    disk.hold_reserve(reserve)
+    assert reserve.stat().st_blocks * 512 >= disk.RESERVE_BYTES  # allocated, not a sparse promise
+    disk.release_reserve(reserve)
+    assert not reserve.exists()
