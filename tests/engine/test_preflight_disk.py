@@ -70,14 +70,16 @@ def test_a_library_error_saying_no_space_is_a_full_disk_too(tmp_path) -> None:
 
 
 def test_a_job_that_fills_the_disk_ends_failed_with_the_line(slmw_home, monkeypatch) -> None:
-    monkeypatch.setattr(launcher, "worker_command", lambda run_dir: [sys.executable, "-c", FULL_DISK_WORKER, str(run_dir)])
+    monkeypatch.setattr(launcher, "worker_command",
+                        lambda run_dir: [sys.executable, "-c", FULL_DISK_WORKER, str(run_dir)])
     run_dir = launcher.start_recipe(SystemCheckRecipe(seconds=1, threads=1, size=64), title="full disk")
 
     info = wait_for_state(run_dir, TERMINAL_STATES, timeout=60)
 
     assert info.state == "failed"
     error = next(e for e in store.read_events(run_dir) if e.kind == "error")
-    assert error.message.startswith(f"disk full: no space left in {run_dir} (") and "SafetensorError" not in error.message
+    assert error.message.startswith(f"disk full: no space left in {run_dir} (")
+    assert "SafetensorError" not in error.message
     assert info.status.message == error.message
 
 

@@ -151,7 +151,8 @@ def _estimate(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on
     )
 
 
-def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool, fitting_length: int | None = None) -> MemoryEstimate:
+def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool,
+                fitting_length: int | None = None) -> MemoryEstimate:
     if est.fits is not False:
         return est
     hints = []

@@ -15,7 +15,8 @@ def test_a_sound_recipe_passes(tiny_model_dir: Path, tiny_chat_data: Path) -> No
 
 
 def test_max_length_beyond_the_model_context_is_an_error(tiny_model_dir: Path, tiny_chat_data: Path) -> None:
-    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=1024), has_cuda=False)
+    recipe = TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=1024)
+    result = preflight(recipe, has_cuda=False)
     assert result.errors == [
         f"max_length 1024 is beyond the context of {tiny_model_dir} (512 tokens, max_position_embeddings in "
         f"{tiny_model_dir / 'config.json'}): set max_length to 512 or less"
