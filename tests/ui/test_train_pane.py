@@ -38,6 +38,7 @@ async def test_form_validates_estimates_saves_and_launches(tmp_path: Path, tiny_
         await wait_for(pilot, lambda: "greater than or equal to 1" in text_of(app, "#f-batch_size-error"), what="inline error")
         form.query_one("#f-batch_size", Input).value = "2"
         form.query_one("#f-max_steps", Input).value = "3"
+        form.query_one("#f-max_length", Input).value = "256"  # the tiny model's context is 512
         form.query_one("#f-lora--r", Input).value = "4"
         await wait_for(pilot, lambda: "fits" in text_of(app, "#train-estimate"), what="the memory estimate")
         assert text_of(app, "#f-batch_size-error") == ""

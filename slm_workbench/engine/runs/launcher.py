@@ -3,7 +3,12 @@
 A job is ``python -m slm_workbench.worker RUN_DIR`` started in a new session
 (``start_new_session``): it has no controlling terminal, so closing the terminal or losing
 SSH sends it no SIGHUP, and its process group can be signalled as a whole (the job and any
-children it spawns, such as torchrun ranks).
+children it spawns, such as torchrun ranks). The worker lowers its own scheduling priority
+(``SLMW_JOB_NICE``), so a job that takes every core leaves the TUI responsive.
+
+``start_recipe`` runs the launch check first (``engine.preflight``: memory, context, disk).
+A stop is recorded in ``status.json`` before the signal is sent, so a job that dies before
+its handlers exist still reads as ``cancelled``.
 """
 
 from __future__ import annotations
@@ -33,10 +38,18 @@ def start_job(stage: str, recipe_yaml: str, *, title: str = "", run_store: store
 
 def start_recipe(recipe: Any, *, title: str = "", header: str = "", run_store: store.RunStore | None = None,
                  force: bool = False) -> Path:
-    """``force``: start even where the preflight would refuse (``--force`` of every job command)."""
+    """Check that the job fits (raises ``WorkbenchError`` naming the knobs, unless ``force``), then start it."""
     from ...config.loading import dump_recipe
+    from ..preflight import check_launch
 
-    return start_job(recipe.stage, dump_recipe(recipe, header), title=title, run_store=run_store)
+    warnings = check_launch(recipe, force=force)
+    run_store = run_store or store.RunStore()
+    run_dir = run_store.create(recipe.stage, dump_recipe(recipe, header), title=title)
+    if warnings:
+        with open(run_dir / store.LOG, "a", encoding="utf-8") as log:
+            log.writelines(f"[preflight] warning: {w}\n" for w in warnings)
+    launch(run_dir)
+    return run_dir
 
 
 def worker_command(run_dir: Path) -> list[str]:
@@ -91,17 +104,25 @@ def resume_job(info: store.RunInfo) -> subprocess.Popen[bytes]:
     if info.state not in ("cancelled", "interrupted", "failed"):
         raise WorkbenchError(f"run {info.id} is {info.state}; only a stopped, interrupted or failed run resumes")
     store.update_status(info.dir, state="queued", pid=None, pgid=None, proc_start=None, ended=None, message="",
-                        launched=time.time())
+                        launched=time.time(), stop_requested=None)
     return launch(info.dir)
 
 
 def stop_job(info: store.RunInfo, *, force: bool = False) -> None:
-    """Ask a running job to stop (SIGTERM to its process group); ``force`` sends SIGKILL."""
-    if not info.alive or info.status is None or info.status.pgid is None:
+    """Ask a running job to stop (SIGTERM to its process group); ``force`` sends SIGKILL.
+
+    The request is written to ``status.json`` first: a worker not started yet reads it and ends
+    at once, and one that dies of the signal before it could answer still reads as ``cancelled``.
+    """
+    queued = info.state == "queued" and info.status is not None and info.status.pid is None
+    if not (info.alive or queued) or info.status is None:
         raise WorkbenchError(f"run {info.id} is not running (state: {info.state})")
+    status = store.update_status(info.dir, stop_requested=info.status.stop_requested or time.time())
+    if status.pgid is None:
+        return  # not launched yet: the worker sees the request when it starts
     sig = signal.SIGKILL if force else signal.SIGTERM
     try:
-        os.killpg(info.status.pgid, sig)
+        os.killpg(status.pgid, sig)
     except ProcessLookupError:
         pass
     except PermissionError as exc:

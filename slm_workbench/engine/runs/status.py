@@ -1,7 +1,8 @@
 """``status.json``: a run's state, process and times, written atomically.
 
 The file says what the job last wrote. Whether that is still true (is the pid alive?) is
-decided by ``store.effective_state``, so a job killed with -9 reads as ``interrupted``.
+decided by ``store.effective_state``, so a job killed with -9 reads as ``interrupted`` (or
+``cancelled`` when a stop had been asked for).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class RunStatus:
     started: float | None = None
     ended: float | None = None
     message: str = ""
+    stop_requested: float | None = None
+    """When a stop was asked for (``slmw runs stop``, the Runs pane): a job that dies before it can
+    answer (a stop in its first milliseconds) still reads as ``cancelled``."""
 
 
 def write_status(path: Path, status: RunStatus) -> None:
@@ -56,6 +60,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "pid": (int, type(None)), "pgid": (int, type(None)),
     "proc_start": (int, float, type(None)), "created": (int, float),
     "started": (int, float, type(None)), "ended": (int, float, type(None)), "launched": (int, float, type(None)),
+    "stop_requested": (int, float, type(None)),
 }
 """What each field may hold in the file: a wrong type would otherwise break every reader later."""
 

@@ -106,7 +106,9 @@ def effective_state(run_dir: Path, status: RunStatus) -> str:
     if status.pid is None and time.time() - (status.launched or status.created) < LAUNCH_GRACE_S:
         return status.state
     finished = last_finished(run_dir)
-    return finished.outcome if finished else "interrupted"
+    if finished:
+        return finished.outcome
+    return "cancelled" if status.stop_requested is not None else "interrupted"
 
 
 @contextmanager

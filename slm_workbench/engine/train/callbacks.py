@@ -17,6 +17,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from ..runs import stopping
 from ..runs.context import RunContext
 
 
@@ -93,12 +94,23 @@ class CheckpointEvents(TrainerCallback):
 
 
 class StopOnRequest(TrainerCallback):
+    """Stop at the end of the step, after a checkpoint. The step loop's safe points are a step
+    apart, so the worker waits a few step durations for one before it stops the job itself."""
+
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.stopped = False
+        self._step_start = time.monotonic()
+        self._longest_step = 0.0
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._step_start = time.monotonic()
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._longest_step = max(self._longest_step, time.monotonic() - self._step_start)
+        stopping.set_grace(stopping.STOP_GRACE_S + 3 * self._longest_step)
         if self.ctx.cancel_requested.is_set() and not self.stopped:
+            stopping.acknowledge()  # saving the stop checkpoint: let it finish
             self.stopped = True
             control.should_save = True
             control.should_training_stop = True

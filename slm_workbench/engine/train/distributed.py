@@ -21,8 +21,13 @@ from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
 from ..events import Error, decode_event
 from ..runs import store
+from ..runs import stopping
 from ..runs.context import RunContext
 from ..runs.tail import last_lines
+
+
+RANKS_STOP_GRACE_S = 60.0
+"""How long the driver leaves the ranks to save and leave after a stop (torchrun's own shutdown waits 30 s)."""
 
 
 def torchrun_command(recipe: TrainRecipe, ctx: RunContext) -> list[str]:
@@ -39,8 +44,11 @@ def run_distributed(recipe: TrainRecipe, ctx: RunContext) -> None:
     env["SLMW_RANK_CHILD"] = "1"
     print(f"[train] launching {recipe.num_processes} processes: {' '.join(torchrun_command(recipe, ctx))}", flush=True)
     proc = subprocess.Popen(torchrun_command(recipe, ctx), env=env, cwd=ctx.run_dir)
-    while proc.poll() is None:
-        time.sleep(0.5)
+    # A stop reaches every rank (same process group); each saves at its next step and leaves,
+    # and torchrun ends them after its own shutdown timeout: the driver waits for that.
+    with stopping.grace(RANKS_STOP_GRACE_S):
+        while proc.poll() is None:
+            time.sleep(0.5)
     if ctx.cancel_requested.is_set():
         raise Cancelled()
     if proc.returncode != 0:

@@ -98,7 +98,26 @@ def estimate_memory(recipe: TrainRecipe, model_folder: Path, *, device: str | No
                     available: float | None = None) -> MemoryEstimate:
     config = json.loads((model_folder / "config.json").read_text(encoding="utf-8"))
     total_params = safetensors_parameters(model_folder) or 0
-    on_gpu = device == "cuda"
+    estimate = _estimate(recipe, config, total_params, device == "cuda", available)
+    fitting = None
+    if estimate.fits is False:
+        fitting = _fitting_max_length(recipe, config, total_params, device == "cuda", available)
+    return _with_hints(estimate, recipe, device == "cuda", fitting)
+
+
+def _fitting_max_length(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on_gpu: bool,
+                        available: float | None) -> int | None:
+    """The longest power-of-two max_length (from the recipe's down to 64) that fits, if any does."""
+    length = recipe.max_length
+    while length > 64:
+        length = 1 << ((length - 1).bit_length() - 1)  # the power of two below
+        if _estimate(recipe.model_copy(update={"max_length": length}), config, total_params, on_gpu, available).fits:
+            return length
+    return None
+
+
+def _estimate(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on_gpu: bool,
+              available: float | None) -> MemoryEstimate:
     bits = {"fp32": 32, "bf16": 16, "fp16": 16}.get(recipe.precision, 16 if on_gpu else 32)
     weight_bytes = 0.56 if recipe.method == "qlora" else bits / 8  # nf4 + double-quant scales
     if recipe.method == "full":
@@ -117,7 +136,7 @@ def estimate_memory(recipe: TrainRecipe, model_folder: Path, *, device: str | No
     else:
         activations = s * b * h * (34 + 5 * heads * s / h) * layers * act_scale
     logits = b * s * vocab * 4 * 2
-    estimate = MemoryEstimate(
+    return MemoryEstimate(
         device="cuda" if on_gpu else "cpu",
         weights=total_params * weight_bytes,
         trainable_params=trainable,
@@ -130,10 +149,10 @@ def estimate_memory(recipe: TrainRecipe, model_folder: Path, *, device: str | No
         available=available,
         processes=recipe.num_processes,
     )
-    return _with_hints(estimate, recipe, on_gpu)
 
 
-def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool) -> MemoryEstimate:
+def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool,
+                fitting_length: int | None = None) -> MemoryEstimate:
     if est.fits is not False:
         return est
     hints = []
@@ -145,7 +164,10 @@ def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool) -> Memor
         if recipe.batch_size > 1:
             hints.append(f"batch_size: {max(1, recipe.batch_size // 2)} with grad_accum: {recipe.grad_accum * 2} "
                          "(same effective batch)")
-        hints.append(f"max_length: {max(8, recipe.max_length // 2)} (activations and logits scale with it)")
+        if fitting_length is not None:
+            hints.append(f"max_length: {fitting_length} (fits by the estimate; activations and logits scale with it)")
+        else:
+            hints.append(f"max_length: {max(8, recipe.max_length // 2)} (activations and logits scale with it)")
     if recipe.method == "full":
         hints.append("method: lora (optimizer state and gradients only for the adapters)")
     if recipe.method == "lora" and on_gpu:

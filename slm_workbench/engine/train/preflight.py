@@ -1,8 +1,10 @@
 """Checks a training recipe before a job is started, without loading torch or weights.
 
-Catches what would otherwise fail minutes into a job: a model that does not resolve, data
-that is missing or was tokenized for another model, QLoRA without a CUDA GPU, TensorBoard
-asked for but not installed. Errors stop the launch; warnings are shown and the job runs.
+Catches what would otherwise fail minutes into a job: a model that does not resolve, a
+``max_length`` beyond the model's context, data that is missing or was tokenized for another
+model, QLoRA without a CUDA GPU, TensorBoard asked for but not installed. Errors stop the
+launch; warnings are shown and the job runs. Memory and disk are checked by
+``engine.preflight.check_launch`` (a refusal there can be forced).
 """
 
 from __future__ import annotations
@@ -49,12 +51,33 @@ def preflight(recipe: TrainRecipe, *, has_cuda: bool | None = None) -> Preflight
         result.errors.append("report_to: tensorboard needs the tensorboard package (pip install tensorboard)")
     if recipe.num_processes > 1 and has_cuda is False and recipe.threads is None:
         result.warnings.append(f"{recipe.num_processes} CPU processes share the cores: set threads (e.g. 1) per process")
+    if ref.prepared and (beyond := context_error(recipe, ref.folder)):
+        result.errors.append(beyond)
     data = Path(recipe.data).expanduser()
     if (data / "manifest.json").is_file():
         _check_prepared(recipe, ref.folder if ref.prepared else None, data, result)
     elif not data.exists() and _looks_like_path(recipe.data):
         result.errors.append(f"data: no such file or folder: {data}")
     return result
+
+
+def model_context(folder: Path) -> int | None:
+    """The longest sequence the model was built for (``config.json`` ``max_position_embeddings``)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    value = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def context_error(recipe: TrainRecipe, folder: Path) -> str | None:
+    """An error when ``max_length`` is longer than the model can attend over."""
+    context = model_context(folder)
+    if context is None or recipe.max_length <= context:
+        return None
+    return (f"max_length {recipe.max_length} is beyond the context of {recipe.model} ({context} tokens, "
+            f"max_position_embeddings in {folder / 'config.json'}): set max_length to {context} or less")
 
 
 def _looks_like_path(spec: str) -> bool:

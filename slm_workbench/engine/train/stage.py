@@ -17,6 +17,7 @@ from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
 from ..models.prepare import prepare_model
 from ..models.resolve import parse_model
+from ..runs import stopping
 from ..runs.context import RunContext
 from .artifacts import write_artifacts
 from .checkpoints import latest_checkpoint, remove_incomplete
@@ -100,7 +101,8 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
     if resume is not None:
         ctx.progress(f"resuming from {resume.name}", 0, None)
         print(f"[train] resuming from {resume}", flush=True)
-    run_trainer(trainer, resume, estimate)
+    with stopping.grace(stopping.STOP_GRACE_S):  # StopOnRequest widens it once steps are timed
+        run_trainer(trainer, resume, estimate)
     stop, nan = guards
     if nan.bad_step is not None:
         raise WorkbenchError(

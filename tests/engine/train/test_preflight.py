@@ -10,12 +10,22 @@ from slm_workbench.engine.train.preflight import preflight
 
 
 def test_a_sound_recipe_passes(tiny_model_dir: Path, tiny_chat_data: Path) -> None:
-    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data)), has_cuda=False)
+    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=256), has_cuda=False)
     assert result.errors == []
 
 
+def test_max_length_beyond_the_model_context_is_an_error(tiny_model_dir: Path, tiny_chat_data: Path) -> None:
+    recipe = TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=1024)
+    result = preflight(recipe, has_cuda=False)
+    assert result.errors == [
+        f"max_length 1024 is beyond the context of {tiny_model_dir} (512 tokens, max_position_embeddings in "
+        f"{tiny_model_dir / 'config.json'}): set max_length to 512 or less"
+    ]
+
+
 def test_missing_data_unknown_model_and_qlora_on_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
-    missing = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tmp_path / "nope.jsonl")), has_cuda=False)
+    missing = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tmp_path / "nope.jsonl"), max_length=256),
+                        has_cuda=False)
     assert missing.errors == [f"data: no such file or folder: {tmp_path / 'nope.jsonl'}"]
     unknown = preflight(TrainRecipe(model="no-such-model", data="slmw:demo"), has_cuda=False)
     assert "unknown model 'no-such-model'" in unknown.errors[0]

@@ -1,0 +1,89 @@
+"""What each stage will write, and where: the disk side of the launch check (see disk.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..errors import WorkbenchError
+from .disk import BYTES_PER_WEIGHT, DATA_EXPANSION, DiskNeed
+
+
+def train_needs(recipe: Any, model_folder: Path | None, device: str) -> list[DiskNeed]:
+    from ..models.info import safetensors_parameters
+    from ..train.memory import lora_parameters
+
+    runs = paths.runs_dir()
+    needs = _raw_data_need(Path(recipe.data).expanduser(), runs, "the prepared copy of the data")
+    if model_folder is None:
+        return needs
+    params = safetensors_parameters(model_folder)
+    weight = 2.0 if recipe.precision in ("bf16", "fp16") or (recipe.precision == "auto" and device == "cuda") else 4.0
+    if recipe.method == "full":
+        checkpoint = params * (weight + 8.0)  # weights + two fp32 AdamW states
+        artifacts = params * weight
+    else:
+        config = json.loads((model_folder / "config.json").read_text(encoding="utf-8"))
+        adapter = lora_parameters(config, recipe.lora.r, recipe.lora.target_modules)
+        checkpoint = adapter * (4.0 + 8.0)
+        artifacts = adapter * 4.0 + (params * weight if recipe.merge else 0.0)
+    kept = recipe.save_total_limit + 1  # the next is written before the oldest goes
+    needs.append(DiskNeed(runs, checkpoint * kept + artifacts, f"{kept} checkpoints + artifacts"))
+    return needs
+
+
+def export_needs(model: str, variants: list[str], *, overwrite: bool = False) -> list[DiskNeed]:
+    from ..export.presets import PRESETS
+    from ..export.source import resolve_source
+    from ..models.info import safetensors_parameters
+
+    try:
+        source = resolve_source(model)
+    except WorkbenchError:
+        return []  # the job says what is wrong with the model
+    folder = source.hf_folder or source.base_folder
+    if folder is None:
+        return []
+    params = safetensors_parameters(folder)
+    built = source.built_variants()
+    needs: list[DiskNeed] = []
+    if source.hf_folder is None and source.run_dir is not None:
+        needs.append(DiskNeed(source.run_dir, params * 4.0, "the merged model"))
+    for name in variants:
+        preset = PRESETS.get(name)
+        if preset is None or (name in built and not overwrite):
+            continue
+        size = params * BYTES_PER_WEIGHT[preset.precision]
+        if preset.path != "builder":
+            size += params * 4.0  # the fp32 graph the post-pass starts from
+        needs.append(DiskNeed(source.variant_dir(name).parent, size, name))
+    return needs
+
+
+def prepare_model_needs(model: str, force: bool) -> list[DiskNeed]:
+    from ..models.builtin import BUILTIN_MODELS
+    from ..models.gguf_convert import inspect_gguf
+    from ..models.resolve import parse_model
+
+    try:
+        ref = parse_model(model)
+        if ref.kind in ("folder", "hub") or (ref.prepared and not force):
+            return []
+        gguf = BUILTIN_MODELS[ref.name].gguf_path() if ref.kind == "builtin" else Path(ref.source)
+        fp32 = inspect_gguf(gguf).fp32_bytes
+    except WorkbenchError:
+        return []
+    return [DiskNeed(ref.folder.parent, fp32, f"{ref.name} in fp32")]
+
+
+def prepare_data_needs(source: str, output: str) -> list[DiskNeed]:
+    return _raw_data_need(Path(source).expanduser(), Path(output).expanduser(), "the prepared dataset")
+
+
+def _raw_data_need(source: Path, target: Path, what: str) -> list[DiskNeed]:
+    if (source / "manifest.json").is_file() or not source.exists():
+        return []  # already prepared, or not a local file (slmw:demo, a hub id: small or unknown)
+    size = sum(f.stat().st_size for f in source.rglob("*") if f.is_file()) if source.is_dir() else source.stat().st_size
+    return [DiskNeed(target, size * DATA_EXPANSION, what)]
