@@ -68,6 +68,9 @@ class StageSpec:
     command: tuple[str, ...] = ()
     """The CLI command that starts it (``("data", "prepare")`` is ``slmw data prepare``);
     empty for stages started only by other commands or by ``slmw run RECIPE``."""
+    preflight: str | None = None
+    """``module:function`` of its launch check (recipe -> ``LaunchNeeds``: disk, memory refusals),
+    run by ``launcher.start_recipe`` before the job starts; None when it needs no check."""
 
     def recipe_class(self) -> type:
         return _load(self.recipe)
@@ -75,26 +78,35 @@ class StageSpec:
     def runner_function(self) -> StageRunner[Any]:
         return _load(self.runner)
 
+    def launch_check(self) -> Any:
+        assert self.preflight is not None
+        return _load(self.preflight)
+
     @property
     def produces_model(self) -> bool:
         return bool(self.produces & MODEL_PRODUCTS)
 
 
+_CHECKS = "slm_workbench.engine.preflight.needs:"
+
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("models.prepare", "Prepare model", "slm_workbench.config.models:PrepareModelRecipe",
-              "slm_workbench.engine.models.prepare_stage:run", frozenset({"model"}), command=("models", "prepare")),
+              "slm_workbench.engine.models.prepare_stage:run", frozenset({"model"}), command=("models", "prepare"),
+              preflight=_CHECKS + "check_prepare_model"),
     StageSpec("system.check", "System check", "slm_workbench.config.system:SystemCheckRecipe",
               "slm_workbench.engine.system_check:run", frozenset({"measurement"}), command=("system", "check")),
     StageSpec("data.prepare", "Prepare data", "slm_workbench.config.data:PrepareDataRecipe",
-              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare")),
+              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare"),
+              preflight=_CHECKS + "check_prepare_data"),
     StageSpec("train", "Fine-tune", "slm_workbench.config.train:TrainRecipe",
               "slm_workbench.engine.train.stage:run", frozenset({"adapter", "model"}), resumable=True,
-              command=("train",)),
+              command=("train",), preflight=_CHECKS + "check_train"),
     StageSpec("export", "Export variants", "slm_workbench.config.export:ExportRecipe",
-              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",)),
+              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",),
+              preflight=_CHECKS + "check_export"),
     StageSpec("compare", "Compare variants", "slm_workbench.config.export:CompareRecipe",
               "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
-              command=("compare",)),
+              command=("compare",), preflight=_CHECKS + "check_export"),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

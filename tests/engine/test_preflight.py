@@ -109,3 +109,19 @@ def test_low_disk_refuses_data_preparation(tmp_path, monkeypatch) -> None:
     disk_with(monkeypatch, 10**4)
     with pytest.raises(WorkbenchError, match=r"this data.prepare job in .*the prepared dataset"):
         check_launch(PrepareDataRecipe(source=str(source), output=str(tmp_path / "out")))
+
+
+def test_exporting_a_lora_run_counts_the_merged_model_in_the_run(slmw_home, tiny_model_dir) -> None:
+    import json
+
+    from slm_workbench.engine.preflight.needs import export_needs
+    from slm_workbench.engine.runs.run import Run
+    from slm_workbench.engine.runs.store import RunStore
+
+    run = Run(RunStore().create("train", "stage: train\n"))
+    run.artifact("adapter").mkdir()
+    (run.artifact("adapter") / "adapter_config.json").write_text("{}")
+    run.lineage_path.write_text(json.dumps({"base_model": {"folder": str(tiny_model_dir)}}))
+    needs = export_needs(run.id, ["int8"])
+    assert [(n.folder, n.what) for n in needs] == [(run.dir, "the merged model"), (run.artifacts_dir, "int8")]
+    assert needs[0].bytes > needs[1].bytes > 0  # fp32 merged weights, then the 8-bit variant

@@ -131,3 +131,10 @@ def test_a_registered_stage_without_a_command_module_gets_a_job_command(monkeypa
     assert (recipe.stage, recipe.seconds, recipe.device, title, detached) == ("check2", 2.0, "cpu", "second check", True)
     assert main.main(["system", "check2", "--seconds", "-1"]) == 1
     assert "slmw system check2: seconds: Input should be greater than 0" in capsys.readouterr().err
+
+
+def test_every_launch_check_is_importable_and_takes_the_recipe() -> None:
+    for spec in STAGES:
+        if spec.preflight:
+            params = list(inspect.signature(spec.launch_check()).parameters)
+            assert len(params) == 1, f"{spec.preflight} takes (recipe), not {params}"

@@ -1,14 +1,74 @@
-"""What each stage will write, and where: the disk side of the launch check (see disk.py)."""
+"""Each stage's launch check: what it will write, and where, and whether it fits.
+
+The stage registry names one function here per stage (``StageSpec.preflight``); each takes
+the recipe and returns a ``LaunchNeeds`` (disk needs, and refusals that ``--force`` can
+override), raising ``WorkbenchError`` for what no flag can fix (a context too short).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import paths
 from ..errors import WorkbenchError
 from .disk import BYTES_PER_WEIGHT, DATA_EXPANSION, DiskNeed
+
+
+@dataclass
+class LaunchNeeds:
+    disk: list[DiskNeed] = field(default_factory=list)
+    refusals: list[tuple[str, str]] = field(default_factory=list)
+    """(message, hint) for each reason to refuse the launch unless forced."""
+
+
+def check_train(recipe: Any) -> LaunchNeeds:
+    from ..models.resolve import parse_model
+    from ..train.preflight import context_error
+
+    ref = parse_model(recipe.model)
+    device = _device()
+    if not ref.prepared:  # prepared by the job: its memory and context are checked there
+        return LaunchNeeds(prepare_model_needs(recipe.model, False) + train_needs(recipe, None, device))
+    if beyond := context_error(recipe, ref.folder):
+        raise WorkbenchError(beyond)
+    from ..train.memory import available_memory, estimate_memory
+
+    needs = LaunchNeeds(train_needs(recipe, ref.folder, device))
+    estimate = estimate_memory(recipe, ref.folder, device=device, available=available_memory(device))
+    if estimate.fits is False:
+        needs.refusals.append((
+            f"this train job needs about {_gib(estimate.total)} of memory by the estimate, "
+            f"{_gib(estimate.available or 0)} is free on {device} (`slmw train RECIPE --estimate` shows the terms)",
+            "change " + "; ".join(estimate.hints) if estimate.hints else "use a smaller model, batch or max_length",
+        ))
+    return needs
+
+
+def check_export(recipe: Any) -> LaunchNeeds:
+    """``export`` and ``compare``: the variants still to build."""
+    return LaunchNeeds(export_needs(recipe.model, recipe.variants or [], overwrite=getattr(recipe, "overwrite", False)))
+
+
+def check_prepare_model(recipe: Any) -> LaunchNeeds:
+    return LaunchNeeds(prepare_model_needs(recipe.model, recipe.force))
+
+
+def check_prepare_data(recipe: Any) -> LaunchNeeds:
+    return LaunchNeeds(prepare_data_needs(recipe.source, recipe.output))
+
+
+def _device() -> str:
+    from .. import system
+
+    return "cuda" if system.gpus() else "cpu"
+
+
+def _gib(value: float) -> str:
+    gib = value / 2**30
+    return f"{gib:.1f} GiB" if gib < 1e5 else f"{gib:.2g} GiB"
 
 
 def train_needs(recipe: Any, model_folder: Path | None, device: str) -> list[DiskNeed]:
@@ -49,8 +109,8 @@ def export_needs(model: str, variants: list[str], *, overwrite: bool = False) ->
     params = safetensors_parameters(folder)
     built = source.built_variants()
     needs: list[DiskNeed] = []
-    if source.hf_folder is None and source.run_dir is not None:
-        needs.append(DiskNeed(source.run_dir, params * 4.0, "the merged model"))
+    if source.hf_folder is None and source.run is not None:
+        needs.append(DiskNeed(source.run.dir, params * 4.0, "the merged model"))
     for name in variants:
         preset = PRESETS.get(name)
         if preset is None or (name in built and not overwrite):
