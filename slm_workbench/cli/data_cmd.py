@@ -16,6 +16,7 @@ from typing import Any
 
 from ..engine.data import DataFileError, open_source, preview, validate
 from ..engine.errors import WorkbenchError
+from .models_cmd import ensure_model
 from .data_output import ProgressPrinter, cell, issue_lines, show_sample, summary_lines
 from .output import human_bytes, print_json
 
@@ -142,11 +143,14 @@ def _render(args: argparse.Namespace, pv: Any) -> Any:
     if not match:
         raise WorkbenchError(f"{args.path}: row {wanted} is not a readable row", hint="see `slmw data validate`")
     loc, row = match[0]
+    ensure_model(args.model, quiet=args.json)
     return render_sample(row, load_tokenizer(args.model), spec=pv.detection.spec, template=args.template,
                          train_on=args.train_on, loc=loc, file=args.path)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.model or args.max_length:  # the checks that tokenize
+        ensure_model(args.model, quiet=args.json)
     progress = ProgressPrinter(args.path)
     try:
         report = validate(args.path, format=args.format, columns=dict(args.columns), roles=dict(args.roles),
@@ -206,6 +210,7 @@ def _run_prepare(args: argparse.Namespace, *, write: bool) -> int:
     from ..engine.data import prepare_dataset
 
     recipe = _recipe(args, args.output if write else "-")
+    ensure_model(recipe.model, quiet=args.json)
     progress = ProgressPrinter(args.path)
     try:
         result = prepare_dataset(recipe, on_progress=progress, write=write)
@@ -237,6 +242,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     if not args.job:
         return _run_prepare(args, write=True)
+    ensure_model(args.model, quiet=args.json)
     from .jobs import run_recipe_job
 
     try:

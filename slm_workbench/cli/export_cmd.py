@@ -91,7 +91,11 @@ def _recipe(cls: type, where: str, **fields: object) -> object:
 
 def _check_source(spec: str) -> str:
     from ..engine.export.source import resolve_source
+    from ..engine.models.ensure import model_to_prepare
 
+    missing = model_to_prepare(spec)
+    if missing is not None:  # the job prepares it first, as train does
+        return missing.name
     source = resolve_source(spec)  # fail here, before a job starts, on a bad reference
     return source.name
 

@@ -129,6 +129,7 @@ class CompareForm(Vertical):
         from ...config.loading import format_validation_error
         from ...engine.errors import RecipeError
         from ...engine.export.source import resolve_source
+        from ...engine.models.ensure import model_to_prepare
 
         source = self.query_one("#q-source", Input).value.strip()
         fields: dict[str, object] = {"model": source, "variants": self.checked_variants()}
@@ -141,4 +142,5 @@ class CompareForm(Vertical):
             recipe = (CompareRecipe if stage == "compare" else ExportRecipe)(**fields)
         except ValidationError as exc:
             raise RecipeError(format_validation_error(exc, f"{stage} recipe")) from None
-        return recipe, resolve_source(source).name
+        missing = model_to_prepare(source)  # the built-in model on first use: the job prepares it
+        return recipe, missing.name if missing is not None else resolve_source(source).name
