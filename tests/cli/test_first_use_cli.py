@@ -93,3 +93,16 @@ def test_the_job_prepares_it_then_goes_on(monkeypatch: pytest.MonkeyPatch, smoll
         with pytest.raises(StopIteration):
             stage.run(recipe, ctx)
     assert went_on == [slmw_home / "models" / DEFAULT_MODEL] * 2
+
+
+def test_demo_starts_one_preparation_and_joins_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  slmw_home: Path) -> None:
+    from slm_workbench.cli.demo_cmd import ensure_default_model_job
+    from tests.helpers import wait_for_state
+
+    monkeypatch.setenv("SLMW_TEST_HOLD", str(tmp_path / "release"))
+    first = ensure_default_model_job()
+    assert first is not None and ensure_default_model_job() == first  # running: joined, not started again
+    (tmp_path / "release").touch()
+    wait_for_state(RunStore().resolve(first), "done", timeout=120)
+    assert ensure_default_model_job() is None and prepared(slmw_home)

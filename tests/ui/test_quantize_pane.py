@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import Checkbox, Input, Select
+from textual.widgets import Button, Checkbox, Input, Select
 
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
@@ -122,17 +122,24 @@ async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
         await open_pane(pilot)
         notes: list[str] = []
         app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        async def click(selector: str) -> None:
+            """A Button ignores clicks while it shows the previous one (its ``-active`` effect)."""
+            button = app.screen.query_one(selector, Button)
+            while button.has_class("-active"):
+                await pilot.pause(0.05)
+            await pilot.click(selector)
+
         app.screen.query_one("#q-source", Input).value = str(tmp_path / "no-such-model")
-        await pilot.click("#q-compare")
+        await click("#q-compare")
         assert notes and "no-such-model" in notes[-1]
         app.screen.query_one("#q-source", Input).value = "smollm2-135m-instruct"
         app.screen.query_one("#q-threads", Input).value = "0"
-        await pilot.click("#q-compare")
+        await click("#q-compare")
         assert "threads" in notes[-1]
         for name in ("fp32", "int8", "int4", "int4-hq"):
             app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
         app.screen.query_one("#q-threads", Input).value = "1"
-        await pilot.click("#q-export")
+        await click("#q-export")
         assert "at least one variant" in notes[-1]
         assert store.list() == []
 
