@@ -43,3 +43,38 @@ def wait_for_state(run_dir: Path, states: str | set[str], *, timeout: float = 60
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# A job's worker with the GGUF conversion replaced by a copy of an already converted folder, so
+# a test of "the built-in model is prepared on first use" runs the real job in a second or two.
+# When the environment names SLMW_TEST_HOLD, the copy waits for that file to exist first.
+_FAST_PREPARE_WORKER = """
+import os, shutil, sys, time
+from pathlib import Path
+from slm_workbench.engine.models import prepare
+
+def copy(gguf, folder, *, on_phase=lambda phase, done, total: None, **_):
+    hold = os.environ.get("SLMW_TEST_HOLD")
+    on_phase("copying the converted test model", 0, 1)
+    while hold and not Path(hold).exists():
+        time.sleep(0.05)
+    partial = folder.with_name(f".{folder.name}.partial-test")
+    shutil.copytree(sys.argv[1], partial)
+    partial.rename(folder)
+    on_phase("done", 1, 1)
+    return folder
+
+prepare.convert_gguf = copy
+from slm_workbench.worker import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def fast_model_prepare(monkeypatch: Any, converted: Path) -> None:
+    """Jobs started from here on convert the built-in model by copying ``converted``."""
+    import sys
+
+    from slm_workbench.engine.runs import launcher
+
+    monkeypatch.setattr(launcher, "worker_command",
+                        lambda run_dir: [sys.executable, "-c", _FAST_PREPARE_WORKER, str(converted), str(run_dir)])

@@ -91,7 +91,9 @@ def _list_history(args: argparse.Namespace) -> int:
 
 def _check_template(args: argparse.Namespace) -> int:
     from ..engine.chat.template_check import check_templates
+    from .models_cmd import ensure_model
 
+    ensure_model(args.model, quiet=args.json)
     report = check_templates(args.model, variants=args.variants)
     if args.json:
         print_json(report.as_dict())

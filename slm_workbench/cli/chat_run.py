@@ -12,7 +12,9 @@ from .output import print_json
 
 def _open(spec: str, args: argparse.Namespace, adapter: str | None = None) -> Any:
     from ..engine.chat.registry import open_backend
+    from .models_cmd import ensure_model
 
+    ensure_model(spec, quiet=args.json)
     say = (lambda text: None) if args.json else (lambda text: print(f"· {text}", file=sys.stderr, flush=True))
     return open_backend(spec, adapter=adapter, endpoint_model=args.endpoint_model, api_key_env=args.api_key_env,
                         threads=args.threads, on_status=say)

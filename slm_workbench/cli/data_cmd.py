@@ -19,6 +19,7 @@ from ..engine.data import DataFileError, open_source, preview, validate
 from ..engine.errors import WorkbenchError
 from .data_output import ProgressPrinter, cell, issue_lines, show_sample, summary_lines
 from .jobs import add_job_flags, run_recipe_job
+from .models_cmd import ensure_model
 from .output import human_bytes, print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
@@ -122,11 +123,14 @@ def _render(args: argparse.Namespace, pv: Any) -> Any:
     if not match:
         raise WorkbenchError(f"{args.path}: row {wanted} is not a readable row", hint="see `slmw data validate`")
     loc, row = match[0]
+    ensure_model(args.model, quiet=args.json)
     return render_sample(row, load_tokenizer(args.model), spec=pv.detection.spec, template=args.template,
                          train_on=args.train_on, loc=loc, file=args.path)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.model or args.max_length is not None:  # the checks that tokenize (before defaults fill in)
+        ensure_model(args.model, quiet=args.json)
     args.recipe_flags.fill_defaults(args)
     progress = ProgressPrinter(args.path)
     try:
@@ -178,6 +182,7 @@ def _run_prepare(args: argparse.Namespace, *, write: bool) -> int:
     from ..engine.data import prepare_dataset
 
     recipe = _recipe(args, args.output if write else "-")
+    ensure_model(recipe.model, quiet=args.json)
     progress = ProgressPrinter(args.path)
     try:
         result = prepare_dataset(recipe, on_progress=progress, write=write)
@@ -209,6 +214,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_prepare(args: argparse.Namespace) -> int:
     if not (args.job or args.detach):
         return _run_prepare(args, write=True)
+    ensure_model(args.model, quiet=args.json)
     try:
         open_source(args.path, split=args.split)  # fail here, before a job starts, on an unreadable source
     except WorkbenchError as exc:

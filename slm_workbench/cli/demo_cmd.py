@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 
 from ..engine.models.builtin import DEFAULT_MODEL
-from ..engine.models.resolve import parse_model
-from ..engine.runs.store import RunStore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,18 +18,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def ensure_default_model_job() -> str | None:
     """Start preparing the built-in model unless it is prepared or already being prepared."""
-    ref = parse_model(DEFAULT_MODEL)
-    if ref.prepared:
-        return None
-    for run in RunStore().list():
-        if run.stage == "models.prepare" and run.alive:
-            return run.id
-    from ..config.recipes import PrepareModelRecipe
-    from ..engine.models.builtin import BUILTIN_MODELS
-    from ..engine.runs.launcher import start_recipe
+    from ..engine.models.ensure import model_to_prepare, prepare_job
 
-    BUILTIN_MODELS[DEFAULT_MODEL].gguf_path()  # fail here, clearly, if the package is missing
-    return start_recipe(PrepareModelRecipe(model=DEFAULT_MODEL), title=f"prepare {DEFAULT_MODEL}").name
+    ref = model_to_prepare(DEFAULT_MODEL)
+    return None if ref is None else prepare_job(ref).name
 
 
 def cmd_demo(_args: argparse.Namespace) -> int:

@@ -45,7 +45,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _check_source(spec: str) -> str:
     from ..engine.export.source import resolve_source
+    from ..engine.models.ensure import model_to_prepare
 
+    missing = model_to_prepare(spec)
+    if missing is not None:  # the job prepares it first, as train does
+        return missing.name
     source = resolve_source(spec)  # fail here, before a job starts, on a bad reference
     return source.name
 

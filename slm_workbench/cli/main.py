@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd, train_cmd
     from . import chat_cmd, serve_cmd
-    from . import export_cmd
+    from . import export_cmd, recipes_cmd
 
     parser = argparse.ArgumentParser(
         prog="slmw",
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     models_cmd.add_parser(sub)
     runs_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
+    recipes_cmd.add_parser(sub)
     system_cmd.add_parser(sub)
     chat_cmd.add_parser(sub)
     serve_cmd.add_parser(sub)

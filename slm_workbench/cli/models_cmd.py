@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..config.recipes import PrepareModelRecipe
 from ..engine.models.info import model_info
@@ -46,6 +47,22 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     ref = parse_model(args.model)  # fail here, before a job is started, on a bad reference
     recipe = build_recipe(args, where="slmw models prepare")
     return run_recipe_job(recipe, title=f"prepare {ref.name}", args=args)
+
+
+def ensure_model(spec: str | None, *, quiet: bool = False) -> None:
+    """Before a command uses ``spec``: when it is the built-in model and not prepared yet, prepare
+    it as a job and follow that job here (progress on stderr) until the model is there."""
+    from ..engine.models.ensure import ensure_prepared
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(f"· {text}", file=sys.stderr, flush=True)
+
+    try:
+        ensure_prepared(spec, on_progress=say)
+    except KeyboardInterrupt:
+        print("\nslmw: stopped waiting; the model is still being prepared (slmw runs list)", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def cmd_info(args: argparse.Namespace) -> int:

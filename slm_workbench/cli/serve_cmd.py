@@ -31,6 +31,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise WorkbenchError(
             f"refusing to serve on {args.host} without an API key: anyone on the network could use the model",
             hint="set --api-key-env NAME (with NAME set in the environment), or keep 127.0.0.1 and use an SSH tunnel")
+    from .models_cmd import ensure_model
+
+    ensure_model(args.model)
     backend = open_backend(args.model, adapter=args.adapter, threads=args.threads,
                            on_status=lambda text: print(text, file=sys.stderr, flush=True))
     try:

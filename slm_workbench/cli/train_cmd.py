@@ -53,6 +53,9 @@ def print_estimate(recipe, *, as_json: bool) -> int:
     from ..engine.models.resolve import parse_model
     from ..engine.train.memory import available_memory, estimate_memory
 
+    from .models_cmd import ensure_model
+
+    ensure_model(recipe.model, quiet=as_json)
     device = "cuda" if system.gpus() else "cpu"
     estimate = estimate_memory(recipe, parse_model(recipe.model).require_prepared(), device=device,
                                available=available_memory(device))

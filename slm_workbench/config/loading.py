@@ -78,13 +78,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def recipe_file(path: Path) -> Path:
+    """``path``, or the shipped recipe of that name (``smoke-lora``) when there is no such file here."""
+    path = Path(path)
+    if path.exists() or len(path.parts) > 1:
+        return path
+    from ..shipped import shipped_recipes
+
+    return shipped_recipes().get(path.name.removesuffix(".yaml"), path)
+
+
 def load_recipe(path: Path, overrides: list[str] | None = None) -> Any:
+    path = recipe_file(path)
     return validate_recipe(read_recipe_data(path, overrides), str(path))
 
 
 def read_recipe_data(path: Path, overrides: list[str] | None = None) -> dict[str, Any]:
     """A recipe file's mapping with the ``--set`` overrides applied, not validated yet."""
-    path = Path(path)
+    path = recipe_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

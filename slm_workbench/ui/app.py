@@ -7,7 +7,6 @@ run store and the system sampler so tests can point them at fixtures.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -18,10 +17,11 @@ from ..engine import system
 from ..engine.errors import WorkbenchError
 from ..engine.runs.store import RunStore
 from ..engine.system import SystemSample
+from ..shipped import styles_dir
 from .messages import JobStarted
 from .screens.workbench import PANES, WorkbenchScreen
 
-STYLES = Path(__file__).resolve().parent.parent / "styles" / "app.tcss"
+STYLES = styles_dir() / "app.tcss"
 
 
 class WorkbenchApp(App):

@@ -156,3 +156,31 @@ async def test_a_long_answer_streams_in_blocks_and_reads_back_whole(tmp_path: Pa
         await until(pilot, lambda: stats_lines(column) and not pane.generating)
         assert column.reply_text == "".join(lines)
         assert len([t for t in column.query("ChatTurn") if t.continued]) > 5
+
+
+async def test_the_builtin_model_is_prepared_on_first_load(tmp_path: Path, slmw_home: Path, smollm2_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the built-in model on a fresh home starts a models.prepare job, shows its progress in
+    the column, and loads the model once it is there."""
+    from tests.helpers import fast_model_prepare
+
+    fast_model_prepare(monkeypatch, smollm2_dir)
+    folder = slmw_home / "models" / "smollm2-135m-instruct"
+    opened: list[bool] = []
+    monkeypatch.setattr(registry, "open_backend", lambda spec, **kw: opened.append((folder / "config.json").is_file())
+                        or ScriptedBackend(["hi"]))
+    states: list[str] = []
+    set_state = ChatColumn.set_state
+    monkeypatch.setattr(ChatColumn, "set_state", lambda self, text, **kw: states.append(text) or set_state(self, text, **kw))
+    async with chat_app(tmp_path).run_test(size=(100, 30)) as pilot:
+        pane = pilot.app.query_one(ChatPane)
+        await pilot.pause()
+        pane.query_one("#chat-models").value = "smollm2-135m-instruct"
+        await pilot.click("#chat-load")
+        await until(pilot, lambda: pane.columns() and not pane.models_loading, what="the load")
+        assert pane.query_one(ChatColumn).has_class("-ready")
+    (run,) = RunStore(tmp_path / "runs").list()
+    assert run.stage == "models.prepare" and run.state == "done"
+    assert opened == [True]  # opened once, after the preparation
+    assert f"preparing smollm2-135m-instruct (job {run.id})" in states
+    assert states.index("smollm2-135m-instruct prepared") < states.index("ready · scripted")

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, OptionList, Static, TabbedContent
 
 from slm_workbench.engine.runs.store import RunStore
@@ -16,6 +17,8 @@ from slm_workbench.ui.screens.data_pane import DataPane
 from slm_workbench.ui.widgets.data_preview import DataPreview
 from slm_workbench.ui.widgets.loss_mask import TRAINED, LossMaskView
 from slm_workbench.ui.widgets.run_table import RunTable
+
+from tests.helpers import fast_model_prepare
 
 from .conftest import fixed_sample
 
@@ -127,12 +130,18 @@ async def test_an_issue_past_the_preview_brings_its_rows_in(tmp_path: Path) -> N
         assert table.rows_shown[table.cursor_row].row == 120
 
 
-async def test_a_file_that_cannot_be_read_and_a_model_that_is_not_prepared(tmp_path: Path) -> None:
+async def test_a_file_that_cannot_be_read_and_a_model_that_is_not_prepared(tmp_path: Path, smollm2_dir: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_model_prepare(monkeypatch, smollm2_dir)
+    monkeypatch.setenv("SLMW_TEST_HOLD", str(tmp_path / "release"))  # the preparation stays under way
     async with data_app(tmp_path).run_test(size=(120, 40)) as pilot:
         pane = await ready_pane(pilot)
         await until(pilot, lambda: "not prepared" in text_of(pane, "#data-model-status"), what="the model status")
         assert "slmw models prepare smollm2-135m-instruct" in text_of(pane, "#data-model-status")
+        assert RunStore(tmp_path / "runs").list() == []  # showing the pane prepares nothing
         await open_file(pilot, pane, tmp_path / "missing.jsonl")
+        await until(pilot, lambda: "preparing smollm2-135m-instruct" in text_of(pane, "#data-model-status"),
+                    what="the preparation's progress")
         await until(pilot, lambda: "no such file" in text_of(pane, "#data-status"), what="the error")
         assert str(tmp_path / "missing.jsonl") in text_of(pane, "#data-status")
 
@@ -142,6 +151,21 @@ async def test_a_file_that_cannot_be_read_and_a_model_that_is_not_prepared(tmp_p
         await open_file(pilot, pane, data)
         await until(pilot, lambda: "structure only" in text_of(pane, "#report-verdict"), what="the report")
         await until(pilot, lambda: "not prepared" in sample_text(pane), what="the sample's explanation")
+        (tmp_path / "release").touch()
+        await until(pilot, lambda: "✓" in text_of(pane, "#data-model-status"), what="the prepared model")
+
+
+async def test_opening_a_file_prepares_the_builtin_model_then_tokenizes(tmp_path: Path, smollm2_dir: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_model_prepare(monkeypatch, smollm2_dir)
+    async with data_app(tmp_path).run_test(size=(120, 40)) as pilot:
+        pane = await ready_pane(pilot)
+        await open_file(pilot, pane, write_data(tmp_path / "ok.jsonl", broken_line=False))
+        await until(pilot, lambda: "✓ tokenizer found" in text_of(pane, "#data-model-status"), what="the prepared model")
+        await until(pilot, lambda: "trained" in sample_text(pane), what="the sample with its loss mask")
+        assert "structure only" not in text_of(pane, "#report-verdict")
+    (run,) = RunStore(tmp_path / "runs").list()
+    assert run.stage == "models.prepare" and run.state == "done"
 
 
 async def test_prepare_starts_a_job_that_the_runs_pane_selects(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -10,6 +10,7 @@ from ..export.export import export_variants
 from ..export.presets import PRESETS, resolve_presets
 from ..export.source import ExportSource, merge_adapter, resolve_source
 from ..export.stage import progress_reporter, report_built
+from ..models.ensure import prepare_in_job
 from ..runs.context import RunContext
 from .compare import CompareSettings, compare_variants
 from .evalset import build_evalset
@@ -41,6 +42,7 @@ def variants_to_compare(source: ExportSource, wanted: list[str] | None, recipe: 
 
 
 def run(recipe: CompareRecipe, ctx: RunContext) -> None:
+    prepare_in_job(recipe.model, ctx)  # the built-in model on first use, as train does
     source = resolve_source(recipe.model)
     if source.hf_folder is None:
         ctx.progress("merging the adapter into its base", 0, None)

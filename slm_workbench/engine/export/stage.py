@@ -6,6 +6,7 @@ import json
 
 from ...config.export import ExportRecipe
 from ..events import BUILT
+from ..models.ensure import prepare_in_job
 from ..runs.context import RunContext
 from .export import BuiltVariant, export_variants
 from .presets import resolve_presets
@@ -38,6 +39,7 @@ def _built(ctx: RunContext, variant: BuiltVariant) -> None:
 
 
 def run(recipe: ExportRecipe, ctx: RunContext) -> None:
+    prepare_in_job(recipe.model, ctx)  # the built-in model on first use, as train does
     source = resolve_source(recipe.model)
     presets = resolve_presets(recipe.variants, block_size=recipe.block_size, accuracy_level=recipe.accuracy_level,
                               symmetric=recipe.symmetric)

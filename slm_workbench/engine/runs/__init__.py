@@ -1,1 +1,1 @@
-"""Run store, launcher and the per-job context (see shared/ARCHITECTURE.md)."""
+"""Run store, launcher and the per-job context (see docs/architecture.md)."""

@@ -1,6 +1,6 @@
 """The run store: one directory per job under ``<home>/runs``.
 
-The directory is the contract (see shared/ARCHITECTURE.md)::
+The directory is the contract (see docs/architecture.md)::
 
     recipe.yaml   the validated recipe the run was started with
     status.json   state, pid, process group, host, times (see status.py)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
-from ..models.prepare import prepare_model
+from ..models.ensure import prepare_in_job
 from ..models.resolve import parse_model
 from ..runs import stopping
 from ..runs.context import RunContext
@@ -37,12 +37,8 @@ def run(recipe: TrainRecipe, ctx: RunContext) -> None:
 
 
 def model_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:
-    ref = parse_model(recipe.model)
-    if not ref.prepared and ctx.writes:
-        ctx.progress(f"preparing {ref.name}", 0, None)
-        prepare_model(ref, on_phase=lambda phase, done, total: ctx.progress(phase, done, total or None, "steps"),
-                      check_cancelled=ctx.check_cancelled)
-    return ref.require_prepared()
+    prepare_in_job(recipe.model, ctx)
+    return parse_model(recipe.model).require_prepared()
 
 
 def training_data_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:

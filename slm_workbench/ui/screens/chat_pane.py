@@ -122,14 +122,21 @@ class ChatPane(Vertical):
     @work(thread=True, exclusive=True, group="chat-load", description="load chat models", exit_on_error=False)
     def _load(self, load_id: int, specs: list[str], old: list[ChatBackend]) -> None:
         from ...engine.chat.registry import open_backend  # the engine opens models here, in the worker
+        from ...engine.errors import Cancelled
+        from ...engine.models.ensure import ensure_prepared
 
         for backend in old:
             backend.close()
         for i, spec in enumerate(specs):
             self.post_message(msg.ColumnStatus(load_id, i, f"loading {spec}…"))
             try:
+                # The built-in model on first use: a models.prepare job (also in Runs), then the load.
+                ensure_prepared(spec, on_progress=lambda text, i=i: self.post_message(msg.ColumnStatus(load_id, i, text)),
+                                keep_waiting=lambda: load_id == self._load_id, run_store=self.app.run_store)
                 backend = open_backend(spec, isolate=self.isolate,
                                        on_status=lambda text, i=i: self.post_message(msg.ColumnStatus(load_id, i, text)))
+            except Cancelled:
+                return  # a newer load replaced this one; the preparation goes on
             except WorkbenchError as exc:
                 self.post_message(msg.ColumnStatus(load_id, i, str(exc), failed=True))
                 continue

@@ -162,6 +162,8 @@ class DataPane(Vertical):
     def _source_chosen(self, message: SourcePicker.Chosen) -> None:
         message.stop()
         self.open(message.spec)
+        if self.tokenizer_ok is not True:  # the built-in model on first use: prepared as a job
+            self.check_tokenizer(self.query_one(DataSettings).model, prepare=True)
 
     def open(self, spec: str, settings: DataSettingsValues | None = None) -> None:
         """Read the first rows of ``spec``; the checks, sample and lengths follow."""
@@ -473,22 +475,31 @@ class DataPane(Vertical):
             else:
                 self.notify("open a dataset first: type its path above", severity="warning")
             return
-        self.check_tokenizer(settings.model)
+        self.check_tokenizer(settings.model, prepare=True)
         self.open(self._spec, settings)
         self._measure_gen = self.gen  # Check measures token lengths whatever the file's size
 
     @work(thread=True, exclusive=True, group="data-tokenizer", description="find the model's tokenizer", exit_on_error=False)
-    def check_tokenizer(self, model: str) -> None:
+    def check_tokenizer(self, model: str, prepare: bool = False) -> None:
+        """Whether ``model``'s tokenizer is there. A job preparing the built-in model is waited for
+        (its progress in the model status); with ``prepare`` one is started when it is missing."""
         from ...engine.data.tokenizer import tokenizer_folder
+        from ...engine.errors import Cancelled
+        from ...engine.models.ensure import ensure_prepared
 
+        worker = get_current_worker()
         try:
+            ensure_prepared(model or None, start=prepare, run_store=self.run_store, keep_waiting=lambda: not worker.is_cancelled,
+                            on_progress=lambda text: self.post_message(msg.TokenizerChecked(model, False, text)))
             folder = tokenizer_folder(model)
+        except Cancelled:
+            return
         except WorkbenchError as exc:
             text = f"{exc.message}" + (f"; {exc.hint}" if exc.hint else "")
             if "not prepared" in exc.message:
                 text = f"{model} is not prepared: {exc.hint or 'prepare it first'}"
                 if model == DEFAULT_MODEL:
-                    text += ", or ctrl+p › Prepare the built-in model"
+                    text += " (done for you when you open a dataset), or ctrl+p › Prepare the built-in model"
             self.post_message(msg.TokenizerChecked(model, False, text))
             return
         self.post_message(msg.TokenizerChecked(model, True, "tokenizer found" + (f" in {folder}" if folder.name != model else "")))

@@ -18,11 +18,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
+from ...shipped import shipped_recipe
 from ..messages import EstimateReady, JobStarted
 from ..widgets.recipe_form import RecipeForm
 
-REPO_RECIPES = Path(__file__).resolve().parents[3] / "recipes"
-DEFAULT_RECIPE = REPO_RECIPES / "smoke-lora.yaml"
+DEFAULT_RECIPE = shipped_recipe("smoke-lora")
 
 
 def initial_values(path: Path) -> dict[str, Any]:

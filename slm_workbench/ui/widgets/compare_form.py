@@ -137,6 +137,7 @@ class CompareForm(Vertical):
         naming what is wrong (the field's error is also shown under the form)."""
         from ...engine.errors import RecipeError
         from ...engine.export.source import resolve_source
+        from ...engine.models.ensure import model_to_prepare
 
         source = self.query_one("#q-source", Input).value.strip()
         fields: dict[str, object] = {"model": source, "variants": self.checked_variants()}
@@ -149,4 +150,5 @@ class CompareForm(Vertical):
                 recipe = self.query_one("#q-export-form", RecipeForm).check({**fields, **shared})
         except ValueError as exc:
             raise RecipeError(f"{stage} recipe: {exc}") from None
-        return recipe, resolve_source(source).name
+        missing = model_to_prepare(source)  # the built-in model on first use: the job prepares it
+        return recipe, missing.name if missing is not None else resolve_source(source).name
