@@ -59,11 +59,11 @@ def _add_generic(sub: argparse._SubParsersAction, verb: str, spec: StageSpec) ->
 
 
 def cmd_stage(args: argparse.Namespace, spec: StageSpec) -> int:
-    from ..config.loading import apply_overrides, read_recipe_data
+    from ..config.loading import apply_overrides, read_recipe_data, recipe_file
     from ..engine.errors import RecipeError
 
     command = f"slmw {' '.join(spec.command)}"
-    where = str(args.recipe) if args.recipe else command
+    where = str(recipe_file(args.recipe)) if args.recipe else command
     data = read_recipe_data(args.recipe, args.overrides) if args.recipe else apply_overrides({}, args.overrides)
     if data.get("stage", spec.name) != spec.name:
         raise RecipeError(f"{where}: stage is {data['stage']!r}; `{command}` runs stage: {spec.name} (try `slmw run`)")

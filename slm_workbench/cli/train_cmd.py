@@ -30,9 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..config.loading import apply_overrides, read_recipe_data
+    from ..config.loading import apply_overrides, read_recipe_data, recipe_file
 
-    where = str(args.recipe) if args.recipe else "slmw train"
+    where = str(recipe_file(args.recipe)) if args.recipe else "slmw train"
     data = read_recipe_data(args.recipe, args.overrides) if args.recipe else apply_overrides({}, args.overrides)
     if data.get("stage", "train") != "train":
         raise RecipeError(f"{where}: stage is {data['stage']!r}; `slmw train` runs stage: train (try `slmw run`)")

@@ -60,7 +60,7 @@ def test_export_and_compare_start_their_job_which_prepares_it(command: str, caps
     from slm_workbench.cli import export_cmd
 
     started: list = []
-    monkeypatch.setattr(export_cmd, "_run", lambda recipe, title, args, artifact: started.append((recipe, title)) or (0, None))
+    monkeypatch.setattr(export_cmd, "_run", lambda recipe, title, args, artifact: started.append((recipe, title)) or None)
     assert main([command, f"{DEFAULT_MODEL}:int4", "--detach"]) == 0
     ((recipe, title),) = started
     assert recipe.model == DEFAULT_MODEL and recipe.variants == ["int4"] and title.startswith(f"{command} {DEFAULT_MODEL}")
