@@ -30,7 +30,10 @@ def start_job(stage: str, recipe_yaml: str, *, title: str = "", run_store: store
     return run_dir
 
 
-def start_recipe(recipe: Any, *, title: str = "", header: str = "", run_store: store.RunStore | None = None) -> Path:
+def start_recipe(recipe: Any, *, title: str = "", header: str = "", run_store: store.RunStore | None = None,
+                 force: bool = False) -> Path:
+    """Start ``recipe`` as a detached job. ``force`` launches even what a preflight would refuse
+    (no preflight here yet: the parameter is accepted so every caller can pass it)."""
     from ...config.loading import dump_recipe
 
     return start_job(recipe.stage, dump_recipe(recipe, header), title=title, run_store=run_store)

@@ -11,16 +11,26 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import AwaitMount, Widget
 from textual.widgets import ContentSwitcher, Footer, Header
 
-from ...engine.runs.store import RunStore
-from ...engine.system import SystemSample
-from ..messages import OpenComparison, OpenInChat
+from ...engine.errors import WorkbenchError
+from ..messages import JobStarted, OpenComparison, OpenInChat, StartJob
+from ..visibility import is_shown as is_shown_now
 from ..widgets.pane_bar import PaneBar
+
+if TYPE_CHECKING:
+    from ...engine.runs.store import RunStore
+    from ...engine.system import SystemSample
 
 PANES: tuple[tuple[str, str], ...] = (
     ("data", "Data"),
@@ -63,7 +73,20 @@ class DeferredPane(Container):
         return self.mount(self._build())
 
 
+def pane_for_stage(stage: str) -> str:
+    """The pane that follows a run of ``stage`` once started from the TUI."""
+    return "quantize" if stage in ("compare", "export") else "runs"
+
+
 class WorkbenchScreen(Screen):
+    @dataclass
+    class Launched(Message):
+        """The job's worker is started; show it (UI thread)."""
+
+        run_dir: Path
+        recipe: Any
+        title: str
+
     def __init__(
         self, *, run_store: RunStore, sampler: Callable[[], SystemSample], poll_interval: float, initial_pane: str
     ) -> None:
@@ -103,6 +126,9 @@ class WorkbenchScreen(Screen):
     def show_pane(self, pane_id: str) -> None:
         self.query_one("#panes", ContentSwitcher).current = pane_id
         self.query_one(PaneBar).active = pane_id
+        focused = self.focused
+        if focused is not None and not is_shown_now(focused):
+            self.set_focus(None)  # hidden with its pane: nothing must keep the keys from the pane keys
 
     async def open_pane(self, pane_id: str) -> Widget:
         """Show ``pane_id`` and return the pane itself, built now if it was still deferred."""
@@ -114,6 +140,30 @@ class WorkbenchScreen(Screen):
         if mounting is not None:
             await mounting
         return holder.query_one(f"#{pane_id}-pane")
+
+    # -- starting jobs: the one place -----------------------------------------------------------
+    def on_start_job(self, message: StartJob) -> None:
+        message.stop()
+        self._start_job(message.recipe, message.title, message.force)
+
+    @work(thread=True, group="start-job", description="start a job", exit_on_error=False)
+    def _start_job(self, recipe: Any, title: str, force: bool) -> None:
+        from ...engine.runs.launcher import start_recipe
+
+        try:
+            run_dir = start_recipe(recipe, title=title, run_store=self.run_store, force=force)
+        except WorkbenchError as exc:  # refused (a preflight, a full disk): say why, stay here
+            self.notify(exc.message + (f"\n{exc.hint}" if exc.hint else ""), title=f"Cannot start {title or recipe.stage}",
+                        severity="error", timeout=15)
+            return
+        self.post_message(self.Launched(run_dir, recipe, title))
+
+    async def on_workbench_screen_launched(self, message: Launched) -> None:
+        message.stop()
+        self.notify(f"started {message.run_dir.name}", title=message.title or message.recipe.stage)
+        self.app.refresh_runs()  # type: ignore[attr-defined]
+        pane = await self.open_pane(pane_for_stage(message.recipe.stage))
+        pane.post_message(JobStarted(message.run_dir.name, message.run_dir, message.recipe))
 
     async def on_open_in_chat(self, message: OpenInChat) -> None:
         """A pane asked for models in the Chat pane: show it and load them."""

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Sparkline, Static
 
-from ...engine.system import SystemSample
 from ..format import bar, human_bytes
 from ..messages import SystemSampled
+
+if TYPE_CHECKING:
+    from ...engine.system import SystemSample
 
 HISTORY = 60
 
@@ -26,7 +29,7 @@ class SystemMonitor(Static):
     SystemMonitor Sparkline { height: 2; margin-bottom: 1; }
     """
 
-    def __init__(self, sampler: Callable[[], SystemSample], interval: float = 2.0, **kwargs) -> None:
+    def __init__(self, sampler: Callable[[], SystemSample] | None = None, interval: float = 2.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self._sampler = sampler
         self._interval = interval
@@ -43,6 +46,10 @@ class SystemMonitor(Static):
 
     @work(thread=True, exclusive=True, group="system-sample", description="sample CPU/RAM/GPU", exit_on_error=False)
     def sample(self) -> None:
+        if self._sampler is None:
+            from ...engine.system import sample
+
+            self._sampler = sample
         self.post_message(SystemSampled(self._sampler()))
 
     def on_system_sampled(self, message: SystemSampled) -> None:
