@@ -130,3 +130,23 @@ async def test_every_run_table_column_is_fully_visible(snapshot_runs: Path, size
                 assert len(text) <= width, (column.label, text)
         assert table.columns["title"].width >= (12 if size[0] == 80 else 20)  # the title takes what is left
         assert [str(table.get_cell(key.value, "tag")) for key in table.rows] == ["e5f6", "c3d4", "a1b2"]  # newest first
+
+
+async def test_a_refresh_repaints_only_the_cells_that_changed(snapshot_runs: Path) -> None:
+    app = make_app(run_store=RunStore(snapshot_runs), sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RunTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="the runs listed")
+        runs = list(app.runs)
+        repaints: list[tuple] = []
+        real_refresh = table.refresh
+        table.refresh = lambda *regions, **kw: repaints.append(regions) or real_refresh(*regions, **kw)  # type: ignore[method-assign]
+        table.show_runs(runs)
+        assert repaints == []  # nothing changed: nothing is repainted
+        from dataclasses import replace
+
+        renamed = replace(runs[0].status, title="renamed")
+        table.show_runs([replace(runs[0], status=renamed), *runs[1:]])
+        assert len(repaints) == 1 and len(repaints[0]) == 1  # one cell's region, not the whole table
+        assert repaints[0][0].height == 1 and repaints[0][0].width < table.size.width
+        assert str(table.get_cell(runs[0].id, "title")) == "renamed"

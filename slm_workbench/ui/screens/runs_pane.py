@@ -64,7 +64,10 @@ class RunsPane(Vertical):
         from ..widgets.run_detail import RunDetail
         from ..widgets.system_monitor import SystemMonitor
 
-        self.query_one("#runs-top").mount(SystemMonitor(self._sampler, id="system-monitor"))
+        top = self.query_one("#runs-top")
+        if not (self.is_attached and top.is_attached):
+            return  # the app closed before its second frame
+        top.mount(SystemMonitor(self._sampler, id="system-monitor"))
         self.mount(RunDetail(id="run-detail"))
         self.app.subscribe_runs(self)  # type: ignore[attr-defined]
 

@@ -3,7 +3,9 @@
 Every column fits the table at 80x24 and 120x40: the run's title takes what the fixed columns
 leave (cut with an ellipsis), and the run is named by the last four hex digits of its id,
 which ``slmw runs show`` accepts (the full id and folder are in the detail heading). Only cells
-whose value changed are updated: an unchanged refresh redraws nothing.
+whose value changed are updated: an unchanged refresh redraws nothing. Cells and labels are
+``Text``: a str would be parsed as markup (a "[" in a title) and costs the first frame rich's
+emoji table.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.coordinate import Coordinate
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..format import STATE_STYLES, clock, duration
 
@@ -42,7 +45,7 @@ class RunTable(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
-            self.add_column(label, key=key, width=WIDTHS.get(key, MIN_TITLE))
+            self.add_column(Text(label), key=key, width=WIDTHS.get(key, MIN_TITLE))  # Text: a str is parsed as markup
         self._runs: dict[str, RunInfo] = {}
         self._selected: str | None = None
         self._wanted: str | None = None
@@ -66,7 +69,7 @@ class RunTable(DataTable):
             for run in runs:
                 for (key, _), old, value in zip(COLUMNS, self.get_row(run.id), self._cells(run, now)):
                     if old != value:
-                        self.update_cell(run.id, key, value)
+                        self._set_cell(run.id, key, value)
         self._runs = fresh
         if self._wanted in fresh:
             self._selected, self._wanted = self._wanted, None
@@ -99,6 +102,13 @@ class RunTable(DataTable):
         if event.row_key is not None and event.row_key.value in self._runs:
             self._select(event.row_key.value)
 
+    def _set_cell(self, run_id: str, key: str, value: Text) -> None:
+        """``update_cell``, repainting only that cell (``update_cell`` repaints the whole table, and the
+        elapsed time of a running job changes every second). Every column has a fixed width."""
+        self._data[RowKey(run_id)][ColumnKey(key)] = value
+        self._update_count += 1  # the table's render caches are keyed on it
+        self.refresh_coordinate(Coordinate(self.get_row_index(run_id), self.get_column_index(key)))
+
     def on_resize(self) -> None:
         width = self._title_width()
         column = self.columns[ColumnKey("title")]
@@ -106,7 +116,7 @@ class RunTable(DataTable):
             return
         column.width = width
         for run in self._runs.values():
-            self.update_cell(run.id, "title", self._title_cell(run.title))
+            self.update_cell(run.id, "title", Text(self._title_cell(run.title)))
         self._require_update_dimensions = True
         self.refresh(layout=True)
 
@@ -124,8 +134,8 @@ class RunTable(DataTable):
         if status and status.started:
             elapsed = (status.ended or (now if run.alive else status.started)) - status.started
         state = Text(run.state, style=STATE_STYLES.get(run.state, ""))
-        return (self._title_cell(run.title), run.id[-4:], state, _cut(run.stage, WIDTHS["stage"]),
-                clock(status.created if status else None), duration(elapsed))
+        return (Text(self._title_cell(run.title)), Text(run.id[-4:]), state, Text(_cut(run.stage, WIDTHS["stage"])),
+                Text(clock(status.created if status else None)), Text(duration(elapsed)))
 
 
 def _cut(text: str, width: int) -> str:

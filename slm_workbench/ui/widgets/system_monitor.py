@@ -34,6 +34,7 @@ class SystemMonitor(Static):
         self._sampler = sampler
         self._interval = interval
         self._cpu: deque[float] = deque(maxlen=HISTORY)
+        self._shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("sampling…", id="system-text")
@@ -66,7 +67,9 @@ class SystemMonitor(Static):
         if snap is None:
             return
         text = self._compact(snap) if self.size.height <= 1 else self._full(snap)
-        self.query_one("#system-text", Static).update(text)
+        if text != self._shown:  # repaint only what changed
+            self._shown = text
+            self.query_one("#system-text", Static).update(text)
         self.query_one(Sparkline).data = list(self._cpu)
 
     @staticmethod
