@@ -4,13 +4,16 @@ Only the initial pane is built for the first frame. Every other pane is a ``Defe
 an empty container that imports and mounts its pane when it is first shown, so the TUI's
 startup pays neither for those widgets nor for their modules (bench/startup.py), and
 nothing is built behind the user's back while they work in another pane.
+
+Every job the TUI starts arrives here as a ``StartJob`` message: the screen launches it in a
+thread worker, says so, and shows the run in the pane that follows runs of its stage (a refusal
+is one error notification, and the user stays where they were).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +28,7 @@ from textual.widgets import ContentSwitcher, Footer, Header
 
 from ...engine.errors import WorkbenchError
 from ..messages import JobStarted, OpenComparison, OpenInChat, StartJob
-from ..visibility import is_shown as is_shown_now
+from ..visibility import is_shown
 from ..widgets.pane_bar import PaneBar
 
 if TYPE_CHECKING:
@@ -88,7 +91,7 @@ class WorkbenchScreen(Screen):
         title: str
 
     def __init__(
-        self, *, run_store: RunStore, sampler: Callable[[], SystemSample], poll_interval: float, initial_pane: str
+        self, *, run_store: RunStore, sampler: Callable[[], SystemSample] | None, poll_interval: float, initial_pane: str
     ) -> None:
         super().__init__()
         self.run_store = run_store
@@ -127,7 +130,7 @@ class WorkbenchScreen(Screen):
         self.query_one("#panes", ContentSwitcher).current = pane_id
         self.query_one(PaneBar).active = pane_id
         focused = self.focused
-        if focused is not None and not is_shown_now(focused):
+        if focused is not None and not is_shown(focused):
             self.set_focus(None)  # hidden with its pane: nothing must keep the keys from the pane keys
 
     async def open_pane(self, pane_id: str) -> Widget:
