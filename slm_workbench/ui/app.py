@@ -38,7 +38,6 @@ class WorkbenchApp(App):
     TITLE = "SLM Workbench"
     SUB_TITLE = "small language models, raw data to deployment"
     CSS_PATH = STYLES
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "leave_field", "Leave field")] + [
         Binding(str(number), f"show_pane('{pane_id}')", title, show=False)
         for number, (pane_id, title) in enumerate(PANES, start=1)

@@ -43,6 +43,7 @@ from ..widgets.data_settings import DEFAULT_MODEL, DataSettings, DataSettingsVal
 from ..widgets.data_source import SourcePicker
 from ..widgets.length_histogram import LengthHistogram
 from ..widgets.loss_mask import LossMaskView
+from ..visibility import mark_narrow
 from ..widgets.validation_report import ValidationView
 
 if TYPE_CHECKING:
@@ -133,6 +134,9 @@ class DataPane(Vertical):
         self.query_one(DataPreview).border_title = "Preview"
         self.query_one(DataSettings).border_title = "Settings"
         self.call_after_refresh(lambda: self.check_tokenizer(self.query_one(DataSettings).model))  # once the form is in
+
+    def on_resize(self) -> None:
+        mark_narrow(self)
 
     def on_show(self) -> None:
         self._shown = True

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
 from ..messages import JobStarted, OpenComparison, OverlayLoaded, RunOutputArrived, RunsRefreshed
-from ..visibility import is_shown
+from ..visibility import is_shown, mark_narrow
 from ..widgets.run_table import RunTable
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ class RunsPane(Vertical):
         top.mount(SystemMonitor(self._sampler, id="system-monitor"))
         self.mount(RunDetail(id="run-detail"))
         self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+
+    def on_resize(self) -> None:
+        mark_narrow(self)
 
     def on_show(self) -> None:
         """The run table takes the keys (and the footer shows its actions) unless a field here has them."""
