@@ -164,11 +164,15 @@ def start_load(hf: Path, int4: Path) -> list[Path]:
     train = TrainRecipe(model=str(hf), data="slmw:demo", method="lora", max_steps=100_000, batch_size=2, max_length=256,
                         eval_fraction=0.0, save_steps=100_000, logging_steps=1, threads=2)
     compare = CompareRecipe(model=str(hf), variants=["int4"], threads=1, decode_runs=50, rounds=10)
-    runs = [start_recipe(train, title="bench load: training, 2 threads"),
-            start_recipe(compare, title="bench load: comparison")]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (runs[0] / "metrics.jsonl").stat().st_size:
-        time.sleep(1)  # the training has loaded its model and is stepping
+    runs = [start_recipe(train, title="bench load: training, 2 threads")]
+    try:
+        runs.append(start_recipe(compare, title="bench load: comparison"))
+        metrics, deadline = runs[0] / "metrics.jsonl", time.monotonic() + 180
+        while time.monotonic() < deadline and not (metrics.is_file() and metrics.stat().st_size):
+            time.sleep(1)  # until the training has loaded its model and is stepping
+    except BaseException:
+        stop_load(runs)
+        raise
     return runs
 
 

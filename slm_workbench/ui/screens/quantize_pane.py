@@ -67,6 +67,8 @@ class QuantizePane(Vertical):
         self.run_store = run_store
         self._poll_interval = poll_interval
         self._poll_lock = threading.Lock()
+        self._runs: list[RunInfo] | None = None
+        """The newest run list the app sent (read when the pane is shown)."""
         self._follow: tuple[int, Path | None] = (0, None)
         """(generation, run dir) the worker tails; a new pick bumps the generation."""
         self._follower: RunFollower | None = None
@@ -102,8 +104,12 @@ class QuantizePane(Vertical):
 
     def on_show(self) -> None:
         """The table takes the keys (c, v, x, sorting) unless a field here already has them."""
-        if is_shown(self) and not self.has_focus_within:
+        if not is_shown(self):
+            return
+        if not self.has_focus_within:
             self.query_one(VariantTable).focus()
+        if self._runs is not None:
+            self.poll(self._runs)
 
     # -- launching ----------------------------------------------------------------------------
     def checked_variants(self) -> list[str]:
@@ -155,7 +161,9 @@ class QuantizePane(Vertical):
 
     def on_runs_refreshed(self, message: RunsRefreshed) -> None:
         message.stop()
-        self.poll(message.runs)
+        self._runs = message.runs
+        if is_shown(self):  # a hidden pane reads nothing: it catches up when shown
+            self.poll(message.runs)
 
     @work(thread=True, group="quantize-poll", description="tail the followed comparison", exit_on_error=False)
     def poll(self, everything: list[RunInfo]) -> None:

@@ -46,6 +46,8 @@ class RunsPane(Vertical):
         self._poll_interval = poll_interval
         self._follower: RunFollower | None = None
         self._tail_lock = threading.Lock()
+        self._runs: list[RunInfo] | None = None
+        """The newest run list the app sent (shown when the pane is)."""
         self._detail_ready = False
         self._overlay_id: str | None = None
 
@@ -76,8 +78,11 @@ class RunsPane(Vertical):
 
     def on_show(self) -> None:
         """The run table takes the keys (and the footer shows its actions) unless a field here has them."""
-        if is_shown(self) and not self.has_focus_within:
+        if not is_shown(self):
+            return
+        if not self.has_focus_within:
             self.query_one(RunTable).focus()
+        self._show_runs()
 
     @property
     def selected(self) -> RunInfo | None:
@@ -102,9 +107,16 @@ class RunsPane(Vertical):
 
     def on_runs_refreshed(self, message: RunsRefreshed) -> None:
         message.stop()
+        self._runs = message.runs
+        if is_shown(self):  # a hidden pane reads nothing: it catches up when shown
+            self._show_runs()
+
+    def _show_runs(self) -> None:
+        if self._runs is None:
+            return
         table = self.query_one(RunTable)
         before = table.selected_run
-        table.show_runs(message.runs)
+        table.show_runs(self._runs)
         if table.selected_run != before:
             self._show_selected()
         self.tail()

@@ -15,6 +15,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 from ..downsample import min_max_downsample
+from ..visibility import is_shown
 
 SERIES_COLORS = ("cyan", "orange", "green", "magenta")
 OVERLAY_COLOR = "gray"
@@ -63,7 +64,7 @@ class MetricChart(Widget):
         self._dirty = True
 
     def _redraw_if_dirty(self) -> None:
-        if not self._dirty:
+        if not self._dirty or not is_shown(self):  # a hidden chart is drawn when shown (render)
             return
         self._dirty = False
         old = self._drawn
@@ -91,7 +92,8 @@ class MetricChart(Widget):
 
     def render(self) -> Text:
         drawn = self._drawn
-        if drawn is None or drawn[0] != (self.size.width, self.size.height):
+        if drawn is None or drawn[0] != (self.size.width, self.size.height) or self._dirty:
+            self._dirty = False
             drawn = self._draw()
         return drawn[1]
 

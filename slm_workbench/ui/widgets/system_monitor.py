@@ -13,6 +13,7 @@ from textual.widgets import Sparkline, Static
 
 from ..format import bar, human_bytes
 from ..messages import SystemSampled
+from ..visibility import is_shown
 
 if TYPE_CHECKING:
     from ...engine.system import SystemSample
@@ -43,7 +44,11 @@ class SystemMonitor(Static):
     def on_mount(self) -> None:
         self.border_title = "System"
         self.call_after_refresh(self.sample)
-        self.set_interval(self._interval, self.sample)
+        self.set_interval(self._interval, self._tick)
+
+    def _tick(self) -> None:
+        if is_shown(self):  # nobody looks at a hidden monitor: no sampling, no redraw
+            self.sample()
 
     @work(thread=True, exclusive=True, group="system-sample", description="sample CPU/RAM/GPU", exit_on_error=False)
     def sample(self) -> None:
