@@ -38,12 +38,12 @@ from ...engine.runs.store import RunStore
 from .. import data_messages as msg
 from ..format import human_bytes
 from ..messages import StartJob
+from ..visibility import mark_narrow
 from ..widgets.data_preview import DataPreview, PreviewRow
 from ..widgets.data_settings import DEFAULT_MODEL, DataSettings, DataSettingsValues
 from ..widgets.data_source import SourcePicker
 from ..widgets.length_histogram import LengthHistogram
 from ..widgets.loss_mask import LossMaskView
-from ..visibility import mark_narrow
 from ..widgets.validation_report import ValidationView
 
 if TYPE_CHECKING:
@@ -571,4 +571,4 @@ class DataPane(Vertical):
 
     def on_prepare_requested(self, message: msg.PrepareRequested) -> None:
         message.stop()
-        self._status(Text(f"prepare job asked for: it writes {message.output} (follow it in Runs, key 3)", style="green"))
+        self._status(Text(f"prepare job starting: it writes {message.output} (follow it in Runs, key 3)", style="green"))
