@@ -80,6 +80,10 @@ def main() -> int:
     args = parser.parse_args()
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
     env["SLMW_HOME"] = tempfile.mkdtemp(prefix="slmw-bench-home-")
+    # As an installed package runs: from bytecode (the warm-up run writes it). With
+    # PYTHONDONTWRITEBYTECODE set, every start would compile the workbench's modules from
+    # source while Textual's come precompiled from site-packages.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     python = sys.executable
     tui = ([python, "-m", "slm_workbench"], b"Elapsed")  # the run table's header: the Runs pane is drawn
     bare = ([python, str(HERE / "_bare_app.py")], b"bare app ready")
