@@ -1,7 +1,7 @@
 """The main screen: one pane per lifecycle step, switched with 1-7 or the pane bar.
 
-Only the initial pane is built for the first frame. Every other pane is a ``DeferredPane``:
-an empty container that imports and mounts its pane when it is first shown, so the TUI's
+Only the initial pane is in the first frame. Every other pane gets its ``DeferredPane`` when
+first shown: a slot in the switcher that imports and mounts its pane then, so the TUI's
 startup pays neither for those widgets nor for their modules (bench/startup.py), and
 nothing is built behind the user's back while they work in another pane.
 
@@ -103,12 +103,15 @@ class WorkbenchScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         yield PaneBar(PANES, self._initial_pane, id="pane-bar")
         with ContentSwitcher(initial=self._initial_pane, id="panes"):
-            for pane_id, _title in PANES:
-                if pane_id == self._initial_pane == "runs":
-                    yield self.build_pane("runs", id="runs")
-                else:  # built when first shown
-                    yield DeferredPane(lambda p=pane_id: self.build_pane(p, id=f"{p}-pane"), id=pane_id)
+            if self._initial_pane == "runs":
+                yield self.build_pane("runs", id="runs")
+            else:
+                yield self._deferred(self._initial_pane)
         yield Footer()
+
+    def _deferred(self, pane_id: str) -> DeferredPane:
+        """The slot for ``pane_id``, built when first shown (the switcher gets it then too)."""
+        return DeferredPane(lambda: self.build_pane(pane_id, id=f"{pane_id}-pane"), id=pane_id)
 
     def build_pane(self, pane_id: str, **kwargs) -> Widget:
         target = PANE_CLASSES.get(pane_id)
@@ -127,7 +130,10 @@ class WorkbenchScreen(Screen):
         return cls(**kwargs)
 
     def show_pane(self, pane_id: str) -> None:
-        self.query_one("#panes", ContentSwitcher).current = pane_id
+        switcher = self.query_one("#panes", ContentSwitcher)
+        if not switcher.query_children(f"#{pane_id}"):
+            switcher.mount(self._deferred(pane_id))
+        switcher.current = pane_id
         self.query_one(PaneBar).active = pane_id
         focused = self.focused
         if focused is not None and not is_shown(focused):
