@@ -14,7 +14,11 @@ TUI's keypress-to-screen latency while a model streams.
    key is typed every ~100 ms into the prompt; each sample is the time from writing the key
    to the pty until the typed character is on the terminal output.
 
+   With ``--load``, two jobs run beside the TUI the whole time (started by the bench, stopped
+   after): a LoRA training with 2 threads and a comparison (reference + int4), both on SmolLM2.
+
     .venv/bin/python bench/chat.py [--runs 3] [--tokens 128] [--keys 40]
+    .venv/bin/python bench/chat.py --skip-throughput --load     # the latency goal: p95 <= 50 ms
 """
 
 from __future__ import annotations
@@ -145,6 +149,49 @@ def throughput(hf: Path, int4: Path, runs: int, n_tokens: int) -> None:
         proc.wait(timeout=20)
 
 
+def start_load(hf: Path, int4: Path) -> list[Path]:
+    """A 2-thread training and a comparison, as detached jobs in this bench's workbench home."""
+    from slm_workbench.config.export import CompareRecipe
+    from slm_workbench.config.train import TrainRecipe
+    from slm_workbench.engine.export.source import resolve_source
+    from slm_workbench.engine.paths import home
+    from slm_workbench.engine.runs.launcher import start_recipe
+
+    variants = home() / "variants" / resolve_source(str(hf)).name
+    variants.mkdir(parents=True, exist_ok=True)
+    if not (variants / "int4").exists():
+        (variants / "int4").symlink_to(int4, target_is_directory=True)  # measured, not rebuilt
+    train = TrainRecipe(model=str(hf), data="slmw:demo", method="lora", max_steps=100_000, batch_size=2, max_length=256,
+                        eval_fraction=0.0, save_steps=100_000, logging_steps=1, threads=2)
+    compare = CompareRecipe(model=str(hf), variants=["int4"], threads=1, decode_runs=50, rounds=10)
+    runs = [start_recipe(train, title="bench load: training, 2 threads")]
+    try:
+        runs.append(start_recipe(compare, title="bench load: comparison"))
+        metrics, deadline = runs[0] / "metrics.jsonl", time.monotonic() + 180
+        while time.monotonic() < deadline and not (metrics.is_file() and metrics.stat().st_size):
+            time.sleep(1)  # until the training has loaded its model and is stepping
+    except BaseException:
+        stop_load(runs)
+        raise
+    return runs
+
+
+def stop_load(runs: list[Path]) -> None:
+    from slm_workbench.engine.errors import WorkbenchError
+    from slm_workbench.engine.runs.launcher import stop_job, wait_for
+    from slm_workbench.engine.runs.store import RunStore
+
+    for run_dir in runs:
+        info = RunStore(run_dir.parent).info(run_dir)
+        try:
+            stop_job(info)
+        except WorkbenchError:
+            pass  # already ended
+    for run_dir in runs:
+        info = wait_for(run_dir, timeout=60)
+        print(f"  load job {run_dir.name}: {info.state}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -152,6 +199,8 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=40, help="keypresses sampled per backend")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--load", action="store_true",
+                        help="run a 2-thread training and a comparison beside the TUI while measuring latency")
     args = parser.parse_args()
     hf, int4 = model_folders()
     os.environ["SLMW_HOME"] = tempfile.mkdtemp(prefix="slmw-bench-chat-")  # the TUI's history: thrown away
@@ -161,9 +210,15 @@ def main() -> int:
     if not args.skip_latency:
         from chat_latency import latency  # bench/chat_latency.py
 
-        print(f"keypress-to-screen latency in the TUI while a model streams (120x40 pty, {args.keys} keys):", flush=True)
-        for name, spec in (("transformers", hf), ("onnx int4", int4)):
-            latency(name, str(spec), args.keys)
+        load = start_load(hf, int4) if args.load else []
+        try:
+            beside = " beside a 2-thread training and a comparison" if load else ""
+            print(f"keypress-to-screen latency in the TUI while a model streams{beside} (120x40 pty, {args.keys} keys; "
+                  f"load average {os.getloadavg()[0]:.2f}):", flush=True)
+            for name, spec in (("transformers", hf), ("onnx int4", int4)):
+                latency(name, str(spec), args.keys)
+        finally:
+            stop_load(load)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -118,7 +118,8 @@ def latency(name: str, spec: str, keys: int) -> list[float]:
         cpu = tui.cpu_percent()
     finally:
         term.close()
-    report(f"{name} streaming", samples, f" (goal p95 <= 50 ms; the TUI process used {cpu:.0f}% of a core)")
+    report(f"{name} streaming", samples, f" (goal p95 <= 50 ms; the TUI process used {cpu:.0f}% of a core; "
+                                         f"load average {os.getloadavg()[0]:.2f})")
     report("  same, idle", idle, " (baseline: the same TUI, no model running)")
     return samples
 

@@ -80,6 +80,10 @@ def main() -> int:
     args = parser.parse_args()
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
     env["SLMW_HOME"] = tempfile.mkdtemp(prefix="slmw-bench-home-")
+    # As an installed package runs: from bytecode (the warm-up run writes it). With
+    # PYTHONDONTWRITEBYTECODE set, every start would compile the workbench's modules from
+    # source while Textual's come precompiled from site-packages.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     python = sys.executable
     tui = ([python, "-m", "slm_workbench"], b"Elapsed")  # the run table's header: the Runs pane is drawn
     bare = ([python, str(HERE / "_bare_app.py")], b"bare app ready")
@@ -94,7 +98,7 @@ def main() -> int:
     print(f"first frame, median of {args.runs} interleaved runs in a 120x40 pty:")
     print(f"  bare Textual app : {bare_median * 1000:7.0f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times['bare'])})")
     print(f"  slmw (workbench) : {tui_median * 1000:7.0f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times['tui'])})")
-    print(f"  ratio slmw/bare  : {tui_median / bare_median:.2f}x  (goal <= 1.30x)")
+    print(f"  ratio slmw/bare  : {tui_median / bare_median:.2f}x  (goal <= 1.10x)")
     return 0
 
 

@@ -2,24 +2,34 @@
 
 ``make_app`` is the one factory used by the CLI, the tests and the benchmarks; it takes the
 run store and the system sampler so tests can point them at fixtures.
+
+The app owns the one ``RunsWatcher``: a timer re-lists the run store every ``poll_interval``
+seconds in a thread worker and sends the list (``RunsRefreshed``) to every widget that
+subscribed with ``subscribe_runs``; no pane polls the run list itself.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from ..engine import system
 from ..engine.errors import WorkbenchError
-from ..engine.runs.store import RunStore
-from ..engine.system import SystemSample
 from ..shipped import styles_dir
-from .messages import JobStarted
+from .messages import RunsRefreshed, StartJob
 from .screens.workbench import PANES, WorkbenchScreen
+
+if TYPE_CHECKING:
+    from ..engine.runs.store import RunInfo, RunStore
+    from ..engine.system import SystemSample
 
 STYLES = styles_dir() / "app.tcss"
 
@@ -28,8 +38,7 @@ class WorkbenchApp(App):
     TITLE = "SLM Workbench"
     SUB_TITLE = "small language models, raw data to deployment"
     CSS_PATH = STYLES
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "leave_field", "Leave field", show=False)] + [
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "leave_field", "Leave field")] + [
         Binding(str(number), f"show_pane('{pane_id}')", title, show=False)
         for number, (pane_id, title) in enumerate(PANES, start=1)
     ]
@@ -38,15 +47,55 @@ class WorkbenchApp(App):
         self,
         *,
         run_store: RunStore | None = None,
-        sampler: Callable[[], SystemSample] = system.sample,
+        sampler: Callable[[], SystemSample] | None = None,
         poll_interval: float = 0.5,
         initial_pane: str = "runs",
     ) -> None:
         super().__init__()
-        self.run_store = run_store or RunStore()
+        if run_store is None:
+            from ..engine.runs.store import RunStore
+
+            run_store = RunStore()
+        self.run_store = run_store
         self._sampler = sampler
+        """None: ``engine.system.sample``, imported by the monitor after the first frame."""
         self._poll_interval = poll_interval
         self._initial_pane = initial_pane
+        self.runs: list[RunInfo] | None = None
+        """The newest run list (None before the first refresh)."""
+        self._runs_watcher = None
+        self._runs_lock = threading.Lock()
+        self._runs_subscribers: weakref.WeakSet[DOMNode] = weakref.WeakSet()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.refresh_runs)
+        self.set_interval(self._poll_interval, self.refresh_runs)
+
+    def subscribe_runs(self, node: DOMNode) -> None:
+        """Send ``node`` a ``RunsRefreshed`` on every refresh, starting with the newest list."""
+        self._runs_subscribers.add(node)
+        if self.runs is not None:
+            node.post_message(RunsRefreshed(self.runs))
+
+    @work(thread=True, group="runs-watch", description="list the runs", exit_on_error=False)
+    def refresh_runs(self) -> None:
+        """Re-list the run store now (off the UI thread); a refresh already under way makes this one a no-op."""
+        if not self._runs_lock.acquire(blocking=False):
+            return
+        try:
+            if self._runs_watcher is None:
+                from ..engine.runs.watch import RunsWatcher  # after the first frame
+
+                self._runs_watcher = RunsWatcher(self.run_store)
+            self.post_message(RunsRefreshed(self._runs_watcher.refresh()))
+        finally:
+            self._runs_lock.release()
+
+    def on_runs_refreshed(self, message: RunsRefreshed) -> None:
+        self.runs = message.runs
+        for node in list(self._runs_subscribers):
+            if node.is_attached:
+                node.post_message(RunsRefreshed(message.runs))
 
     def get_default_screen(self) -> Screen:
         return WorkbenchScreen(
@@ -57,6 +106,11 @@ class WorkbenchApp(App):
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the pane keys (1-7, q) work again."""
         self.screen.set_focus(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":  # shown in the footer only where it does something
+            return is_text_input(self.focused)
+        return True
 
     def action_show_pane(self, pane_id: str) -> None:
         screen = self.screen
@@ -78,21 +132,15 @@ class WorkbenchApp(App):
         from ..config.recipes import PrepareModelRecipe
         from ..engine.models.builtin import DEFAULT_MODEL
 
-        self._start_job(PrepareModelRecipe(model=DEFAULT_MODEL), f"prepare {DEFAULT_MODEL}")
+        self._workbench().post_message(StartJob(PrepareModelRecipe(model=DEFAULT_MODEL), f"prepare {DEFAULT_MODEL}"))
 
     def start_system_check(self) -> None:
         from ..config.recipes import SystemCheckRecipe
 
-        self._start_job(SystemCheckRecipe(seconds=10, threads=1), "system check")
+        self._workbench().post_message(StartJob(SystemCheckRecipe(seconds=10, threads=1), "system check"))
 
-    def _start_job(self, recipe: object, title: str) -> None:
-        from ..engine.runs.launcher import start_recipe
-
-        run_dir = start_recipe(recipe, title=title, run_store=self.run_store)
-        self.notify(f"started {run_dir.name}", title=title)
-        self.action_show_pane("runs")
-        for pane in self.screen.query("RunsPane"):
-            pane.post_message(JobStarted(run_dir.name))
+    def _workbench(self) -> WorkbenchScreen:
+        return next(s for s in reversed(self.screen_stack) if isinstance(s, WorkbenchScreen))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures are reported."""
@@ -104,6 +152,13 @@ class WorkbenchApp(App):
         else:
             self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.description} failed", severity="error", timeout=10)
             self.log.error(error)
+
+
+def is_text_input(widget: object) -> bool:
+    """Whether ``widget`` takes printable keys (where the pane keys type instead). By class name:
+    importing TextArea only to test for it would cost the first frame a module."""
+    return any(cls.__name__ in ("Input", "TextArea") and cls.__module__.startswith("textual.")
+               for cls in type(widget).__mro__)
 
 
 def make_app(**kwargs: object) -> WorkbenchApp:

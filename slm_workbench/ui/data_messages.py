@@ -90,8 +90,7 @@ class StatsMeasured(Message):
 
 
 @dataclass
-class PrepareStarted(Message):
-    """The prepare job is running; the Runs pane shows it."""
+class PrepareRequested(Message):
+    """The prepare job passed the pane's checks and was handed to the workbench to start."""
 
-    run_id: str
     output: str

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from ..engine.runs.store import RunInfo
-from ..engine.runs.watch import RunOutput
-from ..engine.system import SystemSample
+if TYPE_CHECKING:  # annotations only: this module is on the first frame's import path
+    from ..engine.runs.store import RunInfo
+    from ..engine.runs.watch import RunOutput
+    from ..engine.system import SystemSample
 
 
 @dataclass
-class RunsRefreshed(Message):
-    """The run list as the store has it now (newest first)."""
+class RunsRefreshed(Message, bubble=False):
+    """The run list as the store has it now (newest first).
+
+    The app's one ``RunsWatcher`` posts it to every widget that subscribed (``app.watch_runs``);
+    it does not bubble, so a pane's copy never travels back up to the app."""
 
     runs: list[RunInfo]
+
+    def can_replace(self, message: Message) -> bool:  # only the newest list matters
+        return isinstance(message, RunsRefreshed)
 
 
 @dataclass
@@ -35,10 +44,28 @@ class SystemSampled(Message):
 
 
 @dataclass
-class JobStarted(Message):
-    """A pane started a job; the Runs pane selects it."""
+class StartJob(Message):
+    """Start this validated recipe as a job, then open it: the one way the TUI starts a job.
+
+    Posted by whatever starts one (a pane's Launch, the command palette); WorkbenchScreen
+    launches it, says so, and shows the run in the pane that follows runs of its stage. A
+    launch the engine refuses (a ``WorkbenchError``, e.g. a preflight that says it will not
+    fit) is one error notification, and the pane stays where it is. Thread-safe to post."""
+
+    recipe: Any
+    title: str = ""
+    force: bool = False
+    """Launch even when the preflight refuses (``start_recipe(force=True)``)."""
+
+
+@dataclass
+class JobStarted(Message, bubble=False):
+    """A job was started from the TUI: posted to every pane that watches runs, after the pane
+    that follows it was shown (the Runs pane selects it; Quantize follows a compare/export)."""
 
     run_id: str
+    run_dir: Path
+    recipe: Any
 
 
 @dataclass

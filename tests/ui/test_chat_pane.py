@@ -20,6 +20,7 @@ from slm_workbench.ui.widgets.chat_column import ChatColumn
 
 from ..engine.chat.conftest import ScriptedBackend
 from .conftest import fixed_sample
+from .test_runs_pane import footer_keys
 
 
 def chat_app(tmp_path: Path, **kwargs):
@@ -106,7 +107,8 @@ async def test_stop_mid_generation_while_typing_stays_live(tmp_path: Path, monke
         await until(pilot, lambda: len(column.reply_text) > 40, what="streaming")
         await pilot.press("q", "1", "x")  # app and pane keys: typed into the prompt while it streams
         assert pane.query_one("#chat-prompt").value == "q1x" and pilot.app.is_running
-        await pilot.press("escape")
+        assert "ctrl+f" in footer_keys(pilot.app)  # Stop is in the footer while it streams
+        await pilot.press("ctrl+f")
         await until(pilot, lambda: not pane.generating, what="the stop")
         assert "stopped" in stats_lines(column)[0]
         assert sum(batches) < 2000 and len(batches) < sum(batches)  # stopped early; tokens arrive batched

@@ -25,12 +25,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import paths
 from ..errors import CorruptRunFileError, RunNotFoundError, StorageError, WorkbenchError
-from ..events import Event, Finished, decode_event
 from .status import ACTIVE_STATES, RunStatus, read_status, write_status
 from .tail import last_lines
+
+if TYPE_CHECKING:
+    from ..events import Event, Finished
 
 RECIPE = "recipe.yaml"
 STATUS = "status.json"
@@ -89,6 +92,8 @@ def process_alive(status: RunStatus) -> bool:
 
 
 def last_finished(run_dir: Path) -> Finished | None:
+    from ..events import Finished, decode_event  # here: the TUI's first frame needs the store, not the events
+
     for line in reversed(last_lines(run_dir / EVENTS, 50)):
         event = decode_event(line)
         if isinstance(event, Finished):
@@ -189,6 +194,7 @@ class RunStore:
 
 
 def read_events(run_dir: Path) -> list[Event]:
+    from ..events import decode_event
     from .tail import FileTail
 
     tail = FileTail(run_dir / EVENTS, lambda text, n: decode_event(text, path=str(run_dir / EVENTS), line_no=n))

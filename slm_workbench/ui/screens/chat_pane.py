@@ -4,7 +4,8 @@ Local models load and generate in a child process each (``open_backend(isolate=T
 ONNX Runtime GenAI holds the GIL per token), driven from thread workers; text reaches the
 screen as ``TokensArrived`` messages batched every ~100 ms (ten redraws a second read as
 streaming and leave the CPU to the model and the keyboard: bench/chat.py), so typing stays
-responsive while models stream. Escape stops generation between two tokens. Each column keeps its own
+responsive while models stream. ctrl+f stops generation between two tokens (from the prompt too;
+escape leaves a field, as in every pane, so the pane keys work). Each column keeps its own
 conversation (``ChatSession``), saved to the workspace history as it goes.
 """
 
@@ -37,7 +38,7 @@ FLUSH_S = 0.1
 
 class ChatPane(Vertical):
     BINDINGS = [
-        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+f", "stop", "Stop"),
         Binding("ctrl+n", "new_chat", "New chat"),
         Binding("ctrl+g", "diff", "Diff"),
         Binding("ctrl+o", "history", "History"),
@@ -72,9 +73,9 @@ class ChatPane(Vertical):
         yield ChatParams(id="chat-params")
         yield ChatColumns(id="chat-columns")
         with Horizontal(id="chat-bottom"):
-            yield Input(placeholder="message (enter sends; escape stops)", id="chat-prompt", compact=True)
+            yield Input(placeholder="message (enter sends; ctrl+f stops; escape leaves the field)", id="chat-prompt",
+                        compact=True)
             yield Button("Send", id="chat-send", variant="primary", compact=True)
-            yield Button("Stop", id="chat-stop", variant="warning", compact=True, disabled=True)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
@@ -184,7 +185,7 @@ class ChatPane(Vertical):
     def send(self, text: str) -> bool:
         """Ask every loaded column (loading the models first if needed); True when taken."""
         if self.generating:
-            self.notify("still answering: escape stops it", severity="warning")
+            self.notify("still answering: ctrl+f stops it", severity="warning")
             return False
         try:
             params = self.query_one(ChatParams).params()
@@ -241,19 +242,23 @@ class ChatPane(Vertical):
         self.generating = False
         self._update_buttons()
 
-    @on(Button.Pressed, "#chat-stop")
     def action_stop(self) -> None:
         self._stop.set()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":  # in the footer while an answer streams
+            return self.generating
+        return True
+
     def _update_buttons(self) -> None:
-        self.query_one("#chat-stop", Button).disabled = not self.generating
+        self.refresh_bindings()
         self.query_one("#chat-send", Button).disabled = self.generating
         self.query_one("#chat-load", Button).disabled = self.models_loading
 
     # -- history, diff, templates -----------------------------------------------------------
     def action_new_chat(self) -> None:
         if self.generating:
-            self.notify("still answering: escape stops it", severity="warning")
+            self.notify("still answering: ctrl+f stops it", severity="warning")
             return
         self.session = None
         self.board.clear()

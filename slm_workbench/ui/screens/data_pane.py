@@ -6,8 +6,9 @@ workbench loads none of it) and posts a typed message from ``ui/data_messages.py
 opening a file the pane reads the first rows (milliseconds, even for a large file), then
 checks every row, and renders the highlighted row with its loss mask. Files up to
 ``AUTO_MEASURE_BYTES`` are also tokenized whole (the checks then cover length and control
-tokens, and a dry run of prepare measures token lengths); Check does that for any size. Prepare always starts a ``data.prepare`` job: its run directory records
-the lineage, it survives closing the TUI, and the Runs pane follows it.
+tokens, and a dry run of prepare measures token lengths); Check does that for any size.
+Prepare always starts a ``data.prepare`` job (``StartJob``): its run directory records the
+lineage, it survives closing the TUI, and the Runs pane follows it.
 
 Each reload bumps ``gen``; workers are exclusive per group and stop between batches
 when replaced, and a message from an older ``gen`` is dropped. Problems that are the
@@ -36,7 +37,8 @@ from ...engine.errors import Cancelled, WorkbenchError
 from ...engine.runs.store import RunStore
 from .. import data_messages as msg
 from ..format import human_bytes
-from ..messages import JobStarted
+from ..messages import StartJob
+from ..visibility import mark_narrow
 from ..widgets.data_preview import DataPreview, PreviewRow
 from ..widgets.data_settings import DEFAULT_MODEL, DataSettings, DataSettingsValues
 from ..widgets.data_source import SourcePicker
@@ -132,6 +134,9 @@ class DataPane(Vertical):
         self.query_one(DataPreview).border_title = "Preview"
         self.query_one(DataSettings).border_title = "Settings"
         self.call_after_refresh(lambda: self.check_tokenizer(self.query_one(DataSettings).model))  # once the form is in
+
+    def on_resize(self) -> None:
+        mark_narrow(self)
 
     def on_show(self) -> None:
         self._shown = True
@@ -554,7 +559,6 @@ class DataPane(Vertical):
     def start_prepare(self, source: Source, settings: DataSettingsValues) -> None:
         from ...config.loading import validate_recipe
         from ...engine.data.tokenizer import tokenizer_folder
-        from ...engine.runs.launcher import start_recipe
 
         output = Path(settings.output).expanduser().resolve()
         model = settings.model
@@ -569,25 +573,13 @@ class DataPane(Vertical):
                 "stage": "data.prepare", "source": str(source.path.resolve()) if source.path else source.spec,
                 "output": str(output), "split": source.split, **settings.recipe_fields(), "model": model,
             }, "Data settings")
-            name = source.path.name if source.path else source.spec
-            run_dir = start_recipe(recipe, title=f"prepare data {name}", run_store=self.run_store)
         except WorkbenchError as exc:
             self.post_message(msg.DataFailed(self.gen, "prepare", exc.message, exc.hint))
             return
-        self.post_message(msg.PrepareStarted(run_dir.name, str(output)))
+        name = source.path.name if source.path else source.spec
+        self.post_message(StartJob(recipe, f"prepare data {name}"))  # the workbench starts it and shows it in Runs
+        self.post_message(msg.PrepareRequested(str(output)))
 
-    def on_prepare_started(self, message: msg.PrepareStarted) -> None:
+    def on_prepare_requested(self, message: msg.PrepareRequested) -> None:
         message.stop()
-        self.notify(f"started {message.run_id}: writes {message.output}", title="Prepare")
-        self._status(Text(f"prepare job {message.run_id} started: it writes {message.output} (see Runs, key 3)",
-                          style="green"))
-        self.app.action_show_pane("runs")  # type: ignore[attr-defined]
-        self._tell_runs_pane(message.run_id)
-
-    def _tell_runs_pane(self, run_id: str, tries: int = 20) -> None:
-        """Post ``JobStarted`` to the Runs pane, which may still be being built (panes mount lazily)."""
-        panes = self.screen.query("RunsPane")
-        if not panes and tries:
-            self.set_timer(0.1, lambda: self._tell_runs_pane(run_id, tries - 1))
-        for pane in panes:
-            pane.post_message(JobStarted(run_id))
+        self._status(Text(f"prepare job starting: it writes {message.output} (follow it in Runs, key 3)", style="green"))

@@ -2,8 +2,8 @@
 one ``compare`` job, and read the result as a sortable table and bar charts.
 
 The pane never measures anything itself: Compare starts the same detached job ``slmw compare``
-starts (``Export`` the same as ``slmw export``), and a thread worker tails the followed run's
-files every ``poll_interval`` seconds. Rows fill in per variant while the job runs (its
+starts (``Export`` the same as ``slmw export``), through ``StartJob``; on each run list the
+app's runs watcher sends, a thread worker tails the followed run's files. Rows fill in per variant while the job runs (its
 ``metrics.jsonl`` and progress events, folded by ``CompareProgress``), then ``report.json``
 replaces them with the judged, ranked figures. Reopening the TUI follows the newest
 comparison again; earlier ones stay one pick away in the history.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -26,9 +27,9 @@ from ...engine.stages import model_stages, stages_viewed_in
 from ...engine.runs import launcher
 from ...engine.runs.run import Run
 from ...engine.runs.store import RunInfo, RunStore
-from ...engine.runs.watch import RunFollower, RunsWatcher
+from ...engine.runs.watch import RunFollower
 from ..format import STATE_STYLES, clock
-from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat
+from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat, RunsRefreshed, StartJob
 from ..variant_rows import VariantRow, rows_from_progress, rows_from_report
 from ..visibility import is_shown
 from ..widgets.compare_form import CompareForm
@@ -39,16 +40,21 @@ STAGES = stages_viewed_in("quantize")
 MODEL_STAGES = model_stages()
 
 
+def expected_rows(recipe: Any) -> list[str]:
+    """The variants a compare/export recipe will show, the reference first."""
+    return (["torch-fp32"] if recipe.stage == "compare" and recipe.reference else []) + list(recipe.variants)
+
+
 class QuantizePane(Vertical):
     BINDINGS = [
         Binding("c", "chat", "Chat with variant"),
         Binding("v", "chat_vs_reference", "Chat vs reference"),
         Binding("x", "stop", "Stop job"),
+        Binding("p", "copy_report_path", "Report path"),
     ]
     DEFAULT_CSS = """
     QuantizePane { height: 1fr; padding: 0 1; }
-    QuantizePane #q-status, QuantizePane #q-actions { height: 1; }
-    QuantizePane #q-actions Button { margin-right: 1; min-width: 8; }
+    QuantizePane #q-status { height: 1; }
     QuantizePane #q-history { width: 1fr; max-width: 64; }
     QuantizePane #q-history SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     QuantizePane #q-activity { width: 1fr; margin-left: 1; }
@@ -63,8 +69,9 @@ class QuantizePane(Vertical):
         super().__init__(**kwargs)
         self.run_store = run_store
         self._poll_interval = poll_interval
-        self._watcher = RunsWatcher(run_store)
         self._poll_lock = threading.Lock()
+        self._runs: list[RunInfo] | None = None
+        """The newest run list the app sent (read when the pane is shown)."""
         self._follow: tuple[int, Path | None] = (0, None)
         """(generation, run dir) the worker tails; a new pick bumps the generation."""
         self._follower: RunFollower | None = None
@@ -91,24 +98,21 @@ class QuantizePane(Vertical):
             yield VariantBars("size_mb", "size MB ↓", ".0f", id="q-bars-size")
             yield VariantBars("perplexity", "perplexity ↓", ".2f", id="q-bars-ppl")
         yield Static("", id="q-message")
-        with Horizontal(id="q-actions"):
-            yield Button("Chat", id="q-chat", compact=True, disabled=True, tooltip="open the variant in the Chat pane (c)")
-            yield Button("Chat vs reference", id="q-chat-vs", compact=True, disabled=True,
-                         tooltip="the variant beside the full-precision model (v)")
-            yield Button("Stop", id="q-stop", variant="warning", compact=True, disabled=True, tooltip="stop the job (x)")
-            yield Button("Copy report path", id="q-report", compact=True, disabled=True)
 
     def on_mount(self) -> None:
         self.query_one("#q-table").border_title = "Variants"
         self._show()
-        self.call_after_refresh(self.poll)
-        self.set_interval(self._poll_interval, self.poll)
+        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
         self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
     def on_show(self) -> None:
         """The table takes the keys (c, v, x, sorting) unless a field here already has them."""
-        if is_shown(self) and not self.has_focus_within:
+        if not is_shown(self):
+            return
+        if not self.has_focus_within:
             self.query_one(VariantTable).focus()
+        if self._runs is not None:
+            self.poll(self._runs)
 
     # -- launching ----------------------------------------------------------------------------
     def checked_variants(self) -> list[str]:
@@ -131,12 +135,12 @@ class QuantizePane(Vertical):
             self.notify(exc.message + (f"\n{exc.hint}" if exc.hint else ""), title="Cannot start", severity="error",
                         timeout=10)
             return
-        variants = recipe.variants
-        run_dir = launcher.start_recipe(recipe, title=f"{stage} {name}: {','.join(variants)}", run_store=self.run_store)
-        self.notify(f"started {run_dir.name}", title="Quantize & Compare")
-        self.follow(run_dir, expect=(["torch-fp32"] if stage == "compare" and recipe.reference else []) + variants)
-        for pane in self.app.screen.query("RunsPane"):
-            pane.post_message(JobStarted(run_dir.name))
+        self.post_message(StartJob(recipe, f"{stage} {name}: {','.join(recipe.variants)}"))
+
+    def on_job_started(self, message: JobStarted) -> None:
+        """A compare or export job started from here: follow it, its rows there before any number."""
+        message.stop()
+        self.follow(message.run_dir, expect=expected_rows(message.recipe))
 
     # -- following a job ----------------------------------------------------------------------
     def open_run(self, run_dir: Path) -> None:
@@ -155,19 +159,24 @@ class QuantizePane(Vertical):
         if run_dir is not None and run_dir.name in {r.id for r in self.history}:
             with self.prevent(Select.Changed):
                 self.query_one("#q-history", Select).value = run_dir.name
-        self.poll()
+        self.poll(self.app.runs or [])  # type: ignore[attr-defined]
 
     @on(Select.Changed, "#q-history")
     def _history_picked(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and event.value != self.run_id:
             self.follow(self.run_store.root / event.value)
 
+    def on_runs_refreshed(self, message: RunsRefreshed) -> None:
+        message.stop()
+        self._runs = message.runs
+        if is_shown(self):  # a hidden pane reads nothing: it catches up when shown
+            self.poll(message.runs)
+
     @work(thread=True, group="quantize-poll", description="tail the followed comparison", exit_on_error=False)
-    def poll(self) -> None:
+    def poll(self, everything: list[RunInfo]) -> None:
         if not self._poll_lock.acquire(blocking=False):
             return  # the previous poll is still reading
         try:
-            everything = self._watcher.refresh()
             runs = [r for r in everything if r.stage in STAGES]
             trained = [r for r in everything if r.stage in MODEL_STAGES and r.state == "done" and Run(r.dir).has_model]
             unattached = self._follow == (0, None) and bool(runs)
@@ -258,9 +267,7 @@ class QuantizePane(Vertical):
         bar.update(total=max(1, len(rows)), progress=done)
         bar.display = active
         self.query_one("#q-message", Static).update(self._message())
-        self.query_one("#q-stop", Button).disabled = not active
-        self.query_one("#q-report", Button).disabled = self.report is None
-        self._update_chat_buttons()
+        self.refresh_bindings()
 
     def _message(self) -> Text:
         if self.progress.error:
@@ -284,7 +291,7 @@ class QuantizePane(Vertical):
     # -- acting on a variant ------------------------------------------------------------------
     def on_variant_table_selected(self, message: VariantTable.Selected) -> None:
         message.stop()
-        self._update_chat_buttons()
+        self.refresh_bindings()
 
     def _selected_spec(self) -> tuple[str, str] | None:
         """(the reference's model spec, the selected variant's) for the followed comparison."""
@@ -314,24 +321,28 @@ class QuantizePane(Vertical):
         except WorkbenchError:
             return None
 
-    def _update_chat_buttons(self) -> None:
-        spec = self._selected_spec()
-        self.query_one("#q-chat", Button).disabled = spec is None
-        self.query_one("#q-chat-vs", Button).disabled = spec is None or spec[0] == spec[1]
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers what applies now: chat with a measured, unbroken variant, stop a job
+        that runs, the path of a report that exists."""
+        if action in ("chat", "chat_vs_reference"):
+            spec = self._selected_spec()
+            return spec is not None and (action == "chat" or spec[0] != spec[1])
+        if action == "stop":
+            return self.run_state in ("queued", "running")
+        if action == "copy_report_path":
+            return self.report is not None
+        return True
 
-    @on(Button.Pressed, "#q-chat")
     def action_chat(self) -> None:
         spec = self._selected_spec()
         if spec is not None:
             self.post_message(OpenInChat([spec[1]]))
 
-    @on(Button.Pressed, "#q-chat-vs")
     def action_chat_vs_reference(self) -> None:
         spec = self._selected_spec()
         if spec is not None and spec[0] != spec[1]:
             self.post_message(OpenInChat([spec[0], spec[1]]))
 
-    @on(Button.Pressed, "#q-stop")
     def action_stop(self) -> None:
         from ...engine.errors import WorkbenchError
 
@@ -344,8 +355,7 @@ class QuantizePane(Vertical):
             return
         self.notify(f"stopping {self.run_id}", title="Quantize & Compare")
 
-    @on(Button.Pressed, "#q-report")
-    def _copy_report_path(self) -> None:
+    def action_copy_report_path(self) -> None:
         if self.run_id is None:
             return
         path = Run(self.run_store.root / self.run_id).report_path("markdown")

@@ -1,126 +1,155 @@
 """The Runs pane: every job with its live state, one job's events and log, stop and remove.
 
-It reads the run directories (never the jobs themselves): a thread worker refreshes the run
-list and tails the selected run's files every ``poll_interval`` seconds, and posts what it
-found as messages. Closing the TUI changes nothing for the jobs; reopening it replays each
-run's history from its files.
+It reads the run directories (never the jobs themselves): the app's one runs watcher sends
+the run list (``RunsRefreshed``) every ``poll_interval`` seconds, and on each one a thread
+worker tails the selected run's files and posts what it found. Closing the TUI changes
+nothing for the jobs; reopening it replays each run's history from its files. The actions
+(stop, kill, resume, overlay, remove) are key bindings, shown in the footer while they apply.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.lazy import Lazy
-from textual.widgets import Button
 
-from ...engine.runs import launcher
-from ...engine.runs.store import RunInfo, RunStore
-from ...engine.runs.watch import RunFollower, RunsWatcher
-from ...engine.system import SystemSample
 from ..messages import JobStarted, OpenComparison, OverlayLoaded, RunOutputArrived, RunsRefreshed
-from ..metric_series import RunSeries
-from ..widgets.run_detail import RunDetail
+from ..visibility import is_shown, mark_narrow
 from ..widgets.run_table import RunTable
-from ..widgets.system_monitor import SystemMonitor
-from .confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from ...engine.runs.store import RunInfo, RunStore
+    from ...engine.runs.watch import RunFollower
+    from ...engine.system import SystemSample
+    from ..widgets.run_detail import RunDetail
 
 
 class RunsPane(Vertical):
     BINDINGS = [
-        Binding("s", "stop_run", "Stop run"),
-        Binding("K", "kill_run", "Kill run"),
-        Binding("delete", "remove_run", "Remove run"),
+        Binding("s", "stop_run", "Stop"),
+        Binding("K", "kill_run", "Kill"),
         Binding("r", "resume_run", "Resume"),
-        Binding("o", "overlay_run", "Overlay curves"),
+        Binding("o", "overlay_run", "Overlay"),
+        Binding("delete", "remove_run", "Remove"),
     ]
 
-    def __init__(self, run_store: RunStore, sampler: Callable[[], SystemSample], poll_interval: float, **kwargs) -> None:
+    def __init__(self, run_store: RunStore, sampler: Callable[[], SystemSample] | None, poll_interval: float,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.run_store = run_store
         self._sampler = sampler
         self._poll_interval = poll_interval
-        self._watcher = RunsWatcher(run_store)
         self._follower: RunFollower | None = None
-        self._poll_lock = threading.Lock()
+        self._tail_lock = threading.Lock()
+        self._runs: list[RunInfo] | None = None
+        """The newest run list the app sent (shown when the pane is)."""
         self._detail_ready = False
         self._overlay_id: str | None = None
 
     def compose(self) -> ComposeResult:
-        # The run table is in the first frame; the monitor and the detail view follow one
-        # refresh later (Lazy), which keeps the workbench's first frame close to a bare app's.
+        # The run table is in the first frame; the monitor and the detail view (and their
+        # modules) follow one refresh later, which keeps the first frame close to a bare app's.
         with Horizontal(id="runs-top"):
             yield RunTable(id="run-table")
-            yield Lazy(SystemMonitor(self._sampler, id="system-monitor"))
-        yield Lazy(RunDetail(id="run-detail"))
-        with Horizontal(id="run-actions"):
-            yield Button("Stop", id="stop-run", variant="warning", disabled=True, compact=True)
-            yield Button("Kill", id="kill-run", variant="error", disabled=True, compact=True)
-            yield Button("Resume", id="resume-run", disabled=True, compact=True)
-            yield Button("Overlay", id="overlay-run", disabled=True, compact=True)
-            yield Button("Remove", id="remove-run", disabled=True, compact=True)
 
     def on_mount(self) -> None:
         self.query_one(RunTable).border_title = "Runs"
-        self.call_after_refresh(self.poll)
-        self.set_interval(self._poll_interval, self.poll)
+        self.call_after_refresh(self._mount_the_rest)
+        self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
+
+    def _mount_the_rest(self) -> None:
+        from ..widgets.run_detail import RunDetail
+        from ..widgets.system_monitor import SystemMonitor
+
+        top = self.query_one("#runs-top")
+        if not (self.is_attached and top.is_attached):
+            return  # the app closed before its second frame
+        top.mount(SystemMonitor(self._sampler, id="system-monitor"))
+        self.mount(RunDetail(id="run-detail"))
+        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+
+    def on_resize(self) -> None:
+        mark_narrow(self)
+
+    def on_show(self) -> None:
+        """The run table takes the keys (and the footer shows its actions) unless a field here has them."""
+        if not is_shown(self):
+            return
+        if not self.has_focus_within:
+            self.query_one(RunTable).focus()
+        self._show_runs()
 
     @property
     def selected(self) -> RunInfo | None:
         return self.query_one(RunTable).selected_run
 
-    @work(thread=True, group="runs-poll", description="refresh runs and tail the selected run", exit_on_error=False)
     def poll(self) -> None:
-        if not self._poll_lock.acquire(blocking=False):
-            return  # the previous poll is still reading; skip this tick
+        """Re-list the runs now (after an action), rather than at the next tick."""
+        self.app.refresh_runs()  # type: ignore[attr-defined]
+
+    @work(thread=True, group="runs-tail", description="tail the selected run", exit_on_error=False)
+    def tail(self) -> None:
+        if not self._tail_lock.acquire(blocking=False):
+            return  # the previous read is still going; the next refresh reads on
         try:
-            self.post_message(RunsRefreshed(self._watcher.refresh()))
             follower = self._follower
             if follower is not None and self._detail_ready:
                 output = follower.read_new()
                 if output:
                     self.post_message(RunOutputArrived(follower.run_dir.name, output))
         finally:
-            self._poll_lock.release()
+            self._tail_lock.release()
 
     def on_runs_refreshed(self, message: RunsRefreshed) -> None:
         message.stop()
+        self._runs = message.runs
+        if is_shown(self):  # a hidden pane reads nothing: it catches up when shown
+            self._show_runs()
+
+    def _show_runs(self) -> None:
+        if self._runs is None:
+            return
         table = self.query_one(RunTable)
-        table.show_runs(message.runs)
-        self._show_selected()
+        before = table.selected_run
+        table.show_runs(self._runs)
+        if table.selected_run != before:
+            self._show_selected()
+        self.tail()
 
     def on_run_output_arrived(self, message: RunOutputArrived) -> None:
         message.stop()
         if self._follower is not None and self._follower.run_dir.name == message.run_id and self._detail:
             self._detail.append(message.output)
 
-    @on(RunDetail.Ready)
-    def _detail_mounted(self, message: RunDetail.Ready) -> None:
+    def on_run_detail_ready(self, message: RunDetail.Ready) -> None:
         message.stop()
         self._detail_ready = True
         self._show_selected()
-        self.poll()
+        self.tail()
 
     @property
     def _detail(self) -> RunDetail | None:
         """The detail view, or None in the moment before its lazy mount."""
         if not self._detail_ready:
             return None
-        return self.query_one(RunDetail)
+        return self.query_one("#run-detail")  # type: ignore[return-value]
 
     @on(RunTable.Selected)
     def _follow(self, message: RunTable.Selected) -> None:
+        from ...engine.runs.watch import RunFollower
+
         selected = self.query_one(RunTable).selected_run
-        with self._poll_lock:
+        with self._tail_lock:
             self._follower = RunFollower(selected.dir) if selected else None
         if self._detail:
             self._detail.clear()
         self._show_selected()
-        self.poll()
+        self.tail()
 
     def on_data_table_row_selected(self, event) -> None:  # noqa: ANN001 - DataTable.RowSelected
         """Enter on an export or compare run opens it in the Quantize & Compare pane."""
@@ -130,27 +159,39 @@ class RunsPane(Vertical):
             self.post_message(OpenComparison(run.dir))
 
     def on_job_started(self, message: JobStarted) -> None:
-        self.query_one(RunTable).select_run(message.run_id)
+        """A job started from the TUI: select it (now, or once the next refresh lists it)."""
+        message.stop()
+        table = self.query_one(RunTable)
+        table.select_run(message.run_id)
+        table.focus()
         self.poll()
 
     def _show_selected(self) -> None:
-        run = self.selected
         if self._detail:
-            self._detail.show_run(run)
-        alive = bool(run and run.alive)
-        self.query_one("#stop-run", Button).disabled = not alive
-        self.query_one("#kill-run", Button).disabled = not alive
-        self.query_one("#remove-run", Button).disabled = run is None or alive
-        self.query_one("#resume-run", Button).disabled = not (
-            run and not alive and run.stage in launcher.RESUMABLE_STAGES and run.state in ("cancelled", "interrupted", "failed")
-        )
-        self.query_one("#overlay-run", Button).disabled = run is None
+            self._detail.show_run(self.selected)
+        self.refresh_bindings()  # the footer shows the actions that apply to this run
 
-    @on(Button.Pressed, "#stop-run")
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which run actions the footer shows: only those that apply to the selected run."""
+        run = self.selected
+        if run is None:
+            return action not in ("stop_run", "kill_run", "remove_run", "resume_run", "overlay_run")
+        alive = run.alive
+        if action in ("stop_run", "kill_run"):
+            return alive
+        if action == "remove_run":
+            return not alive
+        if action == "resume_run":
+            from ...engine.runs.launcher import RESUMABLE_STAGES
+
+            return not alive and run.stage in RESUMABLE_STAGES and run.state in ("cancelled", "interrupted", "failed")
+        if action == "overlay_run":
+            return run is not None
+        return True
+
     def action_stop_run(self) -> None:
         self._stop(force=False)
 
-    @on(Button.Pressed, "#kill-run")
     def action_kill_run(self) -> None:
         self._stop(force=True)
 
@@ -158,22 +199,24 @@ class RunsPane(Vertical):
         run = self.selected
         if run is None:
             return
-        launcher.stop_job(run, force=force)
+        from ...engine.runs.launcher import stop_job
+
+        stop_job(run, force=force)
         verb = "kill (SIGKILL) sent to" if force else "stop requested for"
         self.notify(f"{verb} {run.id}", title="Runs")
         self.poll()
 
-    @on(Button.Pressed, "#resume-run")
     def action_resume_run(self) -> None:
         run = self.selected
         if run is None:
             return
-        launcher.resume_job(run)
+        from ...engine.runs.launcher import resume_job
+
+        resume_job(run)
         self.notify(f"resuming {run.id} from its last checkpoint", title="Runs")
         self.query_one(RunTable).select_run(run.id)
         self._follow(RunTable.Selected(run.id))
 
-    @on(Button.Pressed, "#overlay-run")
     def action_overlay_run(self) -> None:
         run = self.selected
         if run is None or not self._detail:
@@ -189,6 +232,9 @@ class RunsPane(Vertical):
     @work(thread=True, exclusive=True, group="runs-overlay", description="read a run's curves for the overlay",
           exit_on_error=False)
     def _load_overlay(self, run: RunInfo) -> None:
+        from ...engine.runs.watch import RunFollower
+        from ..metric_series import RunSeries
+
         series = RunSeries()
         series.add(m for m in RunFollower(run.dir).read_new().metrics if isinstance(m, dict))
         self.post_message(OverlayLoaded(run.id, series))
@@ -199,7 +245,6 @@ class RunsPane(Vertical):
             self._detail.set_overlay(message.series, message.run_id[-4:])  # type: ignore[arg-type]
             self.notify(f"{message.run_id} drawn in grey under the selected run's curves", title="Overlay")
 
-    @on(Button.Pressed, "#remove-run")
     def action_remove_run(self) -> None:
         run = self.selected
         if run is None or run.alive:
@@ -210,5 +255,7 @@ class RunsPane(Vertical):
                 self.run_store.remove(run.id)
                 self.notify(f"removed {run.id}", title="Runs")
                 self.poll()
+
+        from .confirm import ConfirmScreen
 
         self.app.push_screen(ConfirmScreen(f"Delete run {run.id} and all its files?\n{run.dir}", "Delete"), remove)

@@ -3,8 +3,8 @@ command, launch.
 
 The form is generated from ``TrainRecipe`` and validated by it as the user types (errors
 under the field they name). The estimate is recomputed in a thread worker after each
-valid change; it reads only config.json and safetensors headers. Launch starts the same
-detached job ``slmw train`` starts, then shows it in the Runs pane.
+valid change; it reads only config.json and safetensors headers. Launch asks for the same
+detached job ``slmw train`` starts (``StartJob``); the workbench shows it in the Runs pane.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
 from ...shipped import shipped_recipe
-from ..messages import EstimateReady, JobStarted
+from ..messages import EstimateReady, StartJob
 from ..widgets.recipe_form import RecipeForm
 
 DEFAULT_RECIPE = shipped_recipe("smoke-lora")
@@ -155,7 +155,6 @@ class TrainPane(Vertical):
 
     @on(Button.Pressed, "#launch-train")
     def launch(self) -> None:
-        from ...engine.runs.launcher import start_recipe
         from ...engine.train.preflight import preflight
 
         if self._recipe is None:
@@ -168,11 +167,7 @@ class TrainPane(Vertical):
             self.notify("\n".join(checks.errors), title="Cannot launch", severity="error", timeout=10)
             return
         title = Path(self.query_one("#recipe-path", Input).value.strip() or "train").stem
-        run_dir = start_recipe(self._recipe, title=title, run_store=self.app.run_store)
-        self.notify(f"started {run_dir.name}", title="Train")
-        self.app.action_show_pane("runs")
-        for pane in self.app.screen.query("RunsPane"):
-            pane.post_message(JobStarted(run_dir.name))
+        self.post_message(StartJob(self._recipe, title))
 
 
 def _schema() -> Any:

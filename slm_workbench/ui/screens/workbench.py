@@ -1,26 +1,39 @@
 """The main screen: one pane per lifecycle step, switched with 1-7 or the pane bar.
 
-Only the initial pane is built for the first frame. Every other pane is a ``DeferredPane``:
-an empty container that imports and mounts its pane when it is first shown, so the TUI's
+Only the initial pane is in the first frame. Every other pane gets its ``DeferredPane`` when
+first shown: a slot in the switcher that imports and mounts its pane then, so the TUI's
 startup pays neither for those widgets nor for their modules (bench/startup.py), and
 nothing is built behind the user's back while they work in another pane.
+
+Every job the TUI starts arrives here as a ``StartJob`` message: the screen launches it in a
+thread worker, says so, and shows the run in the pane that follows runs of its stage (a refusal
+is one error notification, and the user stays where they were).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Container
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import AwaitMount, Widget
 from textual.widgets import ContentSwitcher, Footer, Header
 
-from ...engine.runs.store import RunStore
-from ...engine.system import SystemSample
-from ..messages import OpenComparison, OpenInChat
+from ...engine.errors import WorkbenchError
+from ..messages import JobStarted, OpenComparison, OpenInChat, StartJob
+from ..visibility import is_shown
 from ..widgets.pane_bar import PaneBar
+
+if TYPE_CHECKING:
+    from ...engine.runs.store import RunStore
+    from ...engine.system import SystemSample
 
 PANES: tuple[tuple[str, str], ...] = (
     ("data", "Data"),
@@ -63,9 +76,22 @@ class DeferredPane(Container):
         return self.mount(self._build())
 
 
+def pane_for_stage(stage: str) -> str:
+    """The pane that follows a run of ``stage`` once started from the TUI."""
+    return "quantize" if stage in ("compare", "export") else "runs"
+
+
 class WorkbenchScreen(Screen):
+    @dataclass
+    class Launched(Message):
+        """The job's worker is started; show it (UI thread)."""
+
+        run_dir: Path
+        recipe: Any
+        title: str
+
     def __init__(
-        self, *, run_store: RunStore, sampler: Callable[[], SystemSample], poll_interval: float, initial_pane: str
+        self, *, run_store: RunStore, sampler: Callable[[], SystemSample] | None, poll_interval: float, initial_pane: str
     ) -> None:
         super().__init__()
         self.run_store = run_store
@@ -77,12 +103,15 @@ class WorkbenchScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         yield PaneBar(PANES, self._initial_pane, id="pane-bar")
         with ContentSwitcher(initial=self._initial_pane, id="panes"):
-            for pane_id, _title in PANES:
-                if pane_id == self._initial_pane == "runs":
-                    yield self.build_pane("runs", id="runs")
-                else:  # built when first shown
-                    yield DeferredPane(lambda p=pane_id: self.build_pane(p, id=f"{p}-pane"), id=pane_id)
+            if self._initial_pane == "runs":
+                yield self.build_pane("runs", id="runs")
+            else:
+                yield self._deferred(self._initial_pane)
         yield Footer()
+
+    def _deferred(self, pane_id: str) -> DeferredPane:
+        """The slot for ``pane_id``, built when first shown (the switcher gets it then too)."""
+        return DeferredPane(lambda: self.build_pane(pane_id, id=f"{pane_id}-pane"), id=pane_id)
 
     def build_pane(self, pane_id: str, **kwargs) -> Widget:
         target = PANE_CLASSES.get(pane_id)
@@ -101,8 +130,14 @@ class WorkbenchScreen(Screen):
         return cls(**kwargs)
 
     def show_pane(self, pane_id: str) -> None:
-        self.query_one("#panes", ContentSwitcher).current = pane_id
+        switcher = self.query_one("#panes", ContentSwitcher)
+        if not switcher.query_children(f"#{pane_id}"):
+            switcher.mount(self._deferred(pane_id))
+        switcher.current = pane_id
         self.query_one(PaneBar).active = pane_id
+        focused = self.focused
+        if focused is not None and not is_shown(focused):
+            self.set_focus(None)  # hidden with its pane: nothing must keep the keys from the pane keys
 
     async def open_pane(self, pane_id: str) -> Widget:
         """Show ``pane_id`` and return the pane itself, built now if it was still deferred."""
@@ -114,6 +149,30 @@ class WorkbenchScreen(Screen):
         if mounting is not None:
             await mounting
         return holder.query_one(f"#{pane_id}-pane")
+
+    # -- starting jobs: the one place -----------------------------------------------------------
+    def on_start_job(self, message: StartJob) -> None:
+        message.stop()
+        self._start_job(message.recipe, message.title, message.force)
+
+    @work(thread=True, group="start-job", description="start a job", exit_on_error=False)
+    def _start_job(self, recipe: Any, title: str, force: bool) -> None:
+        from ...engine.runs.launcher import start_recipe
+
+        try:
+            run_dir = start_recipe(recipe, title=title, run_store=self.run_store, force=force)
+        except WorkbenchError as exc:  # refused (a preflight, a full disk): say why, stay here
+            self.notify(exc.message + (f"\n{exc.hint}" if exc.hint else ""), title=f"Cannot start {title or recipe.stage}",
+                        severity="error", timeout=15)
+            return
+        self.post_message(self.Launched(run_dir, recipe, title))
+
+    async def on_workbench_screen_launched(self, message: Launched) -> None:
+        message.stop()
+        self.notify(f"started {message.run_dir.name}", title=message.title or message.recipe.stage)
+        self.app.refresh_runs()  # type: ignore[attr-defined]
+        pane = await self.open_pane(pane_for_stage(message.recipe.stage))
+        pane.post_message(JobStarted(message.run_dir.name, message.run_dir, message.recipe))
 
     async def on_open_in_chat(self, message: OpenInChat) -> None:
         """A pane asked for models in the Chat pane: show it and load them."""

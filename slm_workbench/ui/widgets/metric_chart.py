@@ -2,7 +2,8 @@
 
 Drawn with plotext (imported on first draw, ~50 ms) into a rich Text. Points are kept in
 full (a re-attached view shows the whole curve) and downsampled to the widget's width at
-draw time; redraws happen on a timer, only when something changed.
+draw time; redraws happen on a timer, only when something changed, and only the lines of the
+chart that differ from what is on screen are repainted (bench/terminal_output.py).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 from array import array
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.widget import Widget
 
 from ..downsample import min_max_downsample
+from ..visibility import is_shown
 
 SERIES_COLORS = ("cyan", "orange", "green", "magenta")
 OVERLAY_COLOR = "gray"
@@ -46,6 +49,8 @@ class MetricChart(Widget):
         self.overlay_label = ""
         self.title = ""
         self._dirty = True
+        self._drawn: tuple[tuple[int, int], Text] | None = None
+        """(size, chart) as last drawn: repaints compare against it."""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._redraw_if_dirty)
@@ -59,17 +64,42 @@ class MetricChart(Widget):
         self._dirty = True
 
     def _redraw_if_dirty(self) -> None:
-        if self._dirty:
-            self._dirty = False
+        if not self._dirty or not is_shown(self):  # a hidden chart is drawn when shown (render)
+            return
+        self._dirty = False
+        old = self._drawn
+        new = self._draw()
+        if old is None or old[0] != new[0]:
             self.refresh()
+            return
+        before, after = old[1].split(allow_blank=True), new[1].split(allow_blank=True)
+        changed = [y for y in range(max(len(before), len(after)))
+                   if y >= len(before) or y >= len(after) or not _same(before[y], after[y])]
+        if changed:
+            self.refresh(*(Region(0, y, new[0][0], 1) for y in changed))
+
+    def _draw(self) -> tuple[tuple[int, int], Text]:
+        size = (self.size.width, self.size.height)
+        width, height = size
+        if width < 20 or height < 4:
+            chart = Text("")
+        elif not any(len(s) for s in self.series + self.overlay):
+            chart = Text(f"{self.title}: no points yet", style="dim")
+        else:
+            chart = render_chart(self.title, self.series, self.overlay, self.overlay_label, width, height)
+        self._drawn = (size, chart)
+        return self._drawn
 
     def render(self) -> Text:
-        width, height = self.size.width, self.size.height
-        if width < 20 or height < 4:
-            return Text("")
-        if not any(len(s) for s in self.series + self.overlay):
-            return Text(f"{self.title}: no points yet", style="dim")
-        return render_chart(self.title, self.series, self.overlay, self.overlay_label, width, height)
+        drawn = self._drawn
+        if drawn is None or drawn[0] != (self.size.width, self.size.height) or self._dirty:
+            self._dirty = False
+            drawn = self._draw()
+        return drawn[1]
+
+
+def _same(a: Text, b: Text) -> bool:
+    return a.plain == b.plain and a.spans == b.spans
 
 
 def render_chart(title: str, series: list[Series], overlay: list[Series], overlay_label: str,

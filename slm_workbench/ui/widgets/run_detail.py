@@ -99,7 +99,9 @@ class RunDetail(Vertical):
             events.write(Text(f"{stamp}{event.summary()}", style=style))
         log = self.query_one("#run-log", RichLog)
         for line in output.log:
-            log.write(Text(line))
+            log.write(Text(line), scroll_end=False)
+        if output.log:
+            log.scroll_end(animate=False, immediate=True)  # now: one repaint for the lines and the scroll
         progress = output.last_progress
         if progress is not None:
             self._show_progress(progress)
@@ -107,7 +109,7 @@ class RunDetail(Vertical):
         if metrics:
             for row in metrics:
                 self._latest.update({k: v for k, v in row.items() if v is not None})
-            self.query_one("#run-metrics", Static).update(_metrics_line(self._latest))
+            self.query_one("#run-metrics", Static).update(_metrics_line(self._latest), layout=False)  # one line, always
             if self.series.add(metrics):
                 self._update_chart()
 

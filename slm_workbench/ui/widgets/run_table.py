@@ -1,20 +1,37 @@
-"""The run list: one row per run, updated in place, selection kept across refreshes."""
+"""The run list: one row per run, updated in place, selection kept across refreshes.
+
+Every column fits the table at 80x24 and 120x40: the run's title takes what the fixed columns
+leave (cut with an ellipsis), and the run is named by the last four hex digits of its id,
+which ``slmw runs show`` accepts (the full id and folder are in the detail heading). Only cells
+whose value changed are updated: an unchanged refresh redraws nothing. Cells and labels are
+``Text``: a str would be parsed as markup (a "[" in a title) and costs the first frame rich's
+emoji table.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.coordinate import Coordinate
+from textual.widgets.data_table import ColumnKey, RowKey
 
-from ...engine.runs.store import RunInfo
 from ..format import STATE_STYLES, clock, duration
 
-COLUMNS = (("id", "Run"), ("state", "State"), ("stage", "Stage"), ("created", "Created"), ("elapsed", "Elapsed"))
-WIDTHS = {"state": 11, "elapsed": 7}
-"""Columns whose content changes width while a run lives get a fixed width."""
+if TYPE_CHECKING:
+    from ...engine.runs.store import RunInfo
+
+COLUMNS = (("title", "Run"), ("tag", "ID"), ("state", "State"), ("stage", "Stage"), ("created", "Created"),
+           ("elapsed", "Elapsed"))
+WIDTHS = {"tag": 4, "state": 11, "stage": 14, "created": 11, "elapsed": 7}
+"""Every column but the title has a fixed width (content that outgrows it is cut)."""
+MIN_TITLE = 8
+SCROLLBAR = 2
+"""Kept free for the vertical scrollbar, so the columns fit whether or not it shows."""
 
 
 class RunTable(DataTable):
@@ -28,7 +45,7 @@ class RunTable(DataTable):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
-            self.add_column(label, key=key, width=WIDTHS.get(key))
+            self.add_column(Text(label), key=key, width=WIDTHS.get(key, MIN_TITLE))  # Text: a str is parsed as markup
         self._runs: dict[str, RunInfo] = {}
         self._selected: str | None = None
         self._wanted: str | None = None
@@ -40,23 +57,27 @@ class RunTable(DataTable):
     def show_runs(self, runs: list[RunInfo], *, now: float | None = None) -> None:
         now = time.time() if now is None else now
         fresh = {run.id: run for run in runs}
-        for gone in set(self._runs) - set(fresh):
-            self.remove_row(gone)
-        for run in runs:
-            cells = self._cells(run, now)
-            if run.id in self._runs:
-                for (key, _), value in zip(COLUMNS, cells):
-                    self.update_cell(run.id, key, value)
-            else:
-                self.add_row(*cells, key=run.id)
+        if [r.id for r in runs] != list(self._runs):  # a run came or went: rebuild, newest first
+            keep = self._wanted if self._wanted in fresh else self._selected
+            with self.prevent(DataTable.RowHighlighted):  # the rebuild moves no selection
+                self.clear()
+                for run in runs:
+                    self.add_row(*self._cells(run, now), key=run.id)
+                if keep in fresh:
+                    self.move_cursor(row=self.get_row_index(keep), scroll=False)
+        else:
+            for run in runs:
+                for (key, _), old, value in zip(COLUMNS, self.get_row(run.id), self._cells(run, now)):
+                    if old != value:
+                        self._set_cell(run.id, key, value)
         self._runs = fresh
-        self.sort("id", reverse=True)
         if self._wanted in fresh:
             self._selected, self._wanted = self._wanted, None
             self.move_cursor(row=self.get_row_index(self._selected))
             self.post_message(self.Selected(self._selected))
         elif self._selected in fresh:
-            self.move_cursor(row=self.get_row_index(self._selected), scroll=False)
+            if self.cursor_row != self.get_row_index(self._selected):
+                self.move_cursor(row=self.get_row_index(self._selected), scroll=False)
         elif runs:
             self.move_cursor(row=0)
             self._select(runs[0].id)
@@ -81,11 +102,41 @@ class RunTable(DataTable):
         if event.row_key is not None and event.row_key.value in self._runs:
             self._select(event.row_key.value)
 
-    @staticmethod
-    def _cells(run: RunInfo, now: float) -> tuple:
+    def _set_cell(self, run_id: str, key: str, value: Text) -> None:
+        """``update_cell``, repainting only that cell (``update_cell`` repaints the whole table, and the
+        elapsed time of a running job changes every second). Every column has a fixed width."""
+        self._data[RowKey(run_id)][ColumnKey(key)] = value
+        self._update_count += 1  # the table's render caches are keyed on it
+        self.refresh_coordinate(Coordinate(self.get_row_index(run_id), self.get_column_index(key)))
+
+    def on_resize(self) -> None:
+        width = self._title_width()
+        column = self.columns[ColumnKey("title")]
+        if width == column.width:
+            return
+        column.width = width
+        for run in self._runs.values():
+            self.update_cell(run.id, "title", Text(self._title_cell(run.title)))
+        self._require_update_dimensions = True
+        self.refresh(layout=True)
+
+    def _title_width(self) -> int:
+        """What the fixed columns (and their padding, and a scrollbar) leave for the title."""
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        return max(MIN_TITLE, self.size.width - SCROLLBAR - padding - sum(WIDTHS.values()))
+
+    def _title_cell(self, title: str) -> str:
+        return _cut(title, self.columns[ColumnKey("title")].width)
+
+    def _cells(self, run: RunInfo, now: float) -> tuple:
         status = run.status
         elapsed = None
         if status and status.started:
             elapsed = (status.ended or (now if run.alive else status.started)) - status.started
         state = Text(run.state, style=STATE_STYLES.get(run.state, ""))
-        return (run.id, state, run.stage, clock(status.created if status else None), duration(elapsed))
+        return (Text(self._title_cell(run.title)), Text(run.id[-4:]), state, Text(_cut(run.stage, WIDTHS["stage"])),
+                Text(clock(status.created if status else None)), Text(duration(elapsed)))
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Sparkline, Static
 
-from ...engine.system import SystemSample
 from ..format import bar, human_bytes
 from ..messages import SystemSampled
+from ..visibility import is_shown
+
+if TYPE_CHECKING:
+    from ...engine.system import SystemSample
 
 HISTORY = 60
 
@@ -26,11 +30,12 @@ class SystemMonitor(Static):
     SystemMonitor Sparkline { height: 2; margin-bottom: 1; }
     """
 
-    def __init__(self, sampler: Callable[[], SystemSample], interval: float = 2.0, **kwargs) -> None:
+    def __init__(self, sampler: Callable[[], SystemSample] | None = None, interval: float = 2.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self._sampler = sampler
         self._interval = interval
         self._cpu: deque[float] = deque(maxlen=HISTORY)
+        self._shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("sampling…", id="system-text")
@@ -39,10 +44,18 @@ class SystemMonitor(Static):
     def on_mount(self) -> None:
         self.border_title = "System"
         self.call_after_refresh(self.sample)
-        self.set_interval(self._interval, self.sample)
+        self.set_interval(self._interval, self._tick)
+
+    def _tick(self) -> None:
+        if is_shown(self):  # nobody looks at a hidden monitor: no sampling, no redraw
+            self.sample()
 
     @work(thread=True, exclusive=True, group="system-sample", description="sample CPU/RAM/GPU", exit_on_error=False)
     def sample(self) -> None:
+        if self._sampler is None:
+            from ...engine.system import sample
+
+            self._sampler = sample
         self.post_message(SystemSampled(self._sampler()))
 
     def on_system_sampled(self, message: SystemSampled) -> None:
@@ -59,7 +72,9 @@ class SystemMonitor(Static):
         if snap is None:
             return
         text = self._compact(snap) if self.size.height <= 1 else self._full(snap)
-        self.query_one("#system-text", Static).update(text)
+        if text != self._shown:  # repaint only what changed
+            self._shown = text
+            self.query_one("#system-text", Static).update(text)
         self.query_one(Sparkline).data = list(self._cpu)
 
     @staticmethod
