@@ -112,7 +112,8 @@ class OpenInChat(Message):
 
 
 @dataclass
-class OpenComparison(Message):
-    """Show this export/compare run in the Quantize & Compare pane."""
+class OpenRun(Message):
+    """Show this run in the pane that views its stage (the stage registry's ``view``)."""
 
     run_dir: object  # Path
+    stage: str

@@ -28,6 +28,7 @@ from ...engine.chat.session import Batcher, format_stats
 from ...engine.chat.types import ChatBackend, GenParams, Message
 from ...engine.errors import WorkbenchError
 from .. import chat_messages as msg
+from ..pane_context import PaneContext
 from ..visibility import is_shown
 from ..widgets.chat_columns import ChatColumns
 from ..widgets.chat_params import ChatParams
@@ -54,7 +55,7 @@ class ChatPane(Vertical):
     isolate = True
     """Local models load and generate in a child process (see engine/chat/isolated.py)."""
 
-    def __init__(self, store: ChatStore | None = None, **kwargs) -> None:
+    def __init__(self, context: PaneContext | None = None, store: ChatStore | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.store = store or ChatStore()
         self.specs: list[str] = []

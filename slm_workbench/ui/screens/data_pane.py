@@ -34,10 +34,10 @@ from textual.widgets import Button, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from ...engine.errors import Cancelled, WorkbenchError
-from ...engine.runs.store import RunStore
 from .. import data_messages as msg
 from ..format import human_bytes
 from ..messages import StartJob
+from ..pane_context import PaneContext
 from ..visibility import mark_narrow
 from ..widgets.data_preview import DataPreview, PreviewRow
 from ..widgets.data_settings import DEFAULT_MODEL, DataSettings, DataSettingsValues
@@ -98,9 +98,9 @@ class DataPane(Vertical):
     DataPane #data-settings { width: 46; border: round $panel; }
     """
 
-    def __init__(self, run_store: RunStore, **kwargs) -> None:
+    def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.run_store = run_store
+        self.run_store = context.run_store
         self.gen = 0
         self.source: Source | None = None
         self.preview: Preview | None = None

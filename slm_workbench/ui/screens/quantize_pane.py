@@ -26,10 +26,11 @@ from ...engine.compare.progress import CompareProgress
 from ...engine.stages import model_stages, stages_viewed_in
 from ...engine.runs import launcher
 from ...engine.runs.run import Run
-from ...engine.runs.store import RunInfo, RunStore
+from ...engine.runs.store import RunInfo
 from ...engine.runs.watch import RunFollower
 from ..format import STATE_STYLES, clock
 from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat, RunsRefreshed, StartJob
+from ..pane_context import PaneContext
 from ..variant_rows import VariantRow, rows_from_progress, rows_from_report
 from ..visibility import is_shown
 from ..widgets.compare_form import CompareForm
@@ -65,10 +66,10 @@ class QuantizePane(Vertical):
     QuantizePane #q-message { height: auto; max-height: 3; color: $text-muted; }
     """
 
-    def __init__(self, run_store: RunStore, poll_interval: float = 1.0, **kwargs) -> None:
+    def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.run_store = run_store
-        self._poll_interval = poll_interval
+        self.run_store = context.run_store
+        self._poll_interval = context.poll_interval
         self._poll_lock = threading.Lock()
         self._runs: list[RunInfo] | None = None
         """The newest run list the app sent (read when the pane is shown)."""

@@ -10,7 +10,6 @@ nothing for the jobs; reopening it replays each run's history from its files. Th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import on, work
@@ -18,14 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 
-from ..messages import JobStarted, OpenComparison, OverlayLoaded, RunOutputArrived, RunsRefreshed
+from ...engine.stages import find_stage, resumable_stages
+from ..messages import JobStarted, OpenRun, OverlayLoaded, RunOutputArrived, RunsRefreshed
+from ..pane_context import PaneContext
 from ..visibility import is_shown, mark_narrow
 from ..widgets.run_table import RunTable
 
 if TYPE_CHECKING:
-    from ...engine.runs.store import RunInfo, RunStore
+    from ...engine.runs.store import RunInfo
     from ...engine.runs.watch import RunFollower
-    from ...engine.system import SystemSample
     from ..widgets.run_detail import RunDetail
 
 
@@ -38,12 +38,11 @@ class RunsPane(Vertical):
         Binding("delete", "remove_run", "Remove"),
     ]
 
-    def __init__(self, run_store: RunStore, sampler: Callable[[], SystemSample] | None, poll_interval: float,
-                 **kwargs) -> None:
+    def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.run_store = run_store
-        self._sampler = sampler
-        self._poll_interval = poll_interval
+        self.run_store = context.run_store
+        self._sampler = context.sampler
+        self._poll_interval = context.poll_interval
         self._follower: RunFollower | None = None
         self._tail_lock = threading.Lock()
         self._runs: list[RunInfo] | None = None
@@ -152,11 +151,12 @@ class RunsPane(Vertical):
         self.tail()
 
     def on_data_table_row_selected(self, event) -> None:  # noqa: ANN001 - DataTable.RowSelected
-        """Enter on an export or compare run opens it in the Quantize & Compare pane."""
+        """Enter on a run whose stage has a pane of its own (export, compare) opens it there."""
         run = self.selected
-        if run is not None and run.stage in ("compare", "export"):
+        spec = find_stage(run.stage) if run is not None else None
+        if run is not None and spec is not None and spec.view != "runs":
             event.stop()
-            self.post_message(OpenComparison(run.dir))
+            self.post_message(OpenRun(run.dir, run.stage))
 
     def on_job_started(self, message: JobStarted) -> None:
         """A job started from the TUI: select it (now, or once the next refresh lists it)."""
@@ -182,9 +182,7 @@ class RunsPane(Vertical):
         if action == "remove_run":
             return not alive
         if action == "resume_run":
-            from ...engine.runs.launcher import RESUMABLE_STAGES
-
-            return not alive and run.stage in RESUMABLE_STAGES and run.state in ("cancelled", "interrupted", "failed")
+            return not alive and run.stage in resumable_stages() and run.state in ("cancelled", "interrupted", "failed")
         if action == "overlay_run":
             return run is not None
         return True

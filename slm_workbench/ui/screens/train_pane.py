@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Static
 
 from ...shipped import shipped_recipe
 from ..messages import EstimateReady, StartJob
+from ..pane_context import PaneContext
 from ..widgets.recipe_form import RecipeForm
 
 DEFAULT_RECIPE = shipped_recipe("smoke-lora")
@@ -48,7 +49,7 @@ class TrainPane(Vertical):
     TrainPane #train-help { height: auto; color: $text-muted; }
     """
 
-    def __init__(self, recipe_path: Path = DEFAULT_RECIPE, **kwargs) -> None:
+    def __init__(self, context: PaneContext | None = None, recipe_path: Path = DEFAULT_RECIPE, **kwargs) -> None:
         super().__init__(**kwargs)
         self.recipe_path = recipe_path
         self._loaded = initial_values(recipe_path)

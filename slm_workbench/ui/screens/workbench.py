@@ -27,7 +27,9 @@ from textual.widget import AwaitMount, Widget
 from textual.widgets import ContentSwitcher, Footer, Header
 
 from ...engine.errors import WorkbenchError
-from ..messages import JobStarted, OpenComparison, OpenInChat, StartJob
+from ...engine.stages import find_stage
+from ..messages import JobStarted, OpenInChat, OpenRun, StartJob
+from ..pane_context import PaneContext
 from ..visibility import is_shown
 from ..widgets.pane_bar import PaneBar
 
@@ -77,8 +79,9 @@ class DeferredPane(Container):
 
 
 def pane_for_stage(stage: str) -> str:
-    """The pane that follows a run of ``stage`` once started from the TUI."""
-    return "quantize" if stage in ("compare", "export") else "runs"
+    """The pane that shows a run of ``stage`` (the stage registry's ``view``)."""
+    spec = find_stage(stage)
+    return spec.view if spec is not None else "runs"
 
 
 class WorkbenchScreen(Screen):
@@ -95,8 +98,7 @@ class WorkbenchScreen(Screen):
     ) -> None:
         super().__init__()
         self.run_store = run_store
-        self._sampler = sampler
-        self._poll_interval = poll_interval
+        self.context = PaneContext(run_store, sampler, poll_interval)
         self._initial_pane = initial_pane
 
     def compose(self) -> ComposeResult:
@@ -120,14 +122,7 @@ class WorkbenchScreen(Screen):
 
             return PlannedPane(PLANNED_STEPS[pane_id], **kwargs)
         module, _, name = target.partition(":")
-        cls = getattr(importlib.import_module(module), name)
-        if pane_id == "runs":
-            return cls(self.run_store, self._sampler, self._poll_interval, **kwargs)
-        if pane_id == "data":
-            return cls(self.run_store, **kwargs)
-        if pane_id == "quantize":
-            return cls(self.run_store, self._poll_interval, **kwargs)
-        return cls(**kwargs)
+        return getattr(importlib.import_module(module), name)(self.context, **kwargs)
 
     def show_pane(self, pane_id: str) -> None:
         switcher = self.query_one("#panes", ContentSwitcher)
@@ -182,7 +177,8 @@ class WorkbenchScreen(Screen):
         chat.query_one("#chat-models").value = text
         chat.load_models(text)
 
-    async def on_open_comparison(self, message: OpenComparison) -> None:
+    async def on_open_run(self, message: OpenRun) -> None:
+        """Show a run in the pane that views its stage (``enter`` in the Runs pane)."""
         message.stop()
-        pane = await self.open_pane("quantize")
-        pane.follow(message.run_dir)
+        pane = await self.open_pane(pane_for_stage(message.stage))
+        pane.open_run(message.run_dir)
