@@ -114,7 +114,6 @@ class Check2Recipe(Section):
 def test_a_registered_stage_without_a_command_module_gets_a_job_command(monkeypatch, capsys) -> None:
     """One registry line gives a new stage its CLI command, flags from its recipe, and the job convention."""
     from slm_workbench.cli import main
-    from slm_workbench.cli.jobs import run_recipe_job  # noqa: F401 - patched below
     from slm_workbench.engine.stages import StageSpec
 
     spec = StageSpec("check2", "Second check", "tests.engine.test_stages:Check2Recipe",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import time
@@ -141,3 +140,21 @@ def write_compare_run(root: Path, run_id: str = "20260601-100000-compare-a9b8", 
     rank_variants(report)
     write_report(report, run_dir / "artifacts")
     return run_dir
+
+
+async def wait_for(pilot, predicate, *, timeout: float = 60.0, what: str = "") -> None:
+    """Let the app run (workers, messages, its own timers) until ``predicate()`` holds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.02)
+
+
+async def press(pilot, selector: str) -> None:
+    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
+    button = pilot.app.screen.query_one(selector)
+    await wait_for(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
+    await pilot.click(selector)

@@ -4,7 +4,6 @@ loss mask, fix a mapping, and start a prepare job that the Runs pane follows."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from slm_workbench.ui.widgets.run_table import RunTable
 
 from tests.helpers import fast_model_prepare
 
-from .conftest import fixed_sample
+from .conftest import fixed_sample, press, wait_for
 
 ROWS = [
     {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello there!"}]},
@@ -42,18 +41,9 @@ def data_app(tmp_path: Path, **kwargs):
                     initial_pane="data", **kwargs)
 
 
-async def until(pilot, predicate, timeout: float = 60.0, what: str = "") -> None:
-    """Let workers and messages run until ``predicate()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await pilot.pause(0.02)
-
-
 async def ready_pane(pilot) -> DataPane:
     """The Data pane once built (panes are built after the first frame) and its form mounted."""
-    await until(pilot, lambda: pilot.app.query("#data-model-status"), what="the Data pane")
+    await wait_for(pilot, lambda: pilot.app.query("#data-model-status"), what="the Data pane")
     return pilot.app.query_one(DataPane)
 
 
@@ -78,20 +68,20 @@ async def test_open_a_file_with_bad_rows_and_jump_to_an_issue(tmp_path: Path, ti
         pane = await ready_pane(pilot)
         await open_file(pilot, pane, data, tiny_model_dir)
         table = pane.query_one(DataPreview)
-        await until(pilot, lambda: table.row_count == 4, what="the preview rows")
+        await wait_for(pilot, lambda: table.row_count == 4, what="the preview rows")
         assert "format messages" in text_of(pane, "#data-status")
         assert [r.line for r in table.rows_shown] == [1, 2, 3, 4] and table.rows_shown[3].value is None
 
         # The report names the file, the line and the field of every problem.
         issues = pane.query_one("#report-issues", OptionList)
-        await until(pilot, lambda: issues.option_count == 2, what="the validation report")
+        await wait_for(pilot, lambda: issues.option_count == 2, what="the validation report")
         assert "not valid: 4 rows, 2 usable, 2 invalid" in text_of(pane, "#report-verdict")
         first = str(issues.get_option_at_index(0).prompt)
         assert f"{data}:2: messages[0].role: unknown role 'human'" in first and "hint:" in first
         assert f"{data}:4:" in str(issues.get_option_at_index(1).prompt)
 
         # The first row is rendered with its loss mask: the answer is trained, the prompt is not.
-        await until(pilot, lambda: "line 1 as the model sees it" in sample_text(pane), what="the sample")
+        await wait_for(pilot, lambda: "line 1 as the model sees it" in sample_text(pane), what="the sample")
         body = pane.query_one(LossMaskView).body
         trained = "".join(body.plain[s.start:s.end] for s in body.spans if s.style == TRAINED)
         assert "Hello there!" in trained and "Hi" not in trained
@@ -101,7 +91,7 @@ async def test_open_a_file_with_bad_rows_and_jump_to_an_issue(tmp_path: Path, ti
         issues.focus()
         issues.highlighted = 0
         await pilot.press("enter")
-        await until(pilot, lambda: "line 2 cannot be used" in sample_text(pane), what="the row of the issue")
+        await wait_for(pilot, lambda: "line 2 cannot be used" in sample_text(pane), what="the row of the issue")
         assert table.cursor_row == 1
         assert "messages[0].role" in sample_text(pane) and '"human"' in sample_text(pane)
 
@@ -109,7 +99,7 @@ async def test_open_a_file_with_bad_rows_and_jump_to_an_issue(tmp_path: Path, ti
         pane.query_one("#data-roles", Input).value = "human=user"
         pane.query_one("#data-roles", Input).focus()
         await pilot.press("enter")
-        await until(pilot, lambda: issues.option_count == 1 and "3 usable" in text_of(pane, "#report-verdict"),
+        await wait_for(pilot, lambda: issues.option_count == 1 and "3 usable" in text_of(pane, "#report-verdict"),
                     what="the report after mapping the role")
 
 
@@ -121,12 +111,12 @@ async def test_an_issue_past_the_preview_brings_its_rows_in(tmp_path: Path) -> N
         pane = await ready_pane(pilot)
         await open_file(pilot, pane, data)
         issues = pane.query_one("#report-issues", OptionList)
-        await until(pilot, lambda: issues.option_count == 1, what="the report")
+        await wait_for(pilot, lambda: issues.option_count == 1, what="the report")
         table = pane.query_one(DataPreview)
         assert table.rows_shown[-1].row == 50  # the preview holds the first rows only
         issues.focus()
         await pilot.press("enter")
-        await until(pilot, lambda: "line 120 cannot be used" in sample_text(pane), what="row 120")
+        await wait_for(pilot, lambda: "line 120 cannot be used" in sample_text(pane), what="row 120")
         assert table.rows_shown[table.cursor_row].row == 120
 
 
@@ -136,23 +126,23 @@ async def test_a_file_that_cannot_be_read_and_a_model_that_is_not_prepared(tmp_p
     monkeypatch.setenv("SLMW_TEST_HOLD", str(tmp_path / "release"))  # the preparation stays under way
     async with data_app(tmp_path).run_test(size=(120, 40)) as pilot:
         pane = await ready_pane(pilot)
-        await until(pilot, lambda: "not prepared" in text_of(pane, "#data-model-status"), what="the model status")
+        await wait_for(pilot, lambda: "not prepared" in text_of(pane, "#data-model-status"), what="the model status")
         assert "slmw models prepare smollm2-135m-instruct" in text_of(pane, "#data-model-status")
         assert RunStore(tmp_path / "runs").list() == []  # showing the pane prepares nothing
         await open_file(pilot, pane, tmp_path / "missing.jsonl")
-        await until(pilot, lambda: "preparing smollm2-135m-instruct" in text_of(pane, "#data-model-status"),
+        await wait_for(pilot, lambda: "preparing smollm2-135m-instruct" in text_of(pane, "#data-model-status"),
                     what="the preparation's progress")
-        await until(pilot, lambda: "no such file" in text_of(pane, "#data-status"), what="the error")
+        await wait_for(pilot, lambda: "no such file" in text_of(pane, "#data-status"), what="the error")
         assert str(tmp_path / "missing.jsonl") in text_of(pane, "#data-status")
 
         # A readable file still gets its structural checks without a tokenizer, and says so.
         data = write_data(tmp_path / "ok.jsonl", broken_line=False)
         pane.query_one("#source-path", Input).value = ""
         await open_file(pilot, pane, data)
-        await until(pilot, lambda: "structure only" in text_of(pane, "#report-verdict"), what="the report")
-        await until(pilot, lambda: "not prepared" in sample_text(pane), what="the sample's explanation")
+        await wait_for(pilot, lambda: "structure only" in text_of(pane, "#report-verdict"), what="the report")
+        await wait_for(pilot, lambda: "not prepared" in sample_text(pane), what="the sample's explanation")
         (tmp_path / "release").touch()
-        await until(pilot, lambda: "✓" in text_of(pane, "#data-model-status"), what="the prepared model")
+        await wait_for(pilot, lambda: "✓" in text_of(pane, "#data-model-status"), what="the prepared model")
 
 
 async def test_opening_a_file_prepares_the_builtin_model_then_tokenizes(tmp_path: Path, smollm2_dir: Path,
@@ -161,8 +151,8 @@ async def test_opening_a_file_prepares_the_builtin_model_then_tokenizes(tmp_path
     async with data_app(tmp_path).run_test(size=(120, 40)) as pilot:
         pane = await ready_pane(pilot)
         await open_file(pilot, pane, write_data(tmp_path / "ok.jsonl", broken_line=False))
-        await until(pilot, lambda: "✓ tokenizer found" in text_of(pane, "#data-model-status"), what="the prepared model")
-        await until(pilot, lambda: "trained" in sample_text(pane), what="the sample with its loss mask")
+        await wait_for(pilot, lambda: "✓ tokenizer found" in text_of(pane, "#data-model-status"), what="the prepared model")
+        await wait_for(pilot, lambda: "trained" in sample_text(pane), what="the sample with its loss mask")
         assert "structure only" not in text_of(pane, "#report-verdict")
     (run,) = RunStore(tmp_path / "runs").list()
     assert run.stage == "models.prepare" and run.state == "done"
@@ -181,28 +171,21 @@ async def test_prepare_starts_a_job_that_the_runs_pane_selects(tmp_path: Path, t
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
         pane = await ready_pane(pilot)
         await open_file(pilot, pane, data, tiny_model_dir)
-        await until(pilot, lambda: pane.query_one("#report-issues", OptionList).option_count == 2, what="the report")
+        await wait_for(pilot, lambda: pane.query_one("#report-issues", OptionList).option_count == 2, what="the report")
         pane.query_one("#data-output", Input).value = str(out)
         pane.query_one("#data-eval_fraction", Input).value = "0"
         await pilot.click("#data-prepare")
-        await until(pilot, lambda: started, what="JobStarted")
+        await wait_for(pilot, lambda: started, what="JobStarted")
         run_id = started[0].run_id
         assert app.screen.query_one("#panes").current == "runs"
         table = app.screen.query_one(RunTable)
-        await until(pilot, lambda: table.selected_run is not None and table.selected_run.id == run_id,
+        await wait_for(pilot, lambda: table.selected_run is not None and table.selected_run.id == run_id,
                     what="the Runs pane to select the job")
-        await until(pilot, lambda: table.selected_run.state in ("done", "failed"), timeout=180, what="the job to end")
+        await wait_for(pilot, lambda: table.selected_run.state in ("done", "failed"), timeout=180, what="the job to end")
         assert table.selected_run.state == "done", (table.selected_run.dir / "worker.log").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["rows"]["in"] == 4 and manifest["rows"]["train"] == 2
     assert manifest["source"]["path"] == str(data.resolve())
-
-
-async def press(pilot, selector: str) -> None:
-    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
-    button = pilot.app.query_one(selector)
-    await until(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
-    await pilot.click(selector)
 
 
 async def test_the_settings_show_the_recipes_defaults_and_name_a_bad_field(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from slm_workbench.demo import DEMO_DATASET
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 
-from .conftest import fixed_sample
-from .test_data_pane import ready_pane, sample_text, text_of, until
+from .conftest import fixed_sample, wait_for
+from .test_data_pane import ready_pane, sample_text, text_of
 from .test_snapshots import settle
 
 DATA_HOME = Path("/tmp/slmw-snapshot-data-home")
@@ -48,9 +48,9 @@ def test_data_pane_with_the_demo_dataset(snap_compare, demo_home: Path) -> None:
         pane.query_one("#source-path", Input).value = str(demo_home / "demo_chat.jsonl")
         pane.query_one("#source-path", Input).focus()
         await pilot.press("enter")
-        await until(pilot, lambda: "line 1 as the model sees it" in sample_text(pane), what="the sample")
-        await until(pilot, lambda: "✓ valid" in text_of(pane, "#report-verdict"), what="the report")
-        await until(pilot, lambda: "rows in" in text_of(pane, "#data-lengths"), what="the lengths")
+        await wait_for(pilot, lambda: "line 1 as the model sees it" in sample_text(pane), what="the sample")
+        await wait_for(pilot, lambda: "✓ valid" in text_of(pane, "#report-verdict"), what="the report")
+        await wait_for(pilot, lambda: "rows in" in text_of(pane, "#data-lengths"), what="the lengths")
         assert pane.query_one("#report-issues", OptionList).option_count == 0
         await settle(pilot)
 

@@ -14,8 +14,8 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import is_text_input, make_app
 from slm_workbench.ui.widgets.run_table import RunTable
 
-from .conftest import fixed_sample
-from .test_runs_pane import footer_keys, wait_for
+from .conftest import fixed_sample, wait_for
+from .test_runs_pane import footer_keys
 
 PANE_KEYS = {"1": "data", "2": "train", "3": "runs", "4": "distill", "5": "quantize", "6": "chat", "7": "deploy"}
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Checkbox, Input, Select
+from textual.widgets import Checkbox, Input, Select
 
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
@@ -18,8 +18,8 @@ from slm_workbench.ui.widgets.recipe_form import RecipeForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
 
-from .conftest import fixed_sample, write_compare_run, write_run
-from .test_runs_pane import footer_keys, wait_for
+from .conftest import fixed_sample, press, wait_for, write_compare_run, write_run
+from .test_runs_pane import footer_keys
 
 
 def pane_of(app):
@@ -119,13 +119,6 @@ async def test_fp16_needs_a_cuda_gpu(tmp_path: Path, monkeypatch) -> None:
         app.screen.query_one("#q-group", Select).value = "all"
         await pilot.pause()
         assert "fp16" not in checked(app)
-
-
-async def press(pilot, selector: str) -> None:
-    """Click a button once it can be pressed again (a Button ignores a click while its press shows)."""
-    button = pilot.app.screen.query_one(selector)
-    await wait_for(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
-    await pilot.click(selector)
 
 
 async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,7 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.widgets.run_table import RunTable
 
-from .conftest import fixed_sample
-
-
-async def wait_for(pilot, predicate, *, timeout: float = 60.0, what: str = "") -> None:
-    """Let the app run until ``predicate()`` holds (polls are driven by the app's own timer)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+from .conftest import fixed_sample, wait_for
 
 
 def row_state(app, run_id: str) -> str:

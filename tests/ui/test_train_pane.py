@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.widgets.recipe_form import RecipeForm
 
-from .conftest import fixed_sample
-from .test_runs_pane import row_state, wait_for
+from .conftest import fixed_sample, wait_for
+from .test_runs_pane import row_state
 
 
 def text_of(app, selector: str) -> str:

@@ -12,8 +12,7 @@ from slm_workbench.ui.app import make_app
 from slm_workbench.ui.messages import StartJob
 from slm_workbench.ui.widgets.run_table import RunTable
 
-from .conftest import fixed_sample
-from .test_runs_pane import wait_for
+from .conftest import fixed_sample, wait_for
 
 
 async def test_start_job_launches_notifies_and_opens_the_run(tmp_path: Path, monkeypatch) -> None:
