@@ -19,8 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from ..errors import Cancelled, ModelNotFoundError, WorkbenchError
 from ..events import CorruptLine, Error, Event, Progress, decode_event
 from ..runs import store as run_files
@@ -59,10 +57,12 @@ def prepare_job(ref: ModelRef, run_store: run_files.RunStore | None = None, *, s
 
 
 def _prepares(run_dir: Path, ref: ModelRef) -> bool:
+    from ..runs.run import Run
+
+    model = Run(run_dir).recipe_data().get("model")
     try:
-        model = (yaml.safe_load((run_dir / run_files.RECIPE).read_text(encoding="utf-8")) or {}).get("model")
-        return parse_model(model).folder == ref.folder
-    except (OSError, yaml.YAMLError, AttributeError, WorkbenchError):
+        return isinstance(model, str) and parse_model(model).folder == ref.folder
+    except WorkbenchError:
         return False
 
 
