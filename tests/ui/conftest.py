@@ -158,3 +158,11 @@ async def press(pilot, selector: str) -> None:
     button = pilot.app.screen.query_one(selector)
     await wait_for(pilot, lambda: not button.has_class("-active"), what=f"{selector} to be pressable")
     await pilot.click(selector)
+
+
+def write_chat_rows(path, rows: int):
+    """A tiny chat dataset: ``rows`` one-turn conversations, one per line."""
+    path.write_text("".join(
+        '{"messages": [{"role": "user", "content": "hi %d"}, {"role": "assistant", "content": "hello %d"}]}\n' % (i, i)
+        for i in range(rows)))
+    return path

@@ -14,7 +14,7 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import is_text_input, make_app
 from slm_workbench.ui.widgets.run_table import RunTable
 
-from .conftest import fixed_sample, wait_for
+from .conftest import fixed_sample, wait_for, write_chat_rows
 from .test_runs_pane import footer_keys
 
 PANE_KEYS = {"1": "data", "2": "train", "3": "runs", "4": "distill", "5": "quantize", "6": "chat", "7": "deploy"}
@@ -25,10 +25,7 @@ def current(app) -> str:
 
 
 async def test_pane_keys_work_after_launching_from_the_train_pane(tmp_path: Path, tiny_model_dir: Path) -> None:
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(
-        '{"messages": [{"role": "user", "content": "hi %d"}, {"role": "assistant", "content": "hello %d"}]}\n' % (i, i)
-        for i in range(8)))
+    data = write_chat_rows(tmp_path / "d.jsonl", 8)
     store = RunStore(tmp_path / "runs")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2, initial_pane="train")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -11,7 +11,7 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.widgets.recipe_form import RecipeForm
 
-from .conftest import fixed_sample, wait_for
+from .conftest import fixed_sample, wait_for, write_chat_rows
 from .test_runs_pane import row_state
 
 
@@ -22,10 +22,7 @@ def text_of(app, selector: str) -> str:
 
 async def test_form_validates_estimates_saves_and_launches(tmp_path: Path, tiny_model_dir: Path) -> None:
     recipe_path = tmp_path / "my.yaml"
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(
-        '{"messages": [{"role": "user", "content": "hi %d"}, {"role": "assistant", "content": "hello %d"}]}\n' % (i, i)
-        for i in range(12)))
+    data = write_chat_rows(tmp_path / "d.jsonl", 12)
     store = RunStore(tmp_path / "runs")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2, initial_pane="train")
     async with app.run_test(size=(140, 50)) as pilot:
