@@ -108,7 +108,8 @@ class TrainPane(Vertical):
 
         ref = parse_model(recipe.model)
         if not ref.prepared:
-            self.post_message(EstimateReady([f"model {ref.name} is not prepared yet: slmw models prepare {recipe.model}"], None))
+            self.post_message(EstimateReady([f"model {ref.name} is not prepared yet: the job prepares it "
+                                             "first (the memory estimate shows once it is prepared)"], None))
             return
         device = "cuda" if system.gpus() else "cpu"
         est = estimate_memory(recipe, ref.folder, device=device, available=available_memory(device))
