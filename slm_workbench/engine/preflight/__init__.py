@@ -33,4 +33,4 @@ def check_launch(recipe: Any, *, force: bool = False) -> list[str]:
     if refusals and not force:
         message, hint = refusals[0]
         raise WorkbenchError(message, hint=f"{hint}; {FORCE_HINT}")
-    return [f"{message} (started anyway: forced)" for message, _ in refusals]
+    return needs.warnings + [f"{message} (started anyway: forced)" for message, _ in refusals]

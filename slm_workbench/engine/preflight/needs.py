@@ -22,21 +22,24 @@ class LaunchNeeds:
     disk: list[DiskNeed] = field(default_factory=list)
     refusals: list[tuple[str, str]] = field(default_factory=list)
     """(message, hint) for each reason to refuse the launch unless forced."""
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_train(recipe: Any) -> LaunchNeeds:
     from ..models.resolve import parse_model
-    from ..train.preflight import context_error
+    from ..train.preflight import preflight
 
+    checks = preflight(recipe)  # what no flag fixes: QLoRA without CUDA, a context too short, missing data ...
+    if checks.errors:
+        raise WorkbenchError(checks.errors[0], hint="; ".join(checks.errors[1:]) or None)
     ref = parse_model(recipe.model)
     device = _device()
     if not ref.prepared:  # prepared by the job: its memory and context are checked there
-        return LaunchNeeds(prepare_model_needs(recipe.model, False) + train_needs(recipe, None, device))
-    if beyond := context_error(recipe, ref.folder):
-        raise WorkbenchError(beyond)
+        return LaunchNeeds(prepare_model_needs(recipe.model, False) + train_needs(recipe, None, device),
+                           warnings=checks.warnings)
     from ..train.memory import available_memory, estimate_memory
 
-    needs = LaunchNeeds(train_needs(recipe, ref.folder, device))
+    needs = LaunchNeeds(train_needs(recipe, ref.folder, device), warnings=checks.warnings)
     estimate = estimate_memory(recipe, ref.folder, device=device, available=available_memory(device))
     if estimate.fits is False:
         needs.refusals.append((

@@ -77,7 +77,14 @@ def test_stop_saves_a_checkpoint_and_ends_cancelled(tiny_recipe) -> None:
 
 
 def test_qlora_without_cuda_fails_clearly(tiny_recipe) -> None:
-    run_dir = start_recipe(tiny_recipe(method="qlora"), title="qlora on cpu")
+    from slm_workbench.config.loading import dump_recipe
+    from slm_workbench.engine.errors import WorkbenchError
+    from slm_workbench.engine.runs.launcher import start_job
+
+    with pytest.raises(WorkbenchError, match="QLoRA needs a CUDA GPU"):  # refused before a job starts
+        start_recipe(tiny_recipe(method="qlora"), title="qlora on cpu", force=True)
+    assert RunStore().list() == []
+    run_dir = start_job("train", dump_recipe(tiny_recipe(method="qlora")), title="qlora on cpu")  # the job checks too
     info = wait_for_state(run_dir, {"done", "failed"}, timeout=120)
     assert info.state == "failed"
     errors = [e for e in read_events(run_dir) if e.kind == "error"]
