@@ -38,7 +38,8 @@ class WorkbenchApp(App):
     TITLE = "SLM Workbench"
     SUB_TITLE = "small language models, raw data to deployment"
     CSS_PATH = STYLES
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "leave_field", "Leave field")] + [
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("escape", "leave_field", "Leave field"),
+                Binding("slash", "type_here", "Type")] + [
         Binding(str(number), f"show_pane('{pane_id}')", title, show=False)
         for number, (pane_id, title) in enumerate(PANES, start=1)
     ]
@@ -107,9 +108,30 @@ class WorkbenchApp(App):
         """Escape leaves a text field, so the pane keys (1-7, q) work again."""
         self.screen.set_focus(None)
 
+    def action_type_here(self) -> None:
+        """``/`` puts the cursor in the shown pane's main text field (a pane never takes the keys
+        from the pane keys by itself: switching to it leaves the focus out of its fields)."""
+        field = self._field_to_type()
+        if field is not None:
+            field.focus()
+
+    def _field_to_type(self):  # noqa: ANN202 - a Widget, or None
+        screen = self.screen
+        if not isinstance(screen, WorkbenchScreen):
+            return None
+        pane = screen.current_pane()
+        if pane is None:
+            return None
+        chosen = getattr(pane, "field_to_type", None)
+        if chosen is not None:
+            return chosen()
+        return next((w for w in pane.query("*") if is_text_input(w) and w.focusable and w.display), None)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_field":  # shown in the footer only where it does something
             return is_text_input(self.focused)
+        if action == "type_here":
+            return not is_text_input(self.focused) and self._field_to_type() is not None
         return True
 
     def action_show_pane(self, pane_id: str) -> None:

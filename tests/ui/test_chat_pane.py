@@ -43,13 +43,10 @@ def stats_lines(column: ChatColumn) -> list[str]:
 
 
 async def focus_prompt(pilot, pane: ChatPane) -> None:
-    """Focus the prompt once the pane has settled (it focuses an input itself when first shown)."""
+    """Focus the prompt once the pane is built (it never takes the focus by itself)."""
     await until(pilot, lambda: pane.is_mounted and pane.query("#chat-prompt"), what="the pane")
     prompt = pane.query_one("#chat-prompt")
-    for _ in range(3):
-        await until(pilot, lambda: pane.has_focus_within, what="the pane's own focus")
-        prompt.focus()
-        await pilot.pause(0.05)
+    prompt.focus()
     await until(pilot, lambda: pilot.app.focused is prompt, what="the prompt's focus")
 
 

@@ -46,8 +46,14 @@ async def test_pane_keys_work_after_launching_from_the_train_pane(tmp_path: Path
             assert current(app) == "quantize"
             await pilot.press("6")
             assert current(app) == "chat"
-            assert is_text_input(app.focused)  # the Chat pane puts the cursor in its model field
-            assert "escape" in footer_keys(app)  # and the footer says how to leave it
+            await wait_for(pilot, lambda: bool(app.screen.query("#chat-models")), what="the Chat pane")
+            assert not is_text_input(app.focused)  # a pane never takes the pane keys by itself
+            assert "slash" in footer_keys(app)  # the footer says how to type in it
+            await pilot.press("7", "6")
+            assert current(app) == "chat"
+            await pilot.press("slash")
+            assert app.focused is app.screen.query_one("#chat-models")
+            assert "escape" in footer_keys(app)  # and how to leave the field
             await pilot.press("7", "4")
             assert current(app) == "chat" and app.focused.value == "74"  # typed: it is a text field
             await pilot.press("escape", "4")

@@ -29,7 +29,6 @@ from ...engine.chat.types import ChatBackend, GenParams, Message
 from ...engine.errors import WorkbenchError
 from .. import chat_messages as msg
 from ..pane_context import PaneContext
-from ..visibility import is_shown
 from ..widgets.chat_columns import ChatColumns
 from ..widgets.chat_params import ChatParams
 from .chat_modals import ChatDiffScreen, ChatHistoryScreen, ChatTemplateScreen
@@ -78,12 +77,10 @@ class ChatPane(Vertical):
                         compact=True)
             yield Button("Send", id="chat-send", variant="primary", compact=True)
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
-
-    def on_show(self) -> None:
-        if is_shown(self) and not self.has_focus_within:  # never from a pane built in the background
-            self.query_one("#chat-prompt" if self.specs else "#chat-models", Input).focus()
+    def field_to_type(self) -> Input | None:
+        """Where ``/`` puts the cursor: the prompt once models are loaded, else the models field."""
+        found = self.query("#chat-prompt" if self.specs else "#chat-models")
+        return found.first(Input) if found else None
 
     @property
     def board(self) -> ChatColumns:

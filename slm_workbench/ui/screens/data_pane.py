@@ -140,8 +140,6 @@ class DataPane(Vertical):
 
     def on_show(self) -> None:
         self._shown = True
-        if self.source is None:
-            self.query_one(SourcePicker).focus_input()
         if self.tokenizer_ok:
             self._preload(self.query_one(DataSettings).model)
 

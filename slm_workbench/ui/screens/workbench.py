@@ -134,6 +134,14 @@ class WorkbenchScreen(Screen):
         if focused is not None and not is_shown(focused):
             self.set_focus(None)  # hidden with its pane: nothing must keep the keys from the pane keys
 
+    def current_pane(self) -> Widget | None:
+        """The pane on screen now (None while its slot is still empty)."""
+        holder = self.query_one("#panes", ContentSwitcher).visible_content
+        if holder is None or not isinstance(holder, DeferredPane):
+            return holder
+        built = holder.query(f"#{holder.id}-pane")
+        return built.first() if built else None
+
     async def open_pane(self, pane_id: str) -> Widget:
         """Show ``pane_id`` and return the pane itself, built now if it was still deferred."""
         self.show_pane(pane_id)
