@@ -15,16 +15,15 @@ inside a job that names it (the hub is the network), or with ``slmw models prepa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import Cancelled, ModelNotFoundError, WorkbenchError
-from ..events import CorruptLine, Error, Event, Progress, decode_event
+from ..events import Error, Progress
 from ..runs import store as run_files
 from ..runs.context import RunContext
 from ..runs.status import TERMINAL_STATES
-from ..runs.tail import FileTail
+from ..runs.watch import follow_events
 from .builtin import BUILTIN_MODELS
 from .resolve import ModelRef, parse_model
 from .variants import split_variant
@@ -88,21 +87,15 @@ def ensure_prepared(
     if run_dir is None:
         return None
     on_progress(f"preparing {ref.name} (job {run_dir.name})")
-    events: FileTail[Event | CorruptLine] = FileTail(run_dir / run_files.EVENTS, lambda text, n: decode_event(text, line_no=n))
-    info_of = (run_store or run_files.RunStore(run_dir.parent)).info
     errors: list[Error] = []
-    while True:
-        info = info_of(run_dir)  # read before the events, so none written before the end is missed
-        for event in events.read_new():
+    for info, events in follow_events(run_dir, poll=poll):
+        for event in events:
             if isinstance(event, Progress):
                 on_progress(f"preparing {ref.name}: {event.summary()}")
             elif isinstance(event, Error):
                 errors.append(event)
-        if info.state in TERMINAL_STATES or info.state == "corrupt":
-            break
-        if not keep_waiting():
+        if info.state not in TERMINAL_STATES and info.state != "corrupt" and not keep_waiting():
             raise Cancelled(f"stopped waiting for {run_dir.name}; it goes on")
-        time.sleep(poll)
     if info.state != "done" or not ref.prepared:
         why = errors[-1].message if errors else f"the job ended {info.state}"
         raise ModelNotFoundError(f"preparing {ref.name} failed (run {run_dir.name}): {why}",

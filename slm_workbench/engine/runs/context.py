@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import Cancelled
 from ..events import Artifact, Checkpoint, Event, ItemState, Progress, Warning
 from . import store
+from .run import Run
 
 PROGRESS_MIN_INTERVAL_S = 0.25
 """Progress events closer together than this are dropped (the first about a new item and the last
@@ -28,6 +29,8 @@ are throttled like any other update."""
 class RunContext:
     def __init__(self, run_dir: Path, *, rank: int = 0) -> None:
         self.run_dir = Path(run_dir)
+        self.run = Run(self.run_dir)
+        """The run's files (its artifacts, checkpoints, lineage ...), as every reader sees them."""
         self.rank = rank
         self.cancel_requested = threading.Event()
         self._lock = threading.Lock()
@@ -40,11 +43,11 @@ class RunContext:
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.run_dir / store.ARTIFACTS
+        return self.run.artifacts_dir
 
     @property
     def checkpoints_dir(self) -> Path:
-        return self.run_dir / store.CHECKPOINTS
+        return self.run.checkpoints_dir
 
     def emit(self, event: Event) -> None:
         if self.writes:

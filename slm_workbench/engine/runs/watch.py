@@ -4,19 +4,22 @@
 changed, and re-checks process liveness only for runs that claim to be active.
 ``RunFollower.read_new()`` returns just the events, metrics and log lines appended since the
 last call (replaying everything on the first call, so a re-attached view sees the whole
-history).
+history). ``follow_events`` is the same for a caller that blocks until the run ends (the
+CLI following a job, a command waiting for the built-in model's preparation).
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..events import CorruptLine, Event, Progress, decode_event, decode_metrics
 from . import store
-from .status import ACTIVE_STATES
+from .status import ACTIVE_STATES, TERMINAL_STATES
 from .tail import FileTail, text_tail
 
 
@@ -88,3 +91,19 @@ class RunFollower:
 
     def read_new(self) -> RunOutput:
         return RunOutput(self._events.read_new(), self._metrics.read_new(), self._log.read_new())
+
+
+def follow_events(run_dir: Path, *, poll: float = 0.3) -> Iterator[tuple[store.RunInfo, list[Event | CorruptLine]]]:
+    """Every ``poll`` seconds until the run ends: (its info, the events appended since the last
+    yield). The last yield carries the ended state and every event written before it; a caller
+    that stops iterating stops watching (the job goes on)."""
+    run_store = store.RunStore(run_dir.parent)
+    events_path = str(run_dir / store.EVENTS)
+    events: FileTail[Event | CorruptLine] = FileTail(
+        run_dir / store.EVENTS, lambda text, n: decode_event(text, path=events_path, line_no=n))
+    while True:
+        info = run_store.info(run_dir)  # read before the events: none written before the end is missed
+        yield info, events.read_new()
+        if info.state in TERMINAL_STATES or info.state == "corrupt":
+            return
+        time.sleep(poll)
