@@ -12,13 +12,14 @@ through the class, so an error names the field (``slmw export: block_size: ...``
 from __future__ import annotations
 
 import argparse
-import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+from ..config.fields import REQUIRED, field_at, literal_choices, members, recipe_fields, scalar_kind
 
 ALWAYS_EXCLUDED = {"stage": "the command itself chooses the stage"}
 
@@ -56,20 +57,9 @@ class RecipeFlags:
         commands that read ``args`` directly rather than building a recipe)."""
         for flag in self.flags:
             if getattr(args, flag.dest, None) is None:
-                default = _field_default(self.cls, flag.path)
-                if default is not _REQUIRED:
+                default = field_at(self.cls, flag.path).default
+                if default is not REQUIRED:
                     setattr(args, flag.dest, default)
-
-
-_REQUIRED = object()
-
-
-def _field_default(cls: type[BaseModel], path: str) -> Any:
-    *parents, leaf = path.split(".")
-    for name in parents:
-        cls = cls.model_fields[name].annotation  # type: ignore[assignment]
-    info = cls.model_fields[leaf]
-    return _REQUIRED if info.is_required() else info.get_default(call_default_factory=True)
 
 
 def _set(out: dict[str, Any], path: str, value: Any) -> None:
@@ -86,23 +76,7 @@ def _merge(base: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# -- annotations -----------------------------------------------------------------------------------
-def _union_args(annotation: Any) -> tuple[Any, ...]:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return typing.get_args(annotation)
-    return (annotation,)
-
-
-def _literal(annotation: Any) -> list[str] | None:
-    if typing.get_origin(annotation) is typing.Literal:
-        return [str(a) for a in typing.get_args(annotation)]
-    return None
-
-
-def _section(annotation: Any) -> type[BaseModel] | None:
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-
-
+# -- values ----------------------------------------------------------------------------------------
 def comma_list(text: str) -> list[str]:
     names = [n.strip() for n in text.replace(" ", ",").split(",") if n.strip()]
     if not names:
@@ -129,37 +103,26 @@ class _Pairs(argparse.Action):
 
 def _kind(annotation: Any) -> dict[str, Any]:
     """argparse keywords (type, choices, action, metavar) for a field's annotation."""
-    args = [a for a in _union_args(annotation) if a is not type(None)]
-    if len(args) == 1:
-        (one,) = args
-        choices = _literal(one)
-        if choices:
-            return {"choices": choices}
-        if one is bool:
-            return {"action": argparse.BooleanOptionalAction}
-        if one in (int, float):
-            return {"type": one, "metavar": "N" if one is int else "X"}
-        if one is str:
-            return {"type": str}
-        origin = typing.get_origin(one)
-        if origin is list:
-            return {"type": comma_list, "metavar": "A,B,…"}
-        if origin is dict:
-            return {"type": pair, "action": _Pairs, "metavar": "KEY=VALUE"}
-    literal = next((c for c in map(_literal, args) if c), None)
+    args = members(annotation)
+    choices = literal_choices(args[0]) if len(args) == 1 else None
+    if choices:
+        return {"choices": choices}
+    kind, _optional = scalar_kind(annotation)
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if kind in (int, float):
+        return {"type": kind, "metavar": "N" if kind is int else "X"}
+    if kind is str:
+        return {"type": str}
+    if kind is list:
+        return {"type": comma_list, "metavar": "A,B,…"}
+    if kind is dict:
+        return {"type": pair, "action": _Pairs, "metavar": "KEY=VALUE"}
+    literal = next((c for c in map(literal_choices, args) if c), None)
     if literal and any(typing.get_origin(a) is list for a in args):  # e.g. "all-linear" | [names]
         return {"type": lambda text: text if text in literal else comma_list(text),
                 "metavar": "|".join(literal) + "|A,B,…"}
     raise TypeError(f"no command-line form for a field of type {annotation!r}")
-
-
-def _help(info: Any, default: Any) -> str:
-    text = " ".join((info.description or "").replace("``", "`").split())
-    if default is not _REQUIRED and default is not None and default != [] and default != {}:
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        shown = str(shown).lower() if isinstance(default, bool) else shown
-        text += f" (default: {shown})"
-    return text.replace("%", "%%")
 
 
 # -- the two halves ----------------------------------------------------------------------------------
@@ -187,35 +150,24 @@ def add_recipe_flags(
     result = RecipeFlags(cls, excluded={**ALWAYS_EXCLUDED, **dict(exclude or {})})
     wanted = None if fields is None else list(fields)
 
-    def visit(schema: type[BaseModel], prefix: str) -> None:
-        for name, info in schema.model_fields.items():
-            path = f"{prefix}{name}"
-            if path in result.excluded:
-                continue
-            nested = _section(info.annotation)
-            if nested is not None:
-                if wanted is None or any(w == path or w.startswith(path + ".") for w in wanted):
-                    visit(nested, f"{path}.")
-                continue
-            if wanted is not None and path not in wanted:
-                continue
-            default = _REQUIRED if info.is_required() else info.get_default(call_default_factory=True)
-            name_out = renames.get(path, path.replace(".", "_"))
-            kwargs = _kind(info.annotation)
-            kwargs["help"] = _help(info, default) if path not in helps else helps[path].replace("%", "%%")
-            if path in positional:
-                parser.add_argument(name_out, **kwargs)
-                result.flags.append(Flag(path, name_out, name_out))
-                continue
-            option = "--" + name_out.replace("_", "-")
-            dest = name_out.replace("-", "_")
-            short = [a for a in aliases.get(path, ()) if not a.startswith("--")]
-            longer = [a for a in aliases.get(path, ()) if a.startswith("--")]
-            parser.add_argument(*short, option, *longer, dest=dest, default=None,
-                                required=path in required, **kwargs)
-            result.flags.append(Flag(path, dest, option))
+    for shown in recipe_fields(cls, exclude=result.excluded):
+        path = shown.path
+        if wanted is not None and path not in wanted:
+            continue
+        name_out = renames.get(path, path.replace(".", "_"))
+        kwargs = _kind(shown.annotation)
+        kwargs["help"] = (helps[path] if path in helps else shown.help).replace("%", "%%")
+        if path in positional:
+            parser.add_argument(name_out, **kwargs)
+            result.flags.append(Flag(path, name_out, name_out))
+            continue
+        option = "--" + name_out.replace("_", "-")
+        dest = name_out.replace("-", "_")
+        short = [a for a in aliases.get(path, ()) if not a.startswith("--")]
+        longer = [a for a in aliases.get(path, ()) if a.startswith("--")]
+        parser.add_argument(*short, option, *longer, dest=dest, default=None, required=path in required, **kwargs)
+        result.flags.append(Flag(path, dest, option))
 
-    visit(cls, "")
     parser.set_defaults(recipe_flags=result)
     return result
 

@@ -13,8 +13,6 @@ form lacks (a source picker, variant checkboxes) as its own widgets for those fi
 from __future__ import annotations
 
 import re
-import types
-import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,26 +24,9 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
+from ...config.fields import REQUIRED, RecipeField, literal_choices, recipe_fields, scalar_kind
+
 SKIP = {"stage"}
-
-
-def _literal_choices(annotation: Any) -> list[str] | None:
-    if typing.get_origin(annotation) is typing.Literal:
-        return [str(a) for a in typing.get_args(annotation)]
-    return None
-
-
-def _scalar(annotation: Any) -> tuple[Any, bool]:
-    """(int | float | str | bool | dict | None, optional) for an annotation such as ``int | None``."""
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
-    optional = type(None) in args
-    kinds = [a for a in args if a is not type(None)] if args else [annotation]
-    if len(kinds) == 1 and typing.get_origin(kinds[0]) is dict:
-        return dict, optional
-    if len(kinds) == 1 and typing.get_origin(kinds[0]) is list:
-        return list, optional
-    kind = kinds[0] if len(kinds) == 1 and kinds[0] in (int, float, str, bool) else None
-    return kind, optional
 
 
 def parse_pairs(text: str, name: str) -> dict[str, str]:
@@ -57,14 +38,6 @@ def parse_pairs(text: str, name: str) -> dict[str, str]:
             raise ValueError(f"{name}: expected NAME=VALUE pairs, got {item!r}")
         pairs[key] = value
     return pairs
-
-
-def _help(description: str | None, default: Any) -> str:
-    text = " ".join((description or "").split())
-    if default not in (None, "", [], {}) and not callable(default):
-        shown = ", ".join(map(str, default)) if isinstance(default, list) else default
-        text += f" (default: {str(shown).lower() if isinstance(default, bool) else shown})"
-    return text
 
 
 class RecipeForm(VerticalScroll):
@@ -113,42 +86,30 @@ class RecipeForm(VerticalScroll):
             self.styles.grid_size_columns = columns
 
     # -- building -----------------------------------------------------------------------------------
-    def _fields(self) -> list[tuple[str, Any]]:
-        """(dotted path, pydantic FieldInfo) of every field shown, nested sections flattened."""
-        out = []
-
-        def visit(schema: type[BaseModel], prefix: str) -> None:
-            for name, info in schema.model_fields.items():
-                path = f"{prefix}{name}"
-                if path in self._exclude:
-                    continue
-                nested = info.annotation
-                if isinstance(nested, type) and issubclass(nested, BaseModel):
-                    visit(nested, f"{path}.")
-                else:
-                    out.append((path, info))
-
-        visit(self.schema, "")
+    def _fields(self) -> list[RecipeField]:
+        """Every field shown (nested sections flattened), in ``fields`` order when given."""
+        out = recipe_fields(self.schema, exclude=self._exclude)
         if self._wanted is not None:
-            by_path = dict(out)
-            out = [(path, by_path[path]) for path in self._wanted if path in by_path]
+            by_path = {field.path: field for field in out}
+            out = [by_path[path] for path in self._wanted if path in by_path]
         return out
 
     def compose(self) -> ComposeResult:
         fields = self._fields()
         width: int | str = self._label_width or (24 if self._columns == 1 else "auto")
         section = ""
-        for path, info in fields:
+        for field in fields:
+            path, info = field.path, field.info
             parent = path.rpartition(".")[0]
             heading = self._sections.get(path) or (parent if parent and parent != section else "")
             if parent != section:
                 section = parent
             if heading:
                 yield Static(heading, classes="form-section")
-            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            default = None if field.default is REQUIRED else field.default
             value = _get(self._initial, path, default)
             control = self._control(path, info.annotation, value)
-            control.tooltip = _help(info.description, default)
+            control.tooltip = field.help
             control.add_class("form-control")
             label = Label(path.rpartition(".")[2], classes="form-label")
             label.styles.width = width
@@ -168,11 +129,11 @@ class RecipeForm(VerticalScroll):
 
     def _control(self, path: str, annotation: Any, value: Any) -> Any:
         dom = f"{self.prefix}{_dom_id(path)}"
-        choices = _literal_choices(annotation)
+        choices = literal_choices(annotation)
         if choices:
             self._kinds[path] = ("choice", None)
             return Select([(c, c) for c in choices], value=str(value), allow_blank=False, id=dom, compact=True)
-        kind, optional = _scalar(annotation)
+        kind, optional = scalar_kind(annotation)
         if kind is bool and optional:  # three states: None leaves the choice to the job
             self._kinds[path] = ("optional_bool", None)
             shown = "default" if value is None else str(bool(value)).lower()
