@@ -7,7 +7,6 @@ overrides the recipe file and ``--set``, and without a file the flags are the re
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ..config.train import TrainRecipe
@@ -39,12 +38,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     recipe = build_recipe(args, where=where, base=data)
     if args.estimate:
         return print_estimate(recipe, as_json=args.json)
-    from ..engine.train.preflight import preflight
-
-    checks = preflight(recipe)
-    for warning in checks.warnings:
-        print(f"slmw: warning: {warning}", file=sys.stderr)
-    checks.raise_errors()
     return run_recipe_job(recipe, title=args.recipe.stem if args.recipe else "train", args=args)
 
 

@@ -67,6 +67,7 @@ def test_force_lets_a_memory_refusal_through_as_a_warning(tiny_model_dir, small_
 
     assert launched == [run_dir]
     assert "[preflight] warning: this train job needs about" in (run_dir / store.LOG).read_text()
+    assert any("this train job needs about" in e.summary() for e in store.read_events(run_dir) if e.kind == "warning")
     assert "(started anyway: forced)" in check_launch(big_recipe(tiny_model_dir), force=True)[0]
 
 

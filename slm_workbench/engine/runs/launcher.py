@@ -45,9 +45,13 @@ def start_recipe(recipe: Any, *, title: str = "", header: str = "", run_store: s
     warnings = check_launch(recipe, force=force)
     run_store = run_store or store.RunStore()
     run_dir = run_store.create(recipe.stage, dump_recipe(recipe, header), title=title)
-    if warnings:
+    if warnings:  # in the log and as events: whoever follows the run (CLI, Runs pane) sees them first
+        from .context import RunContext
+
         with open(run_dir / store.LOG, "a", encoding="utf-8") as log:
             log.writelines(f"[preflight] warning: {w}\n" for w in warnings)
+        for warning in warnings:
+            RunContext(run_dir).warn(warning)
     launch(run_dir)
     return run_dir
 
