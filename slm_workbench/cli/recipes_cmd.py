@@ -24,11 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _summary(name: str, path) -> dict[str, str]:
-    import yaml
+    from ..config.loading import read_recipe_data
 
     text = path.read_text(encoding="utf-8")
     first = text.splitlines()[0] if text else ""
-    stage = (yaml.safe_load(text) or {}).get("stage", "")
+    stage = read_recipe_data(path).get("stage", "")
     return {"name": name, "stage": stage, "command": first.lstrip("# ").strip(), "path": str(path)}
 
 
