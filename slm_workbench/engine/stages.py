@@ -107,6 +107,8 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("compare", "Compare variants", "slm_workbench.config.export:CompareRecipe",
               "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
               command=("compare",), preflight=_CHECKS + "check_export"),
+    StageSpec("sweep", "Sweep", "slm_workbench.config.sweep:SweepRecipe", "slm_workbench.engine.sweep.stage:run",
+              frozenset({"report"}), resumable=True, view="sweep", command=("sweep",)),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

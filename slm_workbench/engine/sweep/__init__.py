@@ -1,0 +1,1 @@
+"""Hyperparameter sweeps on Optuna (stage ``sweep``): every trial is an ordinary training run."""

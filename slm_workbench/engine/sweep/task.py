@@ -1,0 +1,66 @@
+"""A trial's task score: an ``eval`` job on the trial's run, the one evaluator (docs/eval.md).
+
+The score is ``metrics.task.mean`` of the eval run's ``eval_report.json``, so "task score"
+means what it means everywhere else in the workbench. The eval job is an ordinary run (it
+shows in Runs); a stop of the sweep stops it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ..runs import launcher, store
+from ..runs.run import Run
+from ..runs.status import TERMINAL_STATES
+from ..stages import find_stage
+
+EVAL_REPORT = "eval_report.json"
+POLL_S = 0.5
+
+
+class TaskScoreUnavailable(Exception):
+    """The task score could not be measured (no eval stage, or the eval job did not finish)."""
+
+
+def eval_stage_available() -> bool:
+    return find_stage("eval") is not None
+
+
+def task_score(run_id: str, examples: int, *, run_store: store.RunStore, title: str,
+               stop_requested: Callable[[], bool]) -> tuple[float | None, str]:
+    """(the task score of run ``run_id`` on ``examples`` held-out examples, the eval run's id).
+
+    Raises ``TaskScoreUnavailable`` (with the reason) when it cannot be measured, and
+    ``errors.Cancelled`` when ``stop_requested()`` turns true while the eval job runs (after
+    stopping it)."""
+    if not eval_stage_available():
+        raise TaskScoreUnavailable("this workbench has no eval stage")
+    from ...config.eval import EvalRecipe
+    from ..errors import Cancelled
+
+    recipe = EvalRecipe(target=run_id, max_examples=examples)
+    run_dir = launcher.start_recipe(recipe, title=title, run_store=run_store)
+    while True:
+        info = run_store.info(run_dir)
+        if info.state in TERMINAL_STATES or info.state == "corrupt":
+            break
+        if stop_requested():
+            if info.alive or info.state == "queued":
+                launcher.stop_job(info)
+            launcher.wait_for(run_dir)
+            raise Cancelled()
+        launcher.wait_for(run_dir, timeout=POLL_S)
+    if info.state != "done":
+        raise TaskScoreUnavailable(f"eval run {run_dir.name} ended {info.state}")
+    return read_task_score(Run(run_dir).artifact(EVAL_REPORT)), run_dir.name
+
+
+def read_task_score(report: Path) -> float | None:
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+        mean = data["metrics"]["task"]["mean"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise TaskScoreUnavailable(f"no task score in {report}") from None
+    return float(mean) if isinstance(mean, (int, float)) else None
