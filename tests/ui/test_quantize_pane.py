@@ -31,7 +31,7 @@ def checked(app) -> list[str]:
 
 
 async def open_pane(pilot) -> None:
-    await pilot.press("5")
+    await pilot.press("6")
     await wait_for(pilot, lambda: bool(pilot.app.screen.query("#q-table")), what="the pane to mount")
 
 

@@ -1,4 +1,4 @@
-"""The main screen: one pane per lifecycle step, switched with 1-7 or the pane bar.
+"""The main screen: one pane per lifecycle step, switched with 1-8 or the pane bar.
 
 Only the initial pane is in the first frame. Every other pane gets its ``DeferredPane`` when
 first shown: a slot in the switcher that imports and mounts its pane then, so the TUI's
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 PANES: tuple[tuple[str, str], ...] = (
     ("data", "Data"),
     ("train", "Train"),
+    ("sweep", "Sweep"),
     ("runs", "Runs"),
     ("distill", "Distill"),
     ("quantize", "Quantize"),
@@ -51,6 +52,7 @@ PANES: tuple[tuple[str, str], ...] = (
 PANE_CLASSES: dict[str, str] = {
     "data": "slm_workbench.ui.screens.data_pane:DataPane",
     "train": "slm_workbench.ui.screens.train_pane:TrainPane",
+    "sweep": "slm_workbench.ui.screens.sweep_pane:SweepPane",
     "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
     "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
     "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",

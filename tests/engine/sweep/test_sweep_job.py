@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import yaml
+
 from slm_workbench.engine.runs.launcher import start_recipe
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.engine.sweep.summary import read_report, read_trials
@@ -23,8 +25,8 @@ def test_four_trials_are_training_runs_and_the_bad_one_is_pruned(tiny_sweep) -> 
         trial_run = runs[row["run_id"]]
         assert trial_run.stage == "train"
         assert trial_run.state == ("cancelled" if row["state"] == "pruned" else "done")
-        recipe = (trial_run.dir / "recipe.yaml").read_text()
-        assert f"learning_rate: {row['params']['learning_rate']}" in recipe
+        recipe = yaml.safe_load((trial_run.dir / "recipe.yaml").read_text())
+        assert recipe["learning_rate"] == row["params"]["learning_rate"]
     assert all(r["steps"] == 24 and r["value"] == r["eval_loss"] for r in rows[:3])
     report = read_report(sweep / "artifacts")
     assert report["counts"]["complete"] == 3 and report["counts"]["pruned"] == 1
@@ -32,3 +34,55 @@ def test_four_trials_are_training_runs_and_the_bad_one_is_pruned(tiny_sweep) -> 
     assert report["dashboard"] == f"optuna-dashboard {sweep / 'optuna.journal'}"
     assert (sweep / "optuna.journal").stat().st_size > 0
     assert json.loads((sweep / "artifacts" / "sweep_report.json").read_text())["study"] == sweep.name
+
+
+def test_a_second_worker_joins_the_sweep_on_its_storage(tiny_sweep, capsys) -> None:
+    from slm_workbench.cli.main import main
+    from tests.helpers import wait_until
+
+    sweep = start_recipe(tiny_sweep(params={"learning_rate": "choice:0.005,0.004,0.003"}, pruner={"enabled": False},
+                                    trials=4, seed=0), title="shared sweep")
+    wait_until(lambda: any(r.get("run_id") for r in read_trials(sweep / "artifacts")), timeout=120,
+               what="the first trial to start")
+    assert main(["sweep", "--join", sweep.name[-4:], "--detach"]) == 0
+    worker = RunStore().resolve(capsys.readouterr().out.strip())
+    assert wait_for_state(sweep, {"done", "failed"}, timeout=600).state == "done", (sweep / "worker.log").read_text()[-3000:]
+    assert wait_for_state(worker, {"done", "failed"}, timeout=600).state == "done", (worker / "worker.log").read_text()[-3000:]
+    joined = RunStore().info(worker)
+    assert joined.stage == "sweep"
+    recipe = (worker / "recipe.yaml").read_text()
+    assert f"join: {sweep.name}" in recipe and str(sweep / "optuna.journal") in recipe
+    rows = read_trials(worker / "artifacts")  # the worker's summary is of the whole study
+    finished = [r for r in rows if r["state"] in ("complete", "pruned")]
+    assert len(finished) >= 4 and {r["worker"] for r in finished} == {sweep.name, worker.name}, rows
+    assert len({r["run_id"] for r in rows}) == len(rows)  # every trial its own training run
+
+
+def test_a_crashed_sweep_resumes_and_retries_the_trial_it_left_running(tiny_sweep) -> None:
+    import os
+    import signal
+
+    from slm_workbench.engine.runs.launcher import resume_job
+    from tests.helpers import wait_until
+
+    sweep = start_recipe(tiny_sweep(params={"learning_rate": "choice:0.005"}, trials=2, pruner={"enabled": False},
+                                    train=None or tiny_sweep().train | {"max_steps": 400, "save_steps": 4}),
+                         title="crashing sweep")
+
+    def first_run_checkpointed():
+        rows = read_trials(sweep / "artifacts")
+        run_id = rows[0].get("run_id") if rows else None
+        return run_id if run_id and list((RunStore().root / run_id / "checkpoints").glob("checkpoint-*/trainer_state.json")) else None
+
+    first_run = wait_until(first_run_checkpointed, timeout=240, what="trial 0 to checkpoint")
+    os.killpg(RunStore().info(sweep).status.pgid, signal.SIGKILL)  # the sweep dies; its trial run lives on
+    assert wait_for_state(sweep, {"interrupted"}).state == "interrupted"
+    resume_job(RunStore().info(sweep))
+    assert wait_for_state(sweep, {"done", "failed"}, timeout=900).state == "done", (sweep / "worker.log").read_text()[-3000:]
+    rows = read_trials(sweep / "artifacts")
+    assert rows[0]["state"] == "failed" and rows[0]["interrupted"]
+    retry = next(r for r in rows if r["retry_of"] == 0)
+    assert retry["state"] == "complete" and retry["run_id"] == first_run  # it resumed the same run
+    assert sum(r["state"] == "complete" for r in rows) == 2
+    events = (RunStore().root / first_run / "events.jsonl").read_text()
+    assert events.count('"kind": "started"') == 2  # trained once, stopped by the recovery, resumed
