@@ -107,6 +107,8 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("compare", "Compare variants", "slm_workbench.config.export:CompareRecipe",
               "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
               command=("compare",), preflight=_CHECKS + "check_export"),
+    StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
+              frozenset({"report"}), resumable=True, view="runs", command=("eval",), preflight=_CHECKS + "check_eval"),
     StageSpec("sweep", "Sweep", "slm_workbench.config.sweep:SweepRecipe", "slm_workbench.engine.sweep.stage:run",
               frozenset({"report"}), resumable=True, view="sweep", command=("sweep",)),
 )
