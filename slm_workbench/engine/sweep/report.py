@@ -54,7 +54,7 @@ def importances(study: Any) -> dict[str, float]:
     if len(complete) < 2 or not complete[0].params:
         return {}
     try:
-        found = optuna.importance.get_param_importances(study)
+        found = optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
     except (ValueError, RuntimeError, ZeroDivisionError):
         return {}
     return {k: round(float(v), 4) for k, v in found.items() if math.isfinite(v)}

@@ -43,19 +43,27 @@ def dashboard_command(location: str) -> str:
 
 def open_storage(location: str) -> Any:
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+    import optuna.storages as storages
+    from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
     if is_database(location):
+        import inspect
+        import warnings
+
         try:
-            return RDBStorage(location, heartbeat_interval=60, grace_period=180,
-                              failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage).parameters:  # optuna >= 4.9
+                    retry = {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=2)}
+                else:
+                    retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=2)}
+                return RDBStorage(location, heartbeat_interval=60, grace_period=180, **retry)
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors are many; the user fixes the URL
             raise WorkbenchError(f"cannot open the sweep storage {location}: {type(exc).__name__}: {exc}".splitlines()[0],
                                  hint="check the database URL and that its driver is installed") from None
     path = Path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
-    del optuna
     return JournalStorage(JournalFileBackend(str(path)))
 
 

@@ -40,8 +40,13 @@ def task_score(run_id: str, examples: int, *, run_store: store.RunStore, title: 
     from ...config.eval import EvalRecipe
     from ..errors import Cancelled
 
+    from ..errors import WorkbenchError
+
     recipe = EvalRecipe(target=run_id, max_examples=examples)
-    run_dir = launcher.start_recipe(recipe, title=title, run_store=run_store)
+    try:
+        run_dir = launcher.start_recipe(recipe, title=title, run_store=run_store)
+    except WorkbenchError as exc:  # its launch check refused (no held-out data, say)
+        raise TaskScoreUnavailable(exc.message) from None
     while True:
         info = run_store.info(run_dir)
         if info.state in TERMINAL_STATES or info.state == "corrupt":

@@ -108,6 +108,7 @@ class TrialRunner:
 
         tail: FileTail[dict[str, Any] | None] = FileTail(run_dir / store.METRICS, _row)
         last: dict[str, float] = {}
+        reported: set[int] = set()
         step = 0
         while True:
             info = self.run_store.info(run_dir)
@@ -117,7 +118,8 @@ class TrialRunner:
                 for key in ("loss", "eval_loss"):
                     if isinstance(row.get(key), (int, float)):
                         last[key] = float(row[key])
-                if "eval_loss" in row and isinstance(row["eval_loss"], (int, float)):
+                if isinstance(row.get("eval_loss"), (int, float)) and step not in reported:  # the final row repeats it
+                    reported.add(step)
                     trial.report(float(row["eval_loss"]), step)
                     if not ended and self.recipe.pruner.enabled and trial.should_prune():
                         self._stop(run_dir)

@@ -86,3 +86,18 @@ def test_a_crashed_sweep_resumes_and_retries_the_trial_it_left_running(tiny_swee
     assert sum(r["state"] == "complete" for r in rows) == 2
     events = (RunStore().root / first_run / "events.jsonl").read_text()
     assert events.count('"kind": "started"') == 2  # trained once, stopped by the recovery, resumed
+
+
+def test_each_finished_trial_is_scored_on_the_task_by_an_eval_job(tiny_sweep) -> None:
+    from slm_workbench.engine.runs.run import Run
+
+    sweep = start_recipe(tiny_sweep(params={"learning_rate": "choice:0.005"}, trials=1, metric="task", task_examples=2),
+                         title="scored sweep")
+    assert wait_for_state(sweep, {"done", "failed"}, timeout=600).state == "done", (sweep / "worker.log").read_text()[-3000:]
+    (row,) = read_trials(sweep / "artifacts")
+    eval_run = RunStore().info(RunStore().root / row["task_run"])
+    assert eval_run.stage == "eval" and eval_run.state == "done"
+    report = json.loads(Run(eval_run.dir).artifact("eval_report.json").read_text())
+    assert report["target"] == row["run_id"] and report["examples"] == 2
+    assert row["task"] == report["metrics"]["task"]["mean"] == row["value"]  # metric: task is what it is judged by
+    assert read_report(sweep / "artifacts")["direction"] == "maximize"
