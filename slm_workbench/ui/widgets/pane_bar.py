@@ -1,8 +1,8 @@
-"""The one-line pane bar: ``1 Data  2 Train  3 Runs …`` with the active pane highlighted.
+"""The one-line pane bar: ``1 Data  2 Train  3 Sweep …`` with the active pane highlighted.
 
 A ``Static`` with click links rather than ``TabbedContent``: the workbench's first frame is
 measured against a bare Textual app (bench/startup.py), and the tabbed widget's extra
-widgets and deferred activation cost a visible share of that budget. Keys 1–7 and the
+widgets and deferred activation cost a visible share of that budget. Keys 1–8 and the
 command palette switch panes as well.
 """
 
@@ -27,10 +27,12 @@ class PaneBar(Static):
 
     def render(self) -> Text:
         text = Text()
+        wide = sum(len(title) + 5 for _pane, title in self.panes) <= self.content_size.width
         for number, (pane_id, title) in enumerate(self.panes, start=1):
             label = f" {number} {title} "
             style = "bold reverse" if pane_id == self.active else ""
             text.append(label, style=style)
             text.apply_meta({"@click": f"app.show_pane('{pane_id}')"}, len(text) - len(label), len(text))
-            text.append(" ")
+            if wide:  # at 80 columns the labels' own padding separates them
+                text.append(" ")
         return text
