@@ -73,14 +73,32 @@ def run(recipe: Any, ctx: RunContext) -> None:
     summarize()
     remaining = recipe.trials - len(study.get_trials(deepcopy=False, states=tuple(TrialState[s] for s in COUNTED)))
     if remaining > 0:
-        runner = TrialRunner(recipe, ctx, parse_params(recipe.params), me, run_store)
+        runner = TrialRunner(recipe, ctx, parse_params(recipe.params), me, run_store, on_change=summarize)
         attempts = remaining + max(3, remaining)  # failures are retried, within reason
         try:
             study.optimize(runner, n_trials=attempts, n_jobs=recipe.parallel, catch=(TrialFailed,),
                            callbacks=[summarize, enough])
+            wait_for_other_workers(study, me, ctx, summarize)
         finally:
             summarize()
     ctx.check_cancelled()
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise WorkbenchError(f"sweep {name}: no trial completed", hint=f"see {ctx.run_dir / store.LOG} and the trial runs")
     ctx.artifact("report", ctx.artifacts_dir, "trials.jsonl and sweep_report.json")
+
+
+def wait_for_other_workers(study: Any, me: dict[str, Any], ctx: RunContext, summarize: Any) -> None:
+    """Stay until the trials other workers still run have ended, so that every worker's summary
+    ends with the whole study (trials of a worker known to be gone are not waited for)."""
+    from optuna.trial import TrialState
+
+    from .study import worker_gone
+
+    while not ctx.cancel_requested.is_set():
+        running = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                   if not worker_gone(t.user_attrs.get("worker") or {}, me)]
+        if not running:
+            return
+        ctx.progress("waiting for the other workers", message=f"{len(running)} trials still running")
+        summarize()
+        ctx.cancel_requested.wait(2.0)

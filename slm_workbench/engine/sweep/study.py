@@ -94,7 +94,7 @@ def worker_identity(run_dir: Path) -> dict[str, Any]:
             "proc_start": psutil.Process().create_time()}
 
 
-def _worker_gone(worker: dict[str, Any], me: dict[str, Any]) -> bool:
+def worker_gone(worker: dict[str, Any], me: dict[str, Any]) -> bool:
     """True when the worker that ran a trial is known to be gone (only this host's can be known)."""
     if not worker or worker.get("host") != me["host"]:
         return False
@@ -114,7 +114,7 @@ def recover(study: Any, me: dict[str, Any], run_store: store.RunStore) -> list[i
     from optuna.trial import TrialState
 
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not _worker_gone(trial.user_attrs.get("worker") or {}, me):
+        if not worker_gone(trial.user_attrs.get("worker") or {}, me):
             continue
         run_id = trial.user_attrs.get("run_id")
         if run_id and (run_store.root / run_id).is_dir():

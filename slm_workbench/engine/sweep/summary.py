@@ -61,12 +61,17 @@ def read_report(artifacts: Path) -> dict[str, Any]:
 
 
 def ranked(rows: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
-    """Trials with a value first, best first (ties by trial number); the rest after, by number."""
-    scored = [r for r in rows if isinstance(r.get("value"), (int, float))]
+    """Complete trials best first, then pruned ones by where they stood when stopped (a partial
+    value never outranks a finished one), then the rest by number."""
     sign = -1 if direction == "maximize" else 1
-    scored.sort(key=lambda r: (sign * r["value"], r.get("number", 0)))
-    rest = sorted((r for r in rows if r not in scored), key=lambda r: r.get("number", 0))
-    return scored + rest
+
+    def key(row: dict[str, Any]) -> tuple[int, float, int]:
+        value = row.get("value")
+        scored = isinstance(value, (int, float))
+        group = {"complete": 0, "pruned": 1}.get(row.get("state", ""), 2) if scored else 2
+        return group, sign * value if scored and group < 2 else 0.0, row.get("number", 0)
+
+    return sorted(rows, key=key)
 
 
 def best_trial(rows: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:

@@ -55,8 +55,10 @@ class TrialRunner:
     """The objective of ``study.optimize``: thread-safe, one call per trial."""
 
     def __init__(self, recipe: Any, ctx: RunContext, params: list[Param], worker: dict[str, Any],
-                 run_store: store.RunStore) -> None:
+                 run_store: store.RunStore, on_change: Any = lambda: None) -> None:
         self.recipe = recipe
+        self.on_change = on_change
+        """Called when a trial has started its run (the summary shows it running)."""
         self.ctx = ctx
         self.params = params
         self.worker = worker
@@ -72,6 +74,7 @@ class TrialRunner:
         values = {p.name: suggest(trial, p) for p in self.params}
         run_dir = self._start(trial, values)
         trial.set_user_attr("run_id", run_dir.name)
+        self.on_change()
         self.ctx.item_state(f"trial {trial.number}", "running", detail=f"{run_dir.name} {_describe(values)}")
         try:
             value = self._follow(trial, run_dir)
