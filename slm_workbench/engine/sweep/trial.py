@@ -202,9 +202,14 @@ def _reap(info: store.RunInfo) -> None:
     """Collect the exit status of a job this process started (no zombie left behind)."""
     import os
 
+    import time
+
     pid = info.status.pid if info.status else None
-    if pid:
+    deadline = time.monotonic() + 5.0  # the job writes its end, then exits
+    while pid:
         try:
-            os.waitpid(pid, os.WNOHANG)
+            if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() > deadline:
+                return
         except (ChildProcessError, OSError):
-            pass
+            return  # not this process's child (a run resumed by an earlier sweep process)
+        time.sleep(0.05)
