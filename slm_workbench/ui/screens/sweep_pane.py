@@ -286,7 +286,7 @@ class SweepPane(Vertical):
 
     def _message(self) -> Text:
         dashboard = self.report.get("dashboard")
-        return Text(f"t trains with the best, c compares it" + (f"; dashboard: {dashboard}" if dashboard else ""))
+        return Text("t trains with the best, c compares it" + (f"; dashboard: {dashboard}" if dashboard else ""))
 
     # -- actions ------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
