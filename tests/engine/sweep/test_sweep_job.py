@@ -101,3 +101,23 @@ def test_each_finished_trial_is_scored_on_the_task_by_an_eval_job(tiny_sweep) ->
     assert report["target"] == row["run_id"] and report["examples"] == 2
     assert row["task"] == report["metrics"]["task"]["mean"] == row["value"]  # metric: task is what it is judged by
     assert read_report(sweep / "artifacts")["direction"] == "maximize"
+
+
+def test_stopping_a_sweep_stops_its_trial_run_in_order(tiny_sweep) -> None:
+    from slm_workbench.engine.runs.launcher import stop_job
+    from tests.helpers import wait_until
+
+    train = tiny_sweep().train | {"max_steps": 5000, "save_steps": 2000, "eval_fraction": 0.0}
+    sweep = start_recipe(tiny_sweep(params={"learning_rate": "choice:0.005"}, trials=1, metric="loss",
+                                    pruner={"enabled": False}, train=train), title="sweep to stop")
+    run_id = wait_until(lambda: next((r["run_id"] for r in read_trials(sweep / "artifacts") if r.get("run_id")), None),
+                        timeout=120, what="the trial to start")
+    trial_run = RunStore().root / run_id
+    wait_until(lambda: (trial_run / "metrics.jsonl").exists() and len((trial_run / "metrics.jsonl").read_text().splitlines()) >= 2,
+               timeout=240, what="the trial to train")
+    stop_job(RunStore().info(sweep))
+    assert wait_for_state(sweep, {"cancelled", "failed", "interrupted"}, timeout=180).state == "cancelled"
+    assert RunStore().info(trial_run).state == "cancelled"  # stopped as `slmw runs stop` stops it: resumable
+    assert list((trial_run / "checkpoints").glob("checkpoint-*/trainer_state.json"))
+    (row,) = read_trials(sweep / "artifacts")
+    assert row["state"] == "failed" and row["interrupted"]  # retried, resuming that run, when the sweep resumes
