@@ -11,6 +11,7 @@ trials its crashed process left running, then goes on.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -29,6 +30,9 @@ def run(recipe: Any, ctx: RunContext) -> None:
     import optuna
     from optuna.trial import TrialState
 
+    # The trial and eval jobs inherit this job's lowered priority; they must not lower it again, or a
+    # trial would run at a lower priority than the same `slmw train` (bench/sweep.py).
+    os.environ["SLMW_JOB_NICE"] = "0"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     name = recipe.join or ctx.run_dir.name

@@ -115,6 +115,10 @@ def test_stopping_a_sweep_stops_its_trial_run_in_order(tiny_sweep) -> None:
     trial_run = RunStore().root / run_id
     wait_until(lambda: (trial_run / "metrics.jsonl").exists() and len((trial_run / "metrics.jsonl").read_text().splitlines()) >= 2,
                timeout=240, what="the trial to train")
+    import psutil
+
+    nice = {run.name: psutil.Process(RunStore().info(run).status.pid).nice() for run in (sweep, trial_run)}
+    assert nice[trial_run.name] == nice[sweep.name]  # a trial runs at the priority of the same `slmw train` job
     stop_job(RunStore().info(sweep))
     assert wait_for_state(sweep, {"cancelled", "failed", "interrupted"}, timeout=180).state == "cancelled"
     assert RunStore().info(trial_run).state == "cancelled"  # stopped as `slmw runs stop` stops it: resumable
