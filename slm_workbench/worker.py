@@ -97,8 +97,8 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
         ctx.check_cancelled()
         runner_for(recipe.stage)(recipe, ctx)
         outcome, code = "done", 0
-    except Cancelled:
-        outcome, message, code = "cancelled", STOPPED, 130
+    except Cancelled as exc:
+        outcome, message, code = "cancelled", str(exc) or STOPPED, 130
     except BaseException as exc:  # noqa: BLE001 - the job must always record how it ended
         message, hint, bug = describe_failure(exc, run_dir, stage)
         error = Error(message=message, hint=hint)
@@ -129,13 +129,13 @@ def describe_failure(exc: BaseException, run_dir: Path, stage: str) -> tuple[str
     return f"{type(exc).__name__}: {exc}", f"see {run_dir / store.LOG}", True
 
 
-def run_rank(run_dir: Path, rank: int) -> int:
+def run_rank(run_dir: Path, rank: int, local_rank: int) -> int:
     """One process of a multi-process stage (under torchrun): the stage only, no status.
 
     The driver (the job's own worker) writes ``started``/``finished`` and the status; rank 0
-    writes metrics and events; a failure is written as an ``error`` event by rank 0.
+    writes metrics; each machine's local rank 0 writes its events, a failure as an ``error`` event.
     """
-    ctx = RunContext(run_dir, rank=rank)
+    ctx = RunContext(run_dir, rank=rank, local_rank=local_rank)
     stopping.StopGuard(ctx.cancel_requested, rank_child=True, log=lambda line: print(line, flush=True)).install()
     from .config.loading import load_recipe
     from .engine.stages import runner_for
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run_dir = Path(args[0]).resolve()
     if rank_child:
-        return run_rank(run_dir, int(os.environ.get("RANK", "0")))
+        return run_rank(run_dir, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")))
     return run_job(run_dir)
 
 
