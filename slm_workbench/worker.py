@@ -135,6 +135,7 @@ def run_rank(run_dir: Path, rank: int, local_rank: int) -> int:
     The driver (the job's own worker) writes ``started``/``finished`` and the status; rank 0
     writes metrics; each machine's local rank 0 writes its events, a failure as an ``error`` event.
     """
+    die_with_parent()
     ctx = RunContext(run_dir, rank=rank, local_rank=local_rank)
     stopping.StopGuard(ctx.cancel_requested, rank_child=True, log=lambda line: print(line, flush=True)).install()
     from .config.loading import load_recipe
@@ -149,6 +150,21 @@ def run_rank(run_dir: Path, rank: int, local_rank: int) -> int:
         ctx.emit(Error(message=exc.message, hint=exc.hint))
         return 1
     return 0
+
+
+def die_with_parent() -> None:
+    """A rank ends when its torchrun does: torchrun starts each rank in a session of its own, so a
+    kill -9 of the job's process group would otherwise leave the ranks training on (and a multi-node
+    peer would never see this node go)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,9 @@
 The job's worker stays the driver: it writes ``started``/``finished`` and the status, and runs
 ``torchrun … -m slm_workbench.worker --rank RUN_DIR``. Every rank trains; only the global rank 0
 writes metrics, checkpoints and artifacts; each machine's first rank writes that machine's events.
-torchrun runs in the job's process group, so a stop reaches every rank of this machine at once
-(each saves at its next step and leaves), and kill -9 of the group leaves no orphan rank behind.
+torchrun runs in the job's process group and passes a stop on to its ranks (each saves at its
+next step and leaves). torchrun starts each rank in a session of its own, so a rank also ends when
+its torchrun dies (``worker.die_with_parent``): kill -9 of the group leaves no orphan rank behind.
 
 One machine: ``torchrun --standalone --nproc_per_node N``. On CPU the ranks talk over gloo;
 ``accelerate launch --cpu --num_processes 2`` was measured to start only one process, which is why
