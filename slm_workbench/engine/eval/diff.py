@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import CorruptRunFileError
-from ..events import CorruptLine
+from ..events import CorruptLine, Progress
 from ..runs.run import Run
 from ..runs.tail import FileTail
 
@@ -163,6 +163,50 @@ class PredictionsTail:
         for row in self._tail.read_new():
             (out.problems if isinstance(row, CorruptLine) else out.rows).append(row)  # type: ignore[arg-type]
         return out
+
+
+class EvalRunReader:
+    """An eval run read as it grows: its rows so far, its last progress event, and its report
+    once written (read again only when the file changes). Each ``read`` costs what was appended."""
+
+    def __init__(self, run_dir: Path) -> None:
+        from ..events import decode_event
+
+        self.run_dir = Path(run_dir)
+        self.rows: list[Prediction] = []
+        self.problems: list[CorruptLine] = []
+        self.report: EvalReport | None = None
+        self.report_error = ""
+        self.progress: Progress | None = None
+        self._rows = PredictionsTail(self.run_dir)
+        events = Run(self.run_dir).events_path
+        self._events: FileTail[Any] = FileTail(events, lambda t, n: decode_event(t, path=str(events), line_no=n))
+        self._report_stamp: tuple[int, int] | None = None
+
+    def read(self) -> bool:
+        """Read what is new; whether anything was."""
+        new = self._rows.read_new()
+        self.rows += new.rows
+        self.problems += new.problems
+        progress = [e for e in self._events.read_new() if isinstance(e, Progress)]
+        if progress:
+            self.progress = progress[-1]
+        return bool(new.rows or new.problems or progress) | self._read_report()
+
+    def _read_report(self) -> bool:
+        path = report_path(self.run_dir)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        if (st.st_mtime_ns, st.st_size) == self._report_stamp:
+            return False
+        self._report_stamp = (st.st_mtime_ns, st.st_size)
+        try:
+            self.report, self.report_error = read_report(path), ""
+        except CorruptRunFileError as exc:
+            self.report, self.report_error = None, exc.message
+        return True
 
 
 # -- the report ---------------------------------------------------------------------------------
