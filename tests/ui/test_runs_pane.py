@@ -143,17 +143,17 @@ async def test_a_refresh_repaints_only_the_cells_that_changed(snapshot_runs: Pat
 
 
 async def test_a_hidden_runs_pane_reads_nothing_and_catches_up_when_shown(tmp_path: Path) -> None:
-    from .conftest import write_run
+    from .conftest import pane_key, write_run
 
     store = RunStore(tmp_path / "runs")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one(RunTable)
-        await pilot.press("4")
+        await pilot.press(pane_key("distill"))
         write_run(store.root, "20990101-000000-system-check-0001", "system.check", "done", title="while away")
         await wait_for(pilot, lambda: bool(app.runs), what="the app's watcher to list the run")
         await pilot.pause()
         assert table.row_count == 0  # the list reached the hidden pane, which did not redraw for it
-        await pilot.press("3")
+        await pilot.press(pane_key("runs"))
         await wait_for(pilot, lambda: table.row_count == 1, what="the pane to catch up")
         await wait_for(pilot, lambda: "while away" in str(app.screen.query_one("#run-heading").render()), what="its detail")
