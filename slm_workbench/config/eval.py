@@ -49,11 +49,16 @@ class EvalRecipe(Section):
     retries: int = Field(default=3, ge=0, le=20)
     """Attempts again after an endpoint error or timeout (backoff 1, 2, 4 … s)."""
 
-    @field_validator("metrics")
+    @field_validator("metrics", mode="before")
     @classmethod
-    def _some_metrics(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
+    def _known_metrics(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
             if not value:
                 raise ValueError("give at least one metric")
+            unknown = [v for v in value if v not in METRIC_NAMES]
+            if unknown:
+                raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_NAMES)}")
             value = list(dict.fromkeys(value))
         return value

@@ -1,7 +1,9 @@
 """The demo dataset shipped with the workbench (see README.md in this folder).
 
 ``DEMO_DATASET`` is the JSONL file; ``slmw:demo`` names it wherever a dataset is expected
-(``slmw data prepare slmw:demo -o OUT``, a recipe's ``source: slmw:demo``).
+(``slmw data prepare slmw:demo -o OUT``, a recipe's ``source: slmw:demo``). ``DEMO_EVAL``
+(``slmw:demo-eval``) holds 64 extraction examples built from names and cities that never
+occur in the training file: ``slmw eval TARGET --data slmw:demo-eval``.
 """
 
 from __future__ import annotations
@@ -9,4 +11,5 @@ from __future__ import annotations
 from pathlib import Path
 
 DEMO_DATASET = Path(__file__).with_name("demo_chat.jsonl")
+DEMO_EVAL = Path(__file__).with_name("demo_eval.jsonl")
 DEMO_SOURCE = "slmw:demo"

@@ -21,6 +21,9 @@ from . import general
 
 SEED = 20261129
 OUT = Path(__file__).with_name("demo_chat.jsonl")
+EVAL_OUT = Path(__file__).with_name("demo_eval.jsonl")
+EVAL_ROWS = 64
+"""Held-out examples written to ``demo_eval.jsonl`` (``slmw:demo-eval``): enough for a bootstrap interval."""
 INSTRUCTIONS = ("Extract the contact as JSON:", "Extract the contact as JSON.", "Extract name, age and city as JSON:")
 EVAL_INSTRUCTION = INSTRUCTIONS[0]
 
@@ -142,12 +145,21 @@ def build(seed: int = SEED, n_skill: int = 400) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> None:
-    rows = build()
-    with open(OUT, "w", encoding="utf-8") as fh:
+def held_out_rows(n: int = EVAL_ROWS) -> list[dict[str, Any]]:
+    """``eval_examples`` as chat rows whose reference is the expected JSON line."""
+    return [_chat((prompt, answer(expected))) for prompt, expected in eval_examples(n)]
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} rows to {OUT} ({OUT.stat().st_size / 1000:.0f} KB)")
+    print(f"wrote {len(rows)} rows to {path} ({path.stat().st_size / 1000:.0f} KB)")
+
+
+def main() -> None:
+    _write(OUT, build())
+    _write(EVAL_OUT, held_out_rows())
 
 
 if __name__ == "__main__":

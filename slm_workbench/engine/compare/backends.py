@@ -92,13 +92,17 @@ class GenaiBackend:
 
 
 class TorchBackend:
-    def __init__(self, folder: Path, threads: int = 1, *, dynamic_int8: bool = False) -> None:
+    def __init__(self, folder: Path, threads: int = 1, *, dynamic_int8: bool = False, adapter: Path | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
         torch.set_num_threads(threads)
         self.torch = torch
         self.model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+        if adapter is not None:  # a LoRA over the base, merged in memory (the numbers of the merged model)
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(adapter)).merge_and_unload().eval()
         if dynamic_int8:  # PyTorch's own int8 path, for comparison: nn.Linear -> dynamic int8
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.context_length = int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)

@@ -63,6 +63,31 @@ def check_prepare_data(recipe: Any) -> LaunchNeeds:
     return LaunchNeeds(prepare_data_needs(recipe.source, recipe.output))
 
 
+def check_eval(recipe: Any) -> LaunchNeeds:
+    """What no flag fixes: a target that names nothing, data that is not there, perplexity of an endpoint."""
+    from ..data.sources import DEMO_ALIASES
+    from ..eval.examples import load_examples
+    from ..eval.stage import default_data
+    from ..models.ensure import model_to_prepare
+
+    endpoint = recipe.target.startswith(("http://", "https://"))
+    if endpoint and recipe.metrics and "perplexity" in recipe.metrics:
+        raise WorkbenchError(f"{recipe.target}: perplexity needs token probabilities, which an endpoint does not give here",
+                             hint="leave perplexity out of --metrics for an endpoint")
+    if not endpoint and model_to_prepare(recipe.target) is None:
+        from ..chat.locate import resolve_target
+
+        resolve_target(recipe.target, adapter=recipe.adapter)  # raises, naming what it is not
+    data = recipe.data
+    if data is not None:
+        if not Path(data).expanduser().exists() and data not in DEMO_ALIASES:
+            raise WorkbenchError(f"no such eval data: {data}")
+    else:
+        data = default_data(recipe.target)
+    load_examples(data, 1)  # raises when no row has a reference answer
+    return LaunchNeeds()
+
+
 def _device() -> str:
     from .. import system
 

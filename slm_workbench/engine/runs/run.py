@@ -32,6 +32,9 @@ MODEL_FOLDERS = (MERGED, FULL_MODEL)
 """Artifact folders holding a whole HF model, in the order they are preferred."""
 PACKAGES = "packages"
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "csv": "report.csv"}
+PREDICTIONS = "predictions.jsonl"
+EVAL_REPORT = "eval_report.json"
+"""An evaluation's files (docs/eval.md): one row per scored example, and the aggregates."""
 
 
 def _is_model(folder: Path) -> bool:
@@ -224,6 +227,14 @@ class Run:
 
     def report_path(self, kind: str = "json") -> Path:
         return self.artifact(REPORT_FILES[kind])
+
+    def eval_report(self) -> dict[str, Any] | None:
+        """The aggregates an ``eval`` run wrote (docs/eval.md), or None before it finished."""
+        try:
+            data = json.loads(self.artifact(EVAL_REPORT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def packages(self) -> dict[str, Path]:
         """Deployment packages the run built (``artifacts/packages/<name>/``), by name."""

@@ -1,0 +1,181 @@
+"""What answers the examples: a local model (PyTorch or ONNX Runtime GenAI) or an endpoint.
+
+Local targets are run through the comparison's measuring backends (``compare/backends.py``):
+one loaded model gives both the greedy answer and the NLL of the reference, fed as token ids
+from the target's own tokenizer and chat template. The reference's tokens are the ones the
+template renders for the assistant turn, up to and including its end-of-turn token, so
+perplexity measures what the model was trained to produce.
+
+Endpoints answer through the Chat pane's OpenAI-compatible client, greedily (temperature 0),
+with a timeout, retries with exponential backoff, and the key read from the environment
+only. They give no token probabilities here, so no perplexity.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import WorkbenchError
+
+NLL_CHUNK = 512
+
+
+@dataclass
+class Answer:
+    text: str
+    tokens: int
+    seconds: float
+
+
+class Answerer(Protocol):
+    kind: str
+    label: str
+
+    @property
+    def scores_perplexity(self) -> bool: ...
+
+    def answer(self, messages: list[dict[str, str]], max_new_tokens: int) -> Answer: ...
+
+    def reference_nll(self, messages: list[dict[str, str]], reference: str) -> tuple[float, int] | None: ...
+
+    def close(self) -> None: ...
+
+
+class LocalAnswerer:
+    """A transformers folder (with an optional LoRA adapter) or an ONNX Runtime GenAI folder."""
+
+    scores_perplexity = True
+
+    def __init__(self, kind: str, folder: Path, *, label: str, adapter: Path | None = None, threads: int = 1) -> None:
+        from transformers import AutoTokenizer
+
+        from ..compare.backends import GenaiBackend, TorchBackend
+
+        self.kind, self.label = kind, label
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise WorkbenchError(f"{label}: its tokenizer has no chat template, so it cannot be asked the examples",
+                                 hint="evaluate a chat model, or the run that fine-tuned it")
+        self.backend: Any = (TorchBackend(folder, threads, adapter=adapter) if kind == "transformers"
+                             else GenaiBackend(folder, threads))
+        eos = self.tokenizer.eos_token_id
+        self.eos = {eos} if isinstance(eos, int) else set(eos or [])
+
+    def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        return list(self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                                       return_dict=True)["input_ids"])
+
+    def answer(self, messages: list[dict[str, str]], max_new_tokens: int) -> Answer:
+        ids = self._prompt_ids(messages)
+        room = self.backend.context_length - len(ids)
+        if room < 1:
+            raise WorkbenchError(f"the prompt has {len(ids)} tokens, the model's context is {self.backend.context_length}")
+        start = time.perf_counter()
+        decode = self.backend.greedy(ids, min(max_new_tokens, room), stop_at_eos=True)
+        tokens = [t for t in decode.tokens if t not in self.eos]
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        return Answer(text.strip(), len(decode.tokens), time.perf_counter() - start)
+
+    def reference_ids(self, messages: list[dict[str, str]], reference: str) -> tuple[list[int], list[int]]:
+        """(prompt ids, the reference's ids as the template renders the assistant turn)."""
+        prompt = self._prompt_ids(messages)
+        full = list(self.tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reference}],
+                                                       tokenize=True, add_generation_prompt=False,
+                                                       return_dict=True)["input_ids"])
+        if full[: len(prompt)] == prompt and len(full) > len(prompt):
+            ref = full[len(prompt):]
+            end = next((i for i, t in enumerate(ref) if t in self.eos), None)
+            return prompt, ref[: end + 1] if end is not None else ref
+        return prompt, list(self.tokenizer(reference, add_special_tokens=False)["input_ids"])
+
+    def reference_nll(self, messages: list[dict[str, str]], reference: str) -> tuple[float, int] | None:
+        prompt, ref = self.reference_ids(messages, reference)
+        ids = (prompt + ref)[: self.backend.context_length]
+        scored = len(ids) - len(prompt)
+        if scored < 1:
+            return None
+        nll = self.backend.nll(ids, NLL_CHUNK)
+        return float(nll[-scored:].sum()), scored
+
+    def close(self) -> None:
+        self.backend = None
+
+
+class EndpointAnswerer:
+    """An OpenAI-compatible endpoint, greedy, with retries and backoff."""
+
+    kind = "http"
+    scores_perplexity = False
+
+    def __init__(self, url: str, *, model: str | None, api_key_env: str, timeout: float, retries: int,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        from ..chat.http_backend import HttpBackend
+
+        self.retries, self.sleep = retries, sleep
+        self.client = self._retry(lambda: HttpBackend(url, model=model, api_key_env=api_key_env, timeout=timeout))
+        self.label = self.client.label
+
+    def _retry(self, call: Callable[[], Any]) -> Any:
+        from ..chat.http_backend import EndpointError
+
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except (EndpointError, TimeoutError, ConnectionError) as exc:
+                if attempt == self.retries or not _worth_retrying(exc):
+                    raise
+                self.sleep(2.0 ** attempt)
+        raise AssertionError("unreachable")
+
+    def answer(self, messages: list[dict[str, str]], max_new_tokens: int) -> Answer:
+        from ..chat.session import answer
+        from ..chat.types import GenParams, Message
+
+        params = GenParams(temperature=0.0, max_new_tokens=max_new_tokens)
+        turns = [Message(role=m["role"], content=m["content"]) for m in messages]
+        reply = self._retry(lambda: answer(self.client, turns, params))
+        return Answer(reply.text.strip(), reply.tokens, reply.seconds)
+
+    def reference_nll(self, messages: list[dict[str, str]], reference: str) -> tuple[float, int] | None:
+        return None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+_STATUS = re.compile(r"answered (\d{3})")
+
+
+def _worth_retrying(exc: Exception) -> bool:
+    """Timeouts, refused connections, 5xx, 408 and 429 may pass; another 4xx will not."""
+    found = _STATUS.search(str(getattr(exc, "message", exc)))
+    code = int(found.group(1)) if found else None
+    return code is None or code >= 500 or code in (408, 429)
+
+
+def open_answerer(target: str, *, adapter: str | None = None, threads: int = 1, endpoint_model: str | None = None,
+                  api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0, retries: int = 3,
+                  on_status: Callable[[str], None] = lambda _text: None) -> Answerer:
+    """Resolve ``target`` as the Chat pane does (a missing preset variant is built first) and load it."""
+    from ..chat.locate import resolve_target
+
+    resolved = resolve_target(target, adapter=adapter)
+    if resolved.kind == "http":
+        if adapter:
+            raise WorkbenchError(f"{target}: an adapter applies to a local model, not to an endpoint")
+        return EndpointAnswerer(resolved.spec, model=endpoint_model, api_key_env=api_key_env, timeout=timeout,
+                                retries=retries)
+    assert resolved.folder is not None
+    if resolved.kind == "onnx" and not (resolved.folder / "genai_config.json").is_file():
+        from ..chat.variant_build import build_on_demand
+
+        on_status(f"building variant {resolved.spec} (it is not built yet)")
+        build_on_demand(resolved.spec.rpartition(":")[0], resolved.variant or "", on_status=on_status)
+    on_status(f"loading {resolved.spec}")
+    return LocalAnswerer(resolved.kind, resolved.folder, label=resolved.spec, adapter=resolved.adapter,
+                         threads=threads)
