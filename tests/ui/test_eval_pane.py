@@ -235,7 +235,6 @@ async def test_a_run_still_scoring_shows_examples_as_they_arrive(tmp_path: Path)
         assert "running" in rendered(app, "#e-activity").plain
 
 
-@pytest.mark.skipif(find_stage("eval") is None, reason="the eval stage is not in the registry yet (the lead adds it)")
 async def test_enter_on_an_eval_run_in_the_runs_pane_opens_it_here(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs")
     two_runs(store.root)
@@ -292,10 +291,11 @@ async def test_evaluate_starts_an_eval_job_and_names_a_bad_field(tmp_path: Path,
             "smollm2-135m-instruct", "/data/contacts-eval.jsonl", 6, ["token_f1", "json_fields"])
         assert recipe.bootstrap_samples == EvalRecipe.model_fields["bootstrap_samples"].default  # the rest: defaults
         assert title == "eval smollm2-135m-instruct"
-        if find_stage("eval") is not None and find_stage("eval").view == "eval":  # the registry sends it here
-            pane = pane_of(app)
-            await wait_for(pilot, lambda: pane.shown.a is not None and pane.shown.a.name.endswith("5a5a"),
-                           what="the new run shown")
+        assert find_stage("eval").view == "eval"  # the registry sends the new run here
+        await wait_for(pilot, lambda: app.screen.query_one("#panes").current == "eval", what="still the Eval pane")
+        pane = pane_of(app)
+        await wait_for(pilot, lambda: pane.shown.a is not None and pane.shown.a.name.endswith("5a5a"),
+                       what="the new run shown")
 
 
 async def test_no_eval_run_yet_says_how_to_start_one(tmp_path: Path) -> None:

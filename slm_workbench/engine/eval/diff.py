@@ -3,12 +3,13 @@
 Pure functions over ``artifacts/predictions.jsonl`` and ``artifacts/eval_report.json``, for
 the Eval pane and ``slmw eval diff A B`` alike: nothing here runs a model or imports one.
 
-- ``read_predictions`` / ``PredictionsTail`` / ``read_report``: the files as typed rows. A
+- ``read_predictions`` / ``EvalRunReader`` / ``read_report``: the files as typed rows. A
   damaged line never breaks a reader (it becomes a ``CorruptLine``); a truncated last line (a
-  job killed mid-write, or one still writing) is left out, as the stage itself resumes.
-- ``pair_runs``: two runs' examples paired by ``id`` (the k-th occurrence of an id with the
-  k-th, so duplicated examples pair too); which ones B fixed (failed in A, passed in B), which
-  it broke, and the paired bootstrap 95% interval of each metric's mean difference B - A.
+  job killed mid-write, or one still writing) is left out, as the stage itself resumes; an
+  example scored again (an error retried on resume) counts by its last row, as in the report.
+- ``pair_runs``: two runs' examples paired by ``id``; which ones B fixed (failed in A, passed
+  in B), which it broke, and the paired bootstrap 95% interval of each metric's mean
+  difference B - A (``bootstrap.paired_difference``; perplexity's as a difference of ratios).
   Resampling the *pairs* (not each run on its own) is what makes the interval narrow enough to
   tell a real improvement from noise on the same examples.
 - ``word_diff``: reference against prediction, word by word, as spans a view colours.
@@ -27,11 +28,8 @@ from typing import Any, Literal
 
 from ..errors import CorruptRunFileError
 from ..events import CorruptLine, Progress
-from ..runs.run import Run
+from ..runs.run import EVAL_REPORT, PREDICTIONS, Run
 from ..runs.tail import FileTail
-
-PREDICTIONS = "predictions.jsonl"
-EVAL_REPORT = "eval_report.json"
 
 TASK = "task"
 PERPLEXITY = "perplexity"
@@ -124,8 +122,17 @@ def decode_prediction(text: str, *, path: str, line_no: int) -> Prediction | Cor
 @dataclass
 class Predictions:
     rows: list[Prediction] = field(default_factory=list)
+    """The last row of each example, in data order."""
     problems: list[CorruptLine] = field(default_factory=list)
     """Lines that could not be read (each names the file and its line)."""
+
+
+def latest(rows: Iterable[Prediction]) -> list[Prediction]:
+    """The last row of each example id (a retried error replaces its row), in data order."""
+    by_id: dict[str, Prediction] = {}
+    for row in rows:
+        by_id[row.id] = row
+    return sorted(by_id.values(), key=lambda r: r.index)
 
 
 def read_predictions(path: Path) -> Predictions:
@@ -146,6 +153,7 @@ def read_predictions(path: Path) -> Predictions:
                 out.problems.append(row)
         else:
             out.rows.append(row)
+    out.rows = latest(out.rows)
     return out
 
 
@@ -173,7 +181,7 @@ class EvalRunReader:
         from ..events import decode_event
 
         self.run_dir = Path(run_dir)
-        self.rows: list[Prediction] = []
+        self._by_id: dict[str, Prediction] = {}
         self.problems: list[CorruptLine] = []
         self.report: EvalReport | None = None
         self.report_error = ""
@@ -186,12 +194,17 @@ class EvalRunReader:
     def read(self) -> bool:
         """Read what is new; whether anything was."""
         new = self._rows.read_new()
-        self.rows += new.rows
+        self._by_id.update((row.id, row) for row in new.rows)
         self.problems += new.problems
         progress = [e for e in self._events.read_new() if isinstance(e, Progress)]
         if progress:
             self.progress = progress[-1]
         return bool(new.rows or new.problems or progress) | self._read_report()
+
+    @property
+    def rows(self) -> list[Prediction]:
+        """The last row of each example read so far, in data order."""
+        return sorted(self._by_id.values(), key=lambda r: r.index)
 
     def _read_report(self) -> bool:
         path = report_path(self.run_dir)
@@ -278,7 +291,7 @@ def worst_first(rows: Iterable[Prediction]) -> list[Prediction]:
 @dataclass(frozen=True)
 class Pair:
     key: str
-    """The example's id (``id#2`` for its second occurrence)."""
+    """The example's id."""
     a: Prediction
     b: Prediction
 
@@ -337,19 +350,10 @@ class EvalDiff:
         return [p for p in self.pairs if p.outcome in outcomes]
 
 
-def _keyed(rows: Iterable[Prediction]) -> dict[str, Prediction]:
-    seen: dict[str, int] = {}
-    out: dict[str, Prediction] = {}
-    for row in sorted(rows, key=lambda r: r.index):
-        k = seen[row.id] = seen.get(row.id, 0) + 1
-        out[row.id if k == 1 else f"{row.id}#{k}"] = row
-    return out
-
-
 def pair_runs(a: Iterable[Prediction], b: Iterable[Prediction], *, samples: int = 1000, seed: int = 0) -> EvalDiff:
     """A's and B's examples paired by id, in A's data order, with each metric's paired bootstrap
     interval of B - A (``samples`` resamples of the pairs, seeded: the same seed, the same interval)."""
-    keyed_a, keyed_b = _keyed(a), _keyed(b)
+    keyed_a, keyed_b = {r.id: r for r in latest(a)}, {r.id: r for r in latest(b)}
     pairs = [Pair(key, row, keyed_b[key]) for key, row in keyed_a.items() if key in keyed_b]
     metrics: dict[str, MetricDifference] = {}
     for metric in _metric_names(pairs):
@@ -368,36 +372,17 @@ def _metric_names(pairs: Sequence[Pair]) -> list[str]:
     return list(names)
 
 
-def _resampled_indices(n: int, samples: int, seed: int, chunk: int = 256):  # noqa: ANN202 - numpy arrays
-    """Rows of ``n`` indices drawn with replacement, ``samples`` rows in all, a chunk at a time
-    (a 10,000-example run resampled 1,000 times stays a few MB)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    for start in range(0, samples, chunk):
-        yield rng.integers(0, n, size=(min(chunk, samples - start), n))
-
-
-def _interval(values: Any) -> tuple[float, float]:
-    import numpy as np
-
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def _mean_difference(pairs: Sequence[Pair], metric: str, samples: int, seed: int) -> MetricDifference | None:
-    import numpy as np
+    from .bootstrap import paired_difference
 
     both = [(p.a.score(metric), p.b.score(metric)) for p in pairs]
     both = [(x, y) for x, y in both if x is not None and y is not None]
     if not both:
         return None
-    a = np.array([x for x, _ in both], dtype=float)
-    b = np.array([y for _, y in both], dtype=float)
-    d = b - a
-    means = np.concatenate([d[idx].mean(axis=1) for idx in _resampled_indices(len(d), samples, seed)])
-    low, high = _interval(means)
-    return MetricDifference(metric, float(a.mean()), float(b.mean()), float(d.mean()), low, high, len(d))
+    a, b = [x for x, _ in both], [y for _, y in both]
+    d = paired_difference(a, b, samples=samples, seed=seed)
+    assert d is not None
+    return MetricDifference(metric, sum(a) / len(a), sum(b) / len(b), d.mean, d.low, d.high, d.n)
 
 
 def _perplexity_difference(pairs: Sequence[Pair], samples: int, seed: int) -> MetricDifference | None:
@@ -414,9 +399,9 @@ def _perplexity_difference(pairs: Sequence[Pair], samples: int, seed: int) -> Me
         return np.exp(nll.sum(axis=axis) / tok.sum(axis=axis))
 
     ppl_a, ppl_b = float(corpus(nll_a, tok_a)), float(corpus(nll_b, tok_b))
-    diffs = np.concatenate([corpus(nll_b[idx], tok_b[idx], 1) - corpus(nll_a[idx], tok_a[idx], 1)
-                            for idx in _resampled_indices(len(rows), samples, seed)])
-    low, high = _interval(diffs)
+    idx = np.random.default_rng(seed).integers(0, len(rows), size=(samples, len(rows)))  # pairs resampled whole
+    low, high = (float(x) for x in np.percentile(corpus(nll_b[idx], tok_b[idx], 1) - corpus(nll_a[idx], tok_a[idx], 1),
+                                                 [2.5, 97.5]))
     if not (math.isfinite(low) and math.isfinite(high)):
         return None
     return MetricDifference(PERPLEXITY, ppl_a, ppl_b, ppl_b - ppl_a, low, high, len(rows))

@@ -2,8 +2,8 @@
 finished with its report; ``tuned`` was killed mid-line and has no report yet.
 
 The examples: a1 (JSON, base half right, tuned right: fixed), b2 (base right, tuned wrong:
-broken), c3 twice (the same prompt and reference: the same id; both pass, then fixed), d4 (the
-base target errored, both fail), e5 (base only: tuned was killed while writing it)."""
+broken), c3 (both pass), d4 (base's endpoint timed out, the retry on resume passed, tuned
+wrong: broken), e5 (base only: tuned was killed while writing it), f6 (both wrong)."""
 
 from __future__ import annotations
 
@@ -37,13 +37,13 @@ def row(index: int, task: float, *, id: str = "", passed: bool | None = None, **
 # -- reading ------------------------------------------------------------------------------------
 def test_reads_every_row_and_leaves_out_a_truncated_last_line() -> None:
     base, tuned = read_predictions(predictions_path(BASE)), read_predictions(predictions_path(TUNED))
-    assert [r.id for r in base.rows] == ["a1", "b2", "c3", "d4", "c3", "e5"] and base.problems == []
-    assert [r.id for r in tuned.rows] == ["a1", "b2", "c3", "d4", "c3"] and tuned.problems == []
+    assert [r.id for r in base.rows] == ["a1", "b2", "c3", "d4", "e5", "f6"] and base.problems == []
+    assert [r.id for r in tuned.rows] == ["a1", "b2", "c3", "d4", "f6"] and tuned.problems == []
+    assert base.rows[3].error is None and base.rows[3].task == 0.67  # the retried row replaced the error
     a1 = base.rows[0]
     assert a1.task == 0.5 and not a1.passed and a1.fields == {"name": True, "city": False}
     assert a1.scores["json_fields"] == 0.5 and a1.nll == 6.0 and a1.ref_tokens == 10
     assert base.rows[1].scores["json_fields"] is None  # does not apply: kept as null, not 0
-    assert base.rows[3].error == "the endpoint timed out after 120 s"
     assert base.rows[1].prompt == "system: Answer in one sentence.\n\nuser: What is the capital of France?"
     assert a1.prompt == "Extract the contact as JSON: Ann Lee lives in Oslo."
     assert read_predictions(FIXTURES / "nowhere.jsonl").rows == []
@@ -55,6 +55,7 @@ def test_a_damaged_line_in_the_middle_is_named_and_the_rest_read(tmp_path: Path)
     path.write_text("\n".join([lines[0], '{"index": 1, "id": 7}', "not json", *lines[2:]]) + "\n")
     read = read_predictions(path)
     assert [r.index for r in read.rows] == [0, 2, 3, 4, 5]
+    assert read.rows[2].error is None  # d4: its retry, the last row of that id
     assert [(p.line_no, p.path) for p in read.problems] == [(2, str(path)), (3, str(path))]
     assert "'id' is missing or not a string" in read.problems[0].reason
 
@@ -76,9 +77,9 @@ def test_the_tail_gives_rows_as_they_are_finished(tmp_path: Path) -> None:
 def test_reads_the_report_and_names_a_damaged_one(tmp_path: Path) -> None:
     report = read_report(report_path(BASE))
     assert report is not None
-    assert (report.examples, report.passed, report.failed, report.target) == (6, 3, 3, "smollm2-135m-instruct")
-    assert report.metrics["task"].mean == 0.583 and report.metrics["task"].n == 6
-    assert report.metrics["perplexity"].high == 2.9
+    assert (report.examples, report.passed, report.failed, report.target) == (6, 4, 2, "smollm2-135m-instruct")
+    assert report.metrics["task"].mean == 0.695 and report.metrics["task"].n == 6
+    assert report.metrics["perplexity"].high == 2.4
     assert report.fields == {"name": (1.0, 1), "city": (0.0, 1)}
     assert read_report(report_path(TUNED)) is None  # not written yet
     bad = tmp_path / "eval_report.json"
@@ -89,37 +90,38 @@ def test_reads_the_report_and_names_a_damaged_one(tmp_path: Path) -> None:
 
 def test_worst_first_puts_failures_first_lowest_score_first() -> None:
     ordered = worst_first(rows(BASE))
-    assert [(r.index, r.task) for r in ordered] == [(3, 0.0), (4, 0.0), (0, 0.5), (1, 1.0), (2, 1.0), (5, 1.0)]
+    assert [(r.index, r.task) for r in ordered] == [(5, 0.0), (0, 0.5), (3, 0.67), (1, 1.0), (2, 1.0), (4, 1.0)]
 
 
 # -- pairing ------------------------------------------------------------------------------------
-def test_pairs_by_id_and_occurrence_and_tells_fixed_from_broken() -> None:
+def test_pairs_by_id_and_tells_fixed_from_broken() -> None:
     diff = pair_runs(rows(BASE), rows(TUNED))
-    assert [p.key for p in diff.pairs] == ["a1", "b2", "c3", "d4", "c3#2"]
+    assert [p.key for p in diff.pairs] == ["a1", "b2", "c3", "d4", "f6"]
     assert {p.key: p.outcome for p in diff.pairs} == {
-        "a1": "fixed", "b2": "broken", "c3": "both_pass", "d4": "both_fail", "c3#2": "fixed"}
-    assert diff.pairs[4].a.index == 4 and diff.pairs[4].b.index == 4  # the second c3 with the second
+        "a1": "fixed", "b2": "broken", "c3": "both_pass", "d4": "broken", "f6": "both_fail"}
     assert diff.only_a == ["e5"] and diff.only_b == []
-    assert diff.counts() == {"fixed": 2, "broken": 1, "both_fail": 1, "both_pass": 1}
-    assert [p.key for p in diff.with_outcome("fixed", "broken")] == ["a1", "b2", "c3#2"]
-    assert diff.pairs[3].task_change == pytest.approx(0.33)
+    assert diff.counts() == {"fixed": 1, "broken": 2, "both_fail": 1, "both_pass": 1}
+    assert [p.key for p in diff.with_outcome("fixed", "broken")] == ["a1", "b2", "d4"]
+    assert diff.pairs[3].task_change == pytest.approx(0.33 - 0.67)
+    raw = [Prediction(0, "x", [], "r", "p", 0.0, False), Prediction(0, "x", [], "r", "r", 1.0, True)]
+    assert pair_runs(raw, raw[:1]).pairs[0].outcome == "broken"  # a retried row counts by its last one
 
 
 def test_metric_differences_by_hand() -> None:
     diff = pair_runs(rows(BASE), rows(TUNED))
     task = diff.metrics["task"]
-    assert (task.a, task.b, task.n) == (pytest.approx(0.5), pytest.approx(3.33 / 5), 5)
-    assert task.difference == pytest.approx((0.5 - 1.0 + 0.0 + 0.33 + 1.0) / 5)
+    assert (task.a, task.b, task.n) == (pytest.approx(3.17 / 5), pytest.approx(2.33 / 5), 5)
+    assert task.difference == pytest.approx((0.5 - 1.0 + 0.0 - 0.34 + 0.0) / 5)
     assert task.low <= task.difference <= task.high
     fields = diff.metrics["json_fields"]  # applies to a1 only: one pair, no spread
     assert (fields.n, fields.difference, fields.low, fields.high) == (1, 0.5, 0.5, 0.5)
     assert fields.significant and fields.better is True
-    ppl = diff.metrics["perplexity"]  # corpus perplexity over the pairs both scored (not d4)
-    assert ppl.n == 4
-    assert ppl.a == pytest.approx(math.exp(16 / 22)) and ppl.b == pytest.approx(math.exp(12.4 / 22))
-    assert ppl.difference == pytest.approx(math.exp(12.4 / 22) - math.exp(16 / 22))
+    ppl = diff.metrics["perplexity"]  # corpus perplexity over the pairs: sums of NLL over sums of tokens
+    assert ppl.n == 5
+    assert ppl.a == pytest.approx(math.exp(20 / 29)) and ppl.b == pytest.approx(math.exp(16.4 / 29))
+    assert ppl.difference == pytest.approx(math.exp(16.4 / 29) - math.exp(20 / 29))
     assert ppl.low <= ppl.difference <= ppl.high
-    assert ppl.high < 0 and ppl.better is True  # lower perplexity is the better one
+    assert ppl.high < 0 and ppl.better is True  # every pair's NLL fell; lower perplexity is the better one
 
 
 def test_the_same_seed_gives_the_same_interval_and_the_report_sets_it() -> None:
@@ -164,7 +166,7 @@ def test_diff_runs_on_directories_copied_elsewhere(tmp_path: Path) -> None:
     shutil.copytree(BASE, tmp_path / "a")
     shutil.copytree(BASE, tmp_path / "b")
     diff = diff_runs(tmp_path / "a", tmp_path / "b")
-    assert diff.counts() == {"fixed": 0, "broken": 0, "both_fail": 3, "both_pass": 3}
+    assert diff.counts() == {"fixed": 0, "broken": 0, "both_fail": 2, "both_pass": 4}
     assert all(m.difference == 0 and not m.significant for m in diff.metrics.values())
     data = [json.loads(line) for line in predictions_path(tmp_path / "b").read_text().splitlines()]
     data[0]["id"] = "zz"
