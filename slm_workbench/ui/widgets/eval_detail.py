@@ -26,9 +26,17 @@ LEGEND = Text.assemble(("missing", MISSING), " in the reference, not the answer 
 
 
 def spans_text(spans: list[Span]) -> Text:
+    """The spans with their marks; the whitespace around a marked word stays unmarked."""
     text = Text()
     for span in spans:
-        text.append(span.text, style=MISSING if span.kind == "missing" else EXTRA if span.kind == "extra" else "")
+        if span.kind == "equal":
+            text.append(span.text)
+            continue
+        core = span.text.strip()
+        start = span.text.index(core[0]) if core else len(span.text)
+        text.append(span.text[:start])
+        text.append(core, style=MISSING if span.kind == "missing" else EXTRA)
+        text.append(span.text[start + len(core):])
     return text
 
 
