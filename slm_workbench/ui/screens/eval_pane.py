@@ -246,8 +246,12 @@ class EvalPane(Vertical):
         changed = reader_a.read()
         if reader_b is not None:
             changed = reader_b.read() or changed
-        state_a = self.run_store.info(a).state
-        state_b = self.run_store.info(b).state if b is not None else ""
+        listed = {r.id: r.state for r in self._runs or []}  # the app's watcher already read every status
+
+        def state(run_dir: Path) -> str:
+            return listed.get(run_dir.name) or self.run_store.info(run_dir).state
+
+        state_a, state_b = state(a), state(b) if b is not None else ""
         if not (fresh or changed or (state_a, state_b) != (self.shown.state_a, self.shown.state_b)):
             return
         diff = None
