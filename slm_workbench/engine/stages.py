@@ -108,7 +108,7 @@ STAGES: tuple[StageSpec, ...] = (
               "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
               command=("compare",), preflight=_CHECKS + "check_export"),
     StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
-              frozenset({"report"}), resumable=True, view="runs", command=("eval",), preflight=_CHECKS + "check_eval"),
+              frozenset({"report"}), resumable=True, view="eval", command=("eval",), preflight=_CHECKS + "check_eval"),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

@@ -14,7 +14,7 @@ import pytest
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 
-from .conftest import SNAPSHOT_HOME, fixed_sample, write_compare_run
+from .conftest import SNAPSHOT_HOME, fixed_sample, pane_key, write_compare_run
 
 
 async def settle(pilot) -> None:
@@ -48,7 +48,7 @@ def go_to(key: str):
 
 def test_planned_pane(snap_compare, tmp_path: Path) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to("4"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to(pane_key("distill")))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -58,4 +58,4 @@ def test_quantize_pane_with_a_report(snap_compare, monkeypatch: pytest.MonkeyPat
     write_compare_run(SNAPSHOT_HOME / "runs")
     monkeypatch.setattr("slm_workbench.engine.system.gpus", lambda: [])  # the same screen on any machine
     app = make_app(run_store=RunStore(SNAPSHOT_HOME / "runs"), sampler=fixed_sample, poll_interval=60)
-    assert snap_compare(app, terminal_size=size, run_before=go_to("5"))
+    assert snap_compare(app, terminal_size=size, run_before=go_to(pane_key("quantize")))

@@ -1,4 +1,4 @@
-"""The main screen: one pane per lifecycle step, switched with 1-7 or the pane bar.
+"""The main screen: one pane per lifecycle step, switched with the number keys or the pane bar.
 
 Only the initial pane is in the first frame. Every other pane gets its ``DeferredPane`` when
 first shown: a slot in the switcher that imports and mounts its pane then, so the TUI's
@@ -41,6 +41,7 @@ PANES: tuple[tuple[str, str], ...] = (
     ("data", "Data"),
     ("train", "Train"),
     ("runs", "Runs"),
+    ("eval", "Eval"),
     ("distill", "Distill"),
     ("quantize", "Quantize"),
     ("chat", "Chat"),
@@ -52,6 +53,7 @@ PANE_CLASSES: dict[str, str] = {
     "data": "slm_workbench.ui.screens.data_pane:DataPane",
     "train": "slm_workbench.ui.screens.train_pane:TrainPane",
     "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
+    "eval": "slm_workbench.ui.screens.eval_pane:EvalPane",
     "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
     "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",
 }

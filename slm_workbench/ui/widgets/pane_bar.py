@@ -2,7 +2,7 @@
 
 A ``Static`` with click links rather than ``TabbedContent``: the workbench's first frame is
 measured against a bare Textual app (bench/startup.py), and the tabbed widget's extra
-widgets and deferred activation cost a visible share of that budget. Keys 1–7 and the
+widgets and deferred activation cost a visible share of that budget. The number keys and the
 command palette switch panes as well.
 """
 
@@ -26,11 +26,15 @@ class PaneBar(Static):
         self.set_reactive(PaneBar.active, active)
 
     def render(self) -> Text:
+        """Every pane's number and title, spaced as widely as the bar's width allows."""
+        for pad, gap in ((" ", " "), (" ", ""), ("", " ")):
+            if sum(len(f"{pad}{n} {title}{pad}{gap}") for n, (_, title) in enumerate(self.panes, 1)) <= self.size.width:
+                break
         text = Text()
         for number, (pane_id, title) in enumerate(self.panes, start=1):
-            label = f" {number} {title} "
+            label = f"{pad}{number} {title}{pad}"
             style = "bold reverse" if pane_id == self.active else ""
             text.append(label, style=style)
             text.apply_meta({"@click": f"app.show_pane('{pane_id}')"}, len(text) - len(label), len(text))
-            text.append(" ")
+            text.append(gap)
         return text
