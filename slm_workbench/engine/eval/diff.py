@@ -387,24 +387,18 @@ def _mean_difference(pairs: Sequence[Pair], metric: str, samples: int, seed: int
 
 def _perplexity_difference(pairs: Sequence[Pair], samples: int, seed: int) -> MetricDifference | None:
     """Corpus perplexity exp(sum NLL / sum tokens) of each run, over the pairs both scored."""
-    import numpy as np
+    from .bootstrap import perplexity_difference
 
     rows = [(p.a.nll, p.a.ref_tokens, p.b.nll, p.b.ref_tokens) for p in pairs]
     rows = [r for r in rows if None not in r and r[1] and r[3]]  # type: ignore[operator]
     if not rows:
         return None
-    nll_a, tok_a, nll_b, tok_b = (np.array(col, dtype=float) for col in zip(*rows))
-
-    def corpus(nll: Any, tok: Any, axis: int | None = None) -> Any:
-        return np.exp(nll.sum(axis=axis) / tok.sum(axis=axis))
-
-    ppl_a, ppl_b = float(corpus(nll_a, tok_a)), float(corpus(nll_b, tok_b))
-    idx = np.random.default_rng(seed).integers(0, len(rows), size=(samples, len(rows)))  # pairs resampled whole
-    low, high = (float(x) for x in np.percentile(corpus(nll_b[idx], tok_b[idx], 1) - corpus(nll_a[idx], tok_a[idx], 1),
-                                                 [2.5, 97.5]))
-    if not (math.isfinite(low) and math.isfinite(high)):
+    nll_a, tok_a, nll_b, tok_b = (list(col) for col in zip(*rows))
+    d = perplexity_difference(nll_a, tok_a, nll_b, tok_b, samples=samples, seed=seed)  # type: ignore[arg-type]
+    if d is None:
         return None
-    return MetricDifference(PERPLEXITY, ppl_a, ppl_b, ppl_b - ppl_a, low, high, len(rows))
+    ppl_a = math.exp(sum(nll_a) / sum(tok_a))  # type: ignore[arg-type]
+    return MetricDifference(PERPLEXITY, ppl_a, ppl_a + d.mean, d.mean, d.low, d.high, d.n)
 
 
 def diff_runs(run_a: Path, run_b: Path, *, samples: int | None = None, seed: int | None = None) -> EvalDiff:
