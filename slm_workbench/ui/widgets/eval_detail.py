@@ -98,7 +98,7 @@ class EvalDetail(VerticalScroll):
         from ...engine.eval.diff import word_diff
 
         diff = word_diff(row.reference, row.prediction)
-        prompt = Text.assemble((f"#{row.index} prompt\n", "bold"), row.prompt)
+        prompt = Text.assemble((f"#{row.index + 1} prompt\n", "bold"), row.prompt)
         left = Text.assemble(heading("reference"), "\n", spans_text(diff.reference))
         right = Text.assemble(heading("answer", row), "\n", answer_text(row, diff.prediction))
         self._put(prompt, left, right, scores_text(row))
@@ -106,7 +106,7 @@ class EvalDetail(VerticalScroll):
     def show_pair(self, pair: Pair, a: str, b: str) -> None:
         from ...engine.eval.diff import word_diff
 
-        prompt = Text.assemble((f"#{pair.a.index} prompt\n", "bold"), pair.a.prompt, ("\n\nreference\n", "bold"),
+        prompt = Text.assemble((f"#{pair.a.index + 1} prompt\n", "bold"), pair.a.prompt, ("\n\nreference\n", "bold"),
                                pair.a.reference)
         sides = [Text.assemble(heading(f"{label} {name}", row), "\n",
                                answer_text(row, word_diff(row.reference, row.prediction).merged))

@@ -2,8 +2,8 @@
 
 Rows of a run never change once written, so an update only removes the rows filtered out,
 adds the rows that arrived and re-sorts: a live run growing by a row redraws one row, not
-the table. The first column is the example's index in the data (the same in both runs of a
-pair), which is also the row's key.
+the table. The first column is the example's number in the data, from 1 (the same in both runs of a
+pair); its index (from 0) is the row's key.
 """
 
 from __future__ import annotations
@@ -60,14 +60,14 @@ class EvalExamples(DataTable):
         """One run's examples, in this order: # | task | pass | answer."""
         self._set_mode("single", (("#", 4), ("task", 5), ("", 1), ("answer", None)))
         self._show({r.index: r for r in rows}, [r.index for r in rows], lambda r: (
-            Text(str(r.index), style="dim"), score_cell(r.task, r.passed),
+            Text(str(r.index + 1), style="dim"), score_cell(r.task, r.passed),
             Text("✓" if r.passed else "✗", style="green" if r.passed else "bold red"), answer_cell(r)))
 
     def show_pairs(self, pairs: list[Pair]) -> None:
         """Two runs' examples, in this order: # | A | B | change | B's answer."""
         self._set_mode("pairs", (("#", 4), ("A", 5), ("B", 5), ("change", 9), ("B's answer", None)))
         self._show({p.a.index: p for p in pairs}, [p.a.index for p in pairs], lambda p: (
-            Text(str(p.a.index), style="dim"), score_cell(p.a.task, p.a.passed), score_cell(p.b.task, p.b.passed),
+            Text(str(p.a.index + 1), style="dim"), score_cell(p.a.task, p.a.passed), score_cell(p.b.task, p.b.passed),
             Text(*OUTCOME_LABELS[p.outcome]), answer_cell(p.b)))
 
     def reset(self) -> None:
@@ -110,7 +110,7 @@ class EvalExamples(DataTable):
                     if index not in shown:
                         self.add_row(*cells(items[index]), key=str(index))
                 rank = {str(index): k for k, index in enumerate(order)}
-                self.sort("#", key=lambda cell: rank[cell.plain])
+                self.sort("#", key=lambda cell: rank[str(int(cell.plain) - 1)])  # the number shown is the index + 1
             self.order = order
         with self.prevent(DataTable.RowHighlighted):
             if self._selected in wanted:
