@@ -41,7 +41,8 @@ def cmd_foundry(args: argparse.Namespace) -> int:
     if info.state != "done":
         errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
         message = errors[-1].message if errors else f"the job ended {info.state}"
-        raise WorkbenchError(f"run {info.id}: {message}", hint=f"see {run.log_path}")
+        hint = errors[-1].hint if errors and errors[-1].hint else f"see {run.log_path}"
+        raise WorkbenchError(f"run {info.id}: {message}", hint=hint)
     package = json.loads(run.artifact(PACKAGE_JSON).read_text(encoding="utf-8"))
     smoke = json.loads(run.artifact(SMOKE_FILE).read_text(encoding="utf-8"))
     if args.json:

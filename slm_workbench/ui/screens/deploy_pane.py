@@ -189,11 +189,19 @@ class DeployPane(Vertical):
     # -- picking and building -------------------------------------------------------------------
     @property
     def target(self) -> str:
-        return str(self.query_one("#d-target", Select).value)
+        value = self.query_one("#d-target", Select).value
+        return value if isinstance(value, str) else self.targets[0][0]
 
     def form(self) -> RecipeForm:
         index = [stage for stage, _ in self.targets].index(self.target)
         return self.query_one(f"#d-form-{index}", RecipeForm)
+
+    def field_to_type(self) -> Input | None:
+        """``/`` types in the shown target's source field (else its first field)."""
+        if not self.query("#d-target"):
+            return None  # not composed yet
+        inputs = list(self.form().query(Input))
+        return next((i for i in inputs if i.id and i.id.rpartition("-")[2] in SOURCE_FIELDS), inputs[0] if inputs else None)
 
     @on(Select.Changed, "#d-target")
     def _target_picked(self, _event: Select.Changed) -> None:

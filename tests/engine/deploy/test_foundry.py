@@ -116,3 +116,34 @@ def test_a_run_alone_means_the_variant_its_latest_comparison_recommends(model, s
     monkeypatch.setattr(store_module, "effective_state", lambda _dir, _status: "done")
     src = resolve_package_source(str(model))
     assert src.variant == "fp32" and src.chosen_by == f"recommended by comparison {compare.name}"
+
+
+def test_a_fine_tuned_run_is_merged_built_and_packaged_with_its_lineage(slmw_home, tiny_model_dir, tmp_path):
+    """A LoRA run with no variant yet: merged into its base, fp32 built, packaged; data hash -> run -> package."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slm_workbench.engine.runs.store import RunStore
+
+    run_dir = RunStore().create("train", f"stage: train\nmodel: {tiny_model_dir}\n", title="train")
+    torch.manual_seed(1)
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    adapter = run_dir / "artifacts" / "adapter"
+    peft_model.save_pretrained(adapter)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(adapter)
+    data = {"folder": str(tmp_path / "prepared"), "source": {"spec": "contacts.jsonl", "sha256": "ab12cd"}, "rows": {}}
+    (run_dir / "artifacts" / "lineage.json").write_text(json.dumps(
+        {"run": run_dir.name, "base_model": {"spec": str(tiny_model_dir), "folder": str(tiny_model_dir)},
+         "data": data, "method": "lora", "steps": 3, "final_metrics": {}, "artifacts": {"adapter": str(adapter)}}))
+
+    run(FoundryRecipe(source=f"{run_dir.name}:fp32", smoke=False), _ctx(tmp_path / "deploy"))
+    name = f"{run_dir.name}-fp32"
+    package = Run(tmp_path / "deploy").packages()[name]
+    lineage = json.loads((package / "lineage.json").read_text())
+    assert lineage["data"]["source"]["sha256"] == "ab12cd" and lineage["run"] == run_dir.name
+    assert lineage["variant"]["folder"] == str(Run(run_dir).variants.dir("fp32"))
+    assert lineage["package"]["model_id"] == f"{name}:1"
+    assert Run(run_dir).model_folder() == Run(run_dir).merged_dir  # merged on the way, kept in the run
+    assert "sha256 `ab12cd`" in (package / "README.md").read_text()
