@@ -109,6 +109,9 @@ STAGES: tuple[StageSpec, ...] = (
               command=("compare",), preflight=_CHECKS + "check_export"),
     StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
               frozenset({"report"}), resumable=True, view="eval", command=("eval",), preflight=_CHECKS + "check_eval"),
+    StageSpec("deploy.foundry", "Foundry Local package", "slm_workbench.config.deploy_foundry:FoundryRecipe",
+              "slm_workbench.engine.deploy.foundry:run", frozenset({"package"}), view="deploy",
+              command=("deploy", "foundry")),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

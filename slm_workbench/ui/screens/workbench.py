@@ -56,6 +56,7 @@ PANE_CLASSES: dict[str, str] = {
     "eval": "slm_workbench.ui.screens.eval_pane:EvalPane",
     "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
     "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",
+    "deploy": "slm_workbench.ui.screens.deploy_pane:DeployPane",
 }
 """Built panes; the others show a PlannedPane (what the step will do, what does it today)."""
 

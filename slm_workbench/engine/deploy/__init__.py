@@ -1,0 +1,1 @@
+"""Deployment targets: Foundry Local packages, GGUF files, the server's load benchmark."""

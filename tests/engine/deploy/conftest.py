@@ -1,0 +1,1 @@
+from tests.export_fixtures import tiny_variants  # noqa: F401
