@@ -1,0 +1,1 @@
+"""Deployment: adapters over one ONNX base, packages and servers (docs/architecture.md)."""
