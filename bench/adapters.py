@@ -14,6 +14,12 @@ Prints, per base and adapter, the share of answers identical to the reference an
 share of token positions that agree (up to the shorter answer). The fp32 figure is what
 tests/engine/deploy/test_adapters.py asserts on the tiny model; the quantized ones are a
 report, not a gate.
+
+Measured (SmolLM2-135M-Instruct, 8 prompts x 32 tokens, 2 shared cores at load ~7.5):
+lora-fp32 8/8 identical for both adapters (100% of tokens); lora-int8 3/8 and 1/8 identical
+(54% and 47% of positions); lora-int4 0/8 (20% and 10%). Positions after the first
+difference mostly differ, so the position share undercounts how long answers agree.
+Bases: fp32 519 MiB, int8 258 MiB, int4 194 MiB, each built in 23-30 s.
 """
 
 from __future__ import annotations
