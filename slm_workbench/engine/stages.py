@@ -109,6 +109,8 @@ STAGES: tuple[StageSpec, ...] = (
               command=("compare",), preflight=_CHECKS + "check_export"),
     StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
               frozenset({"report"}), resumable=True, view="eval", command=("eval",), preflight=_CHECKS + "check_eval"),
+    StageSpec("deploy.gguf", "GGUF + Ollama", "slm_workbench.config.deploy_gguf:GgufRecipe",
+              "slm_workbench.engine.deploy.gguf:run", frozenset({"package"}), command=("deploy", "gguf")),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}
