@@ -160,7 +160,7 @@ def _quoted(text: str, what: str) -> str:
 def modelfile_text(gguf_name: str, pieces: TurnPieces | None, eos_token: str | None, note: str = "") -> str:
     """The Modelfile: ``FROM ./<gguf>``, the ``TEMPLATE`` (when the chat template converts), the
     default ``SYSTEM`` prompt and the stop words."""
-    lines = [f"# Ollama Modelfile written by slmw deploy gguf. Use: ollama create NAME -f Modelfile",
+    lines = ["# Ollama Modelfile written by slmw deploy gguf. Use: ollama create NAME -f Modelfile",
              f"FROM ./{gguf_name}"]
     if note:
         lines.append(f"# {note}")
