@@ -35,8 +35,8 @@ from .gguf_write import PERMUTED, gguf_origin, write_like_source
 GGUF_FILE = "model.gguf"
 MODELFILE = "Modelfile"
 MANIFEST = "gguf.json"
-WORKBENCH_SUPPORTS = (f"models converted from a {'/'.join(PERMUTED)} GGUF (the built-in smollm2-135m-instruct "
-                      "and runs fine-tuned from it)")
+WORKBENCH_SUPPORTS = (f"models converted from a {'/'.join(PERMUTED)} GGUF, i.e. the built-in "
+                      "smollm2-135m-instruct and runs fine-tuned from it")
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def plan(source: ExportSource, recipe: GgufRecipe) -> Plan:
                              + WORKBENCH_SUPPORTS, hint="use converter: auto or llama.cpp")
     if tools.converter is None:
         raise WorkbenchError(f"{source.spec} did not come from a GGUF, so writing it needs llama.cpp's "
-                             f"convert_hf_to_gguf.py, which was not found (the workbench writes GGUFs itself only "
-                             f"for {WORKBENCH_SUPPORTS})", hint=_llama_hint(tools))
+                             f"convert_hf_to_gguf.py, which was not found; the workbench writes GGUFs itself only "
+                             f"for {WORKBENCH_SUPPORTS}", hint=_llama_hint(tools))
     return Plan("llama.cpp", origin, tools)
 
 
