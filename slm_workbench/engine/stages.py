@@ -112,6 +112,9 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("deploy.foundry", "Foundry Local package", "slm_workbench.config.deploy_foundry:FoundryRecipe",
               "slm_workbench.engine.deploy.foundry:run", frozenset({"package"}), view="deploy",
               command=("deploy", "foundry")),
+    StageSpec("deploy.gguf", "GGUF + Ollama", "slm_workbench.config.deploy_gguf:GgufRecipe",
+              "slm_workbench.engine.deploy.gguf:run", frozenset({"package"}), view="deploy",
+              command=("deploy", "gguf")),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

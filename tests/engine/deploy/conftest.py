@@ -11,6 +11,8 @@ import pytest
 from slm_workbench.engine.runs.store import RunStore
 from tests.export_fixtures import tiny_variants  # noqa: F401
 
+from .gguf_fixtures import gguf_origin_dir  # noqa: F401
+
 _BASES: dict[tuple[str, str], Path] = {}
 
 
