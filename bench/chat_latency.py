@@ -24,6 +24,8 @@ import time
 import psutil
 from startup import ANSI, _drain
 
+from slm_workbench.ui.screens.workbench import PANES
+
 KEY = "¤"
 PROMPTS = ("Write a long story about a dragon who learns to bake bread.", "Explain in detail how a steam engine works.",
            "List one hundred ideas for a garden, with a sentence about each.")
@@ -97,7 +99,7 @@ def latency(name: str, spec: str, keys: int) -> list[float]:
     samples: list[float] = []
     try:
         term.wait_for("Elapsed", 60)  # the Runs pane is drawn
-        term.write("6")
+        term.write(str([pane for pane, _ in PANES].index("chat") + 1))
         term.wait_for("MODEL:VARIANT", 30)
         term.write(spec + "\r")
         term.wait_for("ready ·", 180)

@@ -97,8 +97,8 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
         ctx.check_cancelled()
         runner_for(recipe.stage)(recipe, ctx)
         outcome, code = "done", 0
-    except Cancelled:
-        outcome, message, code = "cancelled", STOPPED, 130
+    except Cancelled as exc:
+        outcome, message, code = "cancelled", str(exc) or STOPPED, 130
     except BaseException as exc:  # noqa: BLE001 - the job must always record how it ended
         message, hint, bug = describe_failure(exc, run_dir, stage)
         error = Error(message=message, hint=hint)
@@ -129,13 +129,14 @@ def describe_failure(exc: BaseException, run_dir: Path, stage: str) -> tuple[str
     return f"{type(exc).__name__}: {exc}", f"see {run_dir / store.LOG}", True
 
 
-def run_rank(run_dir: Path, rank: int) -> int:
+def run_rank(run_dir: Path, rank: int, local_rank: int) -> int:
     """One process of a multi-process stage (under torchrun): the stage only, no status.
 
     The driver (the job's own worker) writes ``started``/``finished`` and the status; rank 0
-    writes metrics and events; a failure is written as an ``error`` event by rank 0.
+    writes metrics; each machine's local rank 0 writes its events, a failure as an ``error`` event.
     """
-    ctx = RunContext(run_dir, rank=rank)
+    die_with_parent()
+    ctx = RunContext(run_dir, rank=rank, local_rank=local_rank)
     stopping.StopGuard(ctx.cancel_requested, rank_child=True, log=lambda line: print(line, flush=True)).install()
     from .config.loading import load_recipe
     from .engine.stages import runner_for
@@ -151,6 +152,21 @@ def run_rank(run_dir: Path, rank: int) -> int:
     return 0
 
 
+def die_with_parent() -> None:
+    """A rank ends when its torchrun does: torchrun starts each rank in a session of its own, so a
+    kill -9 of the job's process group would otherwise leave the ranks training on (and a multi-node
+    peer would never see this node go)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     rank_child = bool(args) and args[0] == "--rank"
@@ -161,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run_dir = Path(args[0]).resolve()
     if rank_child:
-        return run_rank(run_dir, int(os.environ.get("RANK", "0")))
+        return run_rank(run_dir, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")))
     return run_job(run_dir)
 
 

@@ -111,5 +111,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..engine.compare.report import COLUMNS
 
     print(table(COLUMNS, rows(report)))
+    from ..engine.compare.report import verdict_lines
+
+    print("\n" + "\n".join(line for line, _kind in verdict_lines(report)))
     print(f"\nreport: {result.parent / 'report.md'} (also report.csv, report.json)")
     return 0

@@ -98,8 +98,9 @@ class CompareRecipe(Section):
     """Extra speed rounds visit every model in turn, spreading outside load over all of them."""
     perplexity_tokens: int = Field(default=2048, ge=16)
     """Tokens of held-out text scored for perplexity (the same ids for every model)."""
-    task_examples: int = Field(default=16, ge=0)
-    """Eval examples answered greedily and scored by word F1 against the reference answer."""
+    task_examples: int = Field(default=64, ge=0)
+    """Eval examples answered greedily and scored by the evaluator's task score (JSON fields, else word
+    F1), with a bootstrap 95% interval; 64 keeps one answer from moving the mean more than ~2 points."""
     prompt: str | None = None
     """The prompt decoded for agreement and speed (default: a short story request)."""
     ppl_ratio: float = Field(default=2.0, gt=1.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from .base import Section
 
@@ -82,10 +82,61 @@ class TrainRecipe(Section):
     threads: int | None = Field(default=None, ge=1)
     """torch CPU threads per process (default: torch's choice; on a busy small CPU 1 is often fastest)."""
     num_processes: int = Field(default=1, ge=1, le=64)
-    """Data-parallel processes, launched with torchrun (NCCL on GPUs, gloo on CPU)."""
+    """Data-parallel processes, launched with torchrun (NCCL on GPUs, gloo on CPU); per machine when
+    ``num_nodes`` > 1."""
+    num_nodes: int = Field(default=1, ge=1, le=1024)
+    """Machines training together (torchrun ``--nnodes``): run ``slmw train`` with the same recipe on each,
+    ``node_rank`` 0 to N-1 (README: "Training on several machines")."""
+    node_rank: int = Field(default=0, ge=0)
+    """This machine's place among ``num_nodes``. Node 0 hosts the rendezvous and owns the run (metrics,
+    checkpoints, artifacts); another node trains with it and keeps only its own status, events and log."""
+    rdzv_endpoint: str | None = Field(default=None, validate_default=True)
+    """``HOST:PORT`` where the nodes meet: node 0's address, reachable from every node, and a free port on it
+    (required when ``num_nodes`` > 1)."""
+    rdzv_id: str = Field(default="slmw", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """Names one multi-node run: the same on every node (nodes with different ids never meet)."""
     merge: bool = False
     """Also write the adapter merged into the base as a full model (``artifacts/merged``)."""
     report_to: Literal["none", "tensorboard"] = "none"
     """Extra logging besides metrics.jsonl (``tensorboard`` writes to ``artifacts/tensorboard``)."""
     trust_remote_code: bool = False
     """Allow model code from the model folder (off: only architectures transformers ships)."""
+
+    @field_validator("node_rank")
+    @classmethod
+    def _rank_below_nodes(cls, value: int, info: ValidationInfo) -> int:
+        nodes = info.data.get("num_nodes")
+        if nodes is not None and value >= nodes:
+            raise ValueError(f"node_rank {value} is not below num_nodes {nodes} (node ranks are 0 to {nodes - 1})")
+        return value
+
+    @field_validator("rdzv_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            if (info.data.get("num_nodes") or 1) > 1:
+                raise ValueError("num_nodes > 1 needs rdzv_endpoint HOST:PORT: node 0's address and a free port "
+                                 "on it (e.g. 10.0.0.1:29500)")
+            return None
+        host, port = split_endpoint(value)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def world_size(self) -> int:
+        """Training processes on all machines together."""
+        return self.num_processes * self.num_nodes
+
+
+def split_endpoint(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for an IPv6 address) as (host, port); ``ValueError`` saying what is wrong."""
+    text = text.strip()
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 10.0.0.1:29500)")
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port} in {text!r} is not between 1 and 65535")
+    if ":" in host and not text.startswith("["):
+        raise ValueError(f"{text!r}: write an IPv6 address in brackets, [{host}]:{port}")
+    return host, int(port)

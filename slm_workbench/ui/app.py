@@ -105,7 +105,7 @@ class WorkbenchApp(App):
         )
 
     def action_leave_field(self) -> None:
-        """Escape leaves a text field, so the pane keys (1-8, q) work again."""
+        """Escape leaves a text field, so the pane keys (the numbers, q) work again."""
         self.screen.set_focus(None)
 
     def action_type_here(self) -> None:

@@ -29,6 +29,17 @@ class ModelLoaded(Message):
 
 
 @dataclass
+class AdaptersFound(Message):
+    """A column's model is an adapter base: the LoRA runs made for it, and the one its spec named."""
+
+    load_id: int
+    index: int
+    choices: list[tuple[str, str]]
+    """(adapter, label) pairs: run ids trained on the base's model."""
+    current: str | None
+
+
+@dataclass
 class LoadingDone(Message):
     load_id: int
 

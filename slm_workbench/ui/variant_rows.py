@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.text import Text
+
 from ..engine.compare.progress import CompareProgress
-from ..engine.compare.report import CompareReport
+from ..engine.compare.report import CompareReport, verdict_lines
 
 
 def _num(spec: str) -> Callable[[Any], str]:
@@ -145,3 +147,14 @@ def best_first(key: str) -> bool:
         if column.key == key:
             return column.higher_is_better
     return False
+
+
+VERDICT_STYLES = {"best": "bold green", "none": "bold", "broken": "red", "other": "dim"}
+
+
+def verdict_text(report: CompareReport) -> Text:
+    """The recommendation and, for every other variant, why it is not the one."""
+    text = Text()
+    for k, (line, kind) in enumerate(verdict_lines(report)):
+        text.append(("\n" if k else "") + line, style=VERDICT_STYLES[kind])
+    return text

@@ -142,6 +142,13 @@ def write_compare_run(root: Path, run_id: str = "20260601-100000-compare-a9b8", 
     return run_dir
 
 
+def pane_key(pane_id: str) -> str:
+    """The number key that shows ``pane_id`` (keys follow the pane order, which grows)."""
+    from slm_workbench.ui.screens.workbench import PANES
+
+    return str([p for p, _ in PANES].index(pane_id) + 1)
+
+
 async def wait_for(pilot, predicate, *, timeout: float = 60.0, what: str = "") -> None:
     """Let the app run (workers, messages, its own timers) until ``predicate()`` holds."""
     import time

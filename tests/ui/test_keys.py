@@ -14,11 +14,10 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import is_text_input, make_app
 from slm_workbench.ui.widgets.run_table import RunTable
 
-from .conftest import fixed_sample, wait_for, write_chat_rows
+from .conftest import fixed_sample, pane_key, wait_for, write_chat_rows
 from .test_runs_pane import footer_keys
 
-PANE_KEYS = {"1": "data", "2": "train", "3": "sweep", "4": "runs", "5": "distill", "6": "quantize", "7": "chat",
-             "8": "deploy"}
+RUNS, QUANTIZE, CHAT, DEPLOY, DISTILL = (pane_key(p) for p in ("runs", "quantize", "chat", "deploy", "distill"))
 
 
 def current(app) -> str:
@@ -43,21 +42,21 @@ async def test_pane_keys_work_after_launching_from_the_train_pane(tmp_path: Path
             await wait_for(pilot, lambda: table.selected_run is not None, what="the new run selected")
             assert app.focused is table  # the run table has the keys: its actions are in the footer
             assert "o" in footer_keys(app)
-            await pilot.press("6")
+            await pilot.press(QUANTIZE)
             assert current(app) == "quantize"
-            await pilot.press("7")
+            await pilot.press(CHAT)
             assert current(app) == "chat"
             await wait_for(pilot, lambda: bool(app.screen.query("#chat-models")), what="the Chat pane")
             assert not is_text_input(app.focused)  # a pane never takes the pane keys by itself
             assert "slash" in footer_keys(app)  # the footer says how to type in it
-            await pilot.press("8", "7")
+            await pilot.press(DEPLOY, CHAT)
             assert current(app) == "chat"
             await pilot.press("slash")
             assert app.focused is app.screen.query_one("#chat-models")
             assert "escape" in footer_keys(app)  # and how to leave the field
-            await pilot.press("8", "5")
-            assert current(app) == "chat" and app.focused.value == "85"  # typed: it is a text field
-            await pilot.press("escape", "5")
+            await pilot.press(DEPLOY, DISTILL)
+            assert current(app) == "chat" and app.focused.value == DEPLOY + DISTILL  # typed: it is a text field
+            await pilot.press("escape", DISTILL)
             assert current(app) == "distill"
         finally:
             for run in store.list():
@@ -65,24 +64,23 @@ async def test_pane_keys_work_after_launching_from_the_train_pane(tmp_path: Path
                     launcher.stop_job(run, force=True)
 
 
-@pytest.mark.parametrize("pane_key", ["1", "2", "6", "7"])
-async def test_escape_leaves_a_text_field_in_every_pane(tmp_path: Path, pane_key: str) -> None:
+@pytest.mark.parametrize("pane_id", ["data", "train", "eval", "quantize", "chat", "deploy"])
+async def test_escape_leaves_a_text_field_in_every_pane(tmp_path: Path, pane_id: str) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press(pane_key)
-        pane_id = PANE_KEYS[pane_key]
+        await pilot.press(pane_key(pane_id))
         await wait_for(pilot, lambda: bool(app.screen.query(f"#{pane_id}-pane Input")), what="the pane's fields")
         await pilot.pause()
         field = app.screen.query(f"#{pane_id}-pane Input").first()
         field.focus()
         await pilot.pause()
         assert "escape" in footer_keys(app)
-        await pilot.press("4")  # typed into the field
+        await pilot.press(RUNS)  # typed into the field
         assert current(app) == pane_id
         await pilot.press("escape")
         assert not is_text_input(app.focused)
         assert "escape" not in footer_keys(app)  # offered only where it does something
-        await pilot.press("4")
+        await pilot.press(RUNS)
         assert current(app) == "runs"
 
 
@@ -90,10 +88,10 @@ async def test_pane_keys_work_from_a_button_and_a_table(tmp_path: Path) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.focused is app.screen.query_one(RunTable)
-        await pilot.press("6")
+        await pilot.press(QUANTIZE)
         await wait_for(pilot, lambda: bool(app.screen.query("#q-compare")), what="the Quantize pane")
         app.screen.query_one("#q-compare").focus()
-        await pilot.press("2")
+        await pilot.press(pane_key("train"))
         assert current(app) == "train"
-        await pilot.press("4")
+        await pilot.press(RUNS)
         assert current(app) == "runs" and app.focused is app.screen.query_one(RunTable)

@@ -18,7 +18,7 @@ from slm_workbench.ui.widgets.recipe_form import RecipeForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
 from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
 
-from .conftest import fixed_sample, press, wait_for, write_compare_run, write_run
+from .conftest import fixed_sample, pane_key, press, wait_for, write_compare_run, write_run
 from .test_runs_pane import footer_keys
 
 
@@ -31,7 +31,7 @@ def checked(app) -> list[str]:
 
 
 async def open_pane(pilot) -> None:
-    await pilot.press("6")
+    await pilot.press(pane_key("quantize"))
     await wait_for(pilot, lambda: bool(pilot.app.screen.query("#q-table")), what="the pane to mount")
 
 

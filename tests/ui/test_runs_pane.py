@@ -13,7 +13,7 @@ from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.widgets.run_table import RunTable
 
-from .conftest import fixed_sample, wait_for
+from .conftest import fixed_sample, pane_key, wait_for
 
 
 def row_state(app, run_id: str) -> str:
@@ -93,8 +93,8 @@ async def test_pane_keys_and_palette_commands(tmp_path: Path) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(100, 30)) as pilot:
         switcher = app.screen.query_one("#panes")
-        for key, pane in (("1", "data"), ("5", "quantize"), ("3", "runs")):
-            await pilot.press("escape", key)  # escape leaves any text field a pane focused
+        for pane in ("data", "quantize", "eval", "runs"):
+            await pilot.press("escape", pane_key(pane))  # escape leaves any text field a pane focused
             await pilot.pause()
             assert switcher.current == pane
         titles = {command.title for command in app.get_system_commands(app.screen)}
@@ -149,11 +149,11 @@ async def test_a_hidden_runs_pane_reads_nothing_and_catches_up_when_shown(tmp_pa
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.1)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one(RunTable)
-        await pilot.press("5")
+        await pilot.press(pane_key("distill"))
         write_run(store.root, "20990101-000000-system-check-0001", "system.check", "done", title="while away")
         await wait_for(pilot, lambda: bool(app.runs), what="the app's watcher to list the run")
         await pilot.pause()
         assert table.row_count == 0  # the list reached the hidden pane, which did not redraw for it
-        await pilot.press("4")
+        await pilot.press(pane_key("runs"))
         await wait_for(pilot, lambda: table.row_count == 1, what="the pane to catch up")
         await wait_for(pilot, lambda: "while away" in str(app.screen.query_one("#run-heading").render()), what="its detail")

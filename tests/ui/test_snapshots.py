@@ -14,7 +14,7 @@ import pytest
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 
-from .conftest import SNAPSHOT_HOME, fixed_sample, write_compare_run
+from .conftest import SNAPSHOT_HOME, fixed_sample, pane_key, write_compare_run
 
 
 async def settle(pilot) -> None:
@@ -37,12 +37,7 @@ def test_empty_workbench(snap_compare, tmp_path: Path, size: tuple[int, int]) ->
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
-def go_to(pane_id: str):
-    """Press the pane's key (its place in the pane bar), as a user does."""
-    from slm_workbench.ui.screens.workbench import PANES
-
-    key = str([p for p, _title in PANES].index(pane_id) + 1)
-
+def go_to(key: str):
     async def run_before(pilot) -> None:
         await settle(pilot)
         await pilot.press(key)
@@ -53,7 +48,7 @@ def go_to(pane_id: str):
 
 def test_planned_pane(snap_compare, tmp_path: Path) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to("distill"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to(pane_key("distill")))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
@@ -63,4 +58,4 @@ def test_quantize_pane_with_a_report(snap_compare, monkeypatch: pytest.MonkeyPat
     write_compare_run(SNAPSHOT_HOME / "runs")
     monkeypatch.setattr("slm_workbench.engine.system.gpus", lambda: [])  # the same screen on any machine
     app = make_app(run_store=RunStore(SNAPSHOT_HOME / "runs"), sampler=fixed_sample, poll_interval=60)
-    assert snap_compare(app, terminal_size=size, run_before=go_to("quantize"))
+    assert snap_compare(app, terminal_size=size, run_before=go_to(pane_key("quantize")))

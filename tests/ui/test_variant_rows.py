@@ -66,3 +66,22 @@ def test_a_built_variant_reads_built_and_stays_pending_until_measured() -> None:
     state.feed([ItemState(item="int8", state="broken", finished=True, detail="loops on every prompt")])
     broken = {r.name: r for r in rows_from_progress(state)}["int8"]
     assert broken.status == "BROKEN" and broken.broken and broken.finished and not broken.ready
+
+
+def test_the_verdict_names_the_rule_and_why_each_other_variant_is_not_it(tmp_path: Path) -> None:
+    from slm_workbench.engine.compare.report import rank_variants
+    from slm_workbench.ui.variant_rows import verdict_text
+
+    report = load_report(write_compare_run(tmp_path))
+    rank_variants(report)  # a report written before why_not existed gets it here
+    text = verdict_text(report).plain
+    assert text.startswith("★ int4-hq is the fastest variant within +5% perplexity")
+    assert "\nint4: perplexity" in text and "\nint4-olive: broken:" in text and "torch-fp32" not in text
+    for name in ("torch-fp32", "fp32", "int8", "int4"):
+        report.by_name(name).task_score = 0.9
+    report.by_name("int4-hq").task_score = 0.5
+    report.evalset["tasks"] = 64
+    rank_variants(report)
+    text = verdict_text(report).plain
+    assert "≥98% of the reference's task score (64 eval examples)" in text
+    assert "int4-hq: task 0.500 is 56% of the reference's 0.900" in text

@@ -41,12 +41,14 @@ def _cuda_available() -> bool:
     return bool(system.gpus())
 
 
-def answer_all(backends: Sequence[ChatBackend], conversations: Sequence[list[Message]], params: GenParams, *,
+def answer_all(backends: Sequence[ChatBackend], conversations: Sequence[list[Message]],
+               params: GenParams | Sequence[GenParams], *,
                stop: threading.Event | None = None, concurrent: bool | None = None,
                on_text: Callable[[int, str], None] | None = None,
                on_start: Callable[[int], None] | None = None,
                on_done: Callable[[int, Reply], None] | None = None) -> list[Reply]:
-    """Each backend answers its own conversation (column ``i`` keeps its own history)."""
+    """Each backend answers its own conversation (column ``i`` keeps its own history), with
+    ``params`` or its own ``params[i]``."""
     if concurrent is None:
         concurrent = can_run_concurrently(len(backends))
 
@@ -54,7 +56,7 @@ def answer_all(backends: Sequence[ChatBackend], conversations: Sequence[list[Mes
         if on_start is not None:
             on_start(i)
         try:
-            reply = answer(backends[i], conversations[i], params, stop=stop,
+            reply = answer(backends[i], conversations[i], params if isinstance(params, GenParams) else params[i], stop=stop,
                            on_text=(lambda text: on_text(i, text)) if on_text else None)
         except Exception as exc:  # noqa: BLE001 - one column failing must not lose the others
             reply = Reply(model=backends[i].label, error=str(exc) or type(exc).__name__)

@@ -3,12 +3,14 @@
 Each model (column) keeps its own history: its own answers are what it sees next turn.
 A system prompt, when given, opens each column's history on the first turn. An answer
 that failed is not saved (the column's history stays as it was); a stopped one is, marked
-so (the dataset export leaves it out).
+so (the dataset export leaves it out). A column over an adapter base answers with the
+adapter picked for it (``adapters``), which may change from one turn to the next.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from collections.abc import Callable, Mapping
 
 from .compare import answer_all
@@ -24,6 +26,7 @@ class ChatSession:
 
     def ask(self, backends: Mapping[int, ChatBackend], text: str, params: GenParams, *,
             stop: threading.Event | None = None, concurrent: bool | None = None,
+            adapters: Mapping[int, str | None] | None = None,
             on_start: Callable[[int], None] | None = None, on_text: Callable[[int, str], None] | None = None,
             on_done: Callable[[int, Reply], None] | None = None) -> list[Reply]:
         """Every column in ``backends`` (column index -> backend) answers ``text``."""
@@ -44,6 +47,8 @@ class ChatSession:
             if on_done is not None:
                 on_done(i, reply)
 
-        return answer_all([backends[i] for i in columns], histories, params, stop=stop, concurrent=concurrent,
+        picked = adapters or {}
+        column_params = [replace(params, adapter=picked[i]) if i in picked else params for i in columns]
+        return answer_all([backends[i] for i in columns], histories, column_params, stop=stop, concurrent=concurrent,
                           on_start=(lambda k: on_start(columns[k])) if on_start else None,
                           on_text=(lambda k, t: on_text(columns[k], t)) if on_text else None, on_done=done)

@@ -4,14 +4,19 @@ A target is, in this order: an ``http(s)://`` endpoint; an ONNX Runtime GenAI fo
 variant ``MODEL:VARIANT`` or ``RUN:VARIANT`` (see ``models/variants.py``); a model the
 workbench resolves (built-in name, HF folder, prepared name, hub id); or a training run,
 which chats through its merged/full model, else its base model plus its LoRA adapter.
+
+``BASE+ADAPTER`` names a LoRA adapter (a run id, a PEFT folder or an ``.onnx_adapter``
+file) over an ONNX adapter base (``MODEL:lora-fp32``; ``engine/deploy/adapters.py``): the
+base loads once and the adapter can be switched per answer (``GenParams.adapter``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from ..deploy.adapters import split_adapter_model
 from ..errors import ModelNotFoundError
 from ..models.resolve import parse_model
 from ..models.variants import VariantSet, split_variant
@@ -28,6 +33,8 @@ class Target:
     """The HF folder (transformers) or the variant folder (onnx); None for http."""
     adapter: Path | None = None
     variant: str | None = None
+    onnx_adapter: str | None = None
+    """The adapter named after ``+`` over an ONNX adapter base (answers use it unless told otherwise)."""
 
     @property
     def label(self) -> str:
@@ -53,6 +60,13 @@ def resolve_target(spec: str, *, adapter: str | None = None) -> Target:
     path = Path(spec).expanduser()
     if (path / "genai_config.json").is_file():
         return Target(spec, "onnx", path.resolve())
+    base, onnx_adapter = split_adapter_model(spec)
+    if onnx_adapter is not None:
+        target = resolve_target(base)
+        if target.kind != "onnx":
+            raise ModelNotFoundError(f"{base} is not an ONNX model: an adapter after '+' needs an ONNX adapter base",
+                                     hint=f"e.g. {base}:lora-fp32+{onnx_adapter}")
+        return replace(target, spec=spec, onnx_adapter=onnx_adapter)
     adapter_dir = resolve_adapter(adapter) if adapter else None
     named = split_variant(spec)
     if named.variant is not None:

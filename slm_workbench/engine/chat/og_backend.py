@@ -2,6 +2,12 @@
 
 The folder's own tokenizer and chat template render the prompt (``og.Tokenizer``), exactly
 as Foundry Local and every other GenAI host will, so what you test here is what ships.
+
+An adapter base (``MODEL:lora-fp32``; ``engine/deploy/adapter_base.py``) loads once and
+answers with any LoRA adapter made for it: each answer names its adapter
+(``GenParams.adapter``, else the one the target named after ``+``); the adapter's
+``.onnx_adapter`` file is loaded into ``og.Adapters`` on first use and activated on that
+answer's generator only, so concurrent answers may use different adapters.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..deploy.adapter_base import read_lora_base
+from ..deploy.adapters import adapter_file, require_lora_base
 from ..errors import ModelFormatError
 from .types import Delta, GenParams, Message, TemplateInfo, default_threads
 
@@ -19,7 +27,8 @@ from .types import Delta, GenParams, Message, TemplateInfo, default_threads
 class OnnxGenaiBackend:
     kind = "onnx"
 
-    def __init__(self, folder: Path, *, label: str | None = None, threads: int | None = None) -> None:
+    def __init__(self, folder: Path, *, label: str | None = None, threads: int | None = None,
+                 adapter: str | None = None) -> None:
         import onnxruntime_genai as og
 
         self.folder = Path(folder)
@@ -39,6 +48,27 @@ class OnnxGenaiBackend:
         self.tokenizer = og.Tokenizer(self.model)
         self.eos_ids = {int(i) for i in self.tokenizer.eos_token_ids}
         self.context_length = self._context_length()
+        self.lora_base = read_lora_base(self.folder)
+        self.default_adapter = adapter
+        self._adapters: Any = og.Adapters(self.model) if self.lora_base is not None else None
+        self._loaded: set[str] = set()
+        self._adapter_lock = threading.Lock()
+        if adapter:
+            self.load_adapter(adapter)
+
+    def load_adapter(self, spec: str) -> str:
+        """Load the adapter ``spec`` names (a run id, PEFT folder or ``.onnx_adapter`` file) once; its key."""
+        if self._adapters is None:
+            require_lora_base(self.folder, self.label)
+        with self._adapter_lock:
+            if spec not in self._loaded:
+                path = adapter_file(spec, self.folder)
+                try:
+                    self._adapters.load(str(path), spec)
+                except Exception as exc:  # noqa: BLE001 - onnxruntime errors are plain RuntimeErrors
+                    raise ModelFormatError(f"ONNX Runtime GenAI cannot load the adapter {path}: {exc}") from None
+                self._loaded.add(spec)
+        return spec
 
     def _context_length(self) -> int:
         try:
@@ -77,21 +107,28 @@ class OnnxGenaiBackend:
         return options
 
     def stream(self, messages: list[Message], params: GenParams, stop: threading.Event | None = None) -> Iterator[Delta]:
+        decoder = self.tokenizer.create_stream()
+        for token in self.generate_ids(self.prompt_ids(messages, params), params, stop):
+            yield Delta("" if token in self.eos_ids else decoder.decode(token))
+
+    def generate_ids(self, ids: list[int], params: GenParams, stop: threading.Event | None = None) -> Iterator[int]:
+        """The token ids generated after the prompt ``ids``, with the answer's adapter active."""
         og = self._og
-        ids = self.prompt_ids(messages, params)
         if len(ids) >= self.context_length:
             raise ModelFormatError(f"the conversation is {len(ids)} tokens; {self.label} holds {self.context_length}")
+        adapter = self.default_adapter if params.adapter is None else params.adapter
+        key = self.load_adapter(adapter) if adapter else None
         gen_params = og.GeneratorParams(self.model)
         gen_params.set_search_options(**self.search_options(params, len(ids)))
         generator = og.Generator(self.model, gen_params)
+        if key is not None:
+            generator.set_active_adapter(self._adapters, key)
         generator.append_tokens(ids)
-        decoder = self.tokenizer.create_stream()
         while not generator.is_done():
             if stop is not None and stop.is_set():
                 return
             generator.generate_next_token()
-            token = int(generator.get_next_tokens()[0])
-            yield Delta("" if token in self.eos_ids else decoder.decode(token))
+            yield int(generator.get_next_tokens()[0])
 
     def close(self) -> None:
-        self.model = self.tokenizer = None
+        self._adapters = self.model = self.tokenizer = None

@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from ..deploy.adapter_base import is_lora_variant
+from ..deploy.adapters import split_adapter_model
 from ..errors import WorkbenchError
 from ..models.variants import require_variant
 from .locate import Target, resolve_target
@@ -56,7 +58,15 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
         say(f"connecting to {target.spec}")
         return cls(target.spec, model=endpoint_model, api_key_env=api_key_env)
     assert target.folder is not None
-    if target.kind == "onnx" and target.variant and not (target.folder / "genai_config.json").is_file():
+    if target.kind == "onnx" and is_lora_variant(target.variant) and not (target.folder / "genai_config.json").is_file():
+        from .variant_build import build_lora_base_on_demand
+
+        base_spec = split_adapter_model(target.spec)[0]
+        if not build:
+            require_variant(target.folder, base_spec)
+        say(f"building the adapter base {base_spec} (it is not built yet)…")
+        build_lora_base_on_demand(base_spec.rpartition(":")[0], target.variant, target.folder, on_status=say)
+    elif target.kind == "onnx" and target.variant and not (target.folder / "genai_config.json").is_file():
         if not build:
             require_variant(target.folder, target.spec)
         from .variant_build import build_on_demand
@@ -66,4 +76,6 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
     say(f"loading {target.spec}")
     if target.kind == "transformers":
         return cls(target.folder, label=target.label, adapter=target.adapter, threads=threads)
+    if target.kind == "onnx":
+        return cls(target.folder, label=target.label, threads=threads, adapter=target.onnx_adapter)
     return cls(target.folder, label=target.label, threads=threads)

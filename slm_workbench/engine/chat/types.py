@@ -46,6 +46,9 @@ class GenParams:
     seed: int | None = None
     system_prompt: str = ""
     """Prepended as a system message when the conversation has none; empty: the template's default."""
+    adapter: str | None = None
+    """The LoRA adapter that answers over an ONNX adapter base (a run id, PEFT folder or ``.onnx_adapter``
+    file); ``""``: the base alone; None: the adapter the target named after ``+``, if any."""
 
     @property
     def sample(self) -> bool:

@@ -29,3 +29,15 @@ def build_on_demand(base: str, variant: str, *, on_status: Callable[[str], None]
         on_progress=lambda name, message, _done, _total: on_status(f"building {name}: {message}"),
     )
     return built[0].folder
+
+
+def build_lora_base_on_demand(base: str, variant: str, folder: Path, *,
+                              on_status: Callable[[str], None] = lambda _text: None) -> Path:
+    """Export the adapter base ``variant`` (``lora-fp32`` ...) of ``base`` (a model or run) into ``folder``."""
+    from ..deploy.adapter_base import export_lora_base
+    from ..export.source import merge_adapter, resolve_source
+
+    source = merge_adapter(resolve_source(base), log=lambda line: on_status(f"merging the adapter: {line}"))
+    assert source.hf_folder is not None
+    return export_lora_base(source.hf_folder, folder, precision=variant.removeprefix("lora-"),
+                            work_dir=paths.cache_dir() / "chat-export", on_status=on_status)

@@ -25,7 +25,9 @@ from ..export.export import folder_bytes, read_variant_info
 from ..export.source import ExportSource
 from ..export.subproc import child_env, run_logged
 from .evalset import EvalSet
-from .judge import agreement, broken_reason, task_f1
+from ..eval.bootstrap import mean_interval, paired_difference
+from ..eval.metrics import score_example
+from .judge import agreement_over, broken_reason
 from .report import CompareReport, VariantResult, rank_variants
 
 MeasureProgress = Callable[[str, str, float, float], None]
@@ -43,8 +45,9 @@ class CompareSettings:
     rounds: int = 1
     perplexity_tokens: int = 2048
     chunk: int = 256
-    task_examples: int = 16
+    task_examples: int = 64
     task_max_tokens: int = 96
+    bootstrap_samples: int = 1000
     ppl_ratio: float = 2.0
     reference: bool = True
     timeout_s: float = 1800.0
@@ -107,6 +110,24 @@ def _run_measure(entry: Entry, spec: dict, work_dir: Path, settings: CompareSett
                env=child_env(settings.threads), check_cancelled=check_cancelled, on_line=on_line,
                timeout=settings.timeout_s)
     return json.loads(out_path.read_text(encoding="utf-8"))
+
+
+def score_task(result: VariantResult, tokenizer: object, answers: list[list[int]], evalset: EvalSet,
+               reference_scores: list[float] | None, settings: CompareSettings) -> None:
+    """The evaluator's task score of each answer, their mean with its bootstrap interval, and the
+    paired interval of the difference from the reference (the same examples)."""
+    scores = [score_example(tokenizer.decode(a, skip_special_tokens=True), t.reference, ()).task  # type: ignore[attr-defined]
+              for a, t in zip(answers, evalset.tasks)]
+    result.task_scores = [round(x, 4) for x in scores]
+    interval = mean_interval(scores, samples=settings.bootstrap_samples)
+    if interval is not None:
+        result.task_score, result.task_low, result.task_high = (round(interval.mean, 4), round(interval.low, 4),
+                                                                round(interval.high, 4))
+        result.task_n = interval.n
+    if reference_scores and len(reference_scores) == len(scores):
+        delta = paired_difference(reference_scores, scores, samples=settings.bootstrap_samples)
+        if delta is not None:
+            result.task_delta = {"mean": round(delta.mean, 4), "low": round(delta.low, 4), "high": round(delta.high, 4)}
 
 
 def compare_variants(
@@ -187,16 +208,21 @@ def compare_variants(
         result.perplexity = None if data.get("perplexity") is None else round(float(data["perplexity"]), 4)
         result.tokens = data.get("tokens", [])
         result.text = tokenizer.decode(result.tokens, skip_special_tokens=True)[:400]
+        prompts_out = data.get("agreement_tokens") or [result.tokens]
         if ref_raw is not None:
-            result.agreement = agreement(ref_raw.get("tokens", []), result.tokens).as_dict()
+            result.agreement = agreement_over(ref_raw.get("agreement_tokens") or [ref_raw.get("tokens", [])], prompts_out)
         answers = data.get("task_answers")
         if answers:
-            scores = [task_f1(tokenizer.decode(a, skip_special_tokens=True), t.reference)
-                      for a, t in zip(answers, evalset.tasks)]
-            result.task_score = round(sum(scores) / len(scores), 4)
+            score_task(result, tokenizer, answers, evalset, raw.get(REFERENCE_NAME, {}).get("task_scores"), settings)
+            data["task_scores"] = result.task_scores
         if result.name != REFERENCE_NAME:
-            reason = broken_reason(result.perplexity, ref_raw.get("perplexity") if ref_raw else None, result.tokens,
-                                   ref_raw.get("tokens") if ref_raw else None, ppl_ratio=settings.ppl_ratio)
+            judged, on = (answers, "eval examples") if answers else (prompts_out, "prompts")
+            ref_judged = None
+            if ref_raw is not None:
+                ref_judged = ref_raw.get("task_answers") if answers else (ref_raw.get("agreement_tokens")
+                                                                          or [ref_raw.get("tokens", [])])
+            reason = broken_reason(result.perplexity, ref_raw.get("perplexity") if ref_raw else None, judged,
+                                   ref_judged, ppl_ratio=settings.ppl_ratio, judged_on=on)
             result.broken, result.broken_reason = reason is not None, reason
             if reason is not None:
                 on_verdict(result.name, BROKEN, True, reason)
@@ -206,7 +232,7 @@ def compare_variants(
         machine=machine,
         settings=asdict(settings),
         evalset={"name": evalset.name, "ppl_tokens": len(evalset.ppl_ids), "prompt": evalset.prompt,
-                 "tasks": len(evalset.tasks)},
+                 "tasks": len(evalset.tasks), "agreement_prompts": evalset.agreement_texts},
         variants=results,
         reference=REFERENCE_NAME if REFERENCE_NAME in raw else None,
     )

@@ -7,9 +7,14 @@ parts, saved as ``evalset.json`` in the run directory:
 - ``ppl_ids``: the held-out text for perplexity: our own prose (``heldout.txt``, ~2,200
   tokens with SmolLM2's tokenizer) or, given ``--eval``, the rendered examples of a prepared
   dataset's eval split / a JSONL / a text file, cut to ``perplexity_tokens``;
-- ``prompt_ids``: one chat prompt, decoded greedily for agreement and speed;
-- ``tasks``: up to ``task_examples`` (prompt ids, reference answer) pairs from the eval
-  data, scored by word-level F1 of the greedy answer (none without eval data).
+- ``prompt_ids``: one chat prompt, decoded greedily for speed (and agreement);
+- ``agreement_prompts``: a set of short chat prompts (the one above among them), each decoded
+  greedily once, for agreement and "degenerate output": one prompt is not enough (the base
+  model's int8 variant loops on "What is the capital of France?" and matches fp32 on three
+  of four other prompts);
+- ``tasks``: up to ``task_examples`` held-out examples (prompt ids, reference answer) read
+  by the evaluator (``engine/eval``), scored by its task score (per-field accuracy of a JSON
+  reference, word F1 otherwise) with a bootstrap interval (none without eval data).
 """
 
 from __future__ import annotations
@@ -23,12 +28,21 @@ from ..errors import WorkbenchError
 
 HELDOUT_TEXT = Path(__file__).with_name("heldout.txt")
 DEFAULT_PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+AGREEMENT_PROMPTS = (
+    "What is the capital of France?",
+    "Explain in two sentences why the sky is blue.",
+    "Give me three tips for sleeping better.",
+    "What is 17 + 25?",
+)
+"""Asked of every variant besides ``prompt``: short, different in kind, answered in a few dozen tokens."""
 
 
 @dataclass
 class TaskExample:
     prompt_ids: list[int]
     reference: str
+    id: str = ""
+    """The evaluator's example id (``slmw eval`` on the same data pairs with it)."""
 
 
 @dataclass
@@ -40,6 +54,9 @@ class EvalSet:
     prompt: str
     tasks: list[TaskExample] = field(default_factory=list)
     eos_token_ids: list[int] = field(default_factory=list)
+    agreement_prompts: list[list[int]] = field(default_factory=list)
+    """Token ids of every prompt agreement is judged on (``prompt_ids`` first)."""
+    agreement_texts: list[str] = field(default_factory=list)
 
     def save(self, path: Path) -> Path:
         path.write_text(json.dumps(asdict(self)) + "\n", encoding="utf-8")
@@ -49,6 +66,8 @@ class EvalSet:
     def load(cls, path: Path) -> EvalSet:
         data = json.loads(path.read_text(encoding="utf-8"))
         data["tasks"] = [TaskExample(**t) for t in data.get("tasks", [])]
+        data.setdefault("agreement_prompts", [data["prompt_ids"]])
+        data.setdefault("agreement_texts", [data.get("prompt", "")])
         return cls(**data)
 
 
@@ -90,19 +109,16 @@ def _chat(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: boo
     return text + ("\n" if generation_prompt else "")
 
 
-def _render(tokenizer: Any, record: dict[str, Any]) -> tuple[str, tuple[str, str] | None]:
-    """(full text, (prompt text, reference answer) or None)."""
+def _render(tokenizer: Any, record: dict[str, Any]) -> str:
+    """The whole record as the model sees it (perplexity text)."""
     if record.get("messages"):
         messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
-        task = None
-        if messages[-1]["role"] == "assistant" and len(messages) > 1:
-            task = (_chat(tokenizer, messages[:-1], True), messages[-1]["content"])
-        return _chat(tokenizer, messages, False), task
+        return _chat(tokenizer, messages, False)
     if "prompt" in record and "completion" in record:
         prompt = _chat(tokenizer, [{"role": "user", "content": str(record["prompt"])}], True)
-        return prompt + str(record["completion"]), (prompt, str(record["completion"]))
+        return prompt + str(record["completion"])
     if "text" in record:
-        return str(record["text"]), None
+        return str(record["text"])
     raise WorkbenchError(f"an eval record has none of messages, prompt/completion, text: keys {sorted(record)[:6]}")
 
 
@@ -110,19 +126,34 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def task_examples_of(tokenizer: Any, eval_data: Path, limit: int) -> list[TaskExample]:
+    """The evaluator's examples of ``eval_data`` (the same ones ``slmw eval`` scores), as token ids."""
+    from ..eval.examples import load_examples
+
+    if limit <= 0:
+        return []
+    try:
+        examples = load_examples(eval_data, limit).examples
+    except WorkbenchError:
+        return []  # text without references: perplexity only
+    return [TaskExample(_ids(tokenizer, _chat(tokenizer, e.messages, True)), e.reference, e.id) for e in examples]
+
+
 def build_evalset(
     tokenizer_folder: Path,
     eval_data: str | Path | None = None,
     *,
     perplexity_tokens: int = 2048,
-    task_examples: int = 16,
+    task_examples: int = 64,
     prompt: str | None = None,
 ) -> EvalSet:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder))
     prompt = prompt or DEFAULT_PROMPT
-    prompt_ids = _ids(tokenizer, _chat(tokenizer, [{"role": "user", "content": prompt}], True))
+    texts = [prompt, *(p for p in AGREEMENT_PROMPTS if p != prompt)]
+    agreement_ids = [_ids(tokenizer, _chat(tokenizer, [{"role": "user", "content": t}], True)) for t in texts]
+    prompt_ids = agreement_ids[0]
     tasks: list[TaskExample] = []
     if eval_data is None:
         name = HELDOUT_TEXT.name
@@ -137,15 +168,14 @@ def build_evalset(
         else:
             ppl_ids = []
             for record in read_records(path):
-                full, task = _render(tokenizer, record)
-                if len(ppl_ids) < perplexity_tokens:
-                    ppl_ids += _ids(tokenizer, full)
-                if task is not None and len(tasks) < task_examples:
-                    tasks.append(TaskExample(_ids(tokenizer, task[0]), task[1]))
-                if len(ppl_ids) >= perplexity_tokens and len(tasks) >= task_examples:
+                full = _render(tokenizer, record)
+                ppl_ids += _ids(tokenizer, full)
+                if len(ppl_ids) >= perplexity_tokens:
                     break
+            tasks = task_examples_of(tokenizer, path, task_examples)
     ppl_ids = ppl_ids[:perplexity_tokens]
     if len(ppl_ids) < 2:
         raise WorkbenchError(f"the eval text {name} has fewer than 2 tokens")
     eos = tokenizer.eos_token_id
-    return EvalSet(name, ppl_ids, prompt_ids, prompt, tasks, [eos] if isinstance(eos, int) else list(eos or []))
+    return EvalSet(name, ppl_ids, prompt_ids, prompt, tasks, [eos] if isinstance(eos, int) else list(eos or []),
+                   agreement_ids, texts)

@@ -1,21 +1,23 @@
-"""Judging a variant against the reference: agreement, degenerate output, broken, task F1.
+"""Judging a variant against the reference: agreement, degenerate output, broken.
 
 The broken rule is deliberately blunt, because its job is to stop someone shipping a model
 that is plainly damaged (the table's QInt8 row: perplexity 3.6e7, gibberish out):
 
 - it failed to load or to run, or its perplexity is NaN/infinite;
 - its perplexity is more than ``ppl_ratio`` (2x) the reference's;
-- its greedy output is degenerate (one token or a short loop repeated) while the
-  reference's is not: a random test model's own output can be degenerate, and that is
-  not the variant's fault.
+- its greedy output is degenerate (one token or a short loop repeated) on more than half
+  of the prompts where the reference's is not: a random test model's own output can be
+  degenerate, and that is not the variant's fault. The prompts are the source's eval
+  examples when it has them (what the model is for), else a set of short general prompts;
+  one prompt is never enough (a variant that keeps its task can still loop on one prose
+  prompt).
 
-A broken variant is listed with its reason but never ranked.
+A broken variant is listed with its reason but never ranked. Task scores come from the
+evaluator (``engine/eval``), so they mean what ``slmw eval`` means.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,34 +61,41 @@ def degenerate(tokens: Sequence[int], *, min_tokens: int = 24) -> bool:
     return False
 
 
+SAME_START_TOKENS = 30
+"""A prompt "starts the same" when this many first tokens (or all compared) equal the reference's."""
+
+
+def agreement_over(reference: Sequence[Sequence[int]], outputs: Sequence[Sequence[int]]) -> dict[str, float | int]:
+    """Agreement on a set of prompts: the first prompt's shared prefix, the mean token agreement,
+    and on how many prompts the first ``SAME_START_TOKENS`` tokens match."""
+    pairs = [agreement(r, o) for r, o in zip(reference, outputs)]
+    if not pairs:
+        return {"same_prefix": 0, "token_agreement": 0.0, "compared": 0, "prompts": 0, "prompts_same_start": 0}
+    same_start = sum(1 for a in pairs if a.same_prefix >= min(SAME_START_TOKENS, a.compared))
+    return {"same_prefix": pairs[0].same_prefix, "compared": pairs[0].compared,
+            "token_agreement": round(sum(a.token_agreement for a in pairs) / len(pairs), 4),
+            "prompts": len(pairs), "prompts_same_start": same_start}
+
+
 def broken_reason(
     perplexity: float | None,
     reference_perplexity: float | None,
-    tokens: Sequence[int],
-    reference_tokens: Sequence[int] | None,
+    outputs: Sequence[Sequence[int]],
+    reference_outputs: Sequence[Sequence[int]] | None,
     *,
     ppl_ratio: float = 2.0,
+    judged_on: str = "prompts",
 ) -> str | None:
+    """Why a variant is broken, or None. ``outputs``: its greedy answers to the judging prompts
+    (``judged_on`` names them: "eval examples" or "prompts"), the reference's in the same order."""
     if perplexity is None:
         return "perplexity is NaN or infinite"
     if reference_perplexity and perplexity > ppl_ratio * reference_perplexity:
         return f"perplexity {perplexity:,.2f} is {perplexity / reference_perplexity:,.1f}x the reference's"
-    if degenerate(tokens) and not (reference_tokens is not None and degenerate(reference_tokens)):
-        return "degenerate output (a token or a short loop repeated)"
+    if reference_outputs is None:
+        reference_outputs = [[] for _ in outputs]
+    fair = [(o, r) for o, r in zip(outputs, reference_outputs) if not degenerate(r)]
+    looping = sum(1 for o, _r in fair if degenerate(o))
+    if fair and looping * 2 > len(fair):
+        return f"degenerate output on {looping} of {len(fair)} {judged_on} (a token or a short loop repeated)"
     return None
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def task_f1(answer: str, reference: str) -> float:
-    """Word-level F1 (SQuAD-style: lowercased words, multiset overlap)."""
-    a = _WORD.findall(answer.lower())
-    r = _WORD.findall(reference.lower())
-    if not a or not r:
-        return float(a == r)
-    common = sum((Counter(a) & Counter(r)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(a), common / len(r)
-    return 2 * precision * recall / (precision + recall)

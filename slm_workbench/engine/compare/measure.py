@@ -77,6 +77,13 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         out["ppl_tokens"] = int(len(nll))
         out["ppl_s"] = round(time.perf_counter() - t0, 3)
 
+    if not speed_only:  # the other prompts of the agreement set, decoded once each
+        others = evalset.agreement_prompts[1:]
+        out["agreement_tokens"] = [out["tokens"]]
+        for k, prompt_ids in enumerate(others):
+            say("agreement", k, len(others))
+            out["agreement_tokens"].append(backend.greedy(prompt_ids, new_tokens, stop_at_eos=False).tokens)
+
     if evalset.tasks and not speed_only:
         answers = []
         eos = set(evalset.eos_token_ids)

@@ -8,11 +8,14 @@
      "variants": [{"name", "label", "kind", "folder", "precision", "size_mb", "load_s",
                    "peak_rss_mb", "ttft_s", "decode_tok_s", "speedup", "perplexity",
                    "ppl_change", "agreement": {"same_prefix", "token_agreement", "compared"},
-                   "task_score", "broken", "broken_reason", "rank", "text", "notes", "error"}, ...]}
+                   "task_score", "task_low", "task_high", "task_n", "task_scores", "task_delta",
+                   "broken", "broken_reason", "rank", "why_not", "text", "notes", "error"}, ...]}
 
 Ranks go 1, 2, ... by perplexity (then speed) over the variants that are not broken; a
 broken one has ``rank: null``. ``recommended`` is the fastest ONNX variant within +5%
-perplexity of the reference (else the best-perplexity ONNX variant that is not broken).
+perplexity of the reference **and**, where eval examples were scored, keeping at least 98%
+of the reference's task score; null when none does. Every other variant says in ``why_not``
+why it is not the recommendation.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ REPORT_JSON = REPORT_FILES["json"]
 REPORT_MD = REPORT_FILES["markdown"]
 REPORT_CSV = REPORT_FILES["csv"]
 QUALITY_TOLERANCE = 0.05
+"""Perplexity may rise this much (relative) for a variant to be recommended."""
+TASK_RETAINED = 0.98
+"""Share of the reference's task score a recommended variant keeps (where tasks were scored)."""
 
 
 @dataclass
@@ -53,9 +59,19 @@ class VariantResult:
     """Relative to the reference: 0.01 is +1%."""
     agreement: dict[str, Any] | None = None
     task_score: float | None = None
+    """Mean task score on the eval examples (the evaluator's: JSON fields, else word F1)."""
+    task_low: float | None = None
+    task_high: float | None = None
+    """Bootstrap 95% interval of ``task_score``."""
+    task_n: int | None = None
+    task_scores: list[float] = field(default_factory=list)
+    task_delta: dict[str, float] | None = None
+    """Paired difference from the reference on the same examples: mean, low, high."""
     broken: bool = False
     broken_reason: str | None = None
     rank: int | None = None
+    why_not: str | None = None
+    """Why this variant is not the recommended one (None for the recommended one)."""
     text: str = ""
     """The start of its greedy answer to the prompt."""
     tokens: list[int] = field(default_factory=list)
@@ -107,14 +123,49 @@ def rank_variants(report: CompareReport) -> None:
         v.rank = None
     for k, v in enumerate(sorted(ok, key=lambda v: (v.perplexity, -(v.decode_tok_s or 0))), 1):
         v.rank = k
-    onnx = [v for v in ok if v.kind == "onnx"]
-    close = [v for v in onnx if v.ppl_change is not None and v.ppl_change <= QUALITY_TOLERANCE]
-    if close:
-        report.recommended = max(close, key=lambda v: v.decode_tok_s or 0).name
-    elif onnx:
-        report.recommended = min(onnx, key=lambda v: v.perplexity or float("inf")).name
-    else:
-        report.recommended = None
+    for v in report.variants:
+        v.why_not = quality_shortfall(v, ref)
+    keepers = [v for v in report.variants if v.why_not is None]
+    best = max(keepers, key=lambda v: v.decode_tok_s or 0) if keepers else None
+    report.recommended = best.name if best is not None else None
+    for v in keepers:
+        if v is not best and best is not None:
+            v.why_not = f"slower than {best.name} ({_fmt(v.decode_tok_s, '.1f')} vs {_fmt(best.decode_tok_s, '.1f')} tok/s)"
+
+
+def verdict_lines(report: CompareReport) -> list[tuple[str, str]]:
+    """(text, kind) lines: the recommendation and its rule (kind ``best`` or ``none``), then why
+    each other variant is not it (``broken`` or ``other``); the pane styles them, the CLI prints them."""
+    rule = f"within +{QUALITY_TOLERANCE * 100:.0f}% perplexity"
+    if any(v.task_score is not None for v in report.variants):
+        rule += (f" and ≥{TASK_RETAINED * 100:.0f}% of the reference's task score "
+                 f"({report.evalset.get('tasks')} eval examples)")
+    best = report.recommended
+    lines = [(f"★ {best} is the fastest variant {rule}", "best") if best else (f"★ no variant stays {rule}", "none")]
+    for v in report.variants:
+        if v.name not in (best, report.reference) and v.why_not:
+            lines.append((f"{v.name}: {v.why_not}", "broken" if v.broken else "other"))
+    return lines
+
+
+def quality_shortfall(v: VariantResult, ref: VariantResult | None) -> str | None:
+    """Why ``v`` cannot be recommended whatever its speed, or None when it keeps quality."""
+    if v is ref:
+        return "the reference (PyTorch)"
+    if v.kind != "onnx":
+        return "not an ONNX variant"
+    if v.broken:
+        return f"broken: {v.broken_reason}"
+    if v.perplexity is None or v.decode_tok_s is None:
+        return "not measured"
+    if v.ppl_change is not None and v.ppl_change > QUALITY_TOLERANCE:
+        return f"perplexity {v.ppl_change * 100:+.1f}% (more than +{QUALITY_TOLERANCE * 100:.0f}%)"
+    if ref is not None and ref.task_score and v.task_score is not None:
+        kept = v.task_score / ref.task_score
+        if kept < TASK_RETAINED:
+            return (f"task {v.task_score:.3f} is {kept * 100:.0f}% of the reference's {ref.task_score:.3f} "
+                    f"(less than {TASK_RETAINED * 100:.0f}%)")
+    return None
 
 
 def _fmt(value: Any, spec: str = "") -> str:
@@ -126,7 +177,15 @@ def _fmt(value: Any, spec: str = "") -> str:
 
 
 COLUMNS = ("variant", "size MB", "load s", "peak RSS MB", "TTFT s", "decode tok/s", "x ref", "perplexity",
-           "ppl change", "same prefix", "agreement", "task", "status")
+           "ppl change", "same prefix", "agreement", "task (95% CI)", "status")
+
+
+def task_cell(v: VariantResult) -> str:
+    if v.task_score is None:
+        return "-"
+    if v.task_low is None or v.task_high is None:
+        return f"{v.task_score:.3f}"
+    return f"{v.task_score:.3f} [{v.task_low:.2f}, {v.task_high:.2f}]"
 
 
 def rows(report: CompareReport) -> list[list[str]]:
@@ -143,7 +202,7 @@ def rows(report: CompareReport) -> list[list[str]]:
             "-" if v.ppl_change is None else f"{v.ppl_change * 100:+.1f}%",
             "-" if not agree else f"{agree['same_prefix']}/{agree['compared']}",
             "-" if not agree else f"{agree['token_agreement'] * 100:.0f}%",
-            _fmt(v.task_score, ".3f"), status,
+            task_cell(v), status,
         ])
     return out
 
@@ -162,6 +221,16 @@ def to_markdown(report: CompareReport) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows(report)]
+    tasks = report.evalset.get("tasks")
+    prompts = report.evalset.get("agreement_prompts") or []
+    lines += ["", f"Task score: the evaluator's (per-field accuracy of JSON answers, word F1 otherwise) on {tasks} "
+                  f"eval examples, mean with its bootstrap 95% interval. Agreement: greedy tokens against the "
+                  f"reference's on {len(prompts) or 1} prompts. Recommended: the fastest ONNX variant within "
+                  f"+{QUALITY_TOLERANCE * 100:.0f}% perplexity and at least {TASK_RETAINED * 100:.0f}% of the "
+                  f"reference's task score."]
+    why = [f"- {v.name}: {v.why_not}" for v in report.variants if v.why_not and v.name != report.reference]
+    if why:
+        lines += ["", "Why not the others:", *why]
     notes = [f"- {v.name}: {n}" for v in report.variants for n in v.notes + ([v.error] if v.error else [])]
     if notes:
         lines += ["", "Notes:", *notes]
@@ -172,13 +241,14 @@ def to_csv(report: CompareReport) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["variant", "kind", "precision", "size_mb", "load_s", "peak_rss_mb", "ttft_s", "decode_tok_s",
-                     "speedup", "perplexity", "ppl_change", "same_prefix", "token_agreement", "task_score", "broken",
-                     "broken_reason", "rank", "folder"])
+                     "speedup", "perplexity", "ppl_change", "same_prefix", "token_agreement", "task_score", "task_low",
+                     "task_high", "task_n", "broken", "broken_reason", "rank", "why_not", "folder"])
     for v in report.variants:
         agree = v.agreement or {}
         writer.writerow([v.name, v.kind, v.precision, v.size_mb, v.load_s, v.peak_rss_mb, v.ttft_s, v.decode_tok_s,
                          v.speedup, v.perplexity, v.ppl_change, agree.get("same_prefix"), agree.get("token_agreement"),
-                         v.task_score, v.broken, v.broken_reason or "", v.rank, v.folder])
+                         v.task_score, v.task_low, v.task_high, v.task_n, v.broken, v.broken_reason or "", v.rank,
+                         v.why_not or "", v.folder])
     return buf.getvalue()
 
 

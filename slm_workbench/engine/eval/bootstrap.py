@@ -61,3 +61,22 @@ def paired_difference(a: Sequence[float], b: Sequence[float], *, samples: int = 
     if x.size != y.size:
         raise ValueError(f"paired values differ in length: {x.size} and {y.size}")
     return mean_interval(y - x, samples=samples, seed=seed, level=level)
+
+
+def perplexity_difference(nll_a: Sequence[float], tokens_a: Sequence[int], nll_b: Sequence[float],
+                          tokens_b: Sequence[int], *, samples: int = 1000, seed: int = 0,
+                          level: float = 0.95) -> Interval | None:
+    """Corpus perplexity of B minus A's over paired examples, pairs resampled whole."""
+    na, ta, nb, tb = (np.asarray(x, dtype=np.float64) for x in (nll_a, tokens_a, nll_b, tokens_b))
+    if na.size == 0 or ta.sum() <= 0 or tb.sum() <= 0:
+        return None
+
+    def corpus(nll: np.ndarray, tok: np.ndarray, axis: int | None = None) -> np.ndarray:
+        return np.exp(nll.sum(axis=axis) / tok.sum(axis=axis))
+
+    idx = _indices(na.size, samples, seed)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(corpus(nb[idx], tb[idx], 1) - corpus(na[idx], ta[idx], 1), [tail, 100 - tail])
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return Interval(float(corpus(nb, tb) - corpus(na, ta)), float(low), float(high), int(na.size))

@@ -3,7 +3,9 @@
 Stages call ``ctx.progress(...)``, ``ctx.item_state(...)``, ``ctx.metrics({...})``,
 ``ctx.artifact(...)`` and ``ctx.check_cancelled()``; the context appends to ``events.jsonl`` / ``metrics.jsonl``
 (one line per call, flushed, so a reader tailing the file sees it at once). In a
-multi-process run only rank 0 writes.
+multi-process run only rank 0 writes metrics (and the stage its checkpoints and artifacts); events
+are written by each machine's first process (``local_rank`` 0) into that machine's run directory,
+so a worker node of a multi-node run (docs/architecture.md) keeps its own events.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ are throttled like any other update."""
 
 
 class RunContext:
-    def __init__(self, run_dir: Path, *, rank: int = 0) -> None:
+    def __init__(self, run_dir: Path, *, rank: int = 0, local_rank: int | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run = Run(self.run_dir)
         """The run's files (its artifacts, checkpoints, lineage ...), as every reader sees them."""
         self.rank = rank
+        """The process's rank among all training processes (0: the run's owner)."""
+        self.local_rank = rank if local_rank is None else local_rank
+        """Its rank on this machine (0: writes this machine's events)."""
         self.cancel_requested = threading.Event()
         self._lock = threading.Lock()
         self._last_progress = 0.0
@@ -39,7 +44,13 @@ class RunContext:
 
     @property
     def writes(self) -> bool:
+        """This process owns the run's results: metrics, checkpoints, artifacts."""
         return self.rank == 0
+
+    @property
+    def emits(self) -> bool:
+        """This process writes the events of this machine's run directory."""
+        return self.local_rank == 0
 
     @property
     def artifacts_dir(self) -> Path:
@@ -50,7 +61,7 @@ class RunContext:
         return self.run.checkpoints_dir
 
     def emit(self, event: Event) -> None:
-        if self.writes:
+        if self.emits:
             self._append(store.EVENTS, event.to_json())
 
     def progress(self, phase: str, done: float = 0, total: float | None = None, unit: str = "", message: str = "",

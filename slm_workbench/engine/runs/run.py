@@ -31,6 +31,8 @@ MERGED = "merged"
 MODEL_FOLDERS = (MERGED, FULL_MODEL)
 """Artifact folders holding a whole HF model, in the order they are preferred."""
 PACKAGES = "packages"
+ONNX_ADAPTERS = "onnx-adapter"
+"""The run's LoRA adapter as ``.onnx_adapter`` files, one per base model (engine/deploy/adapters.py)."""
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "csv": "report.csv"}
 PREDICTIONS = "predictions.jsonl"
 EVAL_REPORT = "eval_report.json"
@@ -166,6 +168,11 @@ class Run:
     def merged_dir(self) -> Path:
         """Where a run's adapter merged into its base is kept."""
         return self.artifact(MERGED)
+
+    @property
+    def onnx_adapter_dir(self) -> Path:
+        """Where the run's adapter converted for ONNX adapter bases is kept."""
+        return self.artifact(ONNX_ADAPTERS)
 
     @property
     def has_model(self) -> bool:

@@ -94,9 +94,9 @@ def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool
         dataloader_num_workers=0,
         dataset_num_proc=None,
         disable_tqdm=True,
-        ddp_backend=("nccl" if on_gpu else "gloo") if recipe.num_processes > 1 else None,
-        ddp_find_unused_parameters=False if recipe.num_processes > 1 else None,
-        save_only_model=False,
+        ddp_backend=("nccl" if on_gpu else "gloo") if recipe.world_size > 1 else None,
+        ddp_find_unused_parameters=False if recipe.world_size > 1 else None,
+        save_only_model=recipe.node_rank > 0,  # another machine's ranks keep no checkpoint files (RNG states)
         remove_unused_columns=False,
         completion_only_loss=False,
         assistant_only_loss=False,

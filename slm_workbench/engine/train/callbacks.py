@@ -3,7 +3,8 @@
 - ``MetricsWriter``: one ``metrics.jsonl`` line per logging step (loss, eval_loss, lr, grad
   norm, tokens/s, elapsed, ETA, RSS, GPU memory) and a ``progress`` event.
 - ``CheckpointEvents``: a ``checkpoint`` event once the Trainer has written one.
-- ``StopOnRequest``: a stop request (SIGTERM) ends training at the next step, after saving.
+- ``StopOnRequest``: a stop request (SIGTERM) ends training at the next step, after saving; with
+  several processes, a stop on any of them (on any machine) stops all at the same step.
 - ``NanGuard``: a NaN or infinite loss stops the run with a message instead of wasting it.
 """
 
@@ -36,7 +37,12 @@ class MetricsWriter(TrainerCallback):
         self._last_step = self._first_step = state.global_step  # > 0 when resuming
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
-        if not logs or not state.is_world_process_zero:
+        if not logs:
+            return
+        if not state.is_world_process_zero:  # another machine of a multi-node run: its progress only
+            if self.ctx.emits and "loss" in logs:
+                self.ctx.progress("training", state.global_step, state.max_steps or None, "steps",
+                                  "metrics are written on node 0")
             return
         now = time.monotonic()
         tokens = int(getattr(state, "num_input_tokens_seen", 0) or 0)
@@ -100,6 +106,8 @@ class StopOnRequest(TrainerCallback):
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.stopped = False
+        self.by_peer = False
+        """The stop was asked for on another process (another machine of a multi-node run)."""
         self._step_start = time.monotonic()
         self._longest_step = 0.0
 
@@ -109,11 +117,27 @@ class StopOnRequest(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self._longest_step = max(self._longest_step, time.monotonic() - self._step_start)
         stopping.set_grace(stopping.STOP_GRACE_S + 3 * self._longest_step)
-        if self.ctx.cancel_requested.is_set() and not self.stopped:
+        if self.stopped:
+            return
+        asked_here = self.ctx.cancel_requested.is_set()
+        if any_rank(asked_here, args.device):
             stopping.acknowledge()  # saving the stop checkpoint: let it finish
-            self.stopped = True
+            self.stopped, self.by_peer = True, not asked_here
             control.should_save = True
             control.should_training_stop = True
+
+
+def any_rank(flag: bool, device: Any) -> bool:
+    """``flag`` of any training process (one all-reduce when there are several): every rank stops at
+    the same step, so they save one checkpoint together, and a stop on one machine reaches the others."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    value = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 class NanGuard(TrainerCallback):

@@ -2,7 +2,8 @@
 
 Catches what would otherwise fail minutes into a job: a model that does not resolve, a
 ``max_length`` beyond the model's context, data that is missing or was tokenized for another
-model, QLoRA without a CUDA GPU, TensorBoard asked for but not installed. Errors stop the
+model, QLoRA without a CUDA GPU, TensorBoard asked for but not installed, a multi-node rendezvous
+that cannot work (a host that does not resolve, node 0's port taken). Errors stop the
 launch; warnings are shown and the job runs. Memory and disk are checked by
 ``engine.preflight.check_launch`` (a refusal there can be forced).
 """
@@ -51,6 +52,8 @@ def preflight(recipe: TrainRecipe, *, has_cuda: bool | None = None) -> Preflight
         result.errors.append("report_to: tensorboard needs the tensorboard package (pip install tensorboard)")
     if recipe.num_processes > 1 and has_cuda is False and recipe.threads is None:
         result.warnings.append(f"{recipe.num_processes} CPU processes share the cores: set threads (e.g. 1) per process")
+    if recipe.num_nodes > 1:
+        _check_rendezvous(recipe, result)
     if ref.prepared and (beyond := context_error(recipe, ref.folder)):
         result.errors.append(beyond)
     data = Path(recipe.data).expanduser()
@@ -59,6 +62,40 @@ def preflight(recipe: TrainRecipe, *, has_cuda: bool | None = None) -> Preflight
     elif not data.exists() and _looks_like_path(recipe.data):
         result.errors.append(f"data: no such file or folder: {data}")
     return result
+
+
+def _check_rendezvous(recipe: TrainRecipe, result: Preflight) -> None:
+    """The endpoint resolves; on node 0 (which hosts it) it is this machine and its port is free."""
+    import socket
+
+    from ...config.train import split_endpoint
+
+    host, port = split_endpoint(recipe.rdzv_endpoint or "")
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (socket.gaierror, UnicodeError) as exc:
+        result.errors.append(f"rdzv_endpoint {recipe.rdzv_endpoint}: cannot resolve {host} ({exc})")
+        return
+    if recipe.node_rank != 0:
+        return
+    if not addresses & _local_addresses():
+        result.warnings.append(f"rdzv_endpoint {recipe.rdzv_endpoint}: {host} is not an address of this machine, "
+                               "but node 0 hosts the rendezvous: the other nodes will look for it there")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("", port))
+        except OSError:
+            result.errors.append(f"rdzv_endpoint {recipe.rdzv_endpoint}: port {port} is in use on this machine, "
+                                 "where node 0 hosts the rendezvous — pick another port (the same on every node)")
+
+
+def _local_addresses() -> set[str]:
+    import psutil
+
+    found = {"127.0.0.1", "::1"}
+    for addrs in psutil.net_if_addrs().values():
+        found.update(a.address.split("%")[0] for a in addrs)
+    return found
 
 
 def model_context(folder: Path) -> int | None:

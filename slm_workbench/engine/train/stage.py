@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
 from ..models.ensure import prepare_in_job
 from ..models.resolve import parse_model
-from ..runs import stopping
+from ..runs import stopping, store
 from ..runs.context import RunContext
 from .artifacts import write_artifacts
 from .checkpoints import latest_checkpoint, remove_incomplete
@@ -26,10 +27,16 @@ from .memory import available_memory, estimate_memory
 
 
 def run(recipe: TrainRecipe, ctx: RunContext) -> None:
-    if recipe.num_processes > 1 and "LOCAL_RANK" not in os.environ:
+    if recipe.world_size > 1 and os.environ.get("SLMW_RANK_CHILD") != "1":
         from .distributed import run_distributed
 
-        model_folder(recipe, ctx)  # prepared once by the driver, before any rank starts
+        if recipe.num_nodes > 1 and latest_checkpoint(ctx.checkpoints_dir) is not None:
+            raise WorkbenchError(
+                f"a multi-node run does not resume: the other nodes keep no optimizer state "
+                f"({ctx.checkpoints_dir} has node 0's checkpoints)",
+                hint="start a new run on every node",
+            )
+        model_folder(recipe, ctx)  # prepared once by the driver (each machine's own), before any rank starts
         training_data_folder(recipe, ctx)
         run_distributed(recipe, ctx)
         return
@@ -90,6 +97,10 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
           f"{len(data.train)} train / {len(data.eval) if data.eval is not None else 0} eval rows", flush=True)
     ctx.check_cancelled()
     trainer, guards = build_trainer(recipe, ctx, loaded, data)
+    if recipe.num_nodes > 1:
+        from .distributed import check_nodes_agree
+
+        check_nodes_agree(recipe, len(data.train), data.train_tokens)
     checkpoints = ctx.checkpoints_dir
     for name in remove_incomplete(checkpoints):
         ctx.warn(f"removed {name}: it was being written when the job stopped")
@@ -98,7 +109,7 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
         ctx.progress(f"resuming from {resume.name}", 0, None)
         print(f"[train] resuming from {resume}", flush=True)
     with stopping.grace(stopping.STOP_GRACE_S):  # StopOnRequest widens it once steps are timed
-        run_trainer(trainer, resume, estimate)
+        run_trainer(trainer, resume, estimate, recipe)
     stop, nan = guards
     if nan.bad_step is not None:
         raise WorkbenchError(
@@ -106,6 +117,8 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
             hint=f"lower learning_rate (now {recipe.learning_rate:g}), check the data, or use precision fp32/bf16",
         )
     if stop.stopped:
+        if stop.by_peer and ctx.emits:  # this node's driver ends its run cancelled, not done
+            store.update_status(ctx.run_dir, stop_requested=time.time())
         raise Cancelled()
     if ctx.writes:
         write_artifacts(recipe, ctx, trainer, loaded, data, folder)
@@ -139,7 +152,7 @@ def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) 
     return trainer, (stop, nan)
 
 
-def run_trainer(trainer: Any, resume: Path | None, estimate: Any) -> None:
+def run_trainer(trainer: Any, resume: Path | None, estimate: Any, recipe: TrainRecipe) -> None:
     import torch
 
     try:
@@ -149,6 +162,11 @@ def run_trainer(trainer: Any, resume: Path | None, estimate: Any) -> None:
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower() or "can't allocate memory" in str(exc).lower():
             raise out_of_memory("RAM", estimate) from exc
+        if recipe.num_nodes > 1:
+            from .distributed import lost_peer
+
+            if (lost := lost_peer(exc, recipe)) is not None:
+                raise lost from exc
         raise
 
 

@@ -7,6 +7,10 @@ streaming and leave the CPU to the model and the keyboard: bench/chat.py), so ty
 responsive while models stream. ctrl+f stops generation between two tokens (from the prompt too;
 escape leaves a field, as in every pane, so the pane keys work). Each column keeps its own
 conversation (``ChatSession``), saved to the workspace history as it goes.
+
+A column over an ONNX adapter base (``MODEL:lora-fp32``, or ``BASE+RUN`` with an adapter
+picked) gets an adapter picker listing the LoRA runs trained on that base's model: each
+answer uses the adapter picked when it was asked, over the one base loaded once.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ...engine.chat.types import ChatBackend, GenParams, Message
 from ...engine.errors import WorkbenchError
 from .. import chat_messages as msg
 from ..pane_context import PaneContext
+from ..widgets.chat_column import ChatColumn
 from ..widgets.chat_columns import ChatColumns
 from ..widgets.chat_params import ChatParams
 from .chat_modals import ChatDiffScreen, ChatHistoryScreen, ChatTemplateScreen
@@ -143,7 +148,28 @@ class ChatPane(Vertical):
                 self.post_message(msg.ColumnStatus(load_id, i, f"{type(exc).__name__}: {exc}", failed=True))
                 continue
             self.post_message(msg.ModelLoaded(load_id, i, backend, backend.template()))
+            self._find_adapters(load_id, i, spec, backend)
         self.post_message(msg.LoadingDone(load_id))
+
+    def _find_adapters(self, load_id: int, index: int, spec: str, backend: ChatBackend) -> None:
+        """In the load worker: the adapters a loaded adapter base can switch to (runs over its model)."""
+        from ...engine.deploy.adapter_base import read_lora_base
+        from ...engine.deploy.adapters import adapter_choices, split_adapter_model
+
+        folder = getattr(backend, "folder", None)
+        if backend.kind == "onnx" and folder is not None and read_lora_base(folder) is not None:
+            choices = adapter_choices(folder, self.app.run_store)
+            self.post_message(msg.AdaptersFound(load_id, index, choices, split_adapter_model(spec)[1]))
+
+    def on_adapters_found(self, message: msg.AdaptersFound) -> None:
+        message.stop()
+        if message.load_id == self._load_id and message.index < len(self.columns()):
+            self.board[message.index].show_adapters(message.choices, message.current)
+
+    def on_chat_column_adapter_picked(self, message: ChatColumn.AdapterPicked) -> None:
+        message.stop()
+        name = message.adapter or "none (the base alone)"
+        message.column.set_state(f"ready · onnx · adapter {name} from the next answer", ready=True)
 
     def on_column_status(self, message: msg.ColumnStatus) -> None:
         message.stop()
@@ -205,12 +231,13 @@ class ChatPane(Vertical):
         self.session = self.session or ChatSession(self.store, self.specs)
         self.generating, self._stop = True, threading.Event()
         self._update_buttons()
-        self._generate(self.session, active, text, params, self._stop)
+        adapters = {i: a for i in active if (a := self.board[i].adapter) is not None}
+        self._generate(self.session, active, text, params, self._stop, adapters)
         return True
 
     @work(thread=True, exclusive=True, group="chat-generate", description="generate answers", exit_on_error=False)
     def _generate(self, session: ChatSession, active: dict[int, ChatBackend], text: str, params: GenParams,
-                  stop: threading.Event) -> None:
+                  stop: threading.Event, adapters: dict[int, str] | None = None) -> None:
         batchers = {i: Batcher(lambda t, i=i: self.post_message(msg.TokensArrived(i, t)), FLUSH_S) for i in active}
 
         def done(i: int, reply) -> None:
@@ -218,7 +245,8 @@ class ChatPane(Vertical):
             self.post_message(msg.ReplyFinished(i, reply))
 
         try:
-            session.ask(active, text, params, stop=stop, on_start=lambda i: self.post_message(msg.ReplyStarted(i)),
+            session.ask(active, text, params, stop=stop, adapters=adapters,
+                        on_start=lambda i: self.post_message(msg.ReplyStarted(i)),
                         on_text=lambda i, t: batchers[i].add(t), on_done=done)
         finally:
             self.post_message(msg.GenerationDone())

@@ -52,13 +52,4 @@ PLANNED_STEPS: dict[str, PlannedStep] = {
         "a student is then trained on it, with logit distillation when the tokenizers match.",
         (),
     ),
-    "deploy": PlannedStep(
-        "Deploy",
-        "Package a variant for Foundry Local (genai_config.json + inference_model.json), serve it as an "
-        "OpenAI-compatible endpoint on 127.0.0.1, and smoke-test it.",
-        (
-            "slmw serve smollm2-135m-instruct:int8 --port 8000   # OpenAI-compatible on 127.0.0.1",
-            "slmw chat http://127.0.0.1:8000/v1 --prompt 'Hello'   # smoke-test it",
-        ),
-    ),
 }

@@ -31,7 +31,7 @@ from ...engine.runs.watch import RunFollower
 from ..format import STATE_STYLES, clock
 from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat, RunsRefreshed, StartJob
 from ..pane_context import PaneContext
-from ..variant_rows import VariantRow, rows_from_progress, rows_from_report
+from ..variant_rows import VariantRow, rows_from_progress, rows_from_report, verdict_text
 from ..visibility import is_shown
 from ..widgets.compare_form import CompareForm
 from ..widgets.variant_bars import VariantBars
@@ -274,16 +274,7 @@ class QuantizePane(Vertical):
         if self.progress.error:
             return Text(self.progress.error, style="bold red")
         if self.report is not None:
-            ref = self.report.reference
-            best = self.report.recommended
-            text = Text("★ ", style="bold green")
-            text.append(f"{best} " if best else "no variant ", style="bold green")
-            text.append("is the fastest within +5% perplexity of " + (ref or "the best") if best else
-                        "stays within +5% perplexity")
-            for v in self.report.variants:
-                if v.broken:
-                    text.append(f"\n{v.name} is broken (never ranked): {v.broken_reason}", style="red")
-            return text
+            return verdict_text(self.report)
         if not self.run_id:
             return Text("Pick a model or a run and the variants, then Compare: missing variants are built, then every "
                         "one is measured against PyTorch fp32 on the same token ids.", style="dim")

@@ -1,4 +1,4 @@
-"""The main screen: one pane per lifecycle step, switched with 1-8 or the pane bar.
+"""The main screen: one pane per lifecycle step, switched with the number keys or the pane bar.
 
 Only the initial pane is in the first frame. Every other pane gets its ``DeferredPane`` when
 first shown: a slot in the switcher that imports and mounts its pane then, so the TUI's
@@ -42,6 +42,7 @@ PANES: tuple[tuple[str, str], ...] = (
     ("train", "Train"),
     ("sweep", "Sweep"),
     ("runs", "Runs"),
+    ("eval", "Eval"),
     ("distill", "Distill"),
     ("quantize", "Quantize"),
     ("chat", "Chat"),
@@ -54,8 +55,10 @@ PANE_CLASSES: dict[str, str] = {
     "train": "slm_workbench.ui.screens.train_pane:TrainPane",
     "sweep": "slm_workbench.ui.screens.sweep_pane:SweepPane",
     "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
+    "eval": "slm_workbench.ui.screens.eval_pane:EvalPane",
     "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
     "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",
+    "deploy": "slm_workbench.ui.screens.deploy_pane:DeployPane",
 }
 """Built panes; the others show a PlannedPane (what the step will do, what does it today)."""
 

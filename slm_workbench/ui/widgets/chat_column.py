@@ -1,13 +1,18 @@
 """One model's column in the Chat pane: its state, the conversation, the figures under each
 answer and the chat template in use. It only displays what the pane tells it (attributes
-down); it never runs a model."""
+down); it never runs a model. Over an ONNX adapter base it shows an adapter picker; a pick
+goes up as ``AdapterPicked`` and the pane's next answer in this column uses it."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from dataclasses import dataclass
+
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static
+from textual.message import Message as TextualMessage
+from textual.widgets import Select, Static
 
 from ...engine.chat.types import Message, TemplateInfo
 
@@ -48,7 +53,17 @@ class ChatColumn(Vertical):
     ChatColumn #column-log { height: 1fr; padding: 0 1; }
     ChatColumn #column-template { height: 1; color: $text-muted; padding: 0 1; }
     ChatColumn .-stats { color: $text-muted; margin-bottom: 1; }
+    ChatColumn #column-adapter { display: none; margin: 0 1; }
+    ChatColumn.-adapters #column-adapter { display: block; }
     """
+    BASE_ALONE = ""
+    """The picker's value for no adapter: the base answers alone."""
+
+    @dataclass
+    class AdapterPicked(TextualMessage):
+        column: ChatColumn
+        adapter: str
+        """A run id (or adapter path), or ``BASE_ALONE``."""
 
     def __init__(self, spec: str, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -58,6 +73,8 @@ class ChatColumn(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("not loaded: Load, or send a message", id="column-state", markup=False)
+        yield Select([], prompt="adapter", allow_blank=True, id="column-adapter", compact=True,
+                     tooltip="the LoRA adapter that answers over this base (switched without reloading)")
         yield VerticalScroll(id="column-log")
         yield Static("template: (load the model to see it)", id="column-template", markup=False)
 
@@ -76,6 +93,29 @@ class ChatColumn(Vertical):
     def set_template(self, info: TemplateInfo) -> None:
         self.template = info
         self.query_one("#column-template", Static).update(f"template: {info.summary}")
+
+    def show_adapters(self, choices: list[tuple[str, str]], current: str | None) -> None:
+        """Offer the adapters of an adapter base (``choices``: (adapter, label)), ``current`` picked."""
+        options = [("the base alone (no adapter)", self.BASE_ALONE), *((label, value) for value, label in choices)]
+        if current and current not in {value for value, _label in choices}:
+            options.append((current, current))
+        picker = self.query_one("#column-adapter", Select)
+        with self.prevent(Select.Changed):
+            picker.set_options(options)
+            picker.value = current or self.BASE_ALONE
+        self.add_class("-adapters")
+
+    @property
+    def adapter(self) -> str | None:
+        """The picked adapter (``BASE_ALONE`` for none), or None when this column has no picker."""
+        picker = self.query_one("#column-adapter", Select)
+        return picker.value if self.has_class("-adapters") and isinstance(picker.value, str) else None
+
+    @on(Select.Changed, "#column-adapter")
+    def _adapter_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if isinstance(event.value, str):
+            self.post_message(self.AdapterPicked(self, event.value))
 
     def _add(self, widget: Static) -> None:
         log = self.log_view

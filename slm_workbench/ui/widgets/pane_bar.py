@@ -1,8 +1,8 @@
-"""The one-line pane bar: ``1 Data  2 Train  3 Sweep …`` with the active pane highlighted.
+"""The one-line pane bar: ``1 Data  2 Train  3 Runs …`` with the active pane highlighted.
 
 A ``Static`` with click links rather than ``TabbedContent``: the workbench's first frame is
 measured against a bare Textual app (bench/startup.py), and the tabbed widget's extra
-widgets and deferred activation cost a visible share of that budget. Keys 1–8 and the
+widgets and deferred activation cost a visible share of that budget. The number keys and the
 command palette switch panes as well.
 """
 
@@ -26,13 +26,15 @@ class PaneBar(Static):
         self.set_reactive(PaneBar.active, active)
 
     def render(self) -> Text:
+        """Every pane's number and title, spaced as widely as the bar's width allows."""
+        for pad, gap in ((" ", " "), (" ", ""), ("", " ")):
+            if sum(len(f"{pad}{n} {title}{pad}{gap}") for n, (_, title) in enumerate(self.panes, 1)) <= self.size.width:
+                break
         text = Text()
-        wide = sum(len(title) + 5 for _pane, title in self.panes) <= self.content_size.width
         for number, (pane_id, title) in enumerate(self.panes, start=1):
-            label = f" {number} {title} "
+            label = f"{pad}{number} {title}{pad}"
             style = "bold reverse" if pane_id == self.active else ""
             text.append(label, style=style)
             text.apply_meta({"@click": f"app.show_pane('{pane_id}')"}, len(text) - len(label), len(text))
-            if wide:  # at 80 columns the labels' own padding separates them
-                text.append(" ")
+            text.append(gap)
         return text

@@ -11,6 +11,7 @@ from slm_workbench.engine.compare.report import (
     load_report,
     rank_variants,
     summary_json,
+    to_markdown,
     write_report,
 )
 
@@ -39,6 +40,36 @@ def test_ranks_skip_broken_and_recommend_the_fastest_close_one():
     assert report.recommended == "int8"
     assert report.by_name("int4").speedup == 8.3
     assert round(report.by_name("int8").ppl_change, 4) == round(22.9 / 22.7 - 1, 4)
+
+
+def with_tasks(report: CompareReport, **scores: float) -> CompareReport:
+    for name, score in scores.items():
+        report.by_name(name).task_score = score
+    rank_variants(report)
+    return report
+
+
+def test_the_recommendation_keeps_the_task_and_every_other_variant_says_why_not():
+    """The issue's table: int4-hq within perplexity but losing 40% of the task is not recommended."""
+    report = make_report()
+    report.variants.append(VariantResult("int4-hq", "m:int4-hq", "onnx", "/x", perplexity=22.95, decode_tok_s=97.0))
+    report = with_tasks(report, **{"torch-fp32": 0.89, "fp32": 0.89, "int8": 0.88, "int4": 0.87, "int4-hq": 0.53})
+    assert report.recommended == "int8"  # 0.88 / 0.89 = 98.9%; int4-hq is faster but keeps 60% of the task
+    why = {v.name: v.why_not for v in report.variants}
+    assert why["int8"] is None
+    assert why["int4-hq"] == "task 0.530 is 60% of the reference's 0.890 (less than 98%)"
+    assert why["int4"] == "perplexity +32.7% (more than +5%)"
+    assert why["fp32"] == "slower than int8 (20.0 vs 45.0 tok/s)"
+    assert why["qint8"].startswith("broken:") and why["torch-fp32"] == "the reference (PyTorch)"
+    md = to_markdown(report)
+    assert "Why not the others:" in md and "- int4-hq: task 0.530 is 60%" in md
+
+
+def test_no_recommendation_when_nothing_keeps_quality():
+    report = make_report()
+    report = with_tasks(report, **{"torch-fp32": 0.9, "fp32": 0.5, "int8": 0.5, "int4": 0.5})
+    assert report.recommended is None
+    assert all(v.why_not for v in report.variants)
 
 
 def test_files_round_trip(tmp_path):

@@ -45,3 +45,13 @@ def test_paired_difference_of_identical_runs_is_exactly_zero() -> None:
     assert better is not None and better.low == 1.0
     with pytest.raises(ValueError):
         paired_difference([1.0], [1.0, 2.0])
+
+
+def test_perplexity_difference_of_paired_runs() -> None:
+    from slm_workbench.engine.eval.bootstrap import perplexity_difference
+
+    same = perplexity_difference([2.0, 4.0], [2, 2], [2.0, 4.0], [2, 2])
+    assert same is not None and same.mean == same.low == same.high == 0.0
+    lower = perplexity_difference([4.0] * 8, [2] * 8, [2.0] * 8, [2] * 8)
+    assert lower is not None and lower.mean == pytest.approx(math.exp(1) - math.exp(2)) and lower.high < 0
+    assert perplexity_difference([], [], [], []) is None

@@ -130,3 +130,25 @@ def test_bad_input_is_one_clear_line_before_any_job(capsys, slmw_home: Path, tin
     code, err = _cli(capsys, "eval", stub_url, "--data", str(plain), "--metrics", "perplexity")
     assert code != 0 and "perplexity needs token probabilities" in err
     assert not list(slmw_home.glob("runs/*"))  # no job was started for any of them
+
+
+def test_compare_two_eval_runs_from_the_cli(capsys, slmw_home: Path) -> None:
+    import shutil
+
+    from tests.ui.conftest import write_run
+
+    fixtures = Path(__file__).with_name("fixtures")
+    ids = {}
+    for k, name in enumerate(("base", "tuned")):
+        run_dir = write_run(slmw_home / "runs", f"20260601-10000{k}-eval-{name[:2]}{k}0", "eval", "done", title=name)
+        shutil.copytree(fixtures / name / "artifacts", run_dir / "artifacts", dirs_exist_ok=True)
+        ids[name] = run_dir.name
+    assert main(["eval", "--compare", ids["base"], ids["tuned"]]) == 0
+    out = capsys.readouterr().out
+    assert "examples in both" in out and "B fixed" in out and "task" in out and "95% [" in out
+    assert main(["eval", "--compare", ids["base"], ids["tuned"], "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["pairs"] == sum(data["counts"].values()) and len(data["fixed"]) == data["counts"]["fixed"]
+    train = write_run(slmw_home / "runs", "20260601-100009-train-aaaa", "train", "done")
+    code, err = _cli(capsys, "eval", "--compare", ids["base"], train.name)
+    assert code != 0 and "is a train run, not an evaluation" in err

@@ -1,0 +1,62 @@
+"""``slmw deploy foundry SOURCE [--name NAME] [-o DIR] [--install] [--force]``: a job, followed.
+
+Every field of the recipe (``config/deploy_foundry.py``) is a flag; ``--force`` replaces a
+package (and, with ``--install``, a Foundry Local registration) of that name. ``--json``
+prints ``package.json`` and the smoke test's verdict (``smoke.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..config.deploy_foundry import FoundryRecipe
+from ..engine.errors import WorkbenchError
+from ..engine.events import Error
+from ..engine.runs.run import Run
+from ..engine.runs.store import read_events
+from .jobs import add_job_flags, launch_and_follow
+from .output import print_json
+from .recipe_flags import add_recipe_flags, build_recipe
+
+
+def add_verb(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("foundry", help="package a model, run or variant for Foundry Local (a job, followed)",
+                         description=(FoundryRecipe.__doc__ or "").strip())
+    add_recipe_flags(p, FoundryRecipe, positional=("source",), aliases={"output": ["-o"]},
+                     exclude={"force": "the job flag --force sets it"})
+    add_job_flags(p, stage="deploy.foundry")
+    p.set_defaults(func=cmd_foundry)
+
+
+def cmd_foundry(args: argparse.Namespace) -> int:
+    from ..engine.deploy.foundry import PACKAGE_JSON
+    from ..engine.deploy.foundry_smoke import SMOKE_FILE
+
+    recipe = build_recipe(args, where="slmw deploy foundry", fixed={"force": bool(args.force)})
+    info = launch_and_follow(recipe, title=f"foundry {recipe.source}", args=args)
+    if info is None:
+        return 0
+    run = Run(info.dir)
+    if info.state != "done":
+        errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
+        message = errors[-1].message if errors else f"the job ended {info.state}"
+        hint = errors[-1].hint if errors and errors[-1].hint else f"see {run.log_path}"
+        raise WorkbenchError(f"run {info.id}: {message}", hint=hint)
+    package = json.loads(run.artifact(PACKAGE_JSON).read_text(encoding="utf-8"))
+    smoke = json.loads(run.artifact(SMOKE_FILE).read_text(encoding="utf-8"))
+    if args.json:
+        print_json({"run": info.id, "package": package, "smoke": smoke})
+        return 0
+    from ..engine.deploy.foundry_smoke import SmokeResult, describe_result
+
+    print(f"package {package['model_id']}: {package['folder']}" + (" (registered)" if package["installed"] else ""))
+    print(describe_result(SmokeResult(smoke["verdict"], reason=smoke.get("reason", ""), sdk=smoke.get("sdk"),
+                                      prompts=[_prompt(p) for p in smoke.get("prompts", [])])))
+    return 0
+
+
+def _prompt(data: dict):  # noqa: ANN202
+    from ..engine.deploy.foundry_smoke import PromptResult
+
+    return PromptResult(**data)

@@ -1,0 +1,78 @@
+"""The smoke test through Foundry Local itself (foundry-local-sdk 2.2.1 in its own interpreter),
+and ``install``. Skipped, with the reason, where no interpreter with the SDK is found
+(``SLMW_FOUNDRY_PYTHON``, or the ``foundry`` extra installed here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slm_workbench.config.deploy_foundry import FoundryRecipe
+from slm_workbench.engine.deploy import foundry_sdk
+from slm_workbench.engine.deploy.foundry import run
+from slm_workbench.engine.deploy.foundry_smoke import compare_answers, describe_result, SmokeResult
+from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.runs.context import RunContext
+from slm_workbench.engine.runs.run import Run
+from tests.export_fixtures import link_variants
+
+PYTHON, WHY = foundry_sdk.find_python()
+needs_sdk = pytest.mark.skipif(PYTHON is None, reason=f"no Foundry Local SDK: {WHY}")
+
+
+def _ctx(run_dir: Path) -> RunContext:
+    (run_dir / "artifacts").mkdir(parents=True, exist_ok=True)
+    return RunContext(run_dir)
+
+
+def test_a_difference_names_the_first_differing_token_and_both_texts():
+    encode = lambda text: [ord(c) for c in text]  # noqa: E731
+    decode = lambda ids: "".join(map(chr, ids))  # noqa: E731
+    same = compare_answers(encode, decode, "p", "Paris.", "Paris.")
+    assert same.identical and same.first_difference is None
+    other = compare_answers(encode, decode, "p", "Paris is", "Paris.")
+    assert not other.identical and other.first_difference == {"index": 5, "foundry": " ", "workbench": "."}
+    line = describe_result(SmokeResult("differs", prompts=[other]))
+    assert "token 5" in line and "'Paris is'" in line and "'Paris.'" in line
+    shorter = compare_answers(encode, decode, "p", "Par", "Paris")
+    assert shorter.first_difference == {"index": 3, "foundry": "(end)", "workbench": "i"}
+
+
+def test_without_the_sdk_the_smoke_test_is_skipped_with_the_reason(slmw_home, tiny_model_dir, tiny_variants, tmp_path,
+                                                                     monkeypatch):
+    link_variants(slmw_home, tiny_model_dir.name, {"fp32": tiny_variants["fp32"]})
+    monkeypatch.setenv(foundry_sdk.PYTHON_ENV, str(tmp_path / "no-such-python"))
+    run(FoundryRecipe(source=f"{tiny_model_dir}:fp32", name="tiny"), _ctx(tmp_path / "run"))
+    smoke = json.loads(Run(tmp_path / "run").artifact("smoke.json").read_text())
+    assert smoke["verdict"] == "skipped" and "no-such-python does not exist" in smoke["reason"]
+    with pytest.raises(WorkbenchError, match="--install needs the Foundry Local SDK"):
+        run(FoundryRecipe(source=f"{tiny_model_dir}:fp32", name="tiny", install=True), _ctx(tmp_path / "run2"))
+
+
+@needs_sdk
+def test_foundry_local_answers_with_the_workbench_tokens_and_install_refuses_a_name_twice(
+        slmw_home, tiny_model_dir, tiny_variants, tmp_path, monkeypatch):
+    link_variants(slmw_home, tiny_model_dir.name, {"fp32": tiny_variants["fp32"]})
+    monkeypatch.setenv(foundry_sdk.APP_DATA_ENV, str(tmp_path / "foundry"))
+    recipe = FoundryRecipe(source=f"{tiny_model_dir}:fp32", name="tiny", install=True, max_new_tokens=12,
+                           output=str(tmp_path / "out"))
+    run(recipe, _ctx(tmp_path / "run"))
+    smoke = json.loads(Run(tmp_path / "run").artifact("smoke.json").read_text())
+    assert smoke["verdict"] == "identical", smoke
+    assert smoke["sdk"] == "2.2.1" and len(smoke["prompts"]) == 2
+    for answer in smoke["prompts"]:
+        assert answer["foundry_text"] == answer["workbench_text"] and answer["foundry_text"]
+        assert answer["foundry_prompt_tokens"] == answer["workbench_prompt_tokens"]
+    package = json.loads(Run(tmp_path / "run").artifact("package.json").read_text())
+    assert package["installed"] and package["model_id"] == "tiny:1"
+    reply = foundry_sdk.call(PYTHON, {"action": "check", "model_id": "tiny:1", "app_data_dir": str(tmp_path / "foundry")})
+    assert reply == {"ok": True, "exists": True}
+
+    again = recipe.model_copy(update={"output": str(tmp_path / "out2")})
+    with pytest.raises(WorkbenchError, match=r"tiny:1 is already registered in Foundry Local"):
+        run(again, _ctx(tmp_path / "run2"))
+    assert not (tmp_path / "out2" / "tiny").exists()  # refused before anything was written
+    run(again.model_copy(update={"force": True, "smoke": False}), _ctx(tmp_path / "run3"))
+    assert json.loads(Run(tmp_path / "run3").artifact("package.json").read_text())["installed"]
