@@ -13,8 +13,8 @@ What runs here, offline and on CPU: one ONNX Runtime pass per calibration sequen
 builder's fp32 graph with every weight-MatMul input added as an output (ORT's own
 ``gptq_quantize`` runs the whole model once per input tensor, ~120 times more, and re-derives
 each group's grid from the rounded values, which moves them); the GPTQ update per matrix in
-torch; the result as MatMulNBits with packed 4-bit zero points (asymmetric: the kernel's packed
-path, as fast as symmetric) or none (symmetric). The tied embedding / lm_head go to 8-bit blocks
+torch; the result as MatMulNBits with packed 4-bit zero points (asymmetric; unlike float zero
+points these keep onnxruntime's fast CPU kernel) or none (symmetric). The tied embedding / lm_head go to 8-bit blocks
 (GatherBlockQuantized + MatMulNBits sharing one copy, as ``int4-hq``) unless ``head_bits`` is 4:
 then the head MatMul is GPTQ'd too and the embedding keeps its own 8-bit table.
 """
