@@ -79,6 +79,7 @@ async def test_presets_check_variants_and_a_hand_pick_is_custom(tmp_path: Path) 
         app.screen.query_one("#q-v-fp16", Checkbox).value = False
         app.screen.query_one("#q-v-int4-olive", Checkbox).value = False
         app.screen.query_one("#q-v-int4-cal", Checkbox).value = False
+        app.screen.query_one("#q-v-int4-hq-cal", Checkbox).value = False
         await pilot.pause()
         assert group.value == "balanced"  # what is checked now is exactly that group
         app.screen.query_one("#q-v-fp32", Checkbox).value = False

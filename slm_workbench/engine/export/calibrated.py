@@ -110,11 +110,13 @@ def calibration_ids(tokenizer_folder: Path, data: str | Path, samples: int,
 
 
 # -- GPTQ ---------------------------------------------------------------------------------------------
-def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: bool = False, percdamp: float = 0.01,
-                lazy: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: bool = False, offsets: bool = False,
+                percdamp: float = 0.01, lazy: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
     """GPTQ of ``w_nk`` [N, K] (torch, float32) given the inputs' ``hessian`` [K, K]: q [N, K] in 0..15,
     scale [N, K/bs], zero point [N, K/bs] (None when symmetric: MatMulNBits' default 8) and the relative
-    output error ``tr(E H E^T) / tr(W H W^T)``."""
+    output error ``tr(E H E^T) / tr(W H W^T)``. ``offsets``: each block's grid is its exact min/max
+    (``w = scale * q + min``, llama.cpp's Q4_1), the zero point a float (``-min / scale``), for the folded
+    graph of ``int4-hq``: a block already on such a grid is kept exactly, and carries no error on."""
     import torch
 
     w = w_nk.clone().double()
@@ -138,10 +140,10 @@ def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: boo
         for i in range(i2 - i1):
             col = i1 + i
             if col % block_size == 0:
-                scale, zero = _grid(w1[:, i:i + block_size], symmetric)
+                scale, zero = _grid(w1[:, i:i + block_size], symmetric, offsets)
                 scales[:, col // block_size], zeros[:, col // block_size] = scale, zero
             x = w1[:, i]
-            qi = torch.clamp(torch.round(x / scale) + zero, 0, 15)
+            qi = torch.clamp(torch.round(x / scale + zero), 0, 15)  # the same as round(x / scale) + zero for a whole zero
             q[:, col] = qi.to(torch.uint8)
             e = (x - scale * (qi - zero)) / h1[i, i]
             w1[:, i:] -= e[:, None] * h1[i, i:][None, :]
@@ -150,13 +152,20 @@ def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: boo
     deq = (scales.repeat_interleave(block_size, 1) * (q.double() - zeros.repeat_interleave(block_size, 1)))
     diff = deq - w_nk.double()
     rel = float(torch.sum((diff @ hessian.double()) * diff) / torch.sum((w_nk.double() @ hessian.double()) * w_nk.double()))
-    zp = None if symmetric else zeros.numpy().astype(np.uint8)
+    zp = None if symmetric else zeros.numpy().astype(np.float32 if offsets else np.uint8)
     return q.numpy(), scales.numpy().astype(np.float32), zp, rel
 
 
-def _grid(block: Any, symmetric: bool) -> tuple[Any, Any]:
-    """Per-row scale and zero point of a group of columns (min/max including 0; symmetric: |max| / 7, zero 8)."""
+def _grid(block: Any, symmetric: bool, offsets: bool = False) -> tuple[Any, Any]:
+    """Per-row scale and zero point of a group of columns (min/max including 0; symmetric: |max| / 7, zero 8;
+    offsets: the exact min/max, a float zero point)."""
     import torch
+
+    if offsets:
+        lo, hi = block.min(dim=1).values, block.max(dim=1).values
+        scale = (hi - lo) / 15.0
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        return scale, -lo / scale
 
     lo = torch.clamp(block.min(dim=1).values, max=0.0)
     hi = torch.clamp(block.max(dim=1).values, min=0.0)
@@ -235,12 +244,14 @@ def quantize_calibrated(
     block_size: int = 32,
     accuracy_level: int = 4,
     symmetric: bool = False,
+    offsets: bool = False,
     head_bits: int = 8,
     threads: int | None = None,
     on_progress: ProgressFn = lambda message, done, total: None,
     check_cancelled: Callable[[], None] = lambda: None,
 ) -> CalibratedStats:
-    """Rewrite the fp32 GenAI folder ``src`` into ``dst``: GPTQ'd 4-bit MatMulNBits, 8-bit embedding (and head)."""
+    """Rewrite the fp32 GenAI folder ``src`` into ``dst``: GPTQ'd 4-bit MatMulNBits, 8-bit embedding (and head);
+    ``offsets``: exact per-block offsets folded into the MatMulNBits as ``int4-hq`` does (``symmetric`` unused)."""
     import json
 
     import onnx
@@ -280,11 +291,16 @@ def quantize_calibrated(
             continue
         k, n = w.shape
         w_nk = torch.from_numpy(np.ascontiguousarray(w.T))
-        q, scale, zp, rel = gptq_blocks(w_nk, hessians[node.input[0]], block_size=block_size, symmetric=symmetric)
+        q, scale, zp, rel = gptq_blocks(w_nk, hessians[node.input[0]], block_size=block_size,
+                                        symmetric=symmetric and not offsets, offsets=offsets)
         deq = scale.repeat(block_size, 1) * (q.astype(np.float32) - (8.0 if zp is None else zp.repeat(block_size, 1)))
         errors[0] += float(np.square(deq - w.T, dtype=np.float64).sum())
         errors[1] += float(np.square(w, dtype=np.float64).sum())
         errors[2] = max(errors[2], rel)
+        if offsets:  # the folded graph of int4-hq, fed GPTQ's blocks
+            rewritten.extend(rw.folded_4bit(node, w, (q.reshape(n, k // block_size, block_size), scale, -zp * scale)))
+            stats.tensors_4bit += 1
+            continue
         base = node.input[1]
         inputs = [node.input[0], rw.add(pack_nibbles(q.reshape(n, k // block_size, block_size)), base + "_Q4"),
                   rw.add(scale.reshape(-1), base + "_scales")]

@@ -190,6 +190,7 @@ def export_variants(
                         sequences = calibration_ids(source.hf_folder, data, preset.calibration_samples)
                         calibrated = quantize_calibrated(fp32, partial, sequences=sequences, block_size=preset.block_size,
                                                          accuracy_level=preset.accuracy_level, symmetric=preset.symmetric,
+                                                         offsets=preset.offsets,
                                                          threads=threads, on_progress=progress,
                                                          check_cancelled=check_cancelled)
                         stats = {**calibrated.as_dict(), "calibration_data": data}

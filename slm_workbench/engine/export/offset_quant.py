@@ -203,8 +203,10 @@ class _Rewriter:
             self.augmented[x] = aug
         return self.augmented[x]
 
-    def folded_4bit(self, node: Any, w_kn: np.ndarray) -> list[Any]:
-        """One symmetric MatMulNBits over ``[x, blocksums, blocksums]`` (see the module docstring)."""
+    def folded_4bit(self, node: Any, w_kn: np.ndarray,
+                    fitted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[Any]:
+        """One symmetric MatMulNBits over ``[x, blocksums, blocksums]`` (see the module docstring); ``fitted``:
+        q [N, K/bs, bs], scale and offset [N, K/bs] found elsewhere (GPTQ), else the min/max + refit here."""
         from onnx import helper
 
         k, n = w_kn.shape
@@ -212,7 +214,11 @@ class _Rewriter:
         nbp = -(-nb // self.bs) * self.bs
         base = node.input[1]
         w = w_kn.T
-        q, scale, offset, err = quantize_blocks_offset4(w, self.bs)
+        if fitted is None:
+            q, scale, offset, err = quantize_blocks_offset4(w, self.bs)
+        else:
+            q, scale, offset = fitted
+            err = np.square(scale[..., None] * q + offset[..., None] - w.reshape(n, nb, self.bs)).sum(-1)
         c = np.pad(offset + 8.0 * scale, ((0, 0), (0, nbp - nb)))
         c_hi, s_hi = quantize_blocks_sym4(c, self.bs)
         c_lo, s_lo = quantize_blocks_sym4(c - dequantize_sym4(c_hi, s_hi), self.bs)

@@ -19,6 +19,8 @@ Paths:
   text (a run's own training data by default): asymmetric 4-bit blocks with packed zero points,
   8-bit embeddings/head. ``int4-hq`` fits the base SmolLM2 exactly because its weights sit on a
   Q4_1 grid; a merged LoRA moves them off it, and there the calibrated fit keeps the skill.
+  ``int4-hq-cal`` is the same GPTQ on ``int4-hq``'s folded graph (exact per-block offsets): a block
+  already on a Q4_1 grid stays exact, the others are fitted with the calibration data.
 - ``olive``: the builder's fp32 graph, then ``olive quantize --algorithm rtn --precision int4``.
 """
 
@@ -44,6 +46,9 @@ class VariantPreset:
     block_size: int = 32
     accuracy_level: int = 4
     symmetric: bool = True
+    offsets: bool = False
+    """``gptq`` only: exact per-block offsets folded into the MatMulNBits (``int4-hq``'s graph) instead of
+    uint8 zero points."""
     calibration_samples: int = CALIBRATION_SAMPLES
     calibration_data: str | None = None
     """None: the run's training data, or the demo data for a model (``export.calibration_source``)."""
@@ -76,7 +81,8 @@ class VariantPreset:
         if self.quantized:
             out.update(block_size=self.block_size, accuracy_level=self.accuracy_level, symmetric=self.symmetric)
         if self.path == "gptq":
-            out.update(calibration_samples=self.calibration_samples, calibration_data=self.calibration_data)
+            out.update(calibration_samples=self.calibration_samples, calibration_data=self.calibration_data,
+                       offsets=self.offsets)
         if self.extra:
             out["extra_options"] = dict(self.extra)
         return out
@@ -98,6 +104,11 @@ PRESETS: dict[str, VariantPreset] = {
             "int4-cal", "int4", path="gptq", symmetric=False,
             description="4-bit GPTQ fitted on calibration text (a run's training data), packed 4-bit zero points; "
                         "embeddings and lm_head at 8 bits",
+        ),
+        VariantPreset(
+            "int4-hq-cal", "int4", path="gptq", symmetric=False, offsets=True,
+            description="int4-hq's exact block offsets, the blocks fitted by GPTQ on calibration text (a run's "
+                        "training data); embeddings and lm_head at 8 bits",
         ),
         VariantPreset(
             "int4-olive", "int4", path="olive", block_size=128, accuracy_level=0,
@@ -170,7 +181,7 @@ def resolve_presets(
         if preset.quantized and preset.path in ("builder", "gptq"):
             bs = block_size if block_size is not None else preset.block_size
             acc = accuracy_level if accuracy_level is not None else preset.accuracy_level
-            sym = symmetric if symmetric is not None else preset.symmetric
+            sym = symmetric if symmetric is not None and not preset.offsets else preset.symmetric
             cal = calibration_samples if calibration_samples is not None else preset.calibration_samples
             gptq = preset.path == "gptq"
             preset = replace(preset, name=derived_name(preset, bs, acc, sym, cal if gptq else None), block_size=bs,

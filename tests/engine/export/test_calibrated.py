@@ -41,6 +41,21 @@ def test_gptq_beats_round_to_nearest_where_inputs_are_correlated(symmetric):
     assert output_error(w, q, scale, zp, h) < 0.5 * output_error(w, q0, s0, z0, h)
 
 
+def test_offset_grid_keeps_q41_blocks_exact_whatever_the_inputs():
+    """int4-hq-cal: a block already on a Q4_1 grid has no rounding error, so GPTQ has nothing to carry on."""
+    import torch
+
+    from tests.engine.export.test_offset_quant import q41_weights
+
+    rng = np.random.default_rng(1)
+    w = q41_weights(rng, 32, 128)
+    x = rng.standard_normal((256, 128))
+    q, scale, zp, rel = gptq_blocks(torch.from_numpy(w), torch.from_numpy((x.T @ x).astype(np.float32)), offsets=True)
+    assert zp.dtype == np.float32 and rel < 1e-10
+    back = np.repeat(scale, 32, axis=1) * (q - np.repeat(zp, 32, axis=1))
+    assert np.abs(back - w).max() < 1e-5
+
+
 def test_zero_points_are_packed_two_blocks_a_byte_low_nibble_first():
     zp = np.array([[1, 2, 3], [15, 0, 7]], dtype=np.uint8)
     assert pack_zero_points(zp).tolist() == [[0x21, 0x83], [0x0F, 0x87]]  # odd count: padded with the default 8
@@ -57,8 +72,9 @@ def test_calibration_ids_are_the_data_rendered_in_sequences(tiny_model_dir, tmp_
         calibration_ids(tiny_model_dir, tmp_path / "missing.jsonl", 2)
 
 
-@pytest.mark.parametrize(("symmetric", "head_bits"), [(False, 8), (True, 4)])
-def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants, tmp_path, symmetric, head_bits):
+@pytest.mark.parametrize(("symmetric", "head_bits", "offsets"), [(False, 8, False), (True, 4, False), (False, 8, True)])
+def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants, tmp_path, symmetric, head_bits,
+                                                  offsets):
     import onnx
 
     from slm_workbench.engine.compare.backends import GenaiBackend
@@ -66,7 +82,8 @@ def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants,
 
     out = tmp_path / "cal"
     seqs = calibration_ids(tiny_model_dir, "slmw:demo", 4)
-    stats = quantize_calibrated(tiny_variants["fp32"], out, sequences=seqs, symmetric=symmetric, head_bits=head_bits)
+    stats = quantize_calibrated(tiny_variants["fp32"], out, sequences=seqs, symmetric=symmetric, head_bits=head_bits,
+                                offsets=offsets)
     assert stats.sequences == 4 and stats.tokens == 4 * CALIBRATION_LENGTH
     assert (stats.tensors_4bit, stats.tensors_8bit) == ((10, 1) if head_bits == 8 else (11, 1))
     verify_variant(out)
@@ -74,7 +91,11 @@ def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants,
     ops = [n.op_type for n in graph.node]
     assert "MatMul" not in ops and "GatherBlockQuantized" in ops
     four = [n for n in graph.node if n.op_type == "MatMulNBits" and {a.name: a.i for a in n.attribute}["bits"] == 4]
-    assert len(four) == stats.tensors_4bit and all(len(n.input) == (3 if symmetric else 4) for n in four)
+    assert len(four) == stats.tensors_4bit
+    if offsets:  # int4-hq's folded graph: symmetric MatMulNBits over [x, block sums, block sums]
+        assert all(len(n.input) == 3 for n in four) and ops.count("Concat") == 2 * 4
+    else:
+        assert all(len(n.input) == (3 if symmetric else 4) for n in four) and "Concat" not in ops
     assert not [i.name for i in graph.initializer if i.name.endswith("MatMul.weight")]  # no fp32 weight is left
     ids = list(range(100, 164))
     ref = GenaiBackend(tiny_variants["fp32"]).nll(ids, 32)

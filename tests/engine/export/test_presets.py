@@ -51,3 +51,9 @@ def test_calibrated_preset_takes_the_knobs_and_the_calibration_size_in_its_name(
         "int4-cal-b64-sym-c128", 64, 128, "slmw:demo")
     assert int4.name == "int4-b64" and int4.calibration_data is None  # the calibration is int4-cal's alone
     assert VARIANT_NAME.match(cal2.name)
+
+
+def test_int4_hq_cal_keeps_its_offsets_whatever_symmetric_says():
+    (hqcal,) = resolve_presets("int4-hq-cal", symmetric=True, block_size=64)
+    assert (hqcal.name, hqcal.offsets, hqcal.symmetric, hqcal.block_size) == ("int4-hq-cal-b64", True, False, 64)
+    assert hqcal.settings()["offsets"] is True
