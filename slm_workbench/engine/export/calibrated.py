@@ -1,4 +1,4 @@
-"""``int4-cal``: 4-bit weights fitted by GPTQ on calibration text, in MatMulNBits' packed format.
+"""``int4-cal`` / ``int4-hq-cal``: 4-bit weights fitted by GPTQ on calibration text.
 
 Why: users quantize their fine-tuned models. On SmolLM2 the base weights sit on a Q4_1 grid
 (the embedded model is dequantized from a Q4_1 GGUF), so a data-free fit of that grid
@@ -17,6 +17,11 @@ torch; the result as MatMulNBits with packed 4-bit zero points (asymmetric; unli
 points these keep onnxruntime's fast CPU kernel) or none (symmetric). The tied embedding / lm_head go to 8-bit blocks
 (GatherBlockQuantized + MatMulNBits sharing one copy, as ``int4-hq``) unless ``head_bits`` is 4:
 then the head MatMul is GPTQ'd too and the embedding keeps its own 8-bit table.
+
+``int4-hq-cal`` (``offsets``) runs the same GPTQ on ``int4-hq``'s grid: each block's exact min/max,
+``w = scale * q + min`` with a float zero point, written as ``int4-hq``'s folded graph. A block
+already on a Q4_1 grid rounds without error and carries nothing on, so the base SmolLM2 stays as
+exact as with ``int4-hq``; the blocks a merged LoRA moved off the grid are fitted with the data.
 """
 
 from __future__ import annotations
