@@ -35,6 +35,33 @@ a GenAI folder built elsewhere, such as an earlier build of a variant, for an A/
 Builds are kept in ``--home`` (default ``.slmw-test-cache/bench-home``), so a rerun only measures.
 Speeds move with the machine's load: the load average is printed with the table.
 
+Issue #14, int4 on a fine-tuned model (the smoke LoRA merged) and on the base, both scored on the
+run's eval split (2,048 tokens of perplexity, 16 tasks by word F1), measured with ``slmw compare``
+(one round, 3 decode runs, 1 thread) while other jobs loaded the 2 cores (load average 5-12), so
+the speeds are only indicative; no llama.cpp peer (llama-cpp-python is not installed here):
+
+| fine-tuned      |  MB | tok/s | perplexity |   ppl | task  | RSS MB |
+|-----------------|-----|-------|------------|-------|-------|--------|
+| torch-fp32      | 538 |   6.9 |       3.10 |  +0.0%| 0.890 |    904 |
+| fp32 (ONNX)     | 544 |   7.8 |       3.10 |  +0.0%| 0.890 |    810 |
+| int4 (builder)  |  90 |  26.2 |       3.33 |  +7.4%| 0.874 |    222 |
+| int4-hq         | 111 |  32.6 |       3.28 |  +6.0%| 0.553 |    270 |
+| int4-cal        | 106 |  36.4 |       3.19 |  +2.8%| 0.868 |    256 |
+
+| base            |  MB | tok/s | perplexity |   ppl | task  | RSS MB |
+|-----------------|-----|-------|------------|-------|-------|--------|
+| torch-fp32      | 538 |   8.5 |       3.37 |  +0.0%| 0.378 |    905 |
+| fp32 (ONNX)     | 544 |  11.0 |       3.37 |  +0.0%| 0.378 |    810 |
+| int4 (builder)  |  90 |  39.7 |       3.49 |  +3.5%| 0.240 |    221 |
+| int4-hq         | 111 |  42.3 |       3.35 |  -0.6%| 0.354 |    265 |
+| int4-cal        | 106 |  50.5 |       3.54 |  +5.1%| 0.369 |    255 |
+
+int4-cal (32 x 256 tokens of the run's training split; 128 sequences: same perplexity, task 0.881)
+holds the fine-tuned skill where int4-hq loses it (a merged LoRA moves the weights off the Q4_1
+grid int4-hq fits exactly); on the base weights, which sit on that grid, int4-hq stays best:
+uint8 zero points cannot hold a Q4_1 block's offset. ``int4-hq-cal`` runs GPTQ on int4-hq's exact
+grid to get both; it is built and tested on the tiny model, not yet measured here.
+
 The int4 speed goal (>= 1.3x llama.cpp Q4_1 decode at 1 thread, perplexity within +5%), measured
 with ``--variants int4,int4-hq --peers Q4_1 --prebuilt int4-hq-offset8=... --runs 3 --rounds 3``
 (median of 9 interleaved runs), twice, on 2 AVX2 cores without VNNI while another job held one
