@@ -19,12 +19,48 @@ PyTorch fp32 greedy decoding (the reference):
     .venv/bin/python bench/variants.py [--tokens 2048] [--new-tokens 64] [--runs 3] [--rounds 2]
                                        [--threads 1] [--explore] [--llama-python PATH] [--home DIR]
                                        [--variants int4,int4-hq] [--peers Q4_1] [--prebuilt NAME=FOLDER]
+                                       [--source base|finetuned|both] [--tasks 16]
+
+``--source finetuned`` measures the smoke LoRA merged (``recipes/smoke-lora.yaml``, trained once
+in ``--home`` when no finished run is there), on its own eval split: perplexity and task score
+(word F1 of greedy answers, as the compare stage scores them). ``both`` measures the base model
+and then the fine-tuned one (each source's models interleaved in its own rounds); the base model
+is then scored on the same eval split (the demo data's), so both tables have a task score. The
+llama.cpp peers are the shipped GGUF's weights: for the fine-tuned source they would need a GGUF
+of the merged model (llama.cpp's converter), which this script does not make; they are skipped.
 
 ``--variants``/``--peers`` measure a subset (e.g. for the int4 speed ratio); ``--prebuilt`` adds
 a GenAI folder built elsewhere, such as an earlier build of a variant, for an A/B in one run.
 
 Builds are kept in ``--home`` (default ``.slmw-test-cache/bench-home``), so a rerun only measures.
 Speeds move with the machine's load: the load average is printed with the table.
+
+Issue #14, int4 on a fine-tuned model (the smoke LoRA merged) and on the base, both scored on the
+run's eval split (2,048 tokens of perplexity, 16 tasks by word F1), measured with ``slmw compare``
+(one round, 3 decode runs, 1 thread) while other jobs loaded the 2 cores (load average 5-12), so
+the speeds are only indicative; no llama.cpp peer (llama-cpp-python is not installed here):
+
+| fine-tuned      |  MB | tok/s | perplexity |   ppl | task  | RSS MB |
+|-----------------|-----|-------|------------|-------|-------|--------|
+| torch-fp32      | 538 |   6.9 |       3.10 |  +0.0%| 0.890 |    904 |
+| fp32 (ONNX)     | 544 |   7.8 |       3.10 |  +0.0%| 0.890 |    810 |
+| int4 (builder)  |  90 |  26.2 |       3.33 |  +7.4%| 0.874 |    222 |
+| int4-hq         | 111 |  32.6 |       3.28 |  +6.0%| 0.553 |    270 |
+| int4-cal        | 106 |  36.4 |       3.19 |  +2.8%| 0.868 |    256 |
+
+| base            |  MB | tok/s | perplexity |   ppl | task  | RSS MB |
+|-----------------|-----|-------|------------|-------|-------|--------|
+| torch-fp32      | 538 |   8.5 |       3.37 |  +0.0%| 0.378 |    905 |
+| fp32 (ONNX)     | 544 |  11.0 |       3.37 |  +0.0%| 0.378 |    810 |
+| int4 (builder)  |  90 |  39.7 |       3.49 |  +3.5%| 0.240 |    221 |
+| int4-hq         | 111 |  42.3 |       3.35 |  -0.6%| 0.354 |    265 |
+| int4-cal        | 106 |  50.5 |       3.54 |  +5.1%| 0.369 |    255 |
+
+int4-cal (32 x 256 tokens of the run's training split; 128 sequences: same perplexity, task 0.881)
+holds the fine-tuned skill where int4-hq loses it (a merged LoRA moves the weights off the Q4_1
+grid int4-hq fits exactly); on the base weights, which sit on that grid, int4-hq stays best:
+uint8 zero points cannot hold a Q4_1 block's offset. ``int4-hq-cal`` runs GPTQ on int4-hq's exact
+grid to get both; it is built and tested on the tiny model, not yet measured here.
 
 The int4 speed goal (>= 1.3x llama.cpp Q4_1 decode at 1 thread, perplexity within +5%), measured
 with ``--variants int4,int4-hq --peers Q4_1 --prebuilt int4-hq-offset8=... --runs 3 --rounds 3``
@@ -121,7 +157,7 @@ EXPLORED = {
     "int4-lm8": ({"matmul_mixed_precision": "last_matmul:int8", "shared_embeddings": "false"},
                  "builder int4, lm_head int8 (embeddings fp32)"),
 }
-DEFAULT_SET = ("fp32", "int8", "int4", "int4-hq", "int4-olive", "qint8-dynamic", "torch-dynamic-int8")
+DEFAULT_SET = ("fp32", "int8", "int4", "int4-hq", "int4-cal", "int4-olive", "qint8-dynamic", "torch-dynamic-int8")
 OTHERS = ("qint8-dynamic", "torch-dynamic-int8")  # not presets: built (or quantized at load) here
 NOTES = {
     "torch-fp32": "reference (PyTorch greedy, KV cache)",
@@ -129,6 +165,7 @@ NOTES = {
     "int8": "builder int8 (MatMulNBits, blocks of 32)",
     "int4": "builder int4 RTN: symmetric, block 32, accuracy level 4",
     "int4-hq": "ours: block offsets folded into one symmetric MatMulNBits, 8-bit embeddings/head",
+    "int4-cal": "ours: GPTQ on calibration text (the run's training data; demo data for the base), packed zero points",
     "int4-hq-offset8": "ours before: offsets in a second 8-bit MatMulNBits + Add",
     "int4-hq-a1": "ours, accuracy level 1 (fp32 activations)",
     "int4-olive": "Olive RTN int4, block 128",
@@ -243,23 +280,58 @@ def main() -> int:
     parser.add_argument("--peers", default="Q4_1,Q4_K_M,Q4_0", help=f"llama.cpp peers, of {','.join(PEERS)}")
     parser.add_argument("--llama-python", default=None, help="a Python with llama-cpp-python (default: this one)")
     parser.add_argument("--home", type=Path, default=REPO / ".slmw-test-cache" / "bench-home")
+    parser.add_argument("--source", choices=("base", "finetuned", "both"), default="base",
+                        help="the base SmolLM2, the smoke LoRA merged, or both (one after the other)")
+    parser.add_argument("--tasks", type=int, default=16, help="eval examples answered and scored (with an eval split)")
     args = parser.parse_args()
     args.peers = [p for p in args.peers.split(",") if p]
     os.environ["SLMW_HOME"] = str(args.home.resolve())
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
+    from slm_workbench.engine.export.source import ExportSource
+
+    folder = smollm2_folder(args.home)
+    base = ExportSource(str(folder), "model", "smollm2-135m-instruct", folder)
+    if args.source == "base":
+        return bench_source(args, base, None, "SmolLM2-135M-Instruct (fp32 = dequantized from the shipped Q4_1 GGUF)")
+    tuned = finetuned_source(args.home)
+    if args.source == "both":
+        bench_source(args, base, tuned.eval_data, "SmolLM2-135M-Instruct, base (fp32 = dequantized Q4_1)")
+    args.peers = []  # the peers' GGUF holds the base weights, not the fine-tuned ones
+    return bench_source(args, tuned, tuned.eval_data, f"SmolLM2-135M-Instruct + smoke LoRA merged (run {tuned.name})")
+
+
+def finetuned_source(home: Path):  # noqa: ANN201 - an ExportSource
+    """The smoke LoRA run in ``home`` (trained here once, ~2-3 min on 2 cores), its adapter merged."""
+    from slm_workbench.engine.export.source import merge_adapter, run_source
+    from slm_workbench.engine.runs.run import Run
+    from slm_workbench.engine.runs.store import RunStore
+
+    def finished() -> Run | None:
+        runs = [i for i in RunStore(home / "runs").list() if i.stage == "train" and i.state == "done"]
+        return Run(home / "runs" / runs[0].id) if runs else None
+
+    run = finished()
+    if run is None:
+        print("training the smoke LoRA once (recipes/smoke-lora.yaml) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "slm_workbench.cli.main", "train", "smoke-lora"], check=True,
+                       env=dict(os.environ, SLMW_HOME=str(home.resolve()), PYTHONPATH=str(REPO)))
+        run = finished()
+        assert run is not None, "the smoke LoRA run did not finish"
+    return merge_adapter(run_source(run.id, run), log=lambda m: print(f"  {m}", flush=True))
+
+
+def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title: str) -> int:  # noqa: ANN001
     from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, Entry, compare_variants
     from slm_workbench.engine.compare.evalset import build_evalset
     from slm_workbench.engine.compare.judge import agreement, broken_reason
     from slm_workbench.engine.compare.report import write_report
     from slm_workbench.engine.export.export import export_variants
     from slm_workbench.engine.export.presets import PRESETS, resolve_presets
-    from slm_workbench.engine.export.source import ExportSource
 
     started = time.time()
-    folder = smollm2_folder(args.home)
-    source = ExportSource(str(folder), "model", "smollm2-135m-instruct", folder)
-    work = args.home / "work"
+    folder = source.hf_folder
+    work = args.home / "work" / source.name
     work.mkdir(parents=True, exist_ok=True)
     wanted = [v for v in args.variants.split(",") if v and not (args.no_olive and v == "int4-olive")]
     presets = resolve_presets([v for v in wanted if v not in OTHERS])
@@ -282,7 +354,7 @@ def main() -> int:
     for item in args.prebuilt:
         name, _, path = item.partition("=")
         built[name] = Path(path)
-    evalset = build_evalset(folder, None, perplexity_tokens=args.tokens)
+    evalset = build_evalset(folder, eval_data, perplexity_tokens=args.tokens, task_examples=args.tasks)
     settings = CompareSettings(threads=args.threads, new_tokens=args.new_tokens, decode_runs=args.runs,
                                rounds=args.rounds, perplexity_tokens=args.tokens)
     extra = [Entry("torch-dynamic-int8", "PyTorch dynamic int8", "torch-dynamic-int8", folder, "int8")] \
@@ -306,7 +378,7 @@ def main() -> int:
     ref = report.by_name(REFERENCE_NAME)
     rows = [dict(name=v.name, size_mb=v.size_mb, decode_tok_s=v.decode_tok_s, ttft_s=v.ttft_s, perplexity=v.perplexity,
                  ppl_change=v.ppl_change, agree=v.agreement, broken=v.broken_reason, speedup=v.speedup,
-                 note=NOTES.get(v.name, "")) for v in report.variants]
+                 task=v.task_score, rss=v.peak_rss_mb, note=NOTES.get(v.name, "")) for v in report.variants]
     for peer in peers.rows():
         ppl = peer["perplexity"]
         rows.append(dict(name=peer["name"], size_mb=peer["size_mb"], decode_tok_s=peer["decode_tok_s"], ttft_s=peer["ttft_s"],
@@ -314,16 +386,16 @@ def main() -> int:
                          agree=agreement(ref.tokens, peer["tokens"]).as_dict(),
                          broken=broken_reason(ppl, ref.perplexity, peer["tokens"], ref.tokens),
                          speedup=peer["decode_tok_s"] / ref.decode_tok_s if ref.decode_tok_s else None,
-                         note="llama.cpp peer"))
+                         task=None, rss=None, note="llama.cpp peer"))
 
     print()
-    print(f"SmolLM2-135M-Instruct (fp32 = dequantized from the shipped Q4_1 GGUF); perplexity on {len(evalset.ppl_ids)} "
+    print(f"{title}; perplexity on {len(evalset.ppl_ids)} "
           f"tokens of {evalset.name}, same ids for all; {args.new_tokens} greedy tokens, median of "
           f"{args.runs * args.rounds} runs over {args.rounds} interleaved round(s); {args.threads} thread(s); "
           f"{report.machine['cpu']}; load average at start {report.machine['load_avg']}, now "
           f"{[round(x, 2) for x in os.getloadavg()]}")
     head = f"| {'variant':28} | {'MB':>5} | {'decode tok/s':>12} | {'x torch':>7} | {'TTFT s':>6} | {'perplexity':>10} | " \
-           f"{'ppl':>7} | {'same prefix':>11} | note"
+           f"{'ppl':>7} | {'task':>5} | {'RSS MB':>6} | {'same prefix':>11} | note"
     print(head)
     print("|" + "|".join("-" * (len(c) + 0) for c in head.split("|")[1:-1]) + "|------")
     for r in rows:
@@ -332,17 +404,22 @@ def main() -> int:
         print(f"| {r['name']:28} | {fmt(r['size_mb'], '5.0f')} | {fmt(r['decode_tok_s'], '12.1f')} | "
               f"{fmt(r['speedup'], '7.2f')} | {fmt(r['ttft_s'], '6.3f')} | {fmt(r['perplexity'], '10.2f')} | "
               f"{'-' if r['ppl_change'] is None else format(r['ppl_change'] * 100, '+6.1f') + '%'} | "
+              f"{fmt(r['task'], '5.2f')} | {fmt(r['rss'], '6.0f')} | "
               f"{(str(agree.get('same_prefix')) + '/' + str(agree.get('compared'))) if agree else '-':>11} | {note}")
     int4s = [v for v in report.variants if v.name.startswith("int4") and v.perplexity is not None]
     print()
     for v in int4s:
-        print(f"goal 1, int4 within +5% perplexity of fp32: {v.name} {v.ppl_change * 100:+.1f}% "
-              f"({'met' if v.ppl_change <= 0.05 else 'NOT met'})")
-    peer = next((r for r in rows if r["name"].startswith("llama.cpp Q4_1")), None)
+        print(f"goal 1, int4 within +3% perplexity of fp32: {v.name} {v.ppl_change * 100:+.1f}% "
+              f"({'met' if v.ppl_change <= 0.03 else 'NOT met'})")
+        if v.task_score is not None and ref.task_score:
+            share = v.task_score / ref.task_score
+            print(f"goal 1b, int4 task score >= 98% of fp32's: {v.name} {share:.0%} ({'met' if share >= 0.98 else 'NOT met'})")
+    peer = next((r for r in rows if r["name"].startswith("llama.cpp Q4_K_M")), None) or next(
+        (r for r in rows if r["name"].startswith("llama.cpp Q4_1")), None)
     for v in int4s:
         if peer and peer["decode_tok_s"] and v.decode_tok_s:
             ratio = v.decode_tok_s / peer["decode_tok_s"]
-            print(f"goal 2, decode >= 1.3x llama.cpp Q4_1 at {args.threads} thread(s): {v.name} {ratio:.2f}x "
+            print(f"goal 2, decode >= 1.3x {peer['name']} at {args.threads} thread(s): {v.name} {ratio:.2f}x "
                   f"({'met' if ratio >= 1.3 else 'NOT met'})")
     print(f"report: {work / 'report' / 'report.md'}; took {time.time() - started:.0f} s")
     return 0

@@ -24,7 +24,41 @@ def _check_variants(value: list[str]) -> list[str]:
     return value
 
 
-class ExportRecipe(Section):
+class VariantSettings(Section):
+    """How the variants a job builds are quantized: shared by ``export`` and ``compare`` (whose missing
+    variants it builds). A non-default knob is part of the variant's name, so two settings never
+    overwrite each other (``int4-b128``, ``int4-cal-sym``, ``int4-cal-c128``)."""
+
+    block_size: int | None = Field(default=None)
+    """int4/int8 block size (16, 32, 64, 128, 256); default 32. A non-default value is part of the
+    variant's name (``int4-b128``)."""
+    accuracy_level: int | None = Field(default=None, ge=0, le=4)
+    """MatMulNBits accuracy level: 4 = int8 activations (fast on CPU), 1 = fp32; default 4."""
+    symmetric: bool | None = None
+    """Symmetric int4/int8 weights (default: true for int4/int8, false for int4-cal, whose 4-bit zero
+    points are packed beside the weights); the other choice names the variant ``…-asym`` / ``…-sym``."""
+    calibration_data: str | None = None
+    """Text the calibrated variants (int4-cal, int4-hq-cal) are fitted on: a prepared dataset folder (its train
+    split), a JSONL of records, a text file, or ``slmw:demo``. Default: the run's own training data
+    for a run, the demo data for a model. Never the eval split the comparison scores."""
+    calibration_samples: int = Field(default=32, ge=1, le=1024)
+    """Calibration sequences of 256 tokens for int4-cal and int4-hq-cal (one fp32 pass each); a non-default number
+    is part of the variant's name (``int4-cal-c128``)."""
+
+    @field_validator("block_size")
+    @classmethod
+    def _block(cls, value: int | None) -> int | None:
+        if value is not None and value not in (16, 32, 64, 128, 256):
+            raise ValueError("block_size must be one of 16, 32, 64, 128, 256")
+        return value
+
+    def variant_knobs(self) -> dict[str, object]:
+        """The keyword arguments of ``resolve_presets``."""
+        return {"block_size": self.block_size, "accuracy_level": self.accuracy_level, "symmetric": self.symmetric,
+                "calibration_samples": self.calibration_samples, "calibration_data": self.calibration_data}
+
+
+class ExportRecipe(VariantSettings):
     """Export a model, a run's fine-tuned model, or any HF folder to ONNX Runtime GenAI variants."""
 
     stage: Literal["export"] = "export"
@@ -33,15 +67,9 @@ class ExportRecipe(Section):
     LoRA adapter is merged into its base first (kept in the run's ``artifacts/merged``)."""
     variants: list[str] = Field(default_factory=lambda: list(DEFAULT_VARIANTS))
     """Presets to build: fp32, fp16 (CUDA), int8, int4, int4-hq (4-bit with exact block offsets,
-    8-bit embeddings/head), int4-olive (Olive RTN); or a group: fast (int8, int4), balanced
+    8-bit embeddings/head), int4-cal (4-bit GPTQ on calibration data, 8-bit embeddings/head),
+    int4-hq-cal (GPTQ on int4-hq's exact offsets), int4-olive (Olive RTN); or a group: fast (int8, int4), balanced
     (fp32, int8, int4, int4-hq), all."""
-    block_size: int | None = Field(default=None)
-    """int4/int8 block size (16, 32, 64, 128, 256); default 32. A non-default value is part of the
-    variant's name (``int4-b128``)."""
-    accuracy_level: int | None = Field(default=None, ge=0, le=4)
-    """MatMulNBits accuracy level: 4 = int8 activations (fast on CPU), 1 = fp32; default 4."""
-    symmetric: bool | None = None
-    """Symmetric int4/int8 weights (default true); ``false`` names the variant ``…-asym``."""
     execution_provider: Literal["cpu", "cuda"] = "cpu"
     """Target of the builder; fp16 is always built for CUDA."""
     overwrite: bool = False
@@ -64,15 +92,7 @@ class ExportRecipe(Section):
             self.variants = expanded
         return self
 
-    @field_validator("block_size")
-    @classmethod
-    def _block(cls, value: int | None) -> int | None:
-        if value is not None and value not in (16, 32, 64, 128, 256):
-            raise ValueError("block_size must be one of 16, 32, 64, 128, 256")
-        return value
-
-
-class CompareRecipe(Section):
+class CompareRecipe(VariantSettings):
     """Measure variants side by side with the PyTorch reference: size, load time, peak RAM, time to
     first token, decode tokens/s, perplexity, agreement and task score; broken variants flagged."""
 
@@ -105,11 +125,6 @@ class CompareRecipe(Section):
     """The prompt decoded for agreement and speed (default: a short story request)."""
     ppl_ratio: float = Field(default=2.0, gt=1.0)
     """A variant whose perplexity exceeds this many times the reference's is flagged broken."""
-    block_size: int | None = None
-    """As for ``export``: applies to variants built by this job."""
-    accuracy_level: int | None = Field(default=None, ge=0, le=4)
-    """As for ``export``: applies to variants built by this job."""
-
     @field_validator("variants")
     @classmethod
     def _variant_names(cls, value: list[str] | None) -> list[str] | None:

@@ -39,21 +39,23 @@ def started(monkeypatch, tmp_path):
 
 def test_export_builds_the_recipe_from_flags(capsys, started, tiny_model_dir):
     code, out, _ = run_cli(capsys, "export", str(tiny_model_dir), "--variants", "fp32,int4,int4-hq",
-                           "--block-size", "64", "--accuracy-level", "1", "--no-symmetric", "--detach")
+                           "--block-size", "64", "--accuracy-level", "1", "--no-symmetric", "--calibration-samples", "8",
+                           "--calibration-data", "slmw:demo", "--detach")
     assert code == 0 and out.strip() == "fake-run"
     (recipe, title), = started
     assert recipe == ExportRecipe(model=str(tiny_model_dir), variants=["fp32", "int4", "int4-hq"], block_size=64,
-                                  accuracy_level=1, symmetric=False)
+                                  accuracy_level=1, symmetric=False, calibration_samples=8, calibration_data="slmw:demo")
     assert title.startswith(f"export {tiny_model_dir.name}")
 
 
 def test_compare_builds_the_recipe_from_flags(capsys, started, tiny_model_dir, tmp_path):
     code, out, _ = run_cli(capsys, "compare", str(tiny_model_dir), "--eval", str(tmp_path), "--threads", "2",
-                           "--runs", "5", "--rounds", "2", "--ppl-tokens", "512", "--no-reference", "--detach", "--json")
+                           "--runs", "5", "--rounds", "2", "--ppl-tokens", "512", "--no-reference", "--symmetric",
+                           "--calibration-samples", "4", "--detach", "--json")
     assert code == 0 and json.loads(out)["id"] == "fake-run"
     (recipe, _), = started
     assert recipe == CompareRecipe(model=str(tiny_model_dir), eval=str(tmp_path), threads=2, decode_runs=5, rounds=2,
-                                   perplexity_tokens=512, reference=False)
+                                   perplexity_tokens=512, reference=False, symmetric=True, calibration_samples=4)
 
 
 def test_model_colon_variant_names_one_variant(capsys, started, tiny_model_dir):

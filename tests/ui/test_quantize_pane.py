@@ -78,6 +78,8 @@ async def test_presets_check_variants_and_a_hand_pick_is_custom(tmp_path: Path) 
         assert checked(app) == expand_groups(["all"], cuda=app.screen.query_one(CompareForm).cuda)
         app.screen.query_one("#q-v-fp16", Checkbox).value = False
         app.screen.query_one("#q-v-int4-olive", Checkbox).value = False
+        app.screen.query_one("#q-v-int4-cal", Checkbox).value = False
+        app.screen.query_one("#q-v-int4-hq-cal", Checkbox).value = False
         await pilot.pause()
         assert group.value == "balanced"  # what is checked now is exactly that group
         app.screen.query_one("#q-v-fp32", Checkbox).value = False
@@ -269,14 +271,20 @@ def expected_shown(default: object, widget) -> object:
 
 
 async def test_the_forms_show_the_recipes_defaults_and_name_a_bad_field(tmp_path: Path) -> None:
-    from slm_workbench.config.export import CompareRecipe, ExportRecipe
+    from slm_workbench.config.export import CompareRecipe, ExportRecipe, VariantSettings
 
     store = RunStore(tmp_path / "runs")
     app = make_app(run_store=store, sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(pilot)
         screen = app.screen
-        compare_fields = [n for n in CompareRecipe.model_fields if n not in ("stage", "model", "variants")]
+        knobs = list(VariantSettings.model_fields)
+        compare_fields = [n for n in CompareRecipe.model_fields if n not in ("stage", "model", "variants", *knobs)]
+        for name in knobs:  # the variant settings: one form, for both Compare and Export
+            widget = screen.query_one(f"#qv-{name}")
+            default = VariantSettings.model_fields[name].get_default(call_default_factory=True)
+            assert widget.value == expected_shown(default, widget), name
+            assert not screen.query(f"#q-{name}") and not screen.query(f"#qe-{name}"), name
         for name in compare_fields:
             widget = screen.query_one(f"#q-{name}")
             default = CompareRecipe.model_fields[name].get_default(call_default_factory=True)
@@ -297,3 +305,47 @@ async def test_the_forms_show_the_recipes_defaults_and_name_a_bad_field(tmp_path
         assert "new_tokens: Input should be greater than or equal to 8" in str(screen.query_one("#q-errors").render())
         assert screen.query_one("#q-new_tokens").has_class("-invalid")
         assert store.list() == []
+
+
+@pytest.mark.parametrize("button", ["#q-compare", "#q-export"])
+async def test_changed_variant_knobs_land_in_the_started_recipe(tiny_model_dir: Path, tmp_path: Path, monkeypatch,
+                                                                button: str) -> None:
+    from slm_workbench.engine.errors import WorkbenchError
+    from slm_workbench.engine.runs import launcher
+    from slm_workbench.ui.messages import StartJob
+
+    def refuse(recipe, **kwargs):
+        raise WorkbenchError("not started in this test")
+
+    monkeypatch.setattr(launcher, "start_recipe", refuse)
+    started: list[StartJob] = []
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
+    async with app.run_test(size=(120, 40), message_hook=lambda m: started.append(m) if isinstance(m, StartJob)
+                            else None) as pilot:
+        await open_pane(pilot)
+        screen = app.screen
+        screen.query_one("#q-source", Input).value = str(tiny_model_dir)
+        screen.query_one("#q-v-int4-cal", Checkbox).value = True
+        screen.query_one("#qv-block_size", Input).value = "64"
+        screen.query_one("#qv-accuracy_level", Input).value = "1"
+        screen.query_one("#qv-symmetric", Select).value = "true"
+        screen.query_one("#qv-calibration_data", Input).value = "slmw:demo"
+        screen.query_one("#qv-calibration_samples", Input).value = "8"
+        await press(pilot, button)
+        await wait_for(pilot, lambda: bool(started), what="StartJob")
+        recipe = started[-1].recipe
+        assert recipe.stage == button.removeprefix("#q-") and "int4-cal" in recipe.variants
+        assert (recipe.block_size, recipe.accuracy_level, recipe.symmetric) == (64, 1, True)
+        assert (recipe.calibration_data, recipe.calibration_samples) == ("slmw:demo", 8)
+        from slm_workbench.engine.export.presets import resolve_presets
+
+        names = [p.name for p in resolve_presets(recipe.variants, **recipe.variant_knobs())]
+        assert "int4-cal-b64-a1-sym-c8" in names and "int4-b64-a1" in names
+
+        notes: list[str] = []
+        app.notify = lambda message, **kw: notes.append(str(message))  # type: ignore[method-assign]
+        screen.query_one("#qv-calibration_samples", Input).value = "0"
+        started.clear()
+        await press(pilot, button)
+        assert "calibration_samples" in notes[-1] and not started
+        assert screen.query_one("#qv-calibration_samples").has_class("-invalid")

@@ -1,7 +1,10 @@
 """Measure one model in a fresh process: ``python -m slm_workbench.engine.compare.measure SPEC OUT``.
 
 One process per variant, so peak RSS is that variant's alone (not the sum of everything
-loaded before it) and a crash in one runtime cannot take the comparison down. SPEC is a
+loaded before it) and a crash in one runtime cannot take the comparison down. The peak is the
+kernel's ``VmHWM`` of this process: ``getrusage``'s ``ru_maxrss`` is no use here, because Linux
+carries the forking process's high-water mark across ``fork`` and ``exec`` (every variant would
+report the compare job's own peak). SPEC is a
 JSON object (``backend``, ``folder``, ``evalset``, ``threads``, ``new_tokens``,
 ``decode_runs``, ``chunk``, ``task_max_tokens``); OUT receives the measurements. Progress
 lines go to stdout as ``PROGRESS <phase> <done> <total>``.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-import resource
+import os
 import statistics
 import sys
 import time
@@ -25,15 +28,21 @@ def rss_mb() -> float:
     try:
         with open("/proc/self/statm") as fh:
             pages = int(fh.read().split()[1])
-        import os
-
         return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
     except (OSError, ValueError, IndexError):
         return float("nan")
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KiB on Linux
+def peak_rss_mb(status: str = "/proc/self/status") -> float:
+    """This process's own peak resident set (``VmHWM``, kB), NaN where /proc has none."""
+    try:
+        with open(status) as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1e3
+    except (OSError, ValueError, IndexError):
+        pass
+    return float("nan")
 
 
 def say(phase: str, done: int, total: int) -> None:

@@ -29,7 +29,7 @@ def variants_to_compare(source: ExportSource, wanted: list[str] | None, recipe: 
         raise WorkbenchError(f"variant(s) {', '.join(unknown)} of {source.name} are not built and are not presets",
                              hint=f"built: {', '.join(built) or 'none'}; presets: {', '.join(PRESETS)}")
     if missing:
-        presets = resolve_presets(missing, block_size=recipe.block_size, accuracy_level=recipe.accuracy_level)
+        presets = resolve_presets(missing, **recipe.variant_knobs())
         renamed = dict(zip(missing, (p.name for p in presets)))  # int4 -> int4-b128 when a knob is set
         names = [p.name for p in presets]
         export_variants(source, presets, work_dir=(ctx.run_dir if ctx else Path.cwd()) / "work",

@@ -4,7 +4,7 @@ Each variant is written aside (``.NAME.partial-PID``), loaded back and run for a
 (the 0.18 builder can write graphs that do not load, e.g. asymmetric weights shared by the
 embedding and lm_head), described in ``slmw_variant.json``, then renamed into place. A
 variant already built is kept unless ``overwrite`` is set. Post-pass variants (``int4-hq``,
-``int4-olive``) start from the fp32 build: the one in place, or a scratch one.
+``int4-cal``, ``int4-olive``) start from the fp32 build: the one in place, or a scratch one.
 """
 
 from __future__ import annotations
@@ -55,6 +55,18 @@ def folder_bytes(folder: Path) -> int:
 
 def execution_provider_for(preset: VariantPreset, requested: str) -> str:
     return "cuda" if preset.precision == "fp16" else requested
+
+
+def calibration_source(source: ExportSource, preset: VariantPreset) -> str:
+    """What a calibrated variant is fitted on: the preset's data, else the run's training data (its prepared
+    dataset: the train split), else the shipped demo data."""
+    if preset.calibration_data:
+        return preset.calibration_data
+    if source.run is not None:
+        trained_on = source.run.datasets()
+        if trained_on:
+            return str(trained_on[0])
+    return "slmw:demo"
 
 
 def verify_variant(folder: Path, threads: int = 1) -> None:
@@ -170,6 +182,19 @@ def export_variants(
                         stats = quantize_offset4(fp32, partial, block_size=preset.block_size,
                                                  accuracy_level=preset.accuracy_level, on_progress=progress,
                                                  check_cancelled=check_cancelled).as_dict()
+                    elif preset.path == "gptq":
+                        from .calibrated import calibration_ids, quantize_calibrated
+
+                        data = calibration_source(source, preset)
+                        progress(f"reading calibration data {data}", 0, 1)
+                        sequences = calibration_ids(source.hf_folder, data, preset.calibration_samples)
+                        calibrated = quantize_calibrated(fp32, partial, sequences=sequences, block_size=preset.block_size,
+                                                         accuracy_level=preset.accuracy_level, symmetric=preset.symmetric,
+                                                         offsets=preset.offsets,
+                                                         threads=threads, on_progress=progress,
+                                                         check_cancelled=check_cancelled)
+                        stats = {**calibrated.as_dict(), "calibration_data": data}
+                        notes.append(f"calibrated on {calibrated.sequences} sequences ({calibrated.tokens} tokens) of {data}")
                     else:
                         from .olive_path import run_olive_rtn
 

@@ -203,8 +203,10 @@ class _Rewriter:
             self.augmented[x] = aug
         return self.augmented[x]
 
-    def folded_4bit(self, node: Any, w_kn: np.ndarray) -> list[Any]:
-        """One symmetric MatMulNBits over ``[x, blocksums, blocksums]`` (see the module docstring)."""
+    def folded_4bit(self, node: Any, w_kn: np.ndarray,
+                    fitted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[Any]:
+        """One symmetric MatMulNBits over ``[x, blocksums, blocksums]`` (see the module docstring); ``fitted``:
+        q [N, K/bs, bs], scale and offset [N, K/bs] found elsewhere (GPTQ), else the min/max + refit here."""
         from onnx import helper
 
         k, n = w_kn.shape
@@ -212,7 +214,11 @@ class _Rewriter:
         nbp = -(-nb // self.bs) * self.bs
         base = node.input[1]
         w = w_kn.T
-        q, scale, offset, err = quantize_blocks_offset4(w, self.bs)
+        if fitted is None:
+            q, scale, offset, err = quantize_blocks_offset4(w, self.bs)
+        else:
+            q, scale, offset = fitted
+            err = np.square(scale[..., None] * q + offset[..., None] - w.reshape(n, nb, self.bs)).sum(-1)
         c = np.pad(offset + 8.0 * scale, ((0, 0), (0, nbp - nb)))
         c_hi, s_hi = quantize_blocks_sym4(c, self.bs)
         c_lo, s_lo = quantize_blocks_sym4(c - dequantize_sym4(c_hi, s_hi), self.bs)
@@ -251,13 +257,16 @@ class _Rewriter:
                                  name=node.name + "_Q8", domain=MS_DOMAIN, bits=8, block_size=self.bs,
                                  gather_axis=0, quantize_axis=1),
             ]
-        if src not in self.inits:
+        if producer is not None and producer.op_type == "Transpose" and producer.input[0] in self.inits:
+            table = self.to_array(self.inits[producer.input[0]]).T  # a tied head quantized otherwise
+        elif src in self.inits:
+            table = self.to_array(self.inits[src])
+        else:
             return None
-        table = self.to_array(self.inits[src])
         if table.ndim != 2 or table.dtype != np.float32 or table.shape[1] % self.bs:
             return None
-        q, scale = quantize_blocks_sym8(table, self.bs)
-        self.dropped.add(src)
+        q, scale = quantize_blocks_sym8(np.ascontiguousarray(table), self.bs)
+        self.dropped.add(src if src in self.inits else producer.input[0])
         self.stats.tensors_8bit += 1
         return [helper.make_node("GatherBlockQuantized", [self.add(q, src + "_Q8"), node.input[1],
                                  self.add(scale, src + "_scales")], list(node.output), name=node.name + "_Q8",
@@ -268,12 +277,9 @@ def fold_offsets(model: Any, *, block_size: int = 32, accuracy_level: int = 4,
                  on_progress: ProgressFn = lambda message, done, total: None,
                  check_cancelled: Callable[[], None] = lambda: None) -> OffsetQuantStats:
     """Rewrite the fp32 ONNX ``model`` in place: MatMuls to folded 4-bit ones, the tied embedding / head to 8 bits."""
-    from onnx import helper
-
     rw = _Rewriter(model, block_size, accuracy_level)
     graph_outputs = {o.name for o in model.graph.output}
     nodes = list(model.graph.node)
-    producers = {out: n for n in nodes for out in n.output}
     rewritten: list[Any] = []
     total = sum(1 for n in nodes if n.op_type == "MatMul")
     done = 0
@@ -287,6 +293,17 @@ def fold_offsets(model: Any, *, block_size: int = 32, accuracy_level: int = 4,
         rewritten.extend(rw.head_8bit(node, w) if is_head else rw.folded_4bit(node, w))
         done += 1
         on_progress(f"quantizing {node.name}", done, total)
+    finish_rewrite(model, rw, nodes, rewritten)
+    rw.stats.weight_rel_error = (rw._err[0] / rw._err[1]) ** 0.5 if rw._err[1] else 0.0
+    return rw.stats
+
+
+def finish_rewrite(model: Any, rw: _Rewriter, nodes: list[Any], rewritten: list[Any]) -> None:
+    """Put ``rewritten`` (the MatMuls replaced) in ``model``: the token embedding to 8 bits, the fp32 weights
+    replaced dropped (unless something still reads them), the com.microsoft opset declared."""
+    from onnx import helper
+
+    producers = {out: n for n in nodes for out in n.output}
     final: list[Any] = []
     token_inputs = {i.name for i in model.graph.input if i.name == "input_ids"}
     for node in rewritten:
@@ -306,8 +323,6 @@ def fold_offsets(model: Any, *, block_size: int = 32, accuracy_level: int = 4,
     model.graph.initializer.extend(kept + rw.new_inits)
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
-    rw.stats.weight_rel_error = (rw._err[0] / rw._err[1]) ** 0.5 if rw._err[1] else 0.0
-    return rw.stats
 
 
 def quantize_offset4(

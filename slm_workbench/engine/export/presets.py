@@ -15,6 +15,12 @@ Paths:
   lm_head at 8 bits. Measured on SmolLM2: perplexity +0.7% over fp32 where the builder's int4
   is +32%, decoding at ~0.8x the builder int4's speed and ~1.2x llama.cpp Q4_1's at one thread
   (see bench/variants.py).
+- ``gptq``: the builder's fp32 graph, then our GPTQ pass (``calibrated.py``) fitted on calibration
+  text (a run's own training data by default): asymmetric 4-bit blocks with packed zero points,
+  8-bit embeddings/head. ``int4-hq`` fits the base SmolLM2 exactly because its weights sit on a
+  Q4_1 grid; a merged LoRA moves them off it, and there the calibrated fit keeps the skill.
+  ``int4-hq-cal`` is the same GPTQ on ``int4-hq``'s folded graph (exact per-block offsets): a block
+  already on a Q4_1 grid stays exact, the others are fitted with the calibration data.
 - ``olive``: the builder's fp32 graph, then ``olive quantize --algorithm rtn --precision int4``.
 """
 
@@ -28,7 +34,8 @@ from ..errors import WorkbenchError
 from ..models.variants import VARIANT_NAME
 
 Precision = Literal["fp32", "fp16", "int8", "int4"]
-Path_ = Literal["builder", "offset4", "olive"]
+Path_ = Literal["builder", "offset4", "gptq", "olive"]
+CALIBRATION_SAMPLES = 32
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,12 @@ class VariantPreset:
     block_size: int = 32
     accuracy_level: int = 4
     symmetric: bool = True
+    offsets: bool = False
+    """``gptq`` only: exact per-block offsets folded into the MatMulNBits (``int4-hq``'s graph) instead of
+    uint8 zero points."""
+    calibration_samples: int = CALIBRATION_SAMPLES
+    calibration_data: str | None = None
+    """None: the run's training data, or the demo data for a model (``export.calibration_source``)."""
     extra: dict[str, str] = field(default_factory=dict)
     """More builder ``--extra_options`` (KEY=VALUE) for this preset."""
     description: str = ""
@@ -67,6 +80,9 @@ class VariantPreset:
         out: dict[str, object] = {"precision": self.precision, "path": self.path}
         if self.quantized:
             out.update(block_size=self.block_size, accuracy_level=self.accuracy_level, symmetric=self.symmetric)
+        if self.path == "gptq":
+            out.update(calibration_samples=self.calibration_samples, calibration_data=self.calibration_data,
+                       offsets=self.offsets)
         if self.extra:
             out["extra_options"] = dict(self.extra)
         return out
@@ -83,6 +99,16 @@ PRESETS: dict[str, VariantPreset] = {
             "int4-hq", "int4", path="offset4", symmetric=False,
             description="4-bit blocks of 32 with exact offsets (Q4_1-like) folded into one MatMulNBits; "
                         "embeddings and lm_head at 8 bits",
+        ),
+        VariantPreset(
+            "int4-cal", "int4", path="gptq", symmetric=False,
+            description="4-bit GPTQ fitted on calibration text (a run's training data), packed 4-bit zero points; "
+                        "embeddings and lm_head at 8 bits",
+        ),
+        VariantPreset(
+            "int4-hq-cal", "int4", path="gptq", symmetric=False, offsets=True,
+            description="int4-hq's exact block offsets, the blocks fitted by GPTQ on calibration text (a run's "
+                        "training data); embeddings and lm_head at 8 bits",
         ),
         VariantPreset(
             "int4-olive", "int4", path="olive", block_size=128, accuracy_level=0,
@@ -114,7 +140,8 @@ def expand_groups(names: list[str], *, cuda: bool = False) -> list[str]:
     return out
 
 
-def derived_name(base: VariantPreset, block_size: int, accuracy_level: int, symmetric: bool) -> str:
+def derived_name(base: VariantPreset, block_size: int, accuracy_level: int, symmetric: bool,
+                 calibration_samples: int | None = None) -> str:
     name = base.name
     if block_size != base.block_size:
         name += f"-b{block_size}"
@@ -122,6 +149,8 @@ def derived_name(base: VariantPreset, block_size: int, accuracy_level: int, symm
         name += f"-a{accuracy_level}"
     if symmetric != base.symmetric:
         name += "-sym" if symmetric else "-asym"
+    if calibration_samples is not None and calibration_samples != base.calibration_samples:
+        name += f"-c{calibration_samples}"
     return name
 
 
@@ -131,9 +160,12 @@ def resolve_presets(
     block_size: int | None = None,
     accuracy_level: int | None = None,
     symmetric: bool | None = None,
+    calibration_samples: int | None = None,
+    calibration_data: str | None = None,
 ) -> list[VariantPreset]:
-    """Presets for ``names`` (a list or ``"fp32,int8,int4"``); the knobs apply to builder int4/int8 (and the
-    accuracy level to int4-hq: ``int4-hq-a1`` computes with fp32 activations)."""
+    """Presets for ``names`` (a list or ``"fp32,int8,int4"``); the knobs apply to builder int4/int8 and to
+    int4-cal (which also takes the calibration ones), the accuracy level to int4-hq too (``int4-hq-a1``
+    computes with fp32 activations)."""
     if isinstance(names, str):
         names = [n for n in re.split(r"[,\s]+", names) if n]
     names = expand_groups(names)
@@ -146,12 +178,15 @@ def resolve_presets(
             raise WorkbenchError(f"unknown variant '{name}'", hint=f"choose from {', '.join(PRESETS)}")
         if preset.path == "offset4" and accuracy_level is not None and accuracy_level != preset.accuracy_level:
             preset = replace(preset, name=f"{preset.name}-a{accuracy_level}", accuracy_level=accuracy_level)
-        if preset.quantized and preset.path == "builder":
+        if preset.quantized and preset.path in ("builder", "gptq"):
             bs = block_size if block_size is not None else preset.block_size
             acc = accuracy_level if accuracy_level is not None else preset.accuracy_level
-            sym = symmetric if symmetric is not None else preset.symmetric
-            preset = replace(preset, name=derived_name(preset, bs, acc, sym), block_size=bs,
-                             accuracy_level=acc, symmetric=sym)
+            sym = symmetric if symmetric is not None and not preset.offsets else preset.symmetric
+            cal = calibration_samples if calibration_samples is not None else preset.calibration_samples
+            gptq = preset.path == "gptq"
+            preset = replace(preset, name=derived_name(preset, bs, acc, sym, cal if gptq else None), block_size=bs,
+                             accuracy_level=acc, symmetric=sym, calibration_samples=cal,
+                             calibration_data=calibration_data if gptq else None)
         if not VARIANT_NAME.match(preset.name):  # pragma: no cover - derived names always match
             raise WorkbenchError(f"bad variant name {preset.name}")
         if preset.name not in [p.name for p in out]:

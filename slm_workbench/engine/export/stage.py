@@ -41,8 +41,7 @@ def _built(ctx: RunContext, variant: BuiltVariant) -> None:
 def run(recipe: ExportRecipe, ctx: RunContext) -> None:
     prepare_in_job(recipe.model, ctx)  # the built-in model on first use, as train does
     source = resolve_source(recipe.model)
-    presets = resolve_presets(recipe.variants, block_size=recipe.block_size, accuracy_level=recipe.accuracy_level,
-                              symmetric=recipe.symmetric)
+    presets = resolve_presets(recipe.variants, **recipe.variant_knobs())
     if source.hf_folder is None:
         ctx.progress("merging the adapter into its base", 0, None)
         source = merge_adapter(source, log=lambda m: print(f"[export] {m}", flush=True))

@@ -5,8 +5,9 @@ The two fields a plain form cannot show well are widgets of their own: ``model``
 models and finished training runs beside a text input with suggestions) and ``variants`` (a
 group preset and a checkbox per preset: picking a group checks its variants; checking by hand
 shows the group they add up to, or "custom"). Every other field is generated from the recipe
-classes (``RecipeForm``): ``CompareRecipe``'s settings, and ``ExportRecipe``'s own (the block
-size and accuracy level are shared: they mean the same in both). ``recipe(stage)`` validates
+classes (``RecipeForm``): the variant settings both recipes share (``VariantSettings``: block
+size, accuracy level, symmetric, calibration data and size, for the variants the job builds),
+``CompareRecipe``'s own settings, and ``ExportRecipe``'s own. ``recipe(stage)`` validates
 through the same recipes ``slmw export`` and ``slmw compare`` use, and names the bad field.
 """
 
@@ -48,7 +49,7 @@ class CompareForm(Vertical):
     CompareForm CollapsibleTitle { padding: 0 1 0 0; color: $text-muted; }
     CompareForm RecipeForm { height: auto; }
     """
-    EXPORT_FIELDS = ("symmetric", "execution_provider", "overwrite", "threads")
+    EXPORT_FIELDS = ("execution_provider", "overwrite", "threads")
     """``ExportRecipe``'s fields that ``CompareRecipe`` lacks or means otherwise (builder threads)."""
 
     def __init__(self, *, cuda: bool | None = None, **kwargs: Any) -> None:
@@ -83,17 +84,23 @@ class CompareForm(Vertical):
                 cuda_only = preset.precision == "fp16" and not self.cuda
                 yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, disabled=cuda_only,
                                tooltip=preset.description + (" — needs a CUDA GPU, none here" if cuda_only else ""))
-        from ...config.export import CompareRecipe, ExportRecipe
+        from ...config.export import CompareRecipe, ExportRecipe, VariantSettings
 
+        knobs = tuple(VariantSettings.model_fields)
+        with Collapsible(title="variant settings (for the variants this job builds)", collapsed=False,
+                         id="q-variant-settings"):
+            yield RecipeForm(VariantSettings, prefix="qv-", columns=3, id="q-variant-form")
         with Collapsible(title="compare settings", collapsed=False, id="q-compare-settings"):
-            yield RecipeForm(CompareRecipe, exclude=("model", "variants"), prefix="q-", columns=3, id="q-compare-form")
-        with Collapsible(title="export settings (block_size and accuracy_level as above)", id="q-export-settings"):
+            yield RecipeForm(CompareRecipe, exclude=("model", "variants", *knobs), prefix="q-", columns=3,
+                             id="q-compare-form")
+        with Collapsible(title="export settings", id="q-export-settings"):
             yield RecipeForm(ExportRecipe, fields=self.EXPORT_FIELDS, prefix="qe-", columns=4, id="q-export-form")
 
     def on_mount(self) -> None:
         """On a short terminal the results need the rows: the settings start folded (one key opens them)."""
         if self.app.size.height < 32:
             self.query_one("#q-compare-settings", Collapsible).collapsed = True
+            self.query_one("#q-variant-settings", Collapsible).collapsed = True
 
     # -- sources --------------------------------------------------------------------------------
     def set_trained_runs(self, runs: list[RunInfo]) -> None:
@@ -141,13 +148,10 @@ class CompareForm(Vertical):
 
         source = self.query_one("#q-source", Input).value.strip()
         fields: dict[str, object] = {"model": source, "variants": self.checked_variants()}
-        compare = self.query_one("#q-compare-form", RecipeForm)
+        form = "#q-compare-form" if stage == "compare" else "#q-export-form"
         try:
-            if stage == "compare":
-                recipe = compare.check(fields)
-            else:
-                shared = {k: v for k, v in compare.values().items() if k in ("block_size", "accuracy_level")}
-                recipe = self.query_one("#q-export-form", RecipeForm).check({**fields, **shared})
+            knobs = self.query_one("#q-variant-form", RecipeForm).check().model_dump()  # its errors shown under it
+            recipe = self.query_one(form, RecipeForm).check({**fields, **knobs})
         except ValueError as exc:
             raise RecipeError(f"{stage} recipe: {exc}") from None
         missing = model_to_prepare(source)  # the built-in model on first use: the job prepares it

@@ -97,3 +97,21 @@ def test_a_variant_that_cannot_load_is_broken_not_fatal(tiny_model_dir, tiny_var
     assert bad_result.broken and bad_result.rank is None and "measuring bad failed" in bad_result.error
     assert report.recommended is None and report.reference is None
     assert verdicts == [("bad", "broken", True, "failed to load or run")]
+
+
+def test_each_variant_reports_its_own_peak_rss_not_the_parents(tiny_model_dir, tiny_variants, tmp_path):
+    """The measuring process is forked by a job that may have peaked high (merging, tokenizing): Linux's
+    ru_maxrss carries that peak across fork and exec, so every variant used to report the same figure.
+    VmHWM is the process's own: the int4 variant peaks below the fp32 one, and both below the parent."""
+    from slm_workbench.engine.compare.measure import peak_rss_mb
+
+    ballast = bytearray(1_500_000_000)
+    ballast[::4096] = b"\1" * len(range(0, len(ballast), 4096))  # resident, so this process's peak is high
+    source = resolve_source(str(tiny_model_dir))
+    evalset = build_evalset(tiny_model_dir, None, perplexity_tokens=32)
+    report = compare_variants(source, {name: tiny_variants[name] for name in ("fp32", "int4")}, evalset=evalset,
+                              work_dir=tmp_path / "w", settings=CompareSettings(new_tokens=8, decode_runs=1,
+                                                                                chunk=32, reference=False))
+    del ballast
+    by = {v.name: v.peak_rss_mb for v in report.variants}
+    assert 30 < by["int4"] < by["fp32"] < 1500 < peak_rss_mb(), by

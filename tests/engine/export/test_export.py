@@ -75,3 +75,27 @@ def test_fp16_is_built_for_cuda_and_not_measured_on_the_cpu(tiny_model_dir, tmp_
     assert result.perplexity is None and result.rank is None and not result.broken
     assert any("not measured on the CPU" in n for n in result.notes)
     assert verdicts == [("fp16", "not measured", True, "built for cuda")]
+
+
+def test_int4_cal_is_built_from_fp32_on_the_data_given_and_says_so(tiny_variants, tiny_model_dir, slmw_home,
+                                                                   tmp_path):
+    from types import SimpleNamespace
+
+    from slm_workbench.engine.export.export import calibration_source
+
+    link_variants(slmw_home, tiny_model_dir.name, {"fp32": tiny_variants["fp32"]})
+    source = resolve_source(str(tiny_model_dir))
+    data = tmp_path / "cal.jsonl"
+    data.write_text("\n".join(json.dumps({"prompt": f"Name {i}?", "completion": f"Ana {i}"}) for i in range(40)) + "\n")
+    (built,) = export_variants(source, resolve_presets("int4-cal", calibration_samples=2, calibration_data=str(data)),
+                               work_dir=tmp_path / "work")
+    assert built.name == "int4-cal-c2" and built.verified and not built.reused
+    info = json.loads((built.folder / VARIANT_INFO_FILE).read_text())
+    assert info["path"] == "gptq" and info["symmetric"] is False and info["calibration_samples"] == 2
+    assert info["quantization_stats"]["sequences"] == 2 and info["quantization_stats"]["calibration_data"] == str(data)
+    assert str(data) in info["notes"][0]
+    # where the calibration text comes from when none is given: the run's training data, else the demo data
+    preset = resolve_presets("int4-cal")[0]
+    assert calibration_source(source, preset) == "slmw:demo"
+    run = SimpleNamespace(datasets=lambda: [tmp_path / "prepared"])
+    assert calibration_source(SimpleNamespace(run=run), preset) == str(tmp_path / "prepared")

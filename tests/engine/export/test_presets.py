@@ -39,3 +39,21 @@ def test_unknown_and_empty():
     with pytest.raises(WorkbenchError, match="no variants"):
         resolve_presets("")
     assert [p.name for p in resolve_presets("int4,int4")] == ["int4"]
+
+
+def test_calibrated_preset_takes_the_knobs_and_the_calibration_size_in_its_name():
+    cal = resolve_presets("int4-cal")[0]
+    assert (cal.name, cal.path, cal.symmetric, cal.builder_precision()) == ("int4-cal", "gptq", False, "fp32")
+    assert cal.settings()["calibration_samples"] == 32 and cal.settings()["calibration_data"] is None
+    cal2, int4 = resolve_presets("int4-cal,int4", block_size=64, symmetric=True, calibration_samples=128,
+                                 calibration_data="slmw:demo")
+    assert (cal2.name, cal2.block_size, cal2.calibration_samples, cal2.calibration_data) == (
+        "int4-cal-b64-sym-c128", 64, 128, "slmw:demo")
+    assert int4.name == "int4-b64" and int4.calibration_data is None  # the calibration is int4-cal's alone
+    assert VARIANT_NAME.match(cal2.name)
+
+
+def test_int4_hq_cal_keeps_its_offsets_whatever_symmetric_says():
+    (hqcal,) = resolve_presets("int4-hq-cal", symmetric=True, block_size=64)
+    assert (hqcal.name, hqcal.offsets, hqcal.symmetric, hqcal.block_size) == ("int4-hq-cal-b64", True, False, 64)
+    assert hqcal.settings()["offsets"] is True

@@ -1,0 +1,330 @@
+"""``int4-cal`` / ``int4-hq-cal``: 4-bit weights fitted by GPTQ on calibration text.
+
+Why: users quantize their fine-tuned models. On SmolLM2 the base weights sit on a Q4_1 grid
+(the embedded model is dequantized from a Q4_1 GGUF), so a data-free fit of that grid
+(``int4-hq``) looks perfect on the base model and loses much of a LoRA's skill once the
+adapter is merged: the low-rank update is smaller than a 4-bit step, and rounding each weight
+on its own erases it. GPTQ rounds one input column at a time and spreads each rounding error
+over the columns not yet rounded, weighted by the Hessian ``X^T X`` of the layer's inputs on
+calibration text; with the run's own training data, the directions the fine-tuned skill uses
+are the ones kept.
+
+What runs here, offline and on CPU: one ONNX Runtime pass per calibration sequence over the
+builder's fp32 graph with every weight-MatMul input added as an output (ORT's own
+``gptq_quantize`` runs the whole model once per input tensor, ~120 times more, and re-derives
+each group's grid from the rounded values, which moves them); the GPTQ update per matrix in
+torch; the result as MatMulNBits with packed 4-bit zero points (asymmetric; unlike float zero
+points these keep onnxruntime's fast CPU kernel) or none (symmetric). The tied embedding / lm_head go to 8-bit blocks
+(GatherBlockQuantized + MatMulNBits sharing one copy, as ``int4-hq``) unless ``head_bits`` is 4:
+then the head MatMul is GPTQ'd too and the embedding keeps its own 8-bit table.
+
+``int4-hq-cal`` (``offsets``) runs the same GPTQ on ``int4-hq``'s grid: each block's exact min/max,
+``w = scale * q + min`` with a float zero point, written as ``int4-hq``'s folded graph. A block
+already on a Q4_1 grid rounds without error and carries nothing on, so the base SmolLM2 stays as
+exact as with ``int4-hq``; the blocks a merged LoRA moved off the grid are fitted with the data.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import WorkbenchError
+from .offset_quant import MS_DOMAIN, _Rewriter, pack_nibbles
+
+ProgressFn = Callable[[str, float, float], None]
+CALIBRATION_LENGTH = 256
+"""Tokens per calibration sequence (consecutive examples of the data, concatenated)."""
+
+
+@dataclass
+class CalibratedStats:
+    tensors_4bit: int = 0
+    tensors_8bit: int = 0
+    sequences: int = 0
+    tokens: int = 0
+    weight_rel_error: float = 0.0
+    output_rel_error_max: float = 0.0
+    """The worst layer's relative output error on the calibration inputs (``tr(E H E^T) / tr(W H W^T)``)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+# -- calibration data -------------------------------------------------------------------------------
+def calibration_texts(data: str | Path) -> list[str]:
+    """The texts of ``data``: ``slmw:demo``, a prepared dataset folder (its train split), a JSONL/JSON file of
+    records (chat ``messages``, ``prompt``/``completion`` or ``text``), or a plain text file."""
+    from ..compare.evalset import read_records
+    from ..data.sources import DEMO_ALIASES
+
+    if str(data) in DEMO_ALIASES:
+        from ...demo import DEMO_DATASET
+
+        data = DEMO_DATASET
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise WorkbenchError(f"calibration data: no such file or folder: {path}")
+    if path.is_dir() and (path / "dataset_dict.json").is_file():
+        import datasets
+
+        dd = datasets.load_from_disk(str(path))
+        split = "train" if "train" in dd else next(iter(dd))
+        keep = [c for c in ("messages", "prompt", "completion", "text") if c in dd[split].column_names]
+        records = dd[split].select_columns(keep).to_list()
+    elif path.is_file() and path.suffix in (".jsonl", ".json"):
+        records = read_records(path)
+    elif path.is_file():
+        return [path.read_text(encoding="utf-8")]
+    else:
+        raise WorkbenchError(f"calibration data {path}: not a prepared dataset folder, a JSONL/JSON or a text file")
+    return [r for r in (_record_text(r) for r in records) if r]
+
+
+def _record_text(record: dict[str, Any]) -> dict[str, Any] | str:
+    if record.get("messages"):
+        return {"messages": record["messages"]}
+    if "prompt" in record and "completion" in record:
+        return {"prompt": record["prompt"], "completion": record["completion"]}
+    return str(record.get("text") or "")
+
+
+def calibration_ids(tokenizer_folder: Path, data: str | Path, samples: int,
+                    length: int = CALIBRATION_LENGTH) -> list[list[int]]:
+    """``samples`` sequences of ``length`` tokens: the data's examples rendered as trained (chat template),
+    concatenated in order; fewer when the data runs out (at least one, possibly shorter)."""
+    from transformers import AutoTokenizer
+
+    from ..compare.evalset import _render
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder))
+    stream: list[int] = []
+    for item in calibration_texts(data):
+        text = item if isinstance(item, str) else _render(tokenizer, item)[0]
+        stream += tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(stream) >= samples * length:
+            break
+    if len(stream) < 2:
+        raise WorkbenchError(f"calibration data {data} has no text")
+    return [stream[i:i + length] for i in range(0, min(len(stream), samples * length), length)][:samples]
+
+
+# -- GPTQ ---------------------------------------------------------------------------------------------
+def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: bool = False, offsets: bool = False,
+                percdamp: float = 0.01, lazy: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+    """GPTQ of ``w_nk`` [N, K] (torch, float32) given the inputs' ``hessian`` [K, K]: q [N, K] in 0..15,
+    scale [N, K/bs], zero point [N, K/bs] (None when symmetric: MatMulNBits' default 8) and the relative
+    output error ``tr(E H E^T) / tr(W H W^T)``. ``offsets``: each block's grid is its exact min/max
+    (``w = scale * q + min``, llama.cpp's Q4_1), the zero point a float (``-min / scale``), for the folded
+    graph of ``int4-hq``: a block already on such a grid is kept exactly, and carries no error on."""
+    import torch
+
+    w = w_nk.clone().double()
+    h = hessian.clone().double()
+    n, k = w.shape
+    dead = torch.diag(h) == 0
+    h[dead, dead] = 1.0
+    w[:, dead] = 0.0
+    h += torch.eye(k, dtype=h.dtype) * (percdamp * torch.mean(torch.diag(h)))
+    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+    q = torch.zeros((n, k), dtype=torch.uint8)
+    nb = k // block_size
+    scales = torch.zeros((n, nb), dtype=torch.float64)
+    zeros = torch.zeros((n, nb), dtype=torch.float64)
+    scale = zero = None
+    for i1 in range(0, k, lazy):
+        i2 = min(i1 + lazy, k)
+        w1 = w[:, i1:i2].clone()
+        err1 = torch.zeros_like(w1)
+        h1 = hinv[i1:i2, i1:i2]
+        for i in range(i2 - i1):
+            col = i1 + i
+            if col % block_size == 0:
+                scale, zero = _grid(w1[:, i:i + block_size], symmetric, offsets)
+                scales[:, col // block_size], zeros[:, col // block_size] = scale, zero
+            x = w1[:, i]
+            qi = torch.clamp(torch.round(x / scale + zero), 0, 15)  # the same as round(x / scale) + zero for a whole zero
+            q[:, col] = qi.to(torch.uint8)
+            e = (x - scale * (qi - zero)) / h1[i, i]
+            w1[:, i:] -= e[:, None] * h1[i, i:][None, :]
+            err1[:, i] = e
+        w[:, i2:] -= err1 @ hinv[i1:i2, i2:]
+    deq = (scales.repeat_interleave(block_size, 1) * (q.double() - zeros.repeat_interleave(block_size, 1)))
+    diff = deq - w_nk.double()
+    rel = float(torch.sum((diff @ hessian.double()) * diff) / torch.sum((w_nk.double() @ hessian.double()) * w_nk.double()))
+    zp = None if symmetric else zeros.numpy().astype(np.float32 if offsets else np.uint8)
+    return q.numpy(), scales.numpy().astype(np.float32), zp, rel
+
+
+def _grid(block: Any, symmetric: bool, offsets: bool = False) -> tuple[Any, Any]:
+    """Per-row scale and zero point of a group of columns (min/max including 0; symmetric: |max| / 7, zero 8;
+    offsets: the exact min/max, a float zero point)."""
+    import torch
+
+    if offsets:
+        lo, hi = block.min(dim=1).values, block.max(dim=1).values
+        scale = (hi - lo) / 15.0
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        return scale, -lo / scale
+
+    lo = torch.clamp(block.min(dim=1).values, max=0.0)
+    hi = torch.clamp(block.max(dim=1).values, min=0.0)
+    if symmetric:
+        scale = torch.maximum(-lo, hi) / 7.0
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        return scale, torch.full_like(scale, 8.0)
+    scale = (hi - lo) / 15.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return scale, torch.clamp(torch.round(-lo / scale), 0, 15)
+
+
+def pack_zero_points(zp: np.ndarray) -> np.ndarray:
+    """[N, nb] in 0..15 -> [N, ceil(nb/2)] uint8, even blocks in the low nibble (MatMulNBits' layout)."""
+    n, nb = zp.shape
+    if nb % 2:
+        zp = np.concatenate([zp, np.full((n, 1), 8, dtype=np.uint8)], axis=1)
+    return pack_nibbles(zp)
+
+
+# -- the graph ----------------------------------------------------------------------------------------
+def _feeds(model: Any, genai_config: dict[str, Any], ids: list[int]) -> dict[str, np.ndarray]:
+    decoder = genai_config["model"]["decoder"]
+    heads, head_size = int(decoder["num_key_value_heads"]), int(decoder["head_size"])
+    feeds: dict[str, np.ndarray] = {}
+    for inp in model.graph.input:
+        if inp.name == "input_ids":
+            feeds[inp.name] = np.array([ids], dtype=np.int64)
+        elif inp.name == "attention_mask":
+            feeds[inp.name] = np.ones((1, len(ids)), dtype=np.int64)
+        elif inp.name == "position_ids":
+            feeds[inp.name] = np.arange(len(ids), dtype=np.int64)[None]
+        elif inp.name.startswith("past_key_values."):
+            feeds[inp.name] = np.zeros((1, heads, 0, head_size), dtype=np.float32)
+        else:
+            raise WorkbenchError(f"calibration: the fp32 graph has an input this pass does not know: {inp.name}")
+    return feeds
+
+
+def collect_hessians(model: Any, names: list[str], sequences: list[list[int]], genai_config: dict[str, Any], *,
+                     threads: int | None = None, on_progress: ProgressFn = lambda m, d, t: None,
+                     check_cancelled: Callable[[], None] = lambda: None) -> dict[str, Any]:
+    """``X^T X`` (torch float32) of each tensor in ``names`` over the calibration ``sequences``: one ONNX Runtime
+    run per sequence, with those tensors added to a copy of the graph's outputs."""
+    import onnxruntime as ort
+    import torch
+    from onnx import TensorProto, helper
+
+    outputs = list(model.graph.output)
+    model.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names)
+    try:
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    finally:
+        del model.graph.output[:]
+        model.graph.output.extend(outputs)
+    hessians: dict[str, Any] = {}
+    for s, ids in enumerate(sequences):
+        check_cancelled()
+        on_progress("calibrating: running the fp32 graph", s, len(sequences))
+        for name, x in zip(names, session.run(names, _feeds(model, genai_config, ids))):
+            x = torch.from_numpy(x.reshape(-1, x.shape[-1]))
+            h = x.T @ x
+            hessians[name] = hessians[name] + h if name in hessians else h
+    del session
+    return hessians
+
+
+def quantize_calibrated(
+    src: Path,
+    dst: Path,
+    *,
+    sequences: list[list[int]],
+    block_size: int = 32,
+    accuracy_level: int = 4,
+    symmetric: bool = False,
+    offsets: bool = False,
+    head_bits: int = 8,
+    threads: int | None = None,
+    on_progress: ProgressFn = lambda message, done, total: None,
+    check_cancelled: Callable[[], None] = lambda: None,
+) -> CalibratedStats:
+    """Rewrite the fp32 GenAI folder ``src`` into ``dst``: GPTQ'd 4-bit MatMulNBits, 8-bit embedding (and head);
+    ``offsets``: exact per-block offsets folded into the MatMulNBits as ``int4-hq`` does (``symmetric`` unused)."""
+    import json
+
+    import onnx
+    import torch
+    from onnx import helper
+
+    from .offset_quant import finish_rewrite
+
+    if threads:
+        torch.set_num_threads(threads)
+    on_progress("loading the fp32 graph", 0, 1)
+    model = onnx.load(str(src / "model.onnx"))
+    genai_config = json.loads((src / "genai_config.json").read_text(encoding="utf-8"))
+    rw = _Rewriter(model, block_size, accuracy_level)
+    graph_outputs = {o.name for o in model.graph.output}
+    nodes = list(model.graph.node)
+    weights = {node.name: w for node in nodes if (w := rw.matmul_weight(node)) is not None}
+
+    def is_head(node: Any) -> bool:
+        return any(o in graph_outputs for o in node.output) or node.name.startswith("/lm_head")
+
+    calibrated = [n for n in nodes if n.name in weights and not (is_head(n) and head_bits == 8)]
+    hessians = collect_hessians(model, sorted({n.input[0] for n in calibrated}), sequences, genai_config,
+                                threads=threads, on_progress=on_progress, check_cancelled=check_cancelled)
+    stats = CalibratedStats(sequences=len(sequences), tokens=sum(len(s) for s in sequences))
+    errors = [0.0, 0.0, 0.0]  # weights' squared error, weights' squared norm, worst output error
+    rewritten: list[Any] = []
+    for done, node in enumerate(nodes):
+        w = weights.get(node.name)
+        if w is None:
+            rewritten.append(node)
+            continue
+        check_cancelled()
+        on_progress(f"GPTQ {node.name}", done, len(nodes))
+        if is_head(node) and head_bits == 8:
+            rewritten.extend(rw.head_8bit(node, w))
+            continue
+        k, n = w.shape
+        w_nk = torch.from_numpy(np.ascontiguousarray(w.T))
+        q, scale, zp, rel = gptq_blocks(w_nk, hessians[node.input[0]], block_size=block_size,
+                                        symmetric=symmetric and not offsets, offsets=offsets)
+        deq = scale.repeat(block_size, 1) * (q.astype(np.float32) - (8.0 if zp is None else zp.repeat(block_size, 1)))
+        errors[0] += float(np.square(deq - w.T, dtype=np.float64).sum())
+        errors[1] += float(np.square(w, dtype=np.float64).sum())
+        errors[2] = max(errors[2], rel)
+        if offsets:  # the folded graph of int4-hq, fed GPTQ's blocks
+            rewritten.extend(rw.folded_4bit(node, w, (q.reshape(n, k // block_size, block_size), scale, -zp * scale)))
+            stats.tensors_4bit += 1
+            continue
+        base = node.input[1]
+        inputs = [node.input[0], rw.add(pack_nibbles(q.reshape(n, k // block_size, block_size)), base + "_Q4"),
+                  rw.add(scale.reshape(-1), base + "_scales")]
+        if zp is not None:
+            inputs.append(rw.add(pack_zero_points(zp).reshape(-1), base + "_zero_points"))
+        rw.dropped.add(base)
+        stats.tensors_4bit += 1
+        rewritten.append(helper.make_node("MatMulNBits", inputs, list(node.output), name=node.name + "_Q4",
+                                          domain=MS_DOMAIN, K=k, N=n, bits=4, block_size=block_size,
+                                          accuracy_level=accuracy_level))
+    finish_rewrite(model, rw, nodes, rewritten)
+    stats.tensors_8bit = rw.stats.tensors_8bit
+    stats.weight_rel_error = (errors[0] / errors[1]) ** 0.5 if errors[1] else 0.0
+    stats.output_rel_error_max = errors[2]
+    on_progress("saving", 1, 1)
+    dst.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(dst / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="model.onnx.data", size_threshold=1024)
+    for item in src.iterdir():
+        if item.is_file() and not item.name.startswith("model.onnx"):
+            shutil.copy2(item, dst / item.name)
+    return stats
