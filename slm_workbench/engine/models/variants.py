@@ -85,8 +85,8 @@ def is_variant_folder(folder: Path) -> bool:
 
 def require_variant(folder: Path, spec: str) -> Path:
     if not is_variant_folder(folder):
-        raise ModelNotFoundError(
-            f"variant {spec} is not built yet (expected {folder})",
-            hint=f"build it: slmw export {spec.rpartition(':')[0]} --variants {spec.rpartition(':')[2]}",
-        )
+        base, _, variant = spec.rpartition(":")
+        how = (f"open it once (slmw chat {spec} …): an adapter base is built on first use"
+               if variant.startswith("lora-") else f"build it: slmw export {base} --variants {variant}")
+        raise ModelNotFoundError(f"variant {spec} is not built yet (expected {folder})", hint=how)
     return folder
