@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import Cancelled, WorkbenchError
 from ..runs import launcher, stopping, store
 from ..runs.context import RunContext
+from ..runs.run import Run
 from ..runs.status import TERMINAL_STATES
 from ..runs.tail import FileTail
 from .space import Param, apply
@@ -110,6 +111,8 @@ class TrialRunner:
         import optuna
 
         tail: FileTail[dict[str, Any] | None] = FileTail(run_dir / store.METRICS, _row)
+        last_step = getattr(Run(run_dir).recipe(), "max_steps", None)
+        """The trial's last step: its eval loss there is its result, never a reason to prune it."""
         last: dict[str, float] = {}
         reported: set[int] = set()
         step = 0
@@ -124,7 +127,8 @@ class TrialRunner:
                 if isinstance(row.get("eval_loss"), (int, float)) and step not in reported:  # the final row repeats it
                     reported.add(step)
                     trial.report(float(row["eval_loss"]), step)
-                    if not ended and self.recipe.pruner.enabled and trial.should_prune():
+                    final = last_step is not None and step >= last_step  # trained to the end: nothing to save
+                    if not ended and not final and self.recipe.pruner.enabled and trial.should_prune():
                         self._stop(run_dir)
                         trial.set_user_attr("pruned_at", step)
                         trial.set_user_attr("eval_loss", float(row["eval_loss"]))
