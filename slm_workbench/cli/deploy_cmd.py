@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-VERB_MODULES: tuple[str, ...] = ()
+VERB_MODULES: tuple[str, ...] = ("deploy_bench_cmd",)
 """Modules under ``slm_workbench.cli`` each adding one ``slmw deploy`` verb (``add_verb(verbs)``)."""
 
 

@@ -109,6 +109,10 @@ STAGES: tuple[StageSpec, ...] = (
               command=("compare",), preflight=_CHECKS + "check_export"),
     StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
               frozenset({"report"}), resumable=True, view="eval", command=("eval",), preflight=_CHECKS + "check_eval"),
+    StageSpec("serve", "Serve", "slm_workbench.config.serve:ServeRecipe", "slm_workbench.engine.serve.stage:run",
+              frozenset({"server"}), command=("serve",)),
+    StageSpec("deploy.bench", "Load benchmark", "slm_workbench.config.deploy_bench:BenchRecipe",
+              "slm_workbench.engine.deploy.bench_stage:run", frozenset({"measurement"}), command=("deploy", "bench")),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

@@ -1,0 +1,1 @@
+"""Deployment targets: packages, conversions, the load benchmark."""
