@@ -55,8 +55,10 @@ def recipe_from(args: argparse.Namespace):  # -> ServeRecipe
         return ServeRecipe(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "serve"
-        raise WorkbenchError(f"slmw serve: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+        where = "".join(f"{p}: " for p in first["loc"][:1])
+        message = first["msg"].removeprefix("Value error, ")
+        hint = "--api-key-env NAME names the variable holding the key" if "api_key_env" in message else None
+        raise WorkbenchError(f"slmw serve: {where}{message}", hint=hint) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
