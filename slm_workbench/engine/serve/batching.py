@@ -7,7 +7,7 @@ full price (~17 ms per token whatever their number). So the server answers throu
 ``og.Engine``: one thread owns the engine and steps it; requests join the next batch, up to
 ``max_batch`` at once, and each request's tokens are handed to the thread that streams them.
 The engine batches statically: a request arriving while a batch runs waits until it ends,
-and an idle engine waits ``GATHER_S`` for a batch to fill. Every ``og`` call on the engine
+and an idle engine lets a batch fill while requests keep arriving (``GATHER_S``). Every ``og`` call on the engine
 and its requests is made on the engine thread.
 
 ``BatchedOnnx`` speaks ``ChatBackend`` (plus ``prompt_ids`` and ``context_length``), so the
@@ -31,9 +31,10 @@ from ..errors import ModelFormatError
 _END = object()
 EVENT_BUFFER = 256
 GATHER_S = 0.03
-"""How long an idle engine waits after a request arrives for others to join its batch: clients
-whose answers ended together come back a few milliseconds apart, and a batch cannot be joined
-once it runs."""
+"""How long an idle engine waits, after a request arrives, for the next one to join its batch
+(again after each arrival, up to ``GATHER_MAX_S``): clients whose answers ended together come
+back some milliseconds apart, and a batch cannot be joined once it runs."""
+GATHER_MAX_S = 0.25
 
 
 @dataclass
@@ -165,7 +166,7 @@ class BatchedOnnx:
         active: list[_Job] = []
         while not self._closed:
             if not active and not self._inbox.empty():
-                time.sleep(GATHER_S)  # idle: let the batch fill before it starts
+                self._gather()
             while True:
                 try:
                     job = self._inbox.get_nowait()
@@ -201,6 +202,16 @@ class BatchedOnnx:
                     self._finish(job, active)
         for job in active:
             self._finish(job, [])
+
+    def _gather(self) -> None:
+        """Idle with requests waiting: let the batch fill while requests keep arriving."""
+        deadline = time.monotonic() + GATHER_MAX_S
+        waiting = self._inbox.qsize()
+        while waiting < self.max_batch and time.monotonic() < deadline:
+            time.sleep(GATHER_S)
+            if self._inbox.qsize() == waiting:
+                return
+            waiting = self._inbox.qsize()
 
     def _finish(self, job: _Job, active: list[_Job]) -> None:
         try:
