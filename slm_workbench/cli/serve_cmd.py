@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port; the URL is printed)")
     p.add_argument("--api-key-env", metavar="NAME", help="require 'Authorization: Bearer $NAME' on every request")
     p.add_argument("--threads", type=int, help="CPU threads per generation")
-    p.add_argument("--parallel", type=int, help="answers generated at once per ONNX model (default 4)")
+    p.add_argument("--parallel", type=int, help="answers generated at once, in one batch, per ONNX model (default 4; 1: unbatched)")
     p.add_argument("--quiet", action="store_true", help="do not print the request log")
     add_job_flags(p, stage="serve")
     p.set_defaults(func=cmd_serve)

@@ -35,7 +35,7 @@ class ServeRecipe(Section):
     threads: int | None = Field(default=None, ge=1)
     """CPU threads per model (default: all cores but one on a small CPU)."""
     parallel: int = Field(default=4, ge=1, le=64)
-    """Answers generated at once per ONNX Runtime GenAI model (one session each over the same weights);
+    """Answers generated at once per ONNX Runtime GenAI model, in one batch (1: one at a time, unbatched);
     a transformers model answers one at a time."""
 
     @field_validator("models")
