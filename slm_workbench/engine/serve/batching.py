@@ -2,8 +2,9 @@
 
 On a CPU a small model's decode step costs far less per sequence in a batch (measured on
 SmolLM2-135M int8, 2 shared cores: ~19 ms of CPU per token alone, ~11 ms each in a batch of
-4, ~9 ms in a batch of 8), while several ``og.Generator`` sessions in threads each pay the
-full price (~17 ms per token whatever their number). So the server answers through
+4), while several ``og.Generator`` sessions in threads each pay the full price (~17 ms per
+token whatever their number). ONNX Runtime GenAI 0.18's static scheduler was seen to run
+batches of at most 4 even with a larger ``max_batch_size``: more requests take turns. So the server answers through
 ``og.Engine``: one thread owns the engine and steps it; requests join the next batch, up to
 ``max_batch`` at once, and each request's tokens are handed to the thread that streams them.
 The engine batches statically: a request arriving while a batch runs waits until it ends,
