@@ -12,6 +12,7 @@ import importlib
 VERB_MODULES: tuple[str, ...] = (
     "deploy_foundry_cmd",
     "deploy_gguf_cmd",
+    "deploy_bench_cmd",
 )
 """Modules under ``slm_workbench.cli`` each adding one ``slmw deploy`` verb (``add_verb(verbs)``)."""
 

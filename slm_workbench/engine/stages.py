@@ -117,6 +117,11 @@ STAGES: tuple[StageSpec, ...] = (
               command=("deploy", "gguf")),
     StageSpec("sweep", "Sweep", "slm_workbench.config.sweep:SweepRecipe", "slm_workbench.engine.sweep.stage:run",
               frozenset({"report"}), resumable=True, view="sweep", command=("sweep",)),
+    StageSpec("serve", "Serve", "slm_workbench.config.serve:ServeRecipe", "slm_workbench.engine.serve.stage:run",
+              frozenset({"server"}), view="deploy", command=("serve",)),
+    StageSpec("deploy.bench", "Load benchmark", "slm_workbench.config.deploy_bench:BenchRecipe",
+              "slm_workbench.engine.deploy.bench_stage:run", frozenset({"measurement"}), view="deploy",
+              command=("deploy", "bench")),
 )
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}

@@ -19,16 +19,30 @@ MAX_TOKENS_LIMIT = 32768
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error") -> None:
+    def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error",
+                 code: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.param, self.kind = status, message, param, kind
+        self.status, self.message, self.param, self.kind, self.code = status, message, param, kind, code
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": None}}
+        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+
+
+def model_not_found(name: str | None, served: list[str]) -> ApiError:
+    said = f"The model `{name}` does not exist" if name else "'model' is required"
+    return ApiError(404 if name else 400, f"{said}; this server holds {', '.join(served)}", "model",
+                    code="model_not_found" if name else None)
+
+
+def context_exceeded(limit: int, prompt_tokens: int) -> ApiError:
+    return ApiError(400, f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
+                         f"{prompt_tokens} tokens. Please reduce the length of the messages.", "messages",
+                    code="context_length_exceeded")
 
 
 @dataclass(frozen=True)
 class ChatRequest:
+    model: str | None
     messages: list[Message]
     params: GenParams
     stream: bool
@@ -61,14 +75,14 @@ def parse_chat_request(body: Any) -> ChatRequest:
         if not isinstance(content, str):
             raise ApiError(400, f"messages[{i}].content must be text", f"messages[{i}].content")
         messages.append(Message(role="system" if m["role"] == "developer" else m["role"], content=content))
-    if int(body.get("n") or 1) != 1:
+    if body.get("n") not in (None, 1):
         raise ApiError(400, "only n=1 is supported", "n")
     max_name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ApiError(400, "'seed' must be an integer", "seed")
-    stop = body.get("stop") or ()
-    stop = (stop,) if isinstance(stop, str) else tuple(stop)
+    stop = body.get("stop") or []
+    stop = (stop,) if isinstance(stop, str) else tuple(stop) if isinstance(stop, list) else (None,)
     if not all(isinstance(s, str) and s for s in stop) or len(stop) > 4:
         raise ApiError(400, "'stop' must be a string or up to 4 non-empty strings", "stop")
     params = GenParams(
@@ -79,7 +93,10 @@ def parse_chat_request(body: Any) -> ChatRequest:
         seed=seed,
     )
     options = body.get("stream_options") or {}
-    return ChatRequest(messages, params, bool(body.get("stream")), bool(options.get("include_usage")), stop)
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ApiError(400, "'model' must be a string", "model")
+    return ChatRequest(model or None, messages, params, bool(body.get("stream")), bool(options.get("include_usage")), stop)
 
 
 def completion_id() -> str:
@@ -102,8 +119,10 @@ def completion(cid: str, model: str, text: str, finish: str, used: dict[str, int
             "usage": used}
 
 
-def models_list(model: str, created: int) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": model, "object": "model", "created": created, "owned_by": "slm-workbench"}]}
+def models_list(models: dict[str, int]) -> dict[str, Any]:
+    """``models``: each model id with its creation time."""
+    return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "slm-workbench"}
+                                       for name, created in models.items()]}
 
 
 class StopScanner:

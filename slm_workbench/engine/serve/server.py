@@ -1,168 +1,94 @@
-"""``slmw serve``: one chat backend behind ``/v1/models`` and ``/v1/chat/completions``.
+"""Run the ASGI app on uvicorn, on a socket bound here first.
 
-Standard library only (``ThreadingHTTPServer``), bound to 127.0.0.1 unless told otherwise.
-Requests are served one generation at a time (a model is one set of weights; two
-concurrent generations only slow each other), others wait their turn. A client that
-disconnects mid-stream stops its generation. When ``api_key_env`` names a variable that
-is set, requests must carry ``Authorization: Bearer <that value>``; the key is never logged.
+Binding the socket before uvicorn starts turns a port in use into one clear line
+(``bind``), gives the real port when 0 was asked for, and lets a caller (the tests, the
+benchmark) learn the URL before the first request. ``Server.run`` serves until ``stop`` is
+set: uvicorn's own signal handling is off, so the caller decides what stops it (Ctrl-C in
+the foreground, the job's stop in a ``serve`` run). Open streams get a short grace, then
+their generations are stopped.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
-import os
-import sys
+import asyncio
+import contextlib
+import socket
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable, Iterator
 
-from ..chat.session import answer
-from ..chat.types import ChatBackend
-from . import openai_api as api
+from ..errors import WorkbenchError
+from .app import ServerState, make_app
 
-MAX_BODY = 8 * 1024 * 1024
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+SHUTDOWN_GRACE_S = 2.0
 
 
-class ChatServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, backend: ChatBackend, host: str = "127.0.0.1", port: int = 8000, *, model_id: str | None = None,
-                 api_key_env: str | None = None, quiet: bool = False) -> None:
-        self.backend = backend
-        self.model_id = model_id or backend.label
-        self.api_key_env = api_key_env
-        self.quiet = quiet
-        self.created = int(time.time())
-        self.generate_lock = threading.Lock()
-        super().__init__((host, port), Handler)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def authorized(self, header: str | None) -> bool:
-        key = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        if not key:
-            return True
-        return hmac.compare_digest((header or "").encode(), f"Bearer {key}".encode())
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a port in use (or an address not here) is one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise WorkbenchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                             hint="pick another --port, or 0 for any free one") from None
+    sock.set_inheritable(True)
+    return sock
 
 
-class Handler(BaseHTTPRequestHandler):
-    server: ChatServer
-    server_version = "slmw-serve"
-    disable_nagle_algorithm = True  # one small SSE event per token: send each at once
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # the request line only, never headers
-        if not self.server.quiet:
-            sys.stderr.write(f"[serve] {self.address_string()} {format % args}\n")
 
-    def _json(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class Server:
+    def __init__(self, state: ServerState, sock: socket.socket) -> None:
+        import uvicorn
 
-    def _guard(self) -> bool:
-        if self.server.authorized(self.headers.get("Authorization")):
-            return True
-        self._json(401, api.ApiError(401, "missing or wrong API key", kind="authentication_error").body())
-        return False
+        self.state = state
+        self.sock = sock
+        self.url = url_of(sock)
+        self.stop = threading.Event()
+        config = uvicorn.Config(make_app(state), log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+        stop = self.stop
+        self._should_stop: Callable[[], bool] = lambda: False
+        should_stop = lambda: self._should_stop()  # noqa: E731
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        path = self.path.split("?")[0].rstrip("/")
-        if path in ("/health", "/v1/health"):
-            self._json(200, {"status": "ok", "model": self.server.model_id})
-        elif not self._guard():
-            return
-        elif path in ("/v1/models", "/models"):
-            self._json(200, api.models_list(self.server.model_id, self.server.created))
-        else:
-            self._json(404, api.ApiError(404, f"no route {path}", kind="not_found").body())
+        class _Uvicorn(uvicorn.Server):
+            """uvicorn without its signal handlers (the caller decides what stops it)."""
 
-    def do_POST(self) -> None:  # noqa: N802
-        path = self.path.split("?")[0].rstrip("/")
-        if path not in ("/v1/chat/completions", "/chat/completions"):
-            self._json(404, api.ApiError(404, f"no route {path}", kind="not_found").body())
-            return
-        if not self._guard():
-            return
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+            async def on_tick(self, counter: int) -> bool:
+                if should_stop():
+                    stop.set()
+                return stop.is_set() or await super().on_tick(counter)
+
+        self._server = _Uvicorn(config)
+
+    def stop_when(self, should_stop: Callable[[], bool]) -> None:
+        """Also stop once ``should_stop()`` is true (a job's stop request)."""
+        self._should_stop = should_stop
+
+    def run(self) -> None:
+        """Serve until ``stop`` is set or ``should_stop()`` is true (checked every 0.1 s); blocking."""
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= MAX_BODY:
-                raise api.ApiError(413 if length else 400, "the request body is missing or too large")
-            try:
-                body = json.loads(self.rfile.read(length))
-            except ValueError:
-                raise api.ApiError(400, "the request body is not valid JSON") from None
-            request = api.parse_chat_request(body)
-        except api.ApiError as exc:
-            self._json(exc.status, exc.body())
-            return
-        with self.server.generate_lock:
-            if request.stream:
-                self._stream(request)
-            else:
-                self._complete(request)
+            asyncio.run(self._server.serve(sockets=[self.sock]))
+        finally:
+            self.sock.close()
 
-    def _generate(self, request: api.ChatRequest, stop: threading.Event, on_text: Any) -> tuple[str, int, int]:
-        scanner = api.StopScanner(request.stop)
-
-        def feed(text: str) -> None:
-            if not scanner.hit and (out := scanner.feed(text)):
-                on_text(out)
-            if scanner.hit:
-                stop.set()
-
-        reply = answer(self.server.backend, request.messages, request.params, stop=stop, on_text=feed)
-        if tail := scanner.rest():
-            on_text(tail)
-        finish = "length" if reply.tokens >= request.params.max_new_tokens and not scanner.hit else "stop"
-        prompt_tokens = _prompt_tokens(self.server.backend, request)
-        return finish, prompt_tokens, reply.tokens
-
-    def _complete(self, request: api.ChatRequest) -> None:
-        parts: list[str] = []
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[Server]:
+        """Serve in a background thread for the duration of the block (tests, the benchmark)."""
+        thread = threading.Thread(target=self.run, name="slmw serve", daemon=True)
+        thread.start()
         try:
-            finish, prompt, completion = self._generate(request, threading.Event(), parts.append)
-        except Exception as exc:  # noqa: BLE001 - the client gets the reason, the server lives on
-            self._json(500, api.ApiError(500, f"generation failed: {exc}", kind="server_error").body())
-            return
-        cid = api.completion_id()
-        self._json(200, api.completion(cid, self.server.model_id, "".join(parts), finish, api.usage(prompt, completion)))
-
-    def _stream(self, request: api.ChatRequest) -> None:
-        cid, model, stop = api.completion_id(), self.server.model_id, threading.Event()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-
-        def send(payload: Any) -> None:
-            try:
-                self.wfile.write(f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode())
-                self.wfile.flush()
-            except OSError:  # the client went away: stop generating for it
-                stop.set()
-
-        send(api.chunk(cid, model, {"role": "assistant", "content": ""}))
-        try:
-            finish, prompt, completion = self._generate(request, stop, lambda text: send(api.chunk(cid, model, {"content": text})))
-        except Exception as exc:  # noqa: BLE001
-            send({"error": {"message": f"generation failed: {exc}", "type": "server_error"}})
-            return
-        send(api.chunk(cid, model, {}, finish))
-        if request.include_usage:
-            send({"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                  "choices": [], "usage": api.usage(prompt, completion)})
-        send("[DONE]")
-
-
-def _prompt_tokens(backend: Any, request: api.ChatRequest) -> int:
-    prompt_ids = getattr(backend, "prompt_ids", None)
-    return len(prompt_ids(request.messages, request.params)) if prompt_ids else 0
+            yield self
+        finally:
+            self.stop.set()
+            thread.join(timeout=SHUTDOWN_GRACE_S + 10)

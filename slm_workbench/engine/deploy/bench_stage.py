@@ -1,0 +1,131 @@
+"""Job stage ``deploy.bench``: the load benchmark, against a server on this machine only.
+
+Given a model spec, it serves it itself (``slmw serve`` in a child process on 127.0.0.1
+and a free port, so the server's memory is measured apart from the clients' and the two
+never share a GIL), runs each client count in turn, and stops the server. Given a URL,
+only a loopback one. Bounded: ``requests`` per client, ``timeout_s`` for the whole job.
+Results: ``bench.json`` (the recipe's figures per client count) and ``bench.md`` (the table)
+in the run's artifacts, one ``metrics`` line per client count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...config.deploy_bench import BenchRecipe
+from ..errors import WorkbenchError
+from ..runs.context import RunContext
+from . import bench
+
+SERVER_START_S = 300.0
+
+
+@contextlib.contextmanager
+def local_server(recipe: BenchRecipe, log: Path, timeout_s: float) -> Iterator[tuple[str, str, int]]:
+    """Serve ``recipe.target`` on 127.0.0.1 (a free port) in a child process: (url, model id, pid)."""
+    command = [sys.executable, "-m", "slm_workbench", "serve", recipe.target, "--port", "0", "--json", "--quiet",
+               "--parallel", str(recipe.parallel)]
+    if recipe.threads:
+        command += ["--threads", str(recipe.threads)]
+    err = open(log, "a", encoding="utf-8")  # noqa: SIM115 - closed below, after the child
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        deadline = time.monotonic() + timeout_s
+        ready: Any = None
+        printed = ""  # `slmw serve --json` prints one (indented) object once it listens
+        while not isinstance(ready, dict):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise WorkbenchError(f"the server for {recipe.target} did not start: {tail[0]}", hint=f"see {log}")
+            with contextlib.suppress(queue.Empty, ValueError):
+                printed += lines.get(timeout=0.2)
+                ready = json.loads(printed)
+        yield ready["url"], ready["models"][0], proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err.close()
+
+
+@contextlib.contextmanager
+def given_server(recipe: BenchRecipe) -> Iterator[tuple[str, str, int | None]]:
+    """A server already running here: its URL, first model, and its pid when it is a local process."""
+    from ..chat.http_backend import HttpBackend
+    from ..chat.types import DEFAULT_KEY_ENV
+
+    bench.require_loopback(recipe.target)
+    backend = HttpBackend(recipe.target, api_key_env=recipe.api_key_env or DEFAULT_KEY_ENV, timeout=30)
+    yield backend.base_url, backend.model, _listening_pid(backend.base_url)
+
+
+def _listening_pid(url: str) -> int | None:
+    import psutil
+    from urllib.parse import urlparse
+
+    port = urlparse(url).port
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections("tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return conn.pid
+    return None
+
+
+def run(recipe: BenchRecipe, ctx: RunContext) -> None:
+    deadline = time.monotonic() + recipe.timeout_s
+    is_url = recipe.target.startswith(("http://", "https://"))
+    if is_url:
+        server = given_server(recipe)
+    else:
+        ctx.progress("starting the server", message=f"serving {recipe.target} on 127.0.0.1")
+        server = local_server(recipe, ctx.run_dir / "server.log", min(SERVER_START_S, recipe.timeout_s))
+    levels: list[bench.Level] = []
+    with server as (url, model, pid):
+        for i, clients in enumerate(recipe.clients):
+            ctx.check_cancelled()
+            ctx.progress("measuring", i, len(recipe.clients), "client counts", f"{clients} clients",
+                         item=f"{clients} clients", item_index=i + 1, item_count=len(recipe.clients))
+            level = bench.run_level(url, model, clients, requests=recipe.requests, max_tokens=recipe.max_tokens,
+                                    prompt=recipe.prompt, deadline=deadline, api_key_env=recipe.api_key_env,
+                                    server_pid=pid, cancelled=ctx.cancel_requested.is_set)
+            levels.append(level)
+            ctx.metrics({"step": i + 1, **{k: v for k, v in level.as_dict().items() if k != "error_examples"}})
+            print(f"[bench] {clients} clients: {level.tok_s_aggregate} tok/s aggregate, {level.errors} errors", flush=True)
+        ctx.check_cancelled()
+    ctx.progress("measuring", len(recipe.clients), len(recipe.clients), "client counts", "done")
+    write_results(ctx, recipe, model, url if is_url else None, levels)
+
+
+def write_results(ctx: RunContext, recipe: BenchRecipe, model: str, url: str | None, levels: list[bench.Level]) -> None:
+    out = ctx.artifacts_dir
+    out.mkdir(parents=True, exist_ok=True)
+    one = next((lv for lv in levels if lv.clients == 1), None)
+    report = {
+        "target": recipe.target, "model": model, "url": url, "max_tokens": recipe.max_tokens,
+        "requests_per_client": recipe.requests, "parallel": None if url else recipe.parallel,
+        "cpu_count": os.cpu_count(), "load_avg": list(os.getloadavg()),
+        "levels": [lv.as_dict() for lv in levels],
+        "speedup_vs_1_client": {str(lv.clients): round(lv.tok_s_aggregate / one.tok_s_aggregate, 2)
+                                for lv in levels if one and one.tok_s_aggregate and lv.tok_s_aggregate},
+    }
+    for name, text in (("bench.json", json.dumps(report, indent=2)), ("bench.md", bench.table(levels) + "\n")):
+        aside = out / f".{name}.tmp"
+        aside.write_text(text, encoding="utf-8")
+        aside.replace(out / name)
+        ctx.artifact(name.split(".")[0] if name.endswith("json") else "table", out / name)
+    print(bench.table(levels), flush=True)

@@ -1,0 +1,148 @@
+"""The models one server holds, each under the id clients ask for.
+
+An entry is ``SPEC`` or ``NAME=SPEC`` (``slmw serve --model``, ``ServeRecipe.models``). SPEC
+is what ``slmw chat`` opens, or ``BASE:ADAPTER``: a LoRA adapter (a training run or an
+adapter folder) over a base, split by ``split_adapter`` and opened through
+``chat.registry.open_backend``. Each entry is loaded once, when the server starts.
+
+Concurrency: an ONNX Runtime GenAI model answers up to ``parallel`` requests at once, in
+batches (``batching.py``: one forward pass advances every answer in the batch, which on a
+CPU costs about what one answer costs; parallel ``og.Generator`` sessions were measured to
+gain nothing per CPU second); ``parallel: 1`` uses the plain backend. A transformers model
+answers one at a time (a PEFT adapter is a setting of the whole model). Requests beyond
+that wait for a slot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...config.serve import split_entry
+from ..chat.types import ChatBackend
+from ..errors import WorkbenchError
+from ..runs.run import Run
+
+
+def split_adapter(spec: str) -> tuple[str, str | None]:
+    """``BASE:ADAPTER`` -> (BASE, ADAPTER) when the part after the last colon is a LoRA
+    adapter (an adapter folder, or a run that left one); anything else is (spec, None), so
+    ``MODEL:VARIANT`` stays a variant."""
+    base, sep, tail = spec.rpartition(":")
+    if not sep or not base or not tail:
+        return spec, None
+    if (Path(tail).expanduser() / "adapter_config.json").is_file():
+        return base, tail
+    run = Run.find(tail) if "/" not in tail else None
+    if run is not None and run.adapter() is not None:
+        return base, tail
+    return spec, None
+
+
+@dataclass
+class ServedModel:
+    name: str
+    spec: str
+    backend: ChatBackend
+    parallel: int
+    created: int
+    context_length: int | None = None
+    _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.parallel)
+
+    @contextmanager
+    def slot(self, stop: threading.Event) -> Iterator[bool]:
+        """Wait for a free generation slot; yields False when ``stop`` was set while waiting."""
+        while not self._slots.acquire(timeout=0.05):
+            if stop.is_set():
+                yield False
+                return
+        try:
+            yield True
+        finally:
+            self._slots.release()
+
+    def prompt_ids(self, messages: list[Any], params: Any) -> list[int] | None:
+        ids = getattr(self.backend, "prompt_ids", None)
+        return list(ids(messages, params)) if ids else None
+
+
+def context_length(backend: ChatBackend) -> int | None:
+    """The most tokens (prompt + answer) the backend's model holds, where it says."""
+    if (n := getattr(backend, "context_length", None)) is not None:
+        return int(n)
+    config = getattr(getattr(backend, "base", None), "config", None)
+    n = getattr(config, "max_position_embeddings", None)
+    return int(n) if n else None
+
+
+def open_model(spec: str, *, threads: int | None, parallel: int,
+               on_status: Callable[[str], None] | None = None) -> ChatBackend:
+    """The backend for one served spec: batched for an ONNX Runtime GenAI model without adapter."""
+    from ..chat.locate import resolve_target
+    from ..chat.registry import open_backend
+
+    base, adapter = split_adapter(spec)
+    target = resolve_target(base, adapter=adapter)
+    if target.kind != "onnx" or parallel < 2 or adapter:
+        return open_backend(target, threads=threads, on_status=on_status)
+    assert target.folder is not None
+    say = on_status or (lambda _text: None)
+    if target.variant and not (target.folder / "genai_config.json").is_file():
+        from ..chat.variant_build import build_on_demand
+
+        say(f"building variant {target.spec} (it is not built yet)…")
+        build_on_demand(target.spec.rpartition(":")[0], target.variant, on_status=say)
+    say(f"loading {target.spec} (batches of up to {parallel})")
+    from .batching import BatchedOnnx
+
+    return BatchedOnnx(target.folder, label=target.label, threads=threads, max_batch=parallel)
+
+
+class ModelPool:
+    def __init__(self, models: list[ServedModel]) -> None:
+        self.models = {m.name: m for m in models}
+
+    @classmethod
+    def open(cls, entries: list[str], *, threads: int | None = None, parallel: int = 4,
+             on_status: Callable[[str], None] | None = None) -> ModelPool:
+        """Load every entry (building a preset variant that is not built yet)."""
+        import time
+
+        opened: list[ServedModel] = []
+        try:
+            for entry in entries:
+                name, spec = split_entry(entry)
+                backend = open_model(spec, threads=threads, parallel=parallel, on_status=on_status)
+                if backend.kind == "http":
+                    backend.close()
+                    raise WorkbenchError(f"cannot serve {spec}: it is an endpoint already",
+                                         hint="give a model, a variant, a run or a folder")
+                slots = parallel if backend.kind == "onnx" else 1
+                opened.append(ServedModel(name, spec, backend, slots, int(time.time()),
+                                          context_length(backend)))
+        except BaseException:
+            for model in opened:
+                model.backend.close()
+            raise
+        return cls(opened)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def find(self, name: str | None) -> ServedModel | None:
+        """The model a request names; a request without a name gets the only model, if one."""
+        if not name:
+            return next(iter(self.models.values())) if len(self.models) == 1 else None
+        return self.models.get(name)
+
+    def close(self) -> None:
+        for model in self.models.values():
+            model.backend.close()

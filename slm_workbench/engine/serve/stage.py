@@ -1,0 +1,74 @@
+"""Job stage ``serve``: the server as a job, until ``slmw runs stop`` (or ``s`` in Runs).
+
+The port is bound before the models load, so a port in use fails at once with one line.
+Once it listens, ``server.json`` in the run directory says where (URL, models, pid), and
+``requests.jsonl`` gets one line per request (``request_log.py``) for the panes to tail.
+A stop ends the server within its shutdown grace and the run reads ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ...config.serve import ServeRecipe
+from ..errors import WorkbenchError
+from ..runs.context import RunContext
+from .app import ServerState, key_required
+from .pool import ModelPool
+from .request_log import REQUEST_LOG, RequestLog
+from .server import Server, bind
+
+SERVER_FILE = "server.json"
+"""Where a ``serve`` run says it listens, once it does."""
+
+
+def check_key(host: str, api_key_env: str | None) -> None:
+    """Off loopback the key must be set before anything listens."""
+    if key_required(host) and not (api_key_env and os.environ.get(api_key_env)):
+        raise WorkbenchError(
+            f"refusing to serve on {host} without an API key: anyone on the network could use the model",
+            hint="set api_key_env / --api-key-env NAME with NAME set in the environment, or keep 127.0.0.1")
+
+
+def open_server(recipe: ServeRecipe, log: RequestLog, on_status: Any = None) -> Server:
+    """Bind, load the models, and return the server ready to run."""
+    check_key(recipe.host, recipe.api_key_env)
+    sock = bind(recipe.host, recipe.port)
+    try:
+        pool = ModelPool.open(recipe.models, threads=recipe.threads, parallel=recipe.parallel, on_status=on_status)
+    except BaseException:
+        sock.close()
+        raise
+    state = ServerState(pool, log, api_key_env=recipe.api_key_env, key_required=key_required(recipe.host))
+    return Server(state, sock)
+
+
+def read_server_file(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(run_dir) / SERVER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run(recipe: ServeRecipe, ctx: RunContext) -> None:
+    log = RequestLog(ctx.run_dir / REQUEST_LOG, echo=sys.stdout)
+    server = open_server(recipe, log, on_status=lambda text: ctx.progress("loading", message=text))
+    pool = server.state.pool
+    try:
+        info = {"url": server.url, "models": pool.names, "host": recipe.host, "pid": os.getpid(),
+                "port": server.sock.getsockname()[1], "parallel": recipe.parallel}
+        aside = ctx.run_dir / f".{SERVER_FILE}.tmp"
+        aside.write_text(json.dumps(info, indent=2), encoding="utf-8")
+        aside.replace(ctx.run_dir / SERVER_FILE)
+        ctx.artifact("requests", ctx.run_dir / REQUEST_LOG, "the request log, one JSON line per request")
+        ctx.progress("serving", message=f"serving {', '.join(pool.names)} at {server.url}")
+        print(f"serving {', '.join(pool.names)} at {server.url}", flush=True)
+        server.stop_when(ctx.cancel_requested.is_set)
+        server.run()
+    finally:
+        pool.close()
+    ctx.check_cancelled()

@@ -1,0 +1,42 @@
+"""``slmw serve`` and ``slmw deploy bench`` on the command line: the forms, the refusals, --detach."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slm_workbench.cli.main import build_parser, main
+from slm_workbench.cli.serve_cmd import recipe_from
+
+
+def parse(*argv: str):
+    return build_parser().parse_args(["serve", *argv])
+
+
+def test_the_single_model_form_and_several_models() -> None:
+    assert recipe_from(parse("m:int8")).models == ["m:int8"]
+    assert recipe_from(parse("base", "--adapter", "RUN", "--name", "mine")).models == ["mine=base:RUN"]
+    recipe = recipe_from(parse("--model", "a=m:int8", "--model", "b=m:int4", "--parallel", "2", "--port", "0"))
+    assert (recipe.models, recipe.parallel, recipe.port) == (["a=m:int8", "b=m:int4"], 2, 0)
+
+
+def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str], slmw_home: Path) -> None:
+    assert main(["serve", "x", "--host", "0.0.0.0"]) == 1
+    err = capsys.readouterr().err
+    assert "slmw: error: slmw serve: host 0.0.0.0 is reachable from the network" in err and err.count("error:") == 1
+    assert main(["serve"]) == 1 and "nothing to serve" in capsys.readouterr().err
+    assert main(["deploy", "bench", "http://192.168.0.9:8000/v1"]) == 1
+    assert "refusing to benchmark http://192.168.0.9:8000/v1" in capsys.readouterr().err
+
+
+def test_detach_starts_the_job_and_prints_where(capsys: pytest.CaptureFixture[str], slmw_home: Path,
+                                                tiny_model_dir: Path) -> None:
+    assert main(["serve", str(tiny_model_dir), "--name", "tiny", "--port", "0", "--threads", "1", "--detach", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    assert started["models"] == ["tiny"] and started["url"].startswith("http://127.0.0.1:")
+    assert main(["runs", "stop", started["id"], "--wait"]) == 0
+    capsys.readouterr()
+    assert main(["runs", "show", started["id"], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "cancelled"

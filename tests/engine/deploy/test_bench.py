@@ -1,0 +1,46 @@
+"""The load benchmark: the job serves the tiny variant itself, measures each client count and
+writes bench.json and the table; only this machine is loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slm_workbench.config.deploy_bench import BenchRecipe
+from slm_workbench.engine.deploy.bench import RequestResult, percentile, require_loopback, summarize, table
+from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.runs.launcher import start_recipe, wait_for
+from slm_workbench.engine.runs.run import Run
+from tests.export_fixtures import tiny_variants  # noqa: F401 - fixture
+
+
+def test_the_bench_job_on_the_tiny_variant(slmw_home: Path, tiny_variants: dict[str, Path]) -> None:
+    recipe = BenchRecipe(target=str(tiny_variants["fp32"]), clients=[1, 3], requests=2, max_tokens=4, threads=1,
+                         parallel=4, timeout_s=300)
+    run_dir = start_recipe(recipe, title="bench tiny")
+    info = wait_for(run_dir, timeout=400)
+    assert info.state == "done", (run_dir / "worker.log").read_text()[-2000:]
+    report = json.loads(Run(run_dir).artifact("bench.json").read_text())
+    levels = {lv["clients"]: lv for lv in report["levels"]}
+    assert set(levels) == {1, 3}
+    for clients, lv in levels.items():
+        assert (lv["requests"], lv["errors"], lv["tokens"]) == (2 * clients, 0, 4 * 2 * clients)
+        assert 0 < lv["ttft_p50_s"] <= lv["ttft_p95_s"] and lv["tok_s_aggregate"] > 0 and lv["peak_rss_mb"] > 10
+    assert "| 3 | 6 | 0 |" in Run(run_dir).artifact("bench.md").read_text()
+
+
+def test_only_this_machine_is_loaded() -> None:
+    require_loopback("http://127.0.0.1:8000/v1")
+    with pytest.raises(WorkbenchError, match="only a server on this machine"):
+        require_loopback("http://10.0.0.7:8000/v1")
+
+
+def test_the_figures() -> None:
+    assert percentile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5 and percentile([], 0.5) is None
+    results = [RequestResult(0, 0.1, 10, 1.0), RequestResult(1, 0.3, 10, 2.0), RequestResult(1, error="boom")]
+    level = summarize(2, results, wall_s=2.0, peak_rss=200_000_000)
+    assert (level.requests, level.errors, level.tokens, level.tok_s_aggregate) == (3, 1, 20, 10.0)
+    assert level.tok_s_per_client == 7.5 and level.ttft_p50_s == 0.2 and level.peak_rss_mb == 200.0
+    assert level.error_examples == ["boom"] and "| 2 | 3 | 1 |" in table([level])
