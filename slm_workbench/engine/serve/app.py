@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..errors import WorkbenchError
 from . import openai_api as api
 from .generation import Outcome, generate
 from .pool import ModelPool, ServedModel
@@ -85,10 +86,19 @@ def make_app(state: ServerState) -> Starlette:
             state.check_key(request.headers.get("authorization"))
             parsed = api.parse_chat_request(await _json_body(request))
             said = parsed.model
-            model = state.pool.find(parsed.model)
-            if model is None:
+            found = state.pool.find_with_adapter(parsed.model)
+            if found is None:
                 raise api.model_not_found(parsed.model, state.pool.names)
+            model, adapter = found
             params, prompt_tokens = await _fit(model, parsed)
+            if adapter is not None:  # over an adapter base: this answer's LoRA, the base stays loaded
+                import anyio
+
+                try:
+                    await anyio.to_thread.run_sync(model.backend.load_adapter, adapter)  # once; then cached
+                except WorkbenchError as exc:
+                    raise api.model_not_found(parsed.model, state.pool.names) from exc
+                params = dataclasses.replace(params, adapter=adapter)
         except api.ApiError as exc:
             entry(request, exc.status, error=exc.message, model=said)
             return error(exc)

@@ -88,9 +88,13 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
     from ..chat.locate import resolve_target
     from ..chat.registry import open_backend
 
+    from ..deploy.adapter_base import is_lora_variant, read_lora_base
+
     base, adapter = split_adapter(spec)
     target = resolve_target(base, adapter=adapter)
-    if target.kind != "onnx" or parallel < 2 or adapter:
+    lora_base = is_lora_variant(target.variant) or (target.folder is not None and read_lora_base(target.folder) is not None)
+    if target.kind != "onnx" or parallel < 2 or adapter or target.onnx_adapter or lora_base:
+        # an adapter base answers through the backend that switches ONNX adapters per answer
         return open_backend(target, threads=threads, on_status=on_status)
     assert target.folder is not None
     say = on_status or (lambda _text: None)
@@ -142,6 +146,21 @@ class ModelPool:
         if not name:
             return next(iter(self.models.values())) if len(self.models) == 1 else None
         return self.models.get(name)
+
+    def find_with_adapter(self, name: str | None) -> tuple[ServedModel, str | None] | None:
+        """The model a request names, and the LoRA adapter it asks for: ``BASE:ADAPTER`` or
+        ``BASE+ADAPTER`` over a served ONNX adapter base (a run id, PEFT folder or
+        ``.onnx_adapter`` file), switched per answer without reloading the base."""
+        from ..deploy.adapters import split_adapter_model
+
+        model = self.find(name)
+        if model is not None or not name:
+            return (model, None) if model is not None else None
+        base, adapter = split_adapter_model(name, self.names)
+        served = self.models.get(base)
+        if served is None or adapter is None or getattr(served.backend, "lora_base", None) is None:
+            return None
+        return served, adapter
 
     def close(self) -> None:
         for model in self.models.values():

@@ -127,3 +127,34 @@ def test_base_plus_run_is_a_chat_target_and_the_picker_lists_the_runs(fp32_base,
 ])
 def test_split_adapter_model(name, bases, expected):
     assert split_adapter_model(name, bases) == expected
+
+
+def test_the_server_switches_adapters_per_request_over_one_loaded_base(fp32_base, two_runs, tmp_path):
+    """``model = base:RUN`` in a request: the run's adapter answers over the one served base, as merged."""
+    import httpx
+
+    from slm_workbench.engine.serve.pool import ModelPool
+    from tests.engine.serve.conftest import start
+
+    first, second = two_runs
+    pool = ModelPool.open([f"tiny-lora={fp32_base}"], threads=1, parallel=4)
+    try:
+        backend = pool.models["tiny-lora"].backend
+        server, _log = start(pool, tmp_path)
+        with server.in_thread():
+            def ask(model: str) -> httpx.Response:
+                return httpx.post(f"{server.url}/chat/completions", timeout=60, json={
+                    "model": model, "messages": PROMPT, "max_tokens": GREEDY.max_new_tokens, "temperature": 0})
+
+            answers = {name: ask(f"tiny-lora:{name}" if name else "tiny-lora") for name in ("", first.name, second.name)}
+            missing = ask("tiny-lora:no-such-run")
+        assert all(r.status_code == 200 for r in answers.values()), {k: r.text for k, r in answers.items()}
+        texts = {name: r.json()["choices"][0]["message"]["content"] for name, r in answers.items()}
+        for name in ("", first.name, second.name):  # the backend with that adapter answers as it merged (above)
+            params = GenParams(max_new_tokens=GREEDY.max_new_tokens, adapter=name)
+            assert texts[name] == "".join(d.text for d in backend.stream(PROMPT, params)), name
+        assert len(set(texts.values())) == 3  # three different answers from one loaded base
+        assert backend is pool.models["tiny-lora"].backend
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
+    finally:
+        pool.close()
