@@ -48,11 +48,14 @@ def _chunk_nll(logits: np.ndarray, targets: list[int]) -> np.ndarray:
 
 
 class GenaiBackend:
-    def __init__(self, folder: Path, threads: int = 1) -> None:
+    def __init__(self, folder: Path, threads: int = 1, provider: str = "cpu") -> None:
         import onnxruntime_genai as og
 
         self.og = og
         config = og.Config(str(folder))
+        if provider != "cpu":  # a CUDA-built variant on ONNX Runtime GenAI's CUDA build (onnxruntime-genai-cuda)
+            config.clear_providers()
+            config.append_provider(provider)
         config.overlay(json.dumps({"model": {"decoder": {"session_options": {
             "intra_op_num_threads": threads, "inter_op_num_threads": 1}}}}))
         self.model = og.Model(config)
@@ -165,9 +168,19 @@ def import_runtime(kind: str) -> None:
         import onnxruntime_genai  # noqa: F401
 
 
-def open_backend(kind: str, folder: Path, threads: int = 1) -> Backend:
+def cuda_measurable() -> bool:
+    """ONNX Runtime GenAI here can run CUDA variants (its CUDA build, and a GPU it sees)."""
+    try:
+        import onnxruntime_genai as og
+
+        return bool(og.is_cuda_available())
+    except (ImportError, AttributeError, RuntimeError):
+        return False
+
+
+def open_backend(kind: str, folder: Path, threads: int = 1, provider: str = "cpu") -> Backend:
     if kind in ("torch", "torch-dynamic-int8"):
         return TorchBackend(folder, threads, dynamic_int8=kind == "torch-dynamic-int8")
     if kind == "onnx":
-        return GenaiBackend(folder, threads)
+        return GenaiBackend(folder, threads, provider)
     raise ValueError(f"unknown backend {kind}")

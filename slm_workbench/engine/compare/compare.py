@@ -27,6 +27,7 @@ from ..export.subproc import child_env, run_logged
 from .evalset import EvalSet
 from ..eval.bootstrap import mean_interval, paired_difference
 from ..eval.metrics import score_example
+from .backends import cuda_measurable
 from .judge import agreement_over, broken_reason
 from .report import CompareReport, VariantResult, rank_variants
 
@@ -97,7 +98,8 @@ def _run_measure(entry: Entry, spec: dict, work_dir: Path, settings: CompareSett
     spec_path = work_dir / f"measure-{entry.name}{tag}.json"
     out_path = work_dir / f"result-{entry.name}{tag}.json"
     out_path.unlink(missing_ok=True)
-    spec_path.write_text(json.dumps({"backend": entry.backend, "folder": str(entry.folder), **spec}), encoding="utf-8")
+    spec_path.write_text(json.dumps({"backend": entry.backend, "folder": str(entry.folder),
+                                     "execution_provider": entry.execution_provider, **spec}), encoding="utf-8")
 
     def on_line(line: str) -> None:
         if line.startswith("PROGRESS "):
@@ -160,6 +162,7 @@ def compare_variants(
     spec = {"evalset": str(evalset_path), "threads": settings.threads, "new_tokens": settings.new_tokens,
             "decode_runs": settings.decode_runs, "chunk": settings.chunk, "task_max_tokens": settings.task_max_tokens}
     entries = entries_for(source, variants, settings.reference) + list(extra_entries or [])
+    cuda_ok = any(e.execution_provider == "cuda" for e in entries) and cuda_measurable()
     raw: dict[str, dict] = {}
     results: list[VariantResult] = []
     for entry in entries:
@@ -169,10 +172,13 @@ def compare_variants(
         result = VariantResult(entry.name, entry.label, kind, str(entry.folder), entry.precision,
                                size_mb=round(size / 1e6, 1), notes=list(read_variant_info(entry.folder).get("notes", [])))
         results.append(result)
-        if entry.execution_provider != "cpu":
-            result.notes.append(f"built for {entry.execution_provider}: not measured on the CPU")
+        if entry.execution_provider != "cpu" and not (entry.execution_provider == "cuda" and cuda_ok):
+            result.notes.append(f"built for {entry.execution_provider}: not measured (ONNX Runtime GenAI here has no "
+                                f"{entry.execution_provider} build or sees no GPU; see the README's GPU notes)")
             on_verdict(entry.name, NOT_MEASURED, True, f"built for {entry.execution_provider}")
             continue
+        if entry.execution_provider != "cpu":
+            result.notes.append(f"measured on {entry.execution_provider}: its speed is not comparable with the CPU rows")
         try:
             raw[entry.name] = _run_measure(entry, spec, work_dir, settings, "", on_progress, check_cancelled)
             on_measured(entry.name, {k: v for k, v in raw[entry.name].items()

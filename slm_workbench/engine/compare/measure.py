@@ -60,7 +60,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"rss_before_load_mb": round(rss_mb(), 1)}
     say("loading", 0, 1)
     t0 = time.perf_counter()
-    backend = open_backend(spec["backend"], Path(spec["folder"]), threads)
+    backend = open_backend(spec["backend"], Path(spec["folder"]), threads, spec.get("execution_provider", "cpu"))
     out["load_s"] = round(time.perf_counter() - t0, 3)
     out["rss_after_load_mb"] = round(rss_mb(), 1)
 

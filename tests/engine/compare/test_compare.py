@@ -115,3 +115,31 @@ def test_each_variant_reports_its_own_peak_rss_not_the_parents(tiny_model_dir, t
     del ballast
     by = {v.name: v.peak_rss_mb for v in report.variants}
     assert 30 < by["int4"] < by["fp32"] < 1500 < peak_rss_mb(), by
+
+
+def test_a_cuda_variant_is_measured_on_cuda_only_where_genai_can(monkeypatch, tmp_path):
+    """No GPU here: the CUDA path is the provider switch in the measuring spec, and the probe that gates it."""
+    from slm_workbench.engine.compare import backends
+
+    assert backends.cuda_measurable() is False  # the CPU build of ONNX Runtime GenAI on a machine without CUDA
+    seen = {}
+
+    class FakeConfig:
+        def __init__(self, folder):
+            seen["folder"] = folder
+
+        def clear_providers(self):
+            seen["cleared"] = True
+
+        def append_provider(self, name):
+            seen["provider"] = name
+
+        def overlay(self, _text):
+            raise RuntimeError("stop here: the provider is chosen")
+
+    import onnxruntime_genai as og
+
+    monkeypatch.setattr(og, "Config", FakeConfig)
+    with pytest.raises(RuntimeError, match="provider is chosen"):
+        backends.GenaiBackend(tmp_path, 1, "cuda")
+    assert seen == {"folder": str(tmp_path), "cleared": True, "provider": "cuda"}
