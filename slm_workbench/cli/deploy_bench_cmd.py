@@ -10,11 +10,8 @@ import argparse
 import json
 
 from ..config.deploy_bench import BenchRecipe
-from ..engine.errors import WorkbenchError
-from ..engine.events import Error
 from ..engine.runs.run import Run
-from ..engine.runs.store import read_events
-from .jobs import add_job_flags, launch_and_follow
+from .jobs import add_job_flags, launch_until_done
 from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
@@ -40,13 +37,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .models_cmd import ensure_model
 
         ensure_model(recipe.target)
-    info = launch_and_follow(recipe, title=f"load benchmark {recipe.target}", args=args)
+    info = launch_until_done(recipe, title=f"load benchmark {recipe.target}", args=args)
     if info is None:
         return 0
-    if info.state != "done":
-        errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
-        message = errors[-1].message if errors else f"the job ended {info.state}"
-        raise WorkbenchError(f"run {info.dir.name}: {message}", hint=f"see {Run(info.dir).log_path}")
     report = Run(info.dir).artifact("bench.json")
     if args.json:
         print_json(json.loads(report.read_text(encoding="utf-8")))

@@ -11,11 +11,8 @@ import argparse
 import json
 
 from ..config.deploy_foundry import FoundryRecipe
-from ..engine.errors import WorkbenchError
-from ..engine.events import Error
 from ..engine.runs.run import Run
-from ..engine.runs.store import read_events
-from .jobs import add_job_flags, launch_and_follow
+from .jobs import add_job_flags, launch_until_done
 from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
@@ -34,15 +31,10 @@ def cmd_foundry(args: argparse.Namespace) -> int:
     from ..engine.deploy.foundry_smoke import SMOKE_FILE
 
     recipe = build_recipe(args, where="slmw deploy foundry", fixed={"force": bool(args.force)})
-    info = launch_and_follow(recipe, title=f"foundry {recipe.source}", args=args)
+    info = launch_until_done(recipe, title=f"foundry {recipe.source}", args=args)
     if info is None:
         return 0
     run = Run(info.dir)
-    if info.state != "done":
-        errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
-        message = errors[-1].message if errors else f"the job ended {info.state}"
-        hint = errors[-1].hint if errors and errors[-1].hint else f"see {run.log_path}"
-        raise WorkbenchError(f"run {info.id}: {message}", hint=hint)
     package = json.loads(run.artifact(PACKAGE_JSON).read_text(encoding="utf-8"))
     smoke = json.loads(run.artifact(SMOKE_FILE).read_text(encoding="utf-8"))
     if args.json:

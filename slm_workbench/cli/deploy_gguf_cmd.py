@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from ..config.deploy_gguf import GgufRecipe
-from .jobs import add_job_flags, launch_and_follow
+from .jobs import add_job_flags, launch_until_done
 from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
@@ -44,22 +44,15 @@ def check(recipe: GgufRecipe) -> str:
 
 
 def cmd_gguf(args: argparse.Namespace) -> int:
-    from ..engine.errors import WorkbenchError
-    from ..engine.events import Error
     from ..engine.runs.run import Run
-    from ..engine.runs.store import read_events
 
     output = str(Path(args.output).expanduser().resolve()) if args.output else None  # the job's cwd is its run dir
     recipe = build_recipe(args, where="slmw deploy gguf", fixed={"force": bool(args.force),
                                                                 **({"output": output} if output else {})})
     name = check(recipe)
-    info = launch_and_follow(recipe, title=f"gguf {name}: {recipe.type}", args=args)
+    info = launch_until_done(recipe, title=f"gguf {name}: {recipe.type}", args=args)
     if info is None:
         return 0
-    if info.state != "done":
-        errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
-        message = errors[-1].message if errors else f"the job ended {info.state}"
-        raise WorkbenchError(f"run {info.dir.name}: {message}", hint=f"see {Run(info.dir).log_path}")
     folder = Path(recipe.output) if recipe.output else Run(info.dir).artifact(f"gguf-{recipe.type}")
     manifest = json.loads((folder / "gguf.json").read_text(encoding="utf-8"))
     if args.json:

@@ -13,10 +13,8 @@ from pathlib import Path
 
 from ..config.export import CompareRecipe, ExportRecipe
 from ..engine.errors import WorkbenchError
-from ..engine.events import Error
 from ..engine.runs.run import Run
-from ..engine.runs.store import read_events
-from .jobs import add_job_flags, launch_and_follow
+from .jobs import add_job_flags, launch_until_done
 from .output import print_json, table
 from .recipe_flags import add_recipe_flags, build_recipe
 
@@ -67,14 +65,8 @@ def _split_spec(args: argparse.Namespace) -> None:
 
 def _run(recipe: object, title: str, args: argparse.Namespace, artifact: str) -> Path | None:
     """Follow the job; its artifact once it is done, ``None`` when detached."""
-    info = launch_and_follow(recipe, title=title, args=args)
-    if info is None:
-        return None
-    if info.state != "done":
-        errors = [e for e in read_events(info.dir) if isinstance(e, Error)]
-        message = errors[-1].message if errors else f"the job ended {info.state}"
-        raise WorkbenchError(f"run {info.dir.name}: {message}", hint=f"see {Run(info.dir).log_path}")
-    return Run(info.dir).artifact(artifact)
+    info = launch_until_done(recipe, title=title, args=args)
+    return None if info is None else Run(info.dir).artifact(artifact)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -44,6 +44,21 @@ def launch_and_follow(recipe: Any, *, title: str, args: argparse.Namespace) -> R
     return follow(run_dir)
 
 
+def launch_until_done(recipe: Any, *, title: str, args: argparse.Namespace) -> RunInfo | None:
+    """``launch_and_follow``, and a job that did not end ``done`` is one error line: its last error
+    (and hint) or how it ended, naming the run."""
+    from ..engine.errors import WorkbenchError
+    from ..engine.runs.run import Run
+
+    info = launch_and_follow(recipe, title=title, args=args)
+    if info is not None and info.state != "done":
+        run = Run(info.dir)
+        error = run.last_error()
+        raise WorkbenchError(f"run {info.id}: {error.message if error else f'the job ended {info.state}'}",
+                             hint=(error.hint if error and error.hint else f"see {run.log_path}"))
+    return info
+
+
 def run_recipe_job(recipe: Any, *, title: str, args: argparse.Namespace) -> int:
     info = launch_and_follow(recipe, title=title, args=args)
     if info is None:

@@ -235,6 +235,13 @@ class Run:
     def report_path(self, kind: str = "json") -> Path:
         return self.artifact(REPORT_FILES[kind])
 
+    def last_error(self) -> Any | None:
+        """The run's last ``error`` event (message and hint), or None."""
+        from ..events import Error
+
+        errors = [e for e in store.read_events(self.dir) if isinstance(e, Error)]
+        return errors[-1] if errors else None
+
     def eval_report(self) -> dict[str, Any] | None:
         """The aggregates an ``eval`` run wrote (docs/eval.md), or None before it finished."""
         try:
