@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.records import chat_text, read_records, render_record
 from ..errors import WorkbenchError
 
 HELDOUT_TEXT = Path(__file__).with_name("heldout.txt")
@@ -71,57 +72,6 @@ class EvalSet:
         return cls(**data)
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Records of a prepared dataset folder (eval split), a JSONL/JSON file."""
-    if path.is_dir():
-        for name in ("eval.jsonl", "test.jsonl", "validation.jsonl"):
-            if (path / name).is_file():
-                return read_records(path / name)
-        if (path / "dataset_dict.json").is_file():
-            import datasets
-
-            dd = datasets.load_from_disk(str(path))
-            for split in ("eval", "test", "validation"):
-                if split in dd:
-                    keep = [c for c in ("messages", "prompt", "completion", "text") if c in dd[split].column_names]
-                    return dd[split].select_columns(keep).to_list()
-            raise WorkbenchError(f"{path}: the prepared dataset has no eval split",
-                                 hint="prepare it with eval_fraction > 0, or pass a JSONL or text file")
-        raise WorkbenchError(f"{path}: not a prepared dataset (no eval.jsonl or dataset_dict.json)")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-        return data if isinstance(data, list) else [data]
-    records = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except ValueError as exc:
-                raise WorkbenchError(f"{path}:{n}: not valid JSON ({exc})") from None
-    return records
-
-
-def _chat(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: bool) -> str:
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
-    text = "\n".join(m["content"] for m in messages)
-    return text + ("\n" if generation_prompt else "")
-
-
-def _render(tokenizer: Any, record: dict[str, Any]) -> str:
-    """The whole record as the model sees it (perplexity text)."""
-    if record.get("messages"):
-        messages = [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
-        return _chat(tokenizer, messages, False)
-    if "prompt" in record and "completion" in record:
-        prompt = _chat(tokenizer, [{"role": "user", "content": str(record["prompt"])}], True)
-        return prompt + str(record["completion"])
-    if "text" in record:
-        return str(record["text"])
-    raise WorkbenchError(f"an eval record has none of messages, prompt/completion, text: keys {sorted(record)[:6]}")
-
-
 def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -136,7 +86,7 @@ def task_examples_of(tokenizer: Any, eval_data: Path, limit: int) -> list[TaskEx
         examples = load_examples(eval_data, limit).examples
     except WorkbenchError:
         return []  # text without references: perplexity only
-    return [TaskExample(_ids(tokenizer, _chat(tokenizer, e.messages, True)), e.reference, e.id) for e in examples]
+    return [TaskExample(_ids(tokenizer, chat_text(tokenizer, e.messages, True)), e.reference, e.id) for e in examples]
 
 
 def build_evalset(
@@ -152,7 +102,7 @@ def build_evalset(
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder))
     prompt = prompt or DEFAULT_PROMPT
     texts = [prompt, *(p for p in AGREEMENT_PROMPTS if p != prompt)]
-    agreement_ids = [_ids(tokenizer, _chat(tokenizer, [{"role": "user", "content": t}], True)) for t in texts]
+    agreement_ids = [_ids(tokenizer, chat_text(tokenizer, [{"role": "user", "content": t}], True)) for t in texts]
     prompt_ids = agreement_ids[0]
     tasks: list[TaskExample] = []
     if eval_data is None:
@@ -168,7 +118,7 @@ def build_evalset(
         else:
             ppl_ids = []
             for record in read_records(path):
-                full = _render(tokenizer, record)
+                full = render_record(tokenizer, record)
                 ppl_ids += _ids(tokenizer, full)
                 if len(ppl_ids) >= perplexity_tokens:
                     break

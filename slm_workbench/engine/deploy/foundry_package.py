@@ -1,8 +1,10 @@
 """Write one Foundry Local package folder, aside, and rename it into place once it checks out.
 
 The folder: the variant's ONNX Runtime GenAI files (``genai_config.json``, ``model.onnx`` +
-data, tokenizer files with the chat template; hard links where the file system allows, so a
-package costs no space beside its variant), ``inference_model.json`` (``Name`` and the
+data, tokenizer files with the chat template; copied, never hard-linked: onnx >= 1.20 and
+onnx_ir refuse external data with more than one link as a possible hard-link attack, so a
+linked package would break the variant it came from for every later load through onnx),
+``inference_model.json`` (``Name`` and the
 ``PromptTemplate`` cut from the chat template), a model card ``README.md`` and
 ``lineage.json`` (data hash -> run -> variant -> package). Before the rename the template
 round trip (``chat/template_render``) must give the training ids on every path, Foundry's
@@ -12,7 +14,6 @@ round trip (``chat/template_render``) must give the training ids on every path, 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -33,17 +34,10 @@ CHECK_PROBES = tuple((name, conv) for name, conv in PROBES if conv[0]["role"] ==
 (SmolLM2's does) cannot be written as a PromptTemplate for conversations without one."""
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
 def copy_variant(variant_dir: Path, folder: Path) -> None:
     for path in sorted(variant_dir.iterdir()):
         if path.is_file():
-            _link_or_copy(path, folder / path.name)
+            shutil.copy2(path, folder / path.name)
 
 
 def template_round_trip(tokenizer: Any, folder: Path, label: str) -> list[str]:

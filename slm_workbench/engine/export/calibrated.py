@@ -60,7 +60,7 @@ class CalibratedStats:
 def calibration_texts(data: str | Path) -> list[str]:
     """The texts of ``data``: ``slmw:demo``, a prepared dataset folder (its train split), a JSONL/JSON file of
     records (chat ``messages``, ``prompt``/``completion`` or ``text``), or a plain text file."""
-    from ..compare.evalset import read_records
+    from ..data.records import read_records
     from ..data.sources import DEMO_ALIASES
 
     if str(data) in DEMO_ALIASES:
@@ -71,12 +71,7 @@ def calibration_texts(data: str | Path) -> list[str]:
     if not path.exists():
         raise WorkbenchError(f"calibration data: no such file or folder: {path}")
     if path.is_dir() and (path / "dataset_dict.json").is_file():
-        import datasets
-
-        dd = datasets.load_from_disk(str(path))
-        split = "train" if "train" in dd else next(iter(dd))
-        keep = [c for c in ("messages", "prompt", "completion", "text") if c in dd[split].column_names]
-        records = dd[split].select_columns(keep).to_list()
+        records = read_records(path, ("train",))  # never the eval split: it is what the variants are scored on
     elif path.is_file() and path.suffix in (".jsonl", ".json"):
         records = read_records(path)
     elif path.is_file():
@@ -100,12 +95,12 @@ def calibration_ids(tokenizer_folder: Path, data: str | Path, samples: int,
     concatenated in order; fewer when the data runs out (at least one, possibly shorter)."""
     from transformers import AutoTokenizer
 
-    from ..compare.evalset import _render
+    from ..data.records import render_record
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder))
     stream: list[int] = []
     for item in calibration_texts(data):
-        text = item if isinstance(item, str) else _render(tokenizer, item)[0]
+        text = item if isinstance(item, str) else render_record(tokenizer, item)
         stream += tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(stream) >= samples * length:
             break

@@ -156,9 +156,10 @@ class RecipeForm(VerticalScroll):
                          id=dom, compact=True)
         if kind is list:
             self._kinds[path] = ("list", optional)
-            return Input(", ".join(value or []), placeholder="default" if optional else "a, b", id=dom, compact=True)
+            return Input(", ".join(str(v) for v in value or []), placeholder="default" if optional else "a, b", id=dom,
+                         compact=True)
         self._kinds[path] = ("list_or_choice", None)  # e.g. target_modules: "all-linear" | [names]
-        shown = value if isinstance(value, str) else ", ".join(value or [])
+        shown = value if isinstance(value, str) else ", ".join(str(v) for v in value or [])
         return Input(shown, placeholder="all-linear or q_proj, v_proj", id=dom, compact=True)
 
     # -- reading --------------------------------------------------------------------------------------
