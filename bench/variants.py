@@ -23,7 +23,8 @@ PyTorch fp32 greedy decoding (the reference):
 
 ``--source finetuned`` measures the smoke LoRA merged (``recipes/smoke-lora.yaml``, trained once
 in ``--home`` when no finished run is there), on its own eval split: perplexity and task score
-(word F1 of greedy answers, as the compare stage scores them). ``both`` measures the base model
+(the evaluator's task score of greedy answers, as the compare stage scores them: per-field
+accuracy of a JSON answer, word F1 otherwise). ``both`` measures the base model
 and then the fine-tuned one (each source's models interleaved in its own rounds); the base model
 is then scored on the same eval split (the demo data's), so both tables have a task score. The
 llama.cpp peers are the shipped GGUF's weights: for the fine-tuned source they would need a GGUF
@@ -36,7 +37,8 @@ Builds are kept in ``--home`` (default ``.slmw-test-cache/bench-home``), so a re
 Speeds move with the machine's load: the load average is printed with the table.
 
 Issue #14, int4 on a fine-tuned model (the smoke LoRA merged) and on the base, both scored on the
-run's eval split (2,048 tokens of perplexity, 16 tasks by word F1), measured with ``slmw compare``
+run's eval split (2,048 tokens of perplexity, 16 tasks by word F1: measured before the compare stage
+scored through the evaluator), measured with ``slmw compare``
 (one round, 3 decode runs, 1 thread) while other jobs loaded the 2 cores (load average 5-12), so
 the speeds are only indicative; no llama.cpp peer (llama-cpp-python is not installed here):
 
