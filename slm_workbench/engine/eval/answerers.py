@@ -171,6 +171,9 @@ def open_answerer(target: str, *, adapter: str | None = None, threads: int = 1, 
         return EndpointAnswerer(resolved.spec, model=endpoint_model, api_key_env=api_key_env, timeout=timeout,
                                 retries=retries)
     assert resolved.folder is not None
+    if getattr(resolved, "onnx_adapter", None):
+        raise WorkbenchError(f"{target}: an adapter over an ONNX adapter base is not evaluated yet",
+                             hint="evaluate the run itself (RUN_ID) or one of its merged variants (RUN_ID:int8)")
     if resolved.kind == "onnx" and not (resolved.folder / "genai_config.json").is_file():
         from ..chat.variant_build import build_on_demand
 
