@@ -158,6 +158,13 @@ def _worth_retrying(exc: Exception) -> bool:
     return code is None or code >= 500 or code in (408, 429)
 
 
+def refuse_unsupported(resolved: Any, target: str) -> None:
+    """Targets the chat resolves but the evaluator cannot score faithfully: one line, before loading."""
+    if getattr(resolved, "onnx_adapter", None):
+        raise WorkbenchError(f"{target}: an adapter over an ONNX adapter base is not evaluated yet",
+                             hint="evaluate the run itself (RUN_ID) or one of its merged variants (RUN_ID:int8)")
+
+
 def open_answerer(target: str, *, adapter: str | None = None, threads: int = 1, endpoint_model: str | None = None,
                   api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0, retries: int = 3,
                   on_status: Callable[[str], None] = lambda _text: None) -> Answerer:
@@ -171,9 +178,7 @@ def open_answerer(target: str, *, adapter: str | None = None, threads: int = 1, 
         return EndpointAnswerer(resolved.spec, model=endpoint_model, api_key_env=api_key_env, timeout=timeout,
                                 retries=retries)
     assert resolved.folder is not None
-    if getattr(resolved, "onnx_adapter", None):
-        raise WorkbenchError(f"{target}: an adapter over an ONNX adapter base is not evaluated yet",
-                             hint="evaluate the run itself (RUN_ID) or one of its merged variants (RUN_ID:int8)")
+    refuse_unsupported(resolved, target)
     if resolved.kind == "onnx" and not (resolved.folder / "genai_config.json").is_file():
         from ..chat.variant_build import build_on_demand
 

@@ -77,7 +77,9 @@ def check_eval(recipe: Any) -> LaunchNeeds:
     if not endpoint and model_to_prepare(recipe.target) is None:
         from ..chat.locate import resolve_target
 
-        resolve_target(recipe.target, adapter=recipe.adapter)  # raises, naming what it is not
+        from ..eval.answerers import refuse_unsupported
+
+        refuse_unsupported(resolve_target(recipe.target, adapter=recipe.adapter), recipe.target)  # or names what it is not
     data = recipe.data
     if data is not None:
         if not Path(data).expanduser().exists() and data not in DEMO_ALIASES:
