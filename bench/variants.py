@@ -27,8 +27,9 @@ in ``--home`` when no finished run is there), on its own eval split: perplexity 
 accuracy of a JSON answer, word F1 otherwise). ``both`` measures the base model
 and then the fine-tuned one (each source's models interleaved in its own rounds); the base model
 is then scored on the same eval split (the demo data's), so both tables have a task score. The
-llama.cpp peers are the shipped GGUF's weights: for the fine-tuned source they would need a GGUF
-of the merged model (llama.cpp's converter), which this script does not make; they are skipped.
+llama.cpp peers are the shipped GGUF's weights for the base model; for the fine-tuned source they are
+re-quantized from an f16 GGUF of the merged weights written by ``slmw deploy gguf``'s own writer
+(the shipped Q4_1 peer is then left out: it holds the base weights).
 
 ``--variants``/``--peers`` measure a subset (e.g. for the int4 speed ratio); ``--prebuilt`` adds
 a GenAI folder built elsewhere, such as an earlier build of a variant, for an A/B in one run.
@@ -228,13 +229,15 @@ class LlamaPeers:
             print("llama.cpp peer: not measured (llama-cpp-python is not importable; pass --llama-python)")
         elif self.available:
             print(f"llama.cpp peer: llama-cpp-python {probe.stdout.strip()} ({self.python})")
+        self.gguf: Path | None = None
+        """The GGUF the peers are quantized from: the shipped file, or (fine-tuned) the merged weights' f16."""
 
     def measure(self) -> None:
         from slm_workbench.engine.models.builtin import BUILTIN_MODELS, DEFAULT_MODEL
 
         if not self.available:
             return
-        gguf = BUILTIN_MODELS[DEFAULT_MODEL].gguf_path()
+        gguf = self.gguf or BUILTIN_MODELS[DEFAULT_MODEL].gguf_path()
         for kind in self.args.peers:
             name, requant = PEERS[kind]
             spec = {"gguf": str(gguf), "ids": self.evalset.ppl_ids, "prompt_ids": self.evalset.prompt_ids,
@@ -299,8 +302,24 @@ def main() -> int:
     tuned = finetuned_source(args.home)
     if args.source == "both":
         bench_source(args, base, tuned.eval_data, "SmolLM2-135M-Instruct, base (fp32 = dequantized Q4_1)")
-    args.peers = []  # the peers' GGUF holds the base weights, not the fine-tuned ones
-    return bench_source(args, tuned, tuned.eval_data, f"SmolLM2-135M-Instruct + smoke LoRA merged (run {tuned.name})")
+    args.peers = [p for p in args.peers if p != "Q4_1"]  # the shipped Q4_1 holds the base weights, not these
+    return bench_source(args, tuned, tuned.eval_data, f"SmolLM2-135M-Instruct + smoke LoRA merged (run {tuned.name})",
+                        peer_gguf=merged_gguf(tuned, args.home))
+
+
+def merged_gguf(source, home: Path) -> Path:  # noqa: ANN001 - an ExportSource
+    """The merged fine-tuned weights as an f16 GGUF, by ``slmw deploy gguf``'s own writer (into the shipped
+    file's metadata); the llama.cpp peers are re-quantized from it, i.e. from the same weights as the variants."""
+    from slm_workbench.engine.deploy.gguf import origin_of
+    from slm_workbench.engine.deploy.gguf_write import write_like_source
+
+    out = home / "peer-gguf" / f"{source.name}-f16.gguf"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        origin = origin_of(source)
+        assert origin is not None, f"{source.spec} did not come from a GGUF"
+        write_like_source(source.hf_folder, origin, out, "f16", name=source.name, chat_template=None)
+    return out
 
 
 def finetuned_source(home: Path):  # noqa: ANN201 - an ExportSource
@@ -323,7 +342,8 @@ def finetuned_source(home: Path):  # noqa: ANN201 - an ExportSource
     return merge_adapter(run_source(run.id, run), log=lambda m: print(f"  {m}", flush=True))
 
 
-def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title: str) -> int:  # noqa: ANN001
+def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title: str,  # noqa: ANN001
+                 peer_gguf: Path | None = None) -> int:
     from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, Entry, compare_variants
     from slm_workbench.engine.compare.evalset import build_evalset
     from slm_workbench.engine.compare.judge import agreement, broken_reason
@@ -362,6 +382,7 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
     extra = [Entry("torch-dynamic-int8", "PyTorch dynamic int8", "torch-dynamic-int8", folder, "int8")] \
         if "torch-dynamic-int8" in wanted else []
     peers = LlamaPeers(args, evalset, work)
+    peers.gguf = peer_gguf
     peers.measure()
 
     def progress(variant: str, phase: str, done: float, total: float) -> None:
@@ -386,7 +407,7 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
         rows.append(dict(name=peer["name"], size_mb=peer["size_mb"], decode_tok_s=peer["decode_tok_s"], ttft_s=peer["ttft_s"],
                          perplexity=ppl, ppl_change=ppl / ref.perplexity - 1,
                          agree=agreement(ref.tokens, peer["tokens"]).as_dict(),
-                         broken=broken_reason(ppl, ref.perplexity, peer["tokens"], ref.tokens),
+                         broken=broken_reason(ppl, ref.perplexity, [peer["tokens"]], [ref.tokens]),
                          speedup=peer["decode_tok_s"] / ref.decode_tok_s if ref.decode_tok_s else None,
                          task=None, rss=None, note="llama.cpp peer"))
 
