@@ -1,7 +1,9 @@
 """llama.cpp as a peer for bench/variants.py: ``python bench/_llama_peer.py SPEC.json OUT.json``.
 
 Runs in its own process, with whichever Python has ``llama_cpp`` (llama-cpp-python, optional,
-never a dependency of the workbench). SPEC: ``gguf``, ``ids`` (the same held-out token ids
+never a dependency of the workbench). Build it with ``CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON
+-DGGML_FMA=ON -DGGML_F16C=ON"``: 0.3.36 built natively on this AVX-512 machine segfaulted on every
+quantized file (Q4_1, Q4_K_M) while f16 worked. SPEC: ``gguf``, ``ids`` (the same held-out token ids
 the other variants are scored on), ``prompt_ids``, ``new_tokens``, ``runs``, ``threads``,
 ``requantize`` (``""`` for the file as is, else a llama.cpp type: ``Q4_K_M``, ``Q4_0`` ...:
 the file is re-quantized from its dequantized weights, i.e. from the same fp32 the ONNX
