@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.export_fixtures"]
+"""``tiny_variants`` (the tiny model's fp32/int4/int4-hq GenAI folders, built once) for every test."""
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"

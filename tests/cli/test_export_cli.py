@@ -10,7 +10,7 @@ import pytest
 from slm_workbench.cli import jobs
 from slm_workbench.cli.main import main
 from slm_workbench.config.export import CompareRecipe, ExportRecipe
-from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401
+from tests.export_fixtures import link_variants
 
 REPORT_KEYS = {"name", "perplexity", "decode_tok_s", "ttft_s", "size_mb", "peak_rss_mb", "load_s", "agreement", "broken"}
 

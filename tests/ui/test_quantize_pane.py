@@ -16,7 +16,7 @@ from slm_workbench.ui.variant_rows import COLUMNS
 from slm_workbench.ui.widgets.compare_form import CompareForm
 from slm_workbench.ui.widgets.recipe_form import RecipeForm
 from slm_workbench.ui.widgets.variant_table import VariantTable
-from tests.export_fixtures import link_variants, tiny_variants  # noqa: F401 - fixture
+from tests.export_fixtures import link_variants
 
 from .conftest import fixed_sample, pane_key, press, wait_for, write_compare_run, write_run
 from .test_runs_pane import footer_keys

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.engine.chat.template_check import check_templates, first_difference
-from tests.export_fixtures import tiny_variants  # noqa: F401 - the shared session fixture
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.engine.runs.store import RunStore
-from tests.export_fixtures import tiny_variants  # noqa: F401
 
 from .gguf_fixtures import gguf_origin_dir  # noqa: F401
 

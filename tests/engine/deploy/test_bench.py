@@ -13,7 +13,6 @@ from slm_workbench.engine.deploy.bench import RequestResult, percentile, require
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.runs.launcher import start_recipe, wait_for
 from slm_workbench.engine.runs.run import Run
-from tests.export_fixtures import tiny_variants  # noqa: F401 - fixture
 
 
 def test_the_bench_job_on_the_tiny_variant(slmw_home: Path, tiny_variants: dict[str, Path]) -> None:

@@ -18,7 +18,6 @@ from slm_workbench.engine.eval.evaluate import read_rows
 from slm_workbench.engine.eval.stage import run
 from slm_workbench.engine.runs.context import RunContext
 from slm_workbench.engine.runs.run import PREDICTIONS, Run
-from tests.export_fixtures import tiny_variants  # noqa: F401
 
 from .conftest import ROWS, write_jsonl
 

@@ -11,7 +11,6 @@ from slm_workbench.engine.serve.app import ServerState
 from slm_workbench.engine.serve.pool import ModelPool
 from slm_workbench.engine.serve.request_log import RequestLog
 from slm_workbench.engine.serve.server import Server, bind
-from tests.export_fixtures import tiny_variants  # noqa: F401 - fixture
 
 KEY_ENV, KEY = "SLMW_TEST_SERVE_KEY", "sk-test-51d0"
 

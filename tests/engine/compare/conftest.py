@@ -1,1 +1,0 @@
-from tests.export_fixtures import tiny_variants  # noqa: F401
