@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd, train_cmd
     from . import chat_cmd, serve_cmd
-    from . import deploy_cmd, eval_cmd, export_cmd, recipes_cmd, sweep_cmd
+    from . import deploy_cmd, distill_cmd, eval_cmd, export_cmd, recipes_cmd, sweep_cmd
 
     parser = argparse.ArgumentParser(
         prog="slmw",
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.add_parser(sub)
     deploy_cmd.add_parser(sub)
     sweep_cmd.add_parser(sub)
+    distill_cmd.add_parser(sub)
     from .stage_cmd import add_stage_commands
 
     add_stage_commands(sub)  # a registered stage without a command module of its own gets one here

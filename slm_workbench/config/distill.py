@@ -68,9 +68,10 @@ class DistillRecipe(Section):
     teacher: str | None = None
     """A model reference, a run id, ``RUN:VARIANT``, or an ``http(s)://`` endpoint (then the card's
     teacher is the endpoint's model only through its task score: no speed or memory of a remote model)."""
-    teacher_recipe: str | None = None
-    """Instead of ``teacher``: a training recipe (a shipped name like ``smoke-lora``, or a file) whose
-    latest finished run is the teacher; it is trained first when there is none (the demo works from a clean clone)."""
+    teacher_recipe: dict[str, Any] | None = None
+    """Instead of ``teacher``: a training recipe (a shipped name like ``smoke-lora``, a file, read now and
+    kept inline, or its fields) whose latest finished run is the teacher; it is trained first when there
+    is none (the demo works from a clean clone)."""
     teacher_variant: str | None = "int8"
     """The ONNX variant of a local teacher that answers the prompts (built when missing; ``int8`` answers
     ~5x faster than PyTorch here); null: PyTorch. Ignored for ``RUN:VARIANT`` and endpoints."""
@@ -95,6 +96,25 @@ class DistillRecipe(Section):
             raise ValueError("give the teacher as exactly one of teacher (a model, run, RUN:VARIANT or endpoint) "
                              "or teacher_recipe (a training recipe whose run is the teacher)")
         return self
+
+    @field_validator("teacher_recipe", mode="before")
+    @classmethod
+    def _read_teacher_recipe(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from pathlib import Path
+
+            from .loading import read_recipe_data
+
+            value = read_recipe_data(Path(value))
+        if isinstance(value, dict):
+            stage = value.get("stage", "train")
+            if stage != "train":
+                raise ValueError(f"teacher_recipe is stage {stage!r}; the teacher is trained (stage: train)")
+            from .train import TrainRecipe
+
+            value = TrainRecipe.model_validate({**value, "stage": "train"}).model_dump(exclude_defaults=True)
+            value["stage"] = "train"
+        return value
 
     @field_validator("train")
     @classmethod

@@ -93,7 +93,7 @@ def entries_for(source: ExportSource, variants: dict[str, Path], reference: bool
     return out
 
 
-def _run_measure(entry: Entry, spec: dict, work_dir: Path, settings: CompareSettings, tag: str,
+def run_measure(entry: Entry, spec: dict, work_dir: Path, settings: CompareSettings, tag: str,
                  on_progress: MeasureProgress, check_cancelled: Callable[[], None]) -> dict:
     spec_path = work_dir / f"measure-{entry.name}{tag}.json"
     out_path = work_dir / f"result-{entry.name}{tag}.json"
@@ -180,7 +180,7 @@ def compare_variants(
         if entry.execution_provider != "cpu":
             result.notes.append(f"measured on {entry.execution_provider}: its speed is not comparable with the CPU rows")
         try:
-            raw[entry.name] = _run_measure(entry, spec, work_dir, settings, "", on_progress, check_cancelled)
+            raw[entry.name] = run_measure(entry, spec, work_dir, settings, "", on_progress, check_cancelled)
             on_measured(entry.name, {k: v for k, v in raw[entry.name].items()
                                      if k in ("perplexity", "decode_tok_s", "ttft_s", "load_s", "peak_rss_mb")}
                         | {"size_mb": result.size_mb})
@@ -194,7 +194,7 @@ def compare_variants(
                 continue
             check_cancelled()
             on_progress(entry.name, f"speed round {round_no + 1}", round_no, settings.rounds)
-            extra = _run_measure(entry, {**spec, "speed_only": True}, work_dir, settings, f"-r{round_no}",
+            extra = run_measure(entry, {**spec, "speed_only": True}, work_dir, settings, f"-r{round_no}",
                                  on_progress, check_cancelled)
             raw[entry.name]["decode_runs_tok_s"] += extra.get("decode_runs_tok_s", [])
             raw[entry.name].setdefault("ttft_runs_s", []).append(extra.get("ttft_s"))

@@ -63,6 +63,23 @@ def paired_difference(a: Sequence[float], b: Sequence[float], *, samples: int = 
     return mean_interval(y - x, samples=samples, seed=seed, level=level)
 
 
+def paired_ratio(a: Sequence[float], b: Sequence[float], *, samples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> Interval | None:
+    """mean(b) / mean(a) over paired examples (a distilled student's share of its teacher's score),
+    with the interval of resampling the pairs; None when there are none or mean(a) is 0."""
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.size != y.size:
+        raise ValueError(f"paired values differ in length: {x.size} and {y.size}")
+    if x.size == 0 or x.mean() == 0:
+        return None
+    idx = _indices(x.size, samples, seed)
+    denominators = x[idx].mean(axis=1)
+    ratios = y[idx].mean(axis=1) / np.where(denominators > 0, denominators, np.nan)
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(ratios, [tail, 100 - tail])
+    return Interval(float(y.mean() / x.mean()), float(low), float(high), int(x.size))
+
+
 def perplexity_difference(nll_a: Sequence[float], tokens_a: Sequence[int], nll_b: Sequence[float],
                           tokens_b: Sequence[int], *, samples: int = 1000, seed: int = 0,
                           level: float = 0.95) -> Interval | None:

@@ -90,6 +90,30 @@ def check_eval(recipe: Any) -> LaunchNeeds:
     return LaunchNeeds()
 
 
+def check_distill(recipe: Any) -> LaunchNeeds:
+    """What no flag fixes: a teacher that names nothing, a student it cannot give, missing prompts or card data."""
+    from ..data.sources import DEMO_ALIASES
+    from ..distill.stage import is_endpoint, teacher_layers
+
+    teacher = recipe.teacher
+    if is_endpoint(teacher):
+        if recipe.student.keep_layers is not None:
+            raise WorkbenchError(f"{teacher}: a remote teacher has no weights to cut a keep_layers student from",
+                                 hint="give the student as student.model (a smaller local model)")
+        if recipe.method != "sft":
+            raise WorkbenchError(f"{teacher}: {recipe.method} needs the teacher's logits in the training process; "
+                                 "an endpoint gives only text", hint="use method: sft (train on its answers)")
+    elif teacher is not None and recipe.student.keep_layers is not None:
+        layers = teacher_layers(teacher)
+        if layers is not None and recipe.student.keep_layers >= layers:
+            raise WorkbenchError(f"student.keep_layers {recipe.student.keep_layers} is not below the teacher's "
+                                 f"{layers} layers", hint=f"keep 1 to {layers - 1} layers")
+    for where, value in (("generate.prompts", recipe.generate.prompts), ("card.data", recipe.card.data)):
+        if value is not None and value not in DEMO_ALIASES and not Path(value).expanduser().exists():
+            raise WorkbenchError(f"{where}: no such file or folder: {value}")
+    return LaunchNeeds()
+
+
 def _device() -> str:
     from .. import system
 

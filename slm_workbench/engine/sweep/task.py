@@ -11,9 +11,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ..runs import launcher, store
+from ..runs import children, launcher, store
 from ..runs.run import Run
-from ..runs.status import TERMINAL_STATES
 from ..stages import find_stage
 
 EVAL_REPORT = "eval_report.json"
@@ -38,8 +37,6 @@ def task_score(run_id: str, examples: int, *, run_store: store.RunStore, title: 
     if not eval_stage_available():
         raise TaskScoreUnavailable("this workbench has no eval stage")
     from ...config.eval import EvalRecipe
-    from ..errors import Cancelled
-
     from ..errors import WorkbenchError
 
     recipe = EvalRecipe(target=run_id, max_examples=examples)
@@ -47,16 +44,7 @@ def task_score(run_id: str, examples: int, *, run_store: store.RunStore, title: 
         run_dir = launcher.start_recipe(recipe, title=title, run_store=run_store)
     except WorkbenchError as exc:  # its launch check refused (no held-out data, say)
         raise TaskScoreUnavailable(exc.message) from None
-    while True:
-        info = run_store.info(run_dir)
-        if info.state in TERMINAL_STATES or info.state == "corrupt":
-            break
-        if stop_requested():
-            if info.alive or info.state == "queued":
-                launcher.stop_job(info)
-            launcher.wait_for(run_dir)
-            raise Cancelled()
-        launcher.wait_for(run_dir, timeout=POLL_S)
+    info = children.follow(run_dir, run_store=run_store, stop_requested=stop_requested, poll_s=POLL_S)
     if info.state != "done":
         raise TaskScoreUnavailable(f"eval run {run_dir.name} ended {info.state}")
     return read_task_score(Run(run_dir).artifact(EVAL_REPORT)), run_dir.name

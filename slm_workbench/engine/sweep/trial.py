@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled, WorkbenchError
-from ..runs import launcher, stopping, store
+from ..runs import children, launcher, stopping, store
 from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.status import TERMINAL_STATES
@@ -182,13 +182,7 @@ class TrialRunner:
     # -- runs --------------------------------------------------------------------------------
     def _stop(self, run_dir: Path) -> None:
         """Stop the run as ``slmw runs stop`` does and wait until it has ended (it checkpoints first)."""
-        info = self.run_store.info(run_dir)
-        if info.alive or info.state == "queued":
-            try:
-                launcher.stop_job(info)
-            except WorkbenchError:
-                pass  # it ended meanwhile
-        _reap(launcher.wait_for(run_dir))
+        _reap(children.stop_child(run_dir, self.run_store))
 
     def _why(self, run_dir: Path, state: str) -> str:
         from ..events import Error
