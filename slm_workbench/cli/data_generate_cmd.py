@@ -99,7 +99,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         error = Run(info.dir).last_error()
         raise WorkbenchError(f"run {info.id}: {error.message if error else f'the job ended {info.state}'}",
                              hint=(error.hint if error and error.hint else
-                                   f"the rows so far are kept; go on with the same command and --resume"))
+                                   "the rows so far are kept; go on with the same command and --resume"))
     if manifest is not None:
         from ..engine.distill.generate_stage import summary_line
 

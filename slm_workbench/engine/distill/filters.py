@@ -18,7 +18,6 @@ import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ...config.generate import FilterSettings
 from ..errors import WorkbenchError
@@ -120,7 +119,3 @@ def verdict(answer: str, *, finished: bool, messages: list[dict[str, str]], refe
         if not ok:
             return "checker: rejected"
     return KEPT
-
-
-def describe(settings: FilterSettings) -> dict[str, Any]:
-    return settings.model_dump()
