@@ -1,4 +1,4 @@
-"""``slmw data preview | validate | stats | prepare``.
+"""``slmw data preview | validate | stats | prepare | generate``.
 
 Exit codes of ``validate``: 0 every row is valid, 1 some row is not (or the settings do not
 fit the file), 2 the file cannot be read at all. Every message names the file; ``--json``
@@ -64,6 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--job", action="store_true", help="run as a job (see `slmw runs`), followed until it ends")
     add_job_flags(p, stage="data.prepare")
     p.set_defaults(func=cmd_prepare)
+
+    from .data_generate_cmd import add_generate_parser
+
+    add_generate_parser(verbs)  # a teacher answers prompts (data_generate_cmd.py)
 
 
 def _named(exc: WorkbenchError, path: str) -> WorkbenchError:

@@ -15,6 +15,7 @@ from slm_workbench.cli import jobs
 from slm_workbench.cli.main import build_parser, main
 from slm_workbench.cli.recipe_flags import RecipeFlags, build_recipe
 from slm_workbench.config.export import CompareRecipe, ExportRecipe
+from slm_workbench.config.generate import GenerateRecipe
 from slm_workbench.config.recipes import PrepareDataRecipe, PrepareModelRecipe, SystemCheckRecipe
 from slm_workbench.config.train import TrainRecipe
 from slm_workbench.engine.runs.store import RunInfo
@@ -25,6 +26,8 @@ JOB_COMMANDS = {
     ("export",): (ExportRecipe, ["m"], {"model": "m"}),
     ("compare",): (CompareRecipe, ["m"], {"model": "m"}),
     ("data", "prepare"): (PrepareDataRecipe, ["in.jsonl", "-o", "out"], {"source": "in.jsonl", "output": "out"}),
+    ("data", "generate"): (GenerateRecipe, ["--teacher", "t", "--prompts", "p.txt", "-o", "out"],
+                           {"teacher": "t", "prompts": "p.txt", "output": "out"}),
     ("models", "prepare"): (PrepareModelRecipe, ["m"], {"model": "m"}),
     ("system", "check"): (SystemCheckRecipe, [], {}),
 }

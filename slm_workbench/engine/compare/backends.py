@@ -2,9 +2,10 @@
 
 Both take token ids and give back the same things: per-token negative log-likelihoods over a
 sequence (fed in chunks through the KV cache, so memory stays flat for long texts) and a
-greedy decode with its time to first token and per-token times. Each is imported only inside
-the measuring process: an ONNX variant's process never imports torch (its peak memory is
-its own).
+greedy decode with its time to first token and per-token times. ``decode(..., sampling=...)``
+samples instead (temperature, top-p, a seed: a teacher asked for several answers per prompt);
+without it, it is the greedy decode. Each is imported only inside the measuring process: an
+ONNX variant's process never imports torch (its peak memory is its own).
 """
 
 from __future__ import annotations
@@ -32,12 +33,24 @@ class Decode:
         return (len(self.tokens) - 1) / self.decode_s if len(self.tokens) > 1 and self.decode_s > 0 else None
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Sampled decoding: temperature above 0, nucleus ``top_p``, and the seed of this one answer."""
+
+    temperature: float
+    top_p: float = 1.0
+    seed: int = 0
+
+
 class Backend(Protocol):
     context_length: int
 
     def nll(self, ids: list[int], chunk: int) -> np.ndarray: ...
 
     def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode: ...
+
+    def decode(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool,
+               sampling: Sampling | None = None) -> Decode: ...
 
 
 def _chunk_nll(logits: np.ndarray, targets: list[int]) -> np.ndarray:
@@ -63,9 +76,14 @@ class GenaiBackend:
         self.context_length = int(genai["model"].get("context_length") or 2048)
         self.logits_name = logits_output(genai)
 
-    def _generator(self, max_length: int, min_length: int = 0):  # noqa: ANN202
+    def _generator(self, max_length: int, min_length: int = 0, sampling: Sampling | None = None):  # noqa: ANN202
         params = self.og.GeneratorParams(self.model)
-        params.set_search_options(max_length=max_length, min_length=min_length, batch_size=1, do_sample=False)
+        options: dict[str, object] = {"max_length": max_length, "min_length": min_length, "batch_size": 1,
+                                      "do_sample": sampling is not None}
+        if sampling is not None:  # as the Chat pane's GenAI backend samples: no top-k, the nucleus alone
+            options |= {"temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0,
+                        "random_seed": sampling.seed}
+        params.set_search_options(**options)
         return self.og.Generator(self.model, params)
 
     def nll(self, ids: list[int], chunk: int) -> np.ndarray:
@@ -79,8 +97,12 @@ class GenaiBackend:
         return np.concatenate(out)
 
     def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode:
+        return self.decode(prompt_ids, new_tokens, stop_at_eos=stop_at_eos)
+
+    def decode(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool,
+               sampling: Sampling | None = None) -> Decode:
         total = len(prompt_ids) + new_tokens
-        gen = self._generator(total, 0 if stop_at_eos else total)
+        gen = self._generator(total, 0 if stop_at_eos else total, sampling)
         t0 = time.perf_counter()
         gen.append_tokens(prompt_ids)
         tokens: list[int] = []
@@ -134,9 +156,27 @@ class TorchBackend:
         return np.concatenate(out)
 
     def greedy(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool) -> Decode:
-        """Greedy decoding step by step with the KV cache (the same loop shape as GenAI's)."""
+        return self.decode(prompt_ids, new_tokens, stop_at_eos=stop_at_eos)
+
+    def _pick(self, logits: object, sampling: Sampling | None, rng: object) -> int:
+        torch = self.torch
+        if sampling is None:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)  # type: ignore[union-attr]
+        if sampling.top_p < 1.0:  # the smallest set of tokens whose probability reaches top_p
+            sorted_probs, order = torch.sort(probs, descending=True)
+            outside = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= sampling.top_p
+            sorted_probs[outside] = 0.0
+            probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+        return int(torch.multinomial(probs, 1, generator=rng))
+
+    def decode(self, prompt_ids: list[int], new_tokens: int, *, stop_at_eos: bool,
+               sampling: Sampling | None = None) -> Decode:
+        """Decoding step by step with the KV cache (the same loop shape as GenAI's): greedy, or
+        sampled from a generator of its own seeded with ``sampling.seed`` (the global seed untouched)."""
         torch = self.torch
         eos = set(self.eos if isinstance(self.eos, list) else [self.eos] if self.eos is not None else [])
+        rng = torch.Generator().manual_seed(sampling.seed) if sampling is not None else None
         tokens: list[int] = []
         with torch.inference_mode():
             t0 = time.perf_counter()
@@ -147,7 +187,7 @@ class TorchBackend:
                 if not stop_at_eos and eos and len(tokens) < new_tokens:
                     logits = logits.clone()
                     logits[list(eos)] = float("-inf")
-                token = int(torch.argmax(logits))
+                token = self._pick(logits, sampling, rng)
                 tokens.append(token)
                 if len(tokens) == 1:
                     t_first = time.perf_counter()

@@ -9,6 +9,11 @@ perplexity measures what the model was trained to produce.
 Endpoints answer through the Chat pane's OpenAI-compatible client, greedily (temperature 0),
 with a timeout, retries with exponential backoff, and the key read from the environment
 only. They give no token probabilities here, so no perplexity.
+
+The evaluator asks for greedy answers; a teacher generating data (``engine/distill``) may ask
+for sampled ones (``sampling``), and needs to know whether each answer finished (end of
+sequence) or was cut off at ``max_new_tokens``, and, from an endpoint, how many requests it
+spent against its budget.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from ..compare.backends import Sampling
 
 NLL_CHUNK = 512
 
@@ -30,6 +38,12 @@ class Answer:
     text: str
     tokens: int
     seconds: float
+    finished: bool = True
+    """The model ended the answer itself (end of sequence), rather than at ``max_new_tokens``."""
+
+
+class RequestBudgetSpent(WorkbenchError):
+    """An endpoint's request budget is used up (not retried: no request is made)."""
 
 
 class Answerer(Protocol):
@@ -39,7 +53,8 @@ class Answerer(Protocol):
     @property
     def scores_perplexity(self) -> bool: ...
 
-    def answer(self, messages: list[dict[str, str]], max_new_tokens: int) -> Answer: ...
+    def answer(self, messages: list[dict[str, str]], max_new_tokens: int,
+               sampling: Sampling | None = None) -> Answer: ...
 
     def reference_nll(self, messages: list[dict[str, str]], reference: str) -> tuple[float, int] | None: ...
 
@@ -70,16 +85,20 @@ class LocalAnswerer:
         return list(self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                                        return_dict=True)["input_ids"])
 
-    def answer(self, messages: list[dict[str, str]], max_new_tokens: int) -> Answer:
+    def answer(self, messages: list[dict[str, str]], max_new_tokens: int,
+               sampling: Sampling | None = None) -> Answer:
+        """Greedy without ``sampling`` (or at temperature 0), else sampled with its seed."""
         ids = self._prompt_ids(messages)
         room = self.backend.context_length - len(ids)
         if room < 1:
             raise WorkbenchError(f"the prompt has {len(ids)} tokens, the model's context is {self.backend.context_length}")
         start = time.perf_counter()
-        decode = self.backend.greedy(ids, min(max_new_tokens, room), stop_at_eos=True)
+        sampled = sampling if sampling is not None and sampling.temperature > 0 else None
+        decode = self.backend.decode(ids, min(max_new_tokens, room), stop_at_eos=True, sampling=sampled)
         tokens = [t for t in decode.tokens if t not in self.eos]
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        return Answer(text.strip(), len(decode.tokens), time.perf_counter() - start)
+        finished = bool(decode.tokens) and decode.tokens[-1] in self.eos
+        return Answer(text.strip(), len(decode.tokens), time.perf_counter() - start, finished)
 
     def reference_ids(self, messages: list[dict[str, str]], reference: str) -> tuple[list[int], list[int]]:
         """(prompt ids, the reference's ids as the template renders the assistant turn)."""
@@ -107,16 +126,21 @@ class LocalAnswerer:
 
 
 class EndpointAnswerer:
-    """An OpenAI-compatible endpoint, greedy, with retries and backoff."""
+    """An OpenAI-compatible endpoint, greedy unless asked to sample, with retries and backoff.
+
+    ``requests`` counts the answer requests made (each retry is one); with ``max_requests`` set,
+    an answer that would exceed it raises ``RequestBudgetSpent`` instead of asking."""
 
     kind = "http"
     scores_perplexity = False
 
     def __init__(self, url: str, *, model: str | None, api_key_env: str, timeout: float, retries: int,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, max_requests: int | None = None) -> None:
         from ..chat.http_backend import HttpBackend
 
         self.retries, self.sleep = retries, sleep
+        self.url = url
+        self.max_requests, self.requests = max_requests, 0
         self.client = self._retry(lambda: HttpBackend(url, model=model, api_key_env=api_key_env, timeout=timeout))
         self.label = self.client.label
 
@@ -132,14 +156,27 @@ class EndpointAnswerer:
                 self.sleep(2.0 ** attempt)
         raise AssertionError("unreachable")
 
-    def answer(self, messages: list[dict[str, str]], max_new_tokens: int) -> Answer:
+    def answer(self, messages: list[dict[str, str]], max_new_tokens: int,
+               sampling: Sampling | None = None) -> Answer:
+        """``finished`` is judged by the count: an answer of ``max_new_tokens`` tokens was cut off."""
         from ..chat.session import answer
         from ..chat.types import GenParams, Message
 
-        params = GenParams(temperature=0.0, max_new_tokens=max_new_tokens)
+        sampled = sampling is not None and sampling.temperature > 0
+        params = (GenParams(temperature=sampling.temperature, top_p=sampling.top_p, seed=sampling.seed,
+                            max_new_tokens=max_new_tokens) if sampled and sampling is not None
+                  else GenParams(temperature=0.0, max_new_tokens=max_new_tokens))
         turns = [Message(role=m["role"], content=m["content"]) for m in messages]
-        reply = self._retry(lambda: answer(self.client, turns, params))
-        return Answer(reply.text.strip(), reply.tokens, reply.seconds)
+
+        def ask() -> Any:
+            if self.max_requests is not None and self.requests >= self.max_requests:
+                raise RequestBudgetSpent(f"{self.url}: the request budget of {self.max_requests} requests is spent",
+                                         hint="raise max_requests (--set max_requests=N) and resume")
+            self.requests += 1
+            return answer(self.client, turns, params)
+
+        reply = self._retry(ask)
+        return Answer(reply.text.strip(), reply.tokens, reply.seconds, reply.tokens < max_new_tokens)
 
     def reference_nll(self, messages: list[dict[str, str]], reference: str) -> tuple[float, int] | None:
         return None
@@ -167,8 +204,10 @@ def refuse_unsupported(resolved: Any, target: str) -> None:
 
 def open_answerer(target: str, *, adapter: str | None = None, threads: int = 1, endpoint_model: str | None = None,
                   api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0, retries: int = 3,
+                  max_requests: int | None = None,
                   on_status: Callable[[str], None] = lambda _text: None) -> Answerer:
-    """Resolve ``target`` as the Chat pane does (a missing preset variant is built first) and load it."""
+    """Resolve ``target`` as the Chat pane does (a missing preset variant is built first) and load it;
+    ``max_requests`` is an endpoint's request budget (ignored for a local model)."""
     from ..chat.locate import resolve_target
 
     resolved = resolve_target(target, adapter=adapter)
@@ -176,7 +215,7 @@ def open_answerer(target: str, *, adapter: str | None = None, threads: int = 1, 
         if adapter:
             raise WorkbenchError(f"{target}: an adapter applies to a local model, not to an endpoint")
         return EndpointAnswerer(resolved.spec, model=endpoint_model, api_key_env=api_key_env, timeout=timeout,
-                                retries=retries)
+                                retries=retries, max_requests=max_requests)
     assert resolved.folder is not None
     refuse_unsupported(resolved, target)
     if resolved.kind == "onnx" and not (resolved.folder / "genai_config.json").is_file():
