@@ -1,0 +1,124 @@
+"""The distill job on the tiny model: every phase, the card, resume after kill -9, refusals at launch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from slm_workbench.config.distill import DistillRecipe
+from slm_workbench.engine.distill.layout import read_card, read_state
+from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.runs import launcher
+from slm_workbench.engine.runs.run import Run
+from slm_workbench.engine.runs.store import RunStore
+from tests.engine.eval.conftest import ROWS, write_jsonl
+
+PROMPTS = [{"messages": [{"role": "user", "content": f"Where does user {i} live?"},
+                         {"role": "assistant", "content": f"User {i} lives in Oslo."}]} for i in range(6)]
+
+
+@pytest.fixture
+def distill_recipe(tiny_model_dir: Path, tmp_path: Path):
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
+    heldout = write_jsonl(tmp_path / "heldout.jsonl", ROWS)
+
+    def make(**overrides) -> DistillRecipe:
+        base = dict(
+            teacher=str(tiny_model_dir), teacher_variant=None,
+            generate={"prompts": str(prompts), "max_new_tokens": 8, "filters": {"drop_truncated": False}},
+            student={"keep_layers": 1},
+            train={"max_steps": 4, "batch_size": 2, "max_length": 64, "save_steps": 2, "eval_fraction": 0.0,
+                   "learning_rate": 1e-3, "threads": 1, "logging_steps": 1},
+            card={"data": str(heldout), "examples": 3, "variant": "torch", "threads": 1, "new_tokens": 8,
+                  "decode_runs": 1, "rounds": 1},
+        )
+        base.update(overrides)
+        return DistillRecipe.model_validate(base)
+
+    return make
+
+
+def wait_until(predicate, timeout: float = 300.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.timeout(600)
+def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_model_dir: Path) -> None:
+    run_dir = launcher.start_recipe(distill_recipe(), title="distill test")
+    info = launcher.wait_for(run_dir, timeout=540)
+    assert info.state == "done", (run_dir / "worker.log").read_text()[-3000:]
+    state = read_state(run_dir)
+    assert {p.name: p.state for p in state.phases} == {
+        "teacher": "skipped", "generate": "done", "student": "done", "train": "done", "export": "skipped",
+        "card": "done"}
+    generate, train = Run.get(state.run_of("generate")), Run.get(state.run_of("train"))
+    assert generate.stage == "data.generate" and train.stage == "train"
+    rows = [json.loads(line) for line in (Path(state.generated) / "rows.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(f"p{i}-s0" for i in range(6))  # every prompt, once
+    student = Path(state.student["spec"])
+    assert json.loads((student / "config.json").read_text())["num_hidden_layers"] == 1
+    assert train.recipe().model == str(student) and train.recipe().data.endswith("data.jsonl")
+    assert train.recipe().method == "full"  # a cut student trains every weight unless told otherwise
+    card = read_card(run_dir)
+    assert card is not None and card["method"] == "sft" and card["train_run"] == train.id
+    for key in ("speedup", "memory_ratio", "accuracy_retained"):
+        assert key in card
+    assert card["speedup"] == round(card["student"]["decode_tok_s"] / card["teacher"]["decode_tok_s"], 4)
+    assert card["teacher"]["layers"] == 2 and card["student"]["layers"] == 1
+    assert (run_dir / "artifacts" / "card.md").is_file()
+
+
+@pytest.mark.timeout(600)
+def test_a_killed_distillation_resumes_from_its_phase_with_the_same_child_runs(distill_recipe) -> None:
+    recipe = distill_recipe(train={"max_steps": 40, "batch_size": 2, "max_length": 64, "save_steps": 5,
+                                   "eval_fraction": 0.0, "learning_rate": 1e-3, "threads": 1})
+    run_dir = launcher.start_recipe(recipe, title="distill kill test")
+    wait_until(lambda: read_state(run_dir).phase("train").run is not None, what="the training phase")
+    store = RunStore(run_dir.parent)
+    before = read_state(run_dir)
+    os.killpg(store.info(run_dir).status.pgid, signal.SIGKILL)  # the distillation dies; its child trains on
+    wait_until(lambda: store.info(run_dir).state == "interrupted", what="the run read as interrupted")
+    launcher.resume_job(store.info(run_dir))
+    info = launcher.wait_for(run_dir, timeout=540)
+    assert info.state == "done", (run_dir / "worker.log").read_text()[-3000:]
+    after = read_state(run_dir)
+    assert after.run_of("generate") == before.run_of("generate")  # not generated again
+    assert after.run_of("train") == before.run_of("train")  # the same training run, followed or resumed
+    assert read_card(run_dir) is not None
+
+
+def test_launch_refuses_a_student_with_as_many_layers_as_the_teacher(distill_recipe) -> None:
+    with pytest.raises(WorkbenchError, match="keep_layers 2 is not below the teacher's 2 layers"):
+        launcher.start_recipe(distill_recipe(student={"keep_layers": 2}))
+
+
+def test_launch_refuses_what_an_endpoint_teacher_cannot_give(distill_recipe) -> None:
+    with pytest.raises(WorkbenchError, match="no weights to cut"):
+        launcher.start_recipe(distill_recipe(teacher="http://127.0.0.1:9/v1"))
+    with pytest.raises(WorkbenchError, match="gkd needs the teacher's logits"):
+        launcher.start_recipe(distill_recipe(teacher="http://127.0.0.1:9/v1", student={"model": "x"}, method="gkd"))
+
+
+def test_launch_refuses_missing_prompts(distill_recipe, tmp_path: Path) -> None:
+    with pytest.raises(WorkbenchError, match="generate.prompts: no such file"):
+        launcher.start_recipe(distill_recipe(generate={"prompts": str(tmp_path / "nope.jsonl")}))
+    assert not RunStore().list()  # nothing started
+
+
+def test_the_recipe_names_one_teacher_and_one_student() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="exactly one of teacher"):
+        DistillRecipe.model_validate({"generate": {"prompts": "p"}, "student": {"keep_layers": 1}})
+    with pytest.raises(ValidationError, match="train.model is set by the distillation"):
+        DistillRecipe.model_validate({"teacher": "t", "generate": {"prompts": "p"}, "student": {"keep_layers": 1},
+                                      "train": {"model": "x"}})
