@@ -29,10 +29,6 @@ from .layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED
 CARD_WORK = "card-work"
 
 
-def is_endpoint(spec: str | None) -> bool:
-    return bool(spec) and spec.startswith(("http://", "https://"))  # type: ignore[union-attr]
-
-
 def _count(_text: str, _line_no: int) -> int:
     return 1
 
@@ -101,7 +97,7 @@ class Distillation:
         recipe = self.recipe
         if recipe.teacher is not None:
             spec = recipe.teacher
-            if is_endpoint(spec):
+            if spec.startswith(("http://", "https://")):
                 self.state.teacher = {"spec": spec, "answers": spec, "pytorch": None, "endpoint": True}
                 return "skipped"
             base, variant = split_variant(spec)

@@ -93,7 +93,8 @@ def check_eval(recipe: Any) -> LaunchNeeds:
 def check_distill(recipe: Any) -> LaunchNeeds:
     """What no flag fixes: a teacher that names nothing, a student it cannot give, missing prompts or card data."""
     from ..data.sources import DEMO_ALIASES
-    from ..distill.stage import is_endpoint, teacher_layers
+    from ..distill.generate_stage import is_endpoint
+    from ..distill.stage import teacher_layers
 
     teacher = recipe.teacher
     if is_endpoint(teacher):
@@ -108,9 +109,13 @@ def check_distill(recipe: Any) -> LaunchNeeds:
         if layers is not None and recipe.student.keep_layers >= layers:
             raise WorkbenchError(f"student.keep_layers {recipe.student.keep_layers} is not below the teacher's "
                                  f"{layers} layers", hint=f"keep 1 to {layers - 1} layers")
-    for where, value in (("generate.prompts", recipe.generate.prompts), ("card.data", recipe.card.data)):
-        if value is not None and value not in DEMO_ALIASES and not Path(value).expanduser().exists():
-            raise WorkbenchError(f"{where}: no such file or folder: {value}")
+    from ...config.generate import GenerateRecipe
+    from ..distill.generate_stage import resolve_inputs
+
+    resolve_inputs(GenerateRecipe.model_validate({**recipe.generate.model_dump(), "teacher": teacher or "teacher"}))
+    card = recipe.card.data
+    if card is not None and card not in DEMO_ALIASES and not Path(card).expanduser().exists():
+        raise WorkbenchError(f"card.data: no such file or folder: {card}")
     return LaunchNeeds()
 
 

@@ -109,7 +109,7 @@ def test_launch_refuses_what_an_endpoint_teacher_cannot_give(distill_recipe) -> 
 
 
 def test_launch_refuses_missing_prompts(distill_recipe, tmp_path: Path) -> None:
-    with pytest.raises(WorkbenchError, match="generate.prompts: no such file"):
+    with pytest.raises(WorkbenchError, match="no such prompts file or dataset: .*nope.jsonl"):
         launcher.start_recipe(distill_recipe(generate={"prompts": str(tmp_path / "nope.jsonl")}))
     assert not RunStore().list()  # nothing started
 
