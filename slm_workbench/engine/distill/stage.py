@@ -100,7 +100,8 @@ class Distillation:
             if spec.startswith(("http://", "https://")):
                 self.state.teacher = {"spec": spec, "answers": spec, "pytorch": None, "endpoint": True}
                 return "skipped"
-            base, variant = split_variant(spec)
+            found = split_variant(spec)
+            base, variant = found.base, found.variant
             answers = spec if variant else (f"{spec}:{recipe.teacher_variant}" if recipe.teacher_variant else spec)
             self.state.teacher = {"spec": spec, "answers": answers, "pytorch": base}
             return "skipped"

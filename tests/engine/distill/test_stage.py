@@ -30,7 +30,8 @@ def distill_recipe(tiny_model_dir: Path, tmp_path: Path):
     def make(**overrides) -> DistillRecipe:
         base = dict(
             teacher=str(tiny_model_dir), teacher_variant=None,
-            generate={"prompts": str(prompts), "max_new_tokens": 8, "filters": {"drop_truncated": False}},
+            generate={"prompts": str(prompts), "max_new_tokens": 16, "temperature": 1.0, "seed": 3,
+                      "filters": {"drop_truncated": False}},  # a random model greedily repeats a blank token
             student={"keep_layers": 1},
             train={"max_steps": 4, "batch_size": 2, "max_length": 64, "save_steps": 2, "eval_fraction": 0.0,
                    "learning_rate": 1e-3, "threads": 1, "logging_steps": 1},
