@@ -64,7 +64,7 @@ async def test_pane_keys_work_after_launching_from_the_train_pane(tmp_path: Path
                     launcher.stop_job(run, force=True)
 
 
-@pytest.mark.parametrize("pane_id", ["data", "train", "eval", "quantize", "chat", "deploy"])
+@pytest.mark.parametrize("pane_id", ["data", "train", "eval", "distill", "quantize", "chat", "deploy"])
 async def test_escape_leaves_a_text_field_in_every_pane(tmp_path: Path, pane_id: str) -> None:
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -46,11 +46,6 @@ def go_to(key: str):
     return run_before
 
 
-def test_planned_pane(snap_compare, tmp_path: Path) -> None:
-    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=go_to(pane_key("distill")))
-
-
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_quantize_pane_with_a_report(snap_compare, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
     shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)

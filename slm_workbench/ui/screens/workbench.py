@@ -56,11 +56,12 @@ PANE_CLASSES: dict[str, str] = {
     "sweep": "slm_workbench.ui.screens.sweep_pane:SweepPane",
     "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
     "eval": "slm_workbench.ui.screens.eval_pane:EvalPane",
+    "distill": "slm_workbench.ui.screens.distill_pane:DistillPane",
     "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
     "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",
     "deploy": "slm_workbench.ui.screens.deploy_pane:DeployPane",
 }
-"""Built panes; the others show a PlannedPane (what the step will do, what does it today)."""
+"""The pane class of every entry of ``PANES``."""
 
 
 class DeferredPane(Container):
@@ -121,12 +122,7 @@ class WorkbenchScreen(Screen):
         return DeferredPane(lambda: self.build_pane(pane_id, id=f"{pane_id}-pane"), id=pane_id)
 
     def build_pane(self, pane_id: str, **kwargs) -> Widget:
-        target = PANE_CLASSES.get(pane_id)
-        if target is None:
-            from .planned_pane import PLANNED_STEPS, PlannedPane
-
-            return PlannedPane(PLANNED_STEPS[pane_id], **kwargs)
-        module, _, name = target.partition(":")
+        module, _, name = PANE_CLASSES[pane_id].partition(":")
         return getattr(importlib.import_module(module), name)(self.context, **kwargs)
 
     def show_pane(self, pane_id: str) -> None:

@@ -1,0 +1,181 @@
+"""What a distillation will cost, before anything is loaded: the student's size and work per token
+against the teacher's, and whether the student's training fits in memory.
+
+Read from the teacher's ``config.json`` and safetensors headers only (no torch), so the Distill
+pane can show it as the form is edited. A ``keep_layers`` student is the teacher's config with
+fewer decoder layers (embeddings, norms and head kept): its parameters and multiply-adds per token
+follow from the shapes. The head counts: SmolLM2-135M spends ~28M of its ~134M multiply-adds per
+token in its 49152x576 head, so 10 of 30 layers cut the work only ~2.1x. The training figure is
+the Train pane's estimate (``engine/train/memory.py``) for the student's config; logit distillation
+adds the teacher's fp32 weights in the same process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...config.distill import DistillRecipe
+from ..models.info import safetensors_parameters
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What decides a decoder's size and its work per token."""
+
+    layers: int
+    params: int
+    macs_per_token: int
+    """Multiply-adds of the linear layers and the head for one token (attention scores left out:
+    small at the short contexts distillation answers at)."""
+
+
+def _layer_linear(config: dict[str, Any]) -> int:
+    h = config["hidden_size"]
+    heads = config["num_attention_heads"]
+    kv = config.get("num_key_value_heads") or heads
+    head_dim = config.get("head_dim") or h // heads
+    inter = config.get("intermediate_size") or 4 * h
+    return 2 * h * heads * head_dim + 2 * h * kv * head_dim + 3 * h * inter
+
+
+def shape(config: dict[str, Any], params: int | None = None, keep_layers: int | None = None) -> Shape:
+    """The decoder ``config`` describes, or its copy keeping ``keep_layers`` layers. ``params``: the
+    counted total (safetensors), used as is for the whole model; computed from the shapes otherwise."""
+    h, vocab, layers = config["hidden_size"], config["vocab_size"], config["num_hidden_layers"]
+    per_layer = _layer_linear(config) + 2 * h  # the linear layers and two norms
+    tied = bool(config.get("tie_word_embeddings", False))
+    head = h * vocab
+    fixed = vocab * h + h + (0 if tied else head)  # embeddings, final norm, an untied head
+    kept = layers if keep_layers is None else min(keep_layers, layers)
+    if params is None or keep_layers is not None:
+        total = fixed + kept * per_layer
+        if params is not None:  # keep what the counted total has beyond the shapes (biases, rotary buffers)
+            total += max(0, params - (fixed + layers * per_layer)) * kept // layers
+        params = total
+    return Shape(kept, params, kept * _layer_linear(config) + head)
+
+
+def read_shape(folder: Path, keep_layers: int | None = None) -> Shape:
+    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    return shape(config, safetensors_parameters(Path(folder)) or None, keep_layers)
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    return json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class DistillEstimate:
+    teacher: Shape | None
+    student: Shape | None
+    train_gib: float | None
+    """The student's training (plus the teacher for logit KD), GiB; None when unknown."""
+    available_gib: float | None
+    unknown: str = ""
+    """Why part of it is unknown (an endpoint teacher, a model not prepared yet)."""
+
+    @property
+    def fits(self) -> bool | None:
+        if self.train_gib is None or self.available_gib is None:
+            return None
+        return self.train_gib * 1.1 <= self.available_gib
+
+    def line(self) -> str:
+        """The estimate in one line, for the form."""
+        parts = []
+        t, s = self.teacher, self.student
+        if t is not None:
+            parts.append(f"teacher {t.params / 1e6:.1f}M params, {_layers(t.layers)}")
+        if s is not None:
+            text = f"student {s.params / 1e6:.1f}M, {_layers(s.layers)}"
+            if t is not None:
+                text += f" ({s.params / t.params:.0%} of the teacher; ~{t.macs_per_token / s.macs_per_token:.1f}x " \
+                        "less work per token)"
+            parts.append(text)
+        if self.train_gib is not None:
+            text = f"training ~{self.train_gib:.1f} GiB"
+            if self.available_gib is not None:
+                text += f" of {self.available_gib:.1f} GiB free: " + ("fits" if self.fits else "does NOT fit")
+            parts.append(text)
+        if self.unknown:
+            parts.append(self.unknown)
+        return " · ".join(parts)
+
+
+def _layers(n: int) -> str:
+    return f"{n} layer{'' if n == 1 else 's'}"
+
+
+def teacher_folder(recipe: DistillRecipe, run_store: Any = None) -> tuple[Path | None, str]:
+    """The HF folder whose config describes the teacher (a run's merged model or its base: the same
+    shapes), or (None, why not)."""
+    from ..models.resolve import parse_model
+    from ..runs.run import Run
+
+    if recipe.teacher_recipe is not None:
+        from ...config.loading import load_recipe
+        from ...shipped import shipped_recipes
+
+        path = shipped_recipes().get(recipe.teacher_recipe) or Path(recipe.teacher_recipe).expanduser()
+        try:
+            model = load_recipe(path).model
+        except Exception:  # noqa: BLE001 - a bad recipe is the job's to name; here the estimate is just unknown
+            return None, f"teacher recipe {recipe.teacher_recipe} not readable"
+    else:
+        spec = recipe.teacher or ""
+        if spec.startswith(("http://", "https://")):
+            return None, "an endpoint teacher: its size is unknown here"
+        model = spec
+        base, _, _variant = spec.partition(":")
+        run = Run.find(base, run_store) if base else None
+        if run is not None:
+            folder = run.model_folder()
+            if folder is not None:
+                return folder, ""
+            try:
+                return run.base_model(), ""
+            except Exception:  # noqa: BLE001 - a damaged run: no estimate
+                return None, f"run {run.id} names no model"
+        model = base or spec
+    ref = parse_model(model)
+    if not ref.prepared:
+        return None, f"{ref.name} is not prepared yet (the job prepares it)"
+    return ref.folder, ""
+
+
+def estimate(recipe: DistillRecipe, *, run_store: Any = None, device: str = "cpu",
+             available: float | None = None) -> DistillEstimate:
+    """The teacher's and student's shapes and the student's training memory (``available``: bytes free)."""
+    from ...config.train import TrainRecipe
+    from ..models.resolve import parse_model
+    from ..train import memory
+
+    folder, why = teacher_folder(recipe, run_store)
+    teacher = read_shape(folder) if folder is not None else None
+    student_config: dict[str, Any] | None = None
+    student = None
+    if recipe.student.keep_layers is not None:
+        if folder is not None:
+            student_config = {**_config(folder), "num_hidden_layers": min(recipe.student.keep_layers,
+                                                                          teacher.layers if teacher else 10**6)}
+            student = read_shape(folder, recipe.student.keep_layers)
+    else:
+        ref = parse_model(recipe.student.model)
+        if ref.prepared:
+            student_config, student = _config(ref.folder), read_shape(ref.folder)
+        else:
+            why = why or f"{ref.name} is not prepared yet (the job prepares it)"
+    train_gib = None
+    if student_config is not None and student is not None:
+        train = TrainRecipe.model_validate({**recipe.train, "model": "student", "data": "generated"})
+        est = memory._estimate(train, student_config, student.params, device == "cuda", available)
+        total = est.total
+        if recipe.method != "sft" and teacher is not None:
+            total += teacher.params * 4  # the teacher's fp32 weights beside the student
+        train_gib = total / GIB
+    return DistillEstimate(teacher, student, train_gib, available / GIB if available is not None else None, why)
