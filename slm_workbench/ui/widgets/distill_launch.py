@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
+from ...engine.errors import WorkbenchError
 from .data_source import PathSuggester
 from .recipe_form import RecipeForm
 
@@ -273,6 +274,10 @@ class DistillLaunch(Vertical):
             line = error_line("; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in errors))
             self._show_error(line)
             raise ValueError(line) from None
+        except WorkbenchError as exc:  # a teacher_recipe that names no recipe file
+            self._mark([])
+            self._show_error(exc.message)
+            raise ValueError(exc.message) from None
         self._mark([])
         self._show_error("")
         return recipe
@@ -310,7 +315,7 @@ class DistillLaunch(Vertical):
         self._generation += 1
         try:
             recipe = DistillRecipe.model_validate(self.data())
-        except (ValidationError, ValueError):
+        except (ValidationError, ValueError, WorkbenchError):
             waiting = Text("memory estimate: once the recipe is valid", style="dim")
             self.query_one("#dl-estimate", Static).update(waiting)
             return
