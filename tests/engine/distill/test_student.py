@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.engine.distill.student import (
-    STUDENT_JSON, cut_layers, estimate_student, kept_layers, read_student, teacher_folder, teacher_tokenizer_folder,
+    cut_layers, estimate_student, kept_layers, read_student, teacher_folder, teacher_tokenizer_folder,
 )
 from slm_workbench.engine.errors import WorkbenchError
 
