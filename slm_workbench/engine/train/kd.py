@@ -8,7 +8,10 @@ The train stage builds one of these instead of ``SFTTrainer`` when ``distill`` i
   (``lmbda`` 0) costs one teacher forward per step: what a CPU affords.
 - ``distillation``: TRL's ``DistillationTrainer``: always on-policy (every optimizer step the student
   answers each prompt, up to ``max_new_tokens``), the teacher scores the answers.
-- ``gold``: TRL's ``GOLDTrainer`` across tokenizers: refused here (``launch_errors`` says why).
+- ``gold``: TRL's ``GOLDTrainer`` (experimental): the same divergence with ``lmbda`` on-policy batches;
+  across tokenizers (a teacher with another vocabulary) it aligns the two tokenizations of each
+  answer (ULD loss), so it trains on the prepared dataset's chat rows (``messages``), which it
+  tokenizes for each model itself.
 
 Their configs start from the same keyword arguments the stage gives ``SFTConfig`` (fp32 on CPU,
 gradient checkpointing only when asked, the recipe's learning rate, steps, batch and cadence) and get
@@ -31,12 +34,6 @@ from typing import Any
 from ...config.train import TrainRecipe
 from ..errors import WorkbenchError
 from ..runs.context import RunContext
-
-GOLD_REFUSAL = ("method gold is not available in the training stage: GOLD's cross-tokenizer loss (ULD) is "
-                "experimental in TRL and is not wired to prepared datasets here — use method sft (response-based: "
-                "train on the teacher's answers, any vocabulary) or a student that shares the teacher's vocabulary "
-                "with gkd")
-
 
 # -- vocabularies ------------------------------------------------------------------------
 def _vocabulary(folder: Path) -> dict[str, int] | None:
@@ -75,7 +72,7 @@ def vocabulary_mismatch(student: Path, teacher: Path, method: str, teacher_label
     s_rows, t_rows = _embedding_rows(student), _embedding_rows(teacher)
     who = f" ({teacher_label})" if teacher_label else ""
     advice = (f": {method} matches the two models' next-token distributions and needs a shared vocabulary — "
-              "use method sft (response-based: train on the teacher's answers)")
+              "use method sft (response-based: train on the teacher's answers) or gold (across tokenizers)")
     if s_vocab is not None and t_vocab is not None and s_vocab != t_vocab:
         if len(s_vocab) != len(t_vocab):
             return (f"the teacher's vocabulary{who} has {len(t_vocab)} tokens, the student's {len(s_vocab)}" + advice)
@@ -91,10 +88,8 @@ def vocabulary_mismatch(student: Path, teacher: Path, method: str, teacher_label
 def launch_errors(recipe: TrainRecipe, student_folder: Path | None) -> list[str]:
     """What no flag fixes about the ``distill`` section, found without loading torch: the launch check."""
     kd = recipe.distill
-    if kd is None:
+    if kd is None or kd.method == "gold":
         return []
-    if kd.method == "gold":
-        return [GOLD_REFUSAL]
     from ..distill.student import teacher_tokenizer_folder
 
     try:
@@ -121,8 +116,6 @@ def teacher_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:
 def check_teacher(recipe: TrainRecipe, student_folder: Path, teacher: Path) -> None:
     """Raise the one-line refusal before any weight loads (the launch check may have been skipped)."""
     assert recipe.distill is not None
-    if recipe.distill.method == "gold":
-        raise WorkbenchError(GOLD_REFUSAL)
     problem = vocabulary_mismatch(student_folder, teacher, recipe.distill.method, recipe.distill.teacher)
     if problem:
         raise WorkbenchError(problem)
@@ -191,6 +184,14 @@ def prompt_dataset(split: Any) -> Any:
     return split.map(prompt, remove_columns=split.column_names)
 
 
+def chat_dataset(split: Any) -> Any:
+    """A prepared split as its chat rows only (GOLD tokenizes them for the student and the teacher)."""
+    if "messages" not in split.column_names:
+        raise WorkbenchError("method gold needs chat rows (a messages column) in the prepared dataset: it tokenizes "
+                             "each answer for the student and the teacher itself")
+    return split.select_columns(["messages"])
+
+
 def _raw_splits(data: Any) -> tuple[Any, Any | None]:
     from datasets import load_from_disk
 
@@ -205,7 +206,8 @@ def _only_fields(config_class: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in known}
 
 
-def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any, teacher: Any) -> tuple[Any, tuple[Any, Any]]:
+def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any, teacher: Any, *,
+                     student_folder: Path, teacher_folder: Path) -> tuple[Any, tuple[Any, Any]]:
     """The TRL trainer for ``recipe.distill.method`` with the training stage's arguments and callbacks."""
     from transformers import EarlyStoppingCallback
 
@@ -258,5 +260,18 @@ def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: An
             processing_class=tokenizer, callbacks=callbacks,
         )
     else:
-        raise WorkbenchError(GOLD_REFUSAL)
+        from trl.experimental.gold import GOLDConfig, GOLDTrainer
+
+        across = vocabulary_mismatch(student_folder, teacher_folder, "gkd") is not None
+        print(f"[train] gold: {'different vocabularies, ULD loss across tokenizers' if across else 'shared vocabulary'}",
+              flush=True)
+        args = GOLDConfig(**_only_fields(GOLDConfig, common), temperature=kd.temperature, lmbda=kd.lmbda, beta=kd.beta,
+                          seq_kd=kd.seq_kd, max_completion_length=kd.max_new_tokens, use_uld_loss=across,
+                          teacher_tokenizer_name_or_path=str(teacher_folder) if across else None)
+        train_raw, eval_raw = _raw_splits(data)
+        trainer = GOLDTrainer(
+            model=loaded.model, teacher_model=teacher, args=args, train_dataset=chat_dataset(train_raw),
+            eval_dataset=chat_dataset(eval_raw) if has_eval else None, processing_class=loaded.tokenizer,
+            callbacks=callbacks,
+        )
     return trainer, (stop, nan)

@@ -111,7 +111,8 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
     if teacher is not None:
         from .kd import build_kd_trainer
 
-        trainer, guards = build_kd_trainer(recipe, ctx, loaded, data, teacher)
+        trainer, guards = build_kd_trainer(recipe, ctx, loaded, data, teacher, student_folder=folder,
+                                           teacher_folder=teacher_dir)
     else:
         trainer, guards = build_trainer(recipe, ctx, loaded, data)
     if recipe.num_nodes > 1:

@@ -82,7 +82,8 @@ def test_another_vocabulary_is_one_clear_line_before_the_job(tiny_recipe, other_
     with pytest.raises(WorkbenchError) as err:
         start_recipe(recipe, title="mismatch")
     message = str(err.value)
-    assert "300 tokens" in message and "49152" in message and "method sft" in message and "\n" not in message
+    assert "300 tokens" in message and "49152" in message and "method sft" in message and "gold" in message
+    assert "\n" not in message
     assert RunStore().list() == []
     from slm_workbench.engine.train.kd import check_teacher
 
@@ -108,9 +109,14 @@ def test_same_size_but_remapped_vocabulary_is_refused(tmp_path: Path, tiny_model
     assert vocabulary_mismatch(tiny_model_dir, tiny_model_dir, "gkd") is None
 
 
-def test_gold_is_refused_with_one_line(tiny_recipe, tiny_deep_model_dir: Path) -> None:
-    with pytest.raises(WorkbenchError, match="method gold is not available in the training stage.*method sft"):
-        start_recipe(tiny_recipe(distill={"teacher": str(tiny_deep_model_dir), "method": "gold"}), title="gold")
+def test_gold_distils_across_tokenizers(tiny_recipe, tiny_model_dir: Path, other_vocab_model_dir: Path) -> None:
+    recipe = tiny_recipe(model=str(tiny_model_dir), method="full", max_steps=2, eval_fraction=0.0, save_steps=2,
+                         distill={"teacher": str(other_vocab_model_dir), "method": "gold", "max_new_tokens": 4})
+    run_dir = start_recipe(recipe, title="gold")  # no vocabulary refusal for gold
+    done(run_dir)
+    assert "ULD loss across tokenizers" in (run_dir / "worker.log").read_text()
+    assert len(losses(run_dir)) == 2 and all(x == x for x in losses(run_dir))
+    assert (run_dir / "artifacts" / "model" / "model.safetensors").is_file()
 
 
 def test_memory_estimate_counts_the_teacher(tiny_recipe, student_dir: Path, tiny_deep_model_dir: Path) -> None:
