@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.export_fixtures"]
+pytest_plugins = ["tests.export_fixtures", "tests.kd_fixtures"]
 """``tiny_variants`` (the tiny model's fp32/int4/int4-hq GenAI folders, built once) for every test."""
 
 os.environ["HF_HUB_OFFLINE"] = "1"

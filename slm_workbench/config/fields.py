@@ -48,8 +48,11 @@ class RecipeField:
 
 
 def section(annotation: Any) -> type[BaseModel] | None:
-    """The nested recipe section a field holds, or None for a plain value."""
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    """The nested recipe section a field holds (also an optional one, ``Section | None``: absent until
+    one of its fields is given), or None for a plain value."""
+    kinds = members(annotation)
+    one = kinds[0] if len(kinds) == 1 else None
+    return one if isinstance(one, type) and issubclass(one, BaseModel) else None
 
 
 def recipe_fields(cls: type[BaseModel], exclude: Container[str] = ()) -> list[RecipeField]:
@@ -75,7 +78,7 @@ def recipe_fields(cls: type[BaseModel], exclude: Container[str] = ()) -> list[Re
 def field_at(cls: type[BaseModel], path: str) -> RecipeField:
     *parents, leaf = path.split(".")
     for name in parents:
-        cls = cls.model_fields[name].annotation  # type: ignore[assignment]
+        cls = section(cls.model_fields[name].annotation) or cls.model_fields[name].annotation  # type: ignore[assignment]
     return RecipeField(path, cls.model_fields[leaf])
 
 

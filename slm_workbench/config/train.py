@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from .base import Section
+from .kd import TrainDistillSection
 
 
 class LoraSection(Section):
@@ -101,6 +102,9 @@ class TrainRecipe(Section):
     """Extra logging besides metrics.jsonl (``tensorboard`` writes to ``artifacts/tensorboard``)."""
     trust_remote_code: bool = False
     """Allow model code from the model folder (off: only architectures transformers ships)."""
+    distill: TrainDistillSection | None = None
+    """Logit distillation from a teacher while training (TRL's GKD, DistillationTrainer or GOLD trainer
+    instead of SFT); the teacher loads beside the student. None: plain SFT on the data's answers."""
 
     @field_validator("node_rank")
     @classmethod

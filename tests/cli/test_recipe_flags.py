@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import types
+import typing
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,9 @@ def field_paths(cls: type[BaseModel], prefix: str = "") -> list[str]:
     out = []
     for name, info in cls.model_fields.items():
         annotation = info.annotation
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # an optional section: X | None
+            sections = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            annotation = sections[0] if sections else annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             out += field_paths(annotation, f"{prefix}{name}.")
         else:
@@ -201,3 +206,11 @@ def test_data_prepare_detach_runs_it_as_a_job(capsys, launcher, tmp_path, slmw_h
     assert main(["data", "prepare", str(data), "-o", str(tmp_path / "out"), "--detach"]) == 0
     [(recipe, _)] = calls["started"]
     assert recipe.source == str(data) and recipe.output == str(tmp_path / "out")
+
+
+def test_an_optional_section_takes_flags_and_stays_absent_without_them():
+    args = build_parser().parse_args(["train", "--data", "slmw:demo", "--distill-teacher", "big", "--distill-lmbda", "0.5"])
+    recipe = build_recipe(args, where="test")
+    assert recipe.distill is not None and recipe.distill.teacher == "big" and recipe.distill.lmbda == 0.5
+    assert recipe.distill.method == "gkd"
+    assert build_recipe(build_parser().parse_args(["train", "--data", "slmw:demo"]), where="test").distill is None

@@ -48,8 +48,16 @@ def cadence(every: int | None, steps: int, times: int) -> int:
 
 def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool,
                attn_implementation: str | None = None) -> Any:
-    import torch
     from trl import SFTConfig
+
+    return SFTConfig(**sft_arguments(recipe, run_dir, steps=steps, has_eval=has_eval,
+                                     attn_implementation=attn_implementation))
+
+
+def sft_arguments(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool,
+                  attn_implementation: str | None = None) -> dict[str, Any]:
+    """``SFTConfig``'s keyword arguments (the logit-distillation configs start from them: engine/train/kd.py)."""
+    import torch
 
     rows_per_pass, accumulation = micro_batches(recipe, attn_implementation)
     dtype = resolve_dtype(recipe)
@@ -58,7 +66,7 @@ def sft_config(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: bool
     save_every = cadence(recipe.save_steps, steps, 5)
     if recipe.early_stopping_patience and has_eval:
         save_every = eval_every  # best-model tracking needs a checkpoint at every evaluation
-    return SFTConfig(
+    return dict(
         output_dir=str(run_dir / CHECKPOINTS),
         seed=recipe.seed,
         data_seed=recipe.seed,

@@ -6,6 +6,11 @@ weights, gradients and AdamW state for the trainable parameters, activations per
 (Korthikanti et al. 2022: ``s*b*h*(34 + 5*a*s/h)`` bytes at 16 bits, ``2*s*b*h`` per layer
 with checkpointing) and the logits the loss is computed on (``b*s*V`` fp32, twice).
 It is an estimate: the verdict leaves a 10% margin and the hints say which knob helps.
+
+With logit distillation (``distill:``) the teacher runs beside the student: its weights, one
+layer's forward activations at a time (no gradients are kept) and its logits, plus the
+divergence's buffers (log-probabilities of both, their mixture, the pointwise KL: ~4 x ``b*s*V``
+fp32) are the ``teacher`` term.
 """
 
 from __future__ import annotations
@@ -38,10 +43,14 @@ class MemoryEstimate:
     available: float | None
     processes: int = 1
     hints: list[str] = field(default_factory=list)
+    teacher: float = 0.0
+    """Logit distillation's teacher: weights + a forward pass + the divergence's buffers (0 without ``distill``)."""
+    teacher_params: int = 0
 
     @property
     def per_process(self) -> float:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.logits + self.overhead
+        return (self.weights + self.gradients + self.optimizer + self.activations + self.logits + self.overhead
+                + self.teacher)
 
     @property
     def total(self) -> float:
@@ -64,6 +73,8 @@ class MemoryEstimate:
             f"optimizer    {g(self.optimizer)}  (AdamW, 2 states)",
             f"activations  {g(self.activations)}",
             f"logits       {g(self.logits)}",
+            *([f"teacher      {g(self.teacher)}  ({self.teacher_params / 1e6:.1f}M params, forward only)"]
+              if self.teacher else []),
             f"overhead     {g(self.overhead)}",
             f"total        {g(self.total)}" + (f" x{self.processes} processes" if self.processes > 1 and self.device == "cpu" else ""),
         ]
@@ -98,26 +109,60 @@ def estimate_memory(recipe: TrainRecipe, model_folder: Path, *, device: str | No
                     available: float | None = None) -> MemoryEstimate:
     config = json.loads((model_folder / "config.json").read_text(encoding="utf-8"))
     total_params = safetensors_parameters(model_folder) or 0
-    estimate = _estimate(recipe, config, total_params, device == "cuda", available)
+    teacher = _teacher_shape(recipe)
+    estimate = _estimate(recipe, config, total_params, device == "cuda", available, teacher)
     fitting = None
     if estimate.fits is False:
-        fitting = _fitting_max_length(recipe, config, total_params, device == "cuda", available)
+        fitting = _fitting_max_length(recipe, config, total_params, device == "cuda", available, teacher)
     return _with_hints(estimate, recipe, device == "cuda", fitting)
 
 
+def _teacher_shape(recipe: TrainRecipe) -> tuple[dict[str, Any], int] | None:
+    """The distillation teacher's config and parameter count (a run's merged model has its base's), if found."""
+    if recipe.distill is None:
+        return None
+    from ..errors import WorkbenchError
+    from ..models.resolve import parse_model
+    from ..runs.run import Run
+
+    spec = recipe.distill.teacher
+    try:
+        try:
+            ref = parse_model(spec)
+            folder = ref.folder if ref.prepared else None
+        except WorkbenchError:
+            run = Run.find(spec)
+            folder = None if run is None else (run.model_folder() or (run.base_model() if run.has_model else None))
+        if folder is None:
+            return None
+        return json.loads((folder / "config.json").read_text(encoding="utf-8")), safetensors_parameters(folder) or 0
+    except (WorkbenchError, OSError, ValueError):
+        return None
+
+
+def _teacher_bytes(recipe: TrainRecipe, teacher: tuple[dict[str, Any], int], bits: int) -> float:
+    config, params = teacher
+    config = config.get("text_config", config)
+    b, s = micro_batches(recipe, None)[0], recipe.max_length
+    h, heads, vocab = config["hidden_size"], config["num_attention_heads"], config["vocab_size"]
+    one_layer = s * b * h * (34 + 5 * heads * s / h) * bits / 16
+    return params * bits / 8 + one_layer + b * s * vocab * 4 * (1 + 4)
+
+
 def _fitting_max_length(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on_gpu: bool,
-                        available: float | None) -> int | None:
+                        available: float | None, teacher: tuple[dict[str, Any], int] | None = None) -> int | None:
     """The longest power-of-two max_length (from the recipe's down to 64) that fits, if any does."""
     length = recipe.max_length
     while length > 64:
         length = 1 << ((length - 1).bit_length() - 1)  # the power of two below
-        if _estimate(recipe.model_copy(update={"max_length": length}), config, total_params, on_gpu, available).fits:
+        if _estimate(recipe.model_copy(update={"max_length": length}), config, total_params, on_gpu, available,
+                     teacher).fits:
             return length
     return None
 
 
 def _estimate(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on_gpu: bool,
-              available: float | None) -> MemoryEstimate:
+              available: float | None, teacher: tuple[dict[str, Any], int] | None = None) -> MemoryEstimate:
     bits = {"fp32": 32, "bf16": 16, "fp16": 16}.get(recipe.precision, 16 if on_gpu else 32)
     weight_bytes = 0.56 if recipe.method == "qlora" else bits / 8  # nf4 + double-quant scales
     if recipe.method == "full":
@@ -148,6 +193,8 @@ def _estimate(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on
         overhead=FRAMEWORK_OVERHEAD["cuda" if on_gpu else "cpu"],
         available=available,
         processes=recipe.num_processes,
+        teacher=_teacher_bytes(recipe, teacher, bits) if teacher else 0.0,
+        teacher_params=teacher[1] if teacher else 0,
     )
 
 
@@ -157,7 +204,7 @@ def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool,
         return est
     hints = []
     big = max(("activations", est.activations), ("logits", est.logits), ("optimizer", est.optimizer + est.gradients),
-              ("weights", est.weights), key=lambda kv: kv[1])[0]
+              ("weights", est.weights), ("teacher", est.teacher), key=lambda kv: kv[1])[0]
     if big in ("activations", "logits"):
         if not recipe.gradient_checkpointing and big == "activations":
             hints.append("gradient_checkpointing: true (activations shrink to ~2 values per token per layer)")
@@ -168,6 +215,8 @@ def _with_hints(est: MemoryEstimate, recipe: TrainRecipe, on_gpu: bool,
             hints.append(f"max_length: {fitting_length} (fits by the estimate; activations and logits scale with it)")
         else:
             hints.append(f"max_length: {max(8, recipe.max_length // 2)} (activations and logits scale with it)")
+    if big == "teacher":
+        hints.append("a smaller teacher, or method sft on the teacher's generated answers (no teacher in training)")
     if recipe.method == "full":
         hints.append("method: lora (optimizer state and gradients only for the adapters)")
     if recipe.method == "lora" and on_gpu:

@@ -56,6 +56,10 @@ def preflight(recipe: TrainRecipe, *, has_cuda: bool | None = None) -> Preflight
         _check_rendezvous(recipe, result)
     if ref.prepared and (beyond := context_error(recipe, ref.folder)):
         result.errors.append(beyond)
+    if recipe.distill is not None:  # a teacher whose vocabulary logit KD cannot use, refused before the job
+        from .kd import launch_errors
+
+        result.errors.extend(launch_errors(recipe, ref.folder if ref.prepared else None))
     data = Path(recipe.data).expanduser()
     if (data / "manifest.json").is_file():
         _check_prepared(recipe, ref.folder if ref.prepared else None, data, result)

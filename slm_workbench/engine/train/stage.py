@@ -38,6 +38,10 @@ def run(recipe: TrainRecipe, ctx: RunContext) -> None:
             )
         model_folder(recipe, ctx)  # prepared once by the driver (each machine's own), before any rank starts
         training_data_folder(recipe, ctx)
+        if recipe.distill is not None:
+            from .kd import teacher_folder
+
+            teacher_folder(recipe, ctx)  # a LoRA teacher merged once, before the ranks load it
         run_distributed(recipe, ctx)
         return
     train(recipe, ctx)
@@ -91,12 +95,26 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
 
     tokenizer = load_tokenizer(recipe, folder)
     data = load_training_data(data_folder, tokenizer, recipe.max_length)  # refuses a mismatch before the weights load
+    teacher = None
+    if recipe.distill is not None:
+        from .kd import check_teacher, load_teacher, teacher_folder
+
+        teacher_dir = teacher_folder(recipe, ctx)
+        check_teacher(recipe, folder, teacher_dir)  # vocabularies, before any weight loads
+        ctx.progress("loading the teacher", 0, None)
+        teacher = load_teacher(recipe, teacher_dir)
     ctx.progress("loading the model", 0, None)
     loaded = load_model(recipe, folder, tokenizer)
     print(f"[train] {loaded.trainable_params:,} of {loaded.total_params:,} parameters trainable; "
           f"{len(data.train)} train / {len(data.eval) if data.eval is not None else 0} eval rows", flush=True)
     ctx.check_cancelled()
-    trainer, guards = build_trainer(recipe, ctx, loaded, data)
+    if teacher is not None:
+        from .kd import build_kd_trainer
+
+        trainer, guards = build_kd_trainer(recipe, ctx, loaded, data, teacher, student_folder=folder,
+                                           teacher_folder=teacher_dir)
+    else:
+        trainer, guards = build_trainer(recipe, ctx, loaded, data)
     if recipe.num_nodes > 1:
         from .distributed import check_nodes_agree
 

@@ -62,7 +62,8 @@ class TrainPane(Vertical):
             yield Button("Command", id="show-command", compact=True)
             yield Button("Launch", id="launch-train", variant="success", compact=True)
         with Horizontal(id="train-body"):
-            yield RecipeForm(_schema(), self._loaded, id="train-form")
+            # logit distillation is set in the Distill pane; a loaded recipe's distill: section is kept as is
+            yield RecipeForm(_schema(), self._loaded, exclude=("distill",), id="train-form")
             with Vertical(id="train-side"):
                 yield Static("memory estimate: waiting for a valid recipe", id="train-estimate")
                 yield Static("", id="train-command")
@@ -90,7 +91,8 @@ class TrainPane(Vertical):
         recipe_cls = _schema()
         form = self.query_one(RecipeForm)
         try:
-            self._recipe = recipe_cls.model_validate({"stage": "train", **form.values()})
+            kept = {"distill": self._loaded["distill"]} if (self._loaded or {}).get("distill") else {}
+            self._recipe = recipe_cls.model_validate({"stage": "train", **kept, **form.values()})
         except ValidationError as exc:
             self._recipe = None
             form.show_errors({".".join(str(p) for p in err["loc"]): err["msg"] for err in exc.errors()})
