@@ -23,6 +23,7 @@ from ..runs import children, store
 from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.tail import FileTail
+from .student import teacher_folder
 from .layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS, STUDENT_DIR, DistillState, \
     read_state, write_state
 
@@ -154,15 +155,15 @@ class Distillation:
             return f"student model {spec.model}"
         from .student import cut_layers
 
-        out = self.ctx.artifacts_dir / STUDENT_DIR
-        teacher_folder = teacher_pytorch_folder(self.state.teacher["pytorch"],
-                                                lambda line: self.ctx.progress("student", message=line))
-        self.ctx.progress("student", 0, 1, message=f"cutting {spec.keep_layers} layers of {teacher_folder}")
-        info = cut_layers(teacher_folder, int(spec.keep_layers), out)  # type: ignore[arg-type]
-        layers = list(getattr(info, "kept", None) or getattr(info, "layers", None) or [])
-        params = getattr(info, "params", None)
-        self.state.student = {"spec": str(out), "layers": layers, "params": params, "teacher_folder": str(teacher_folder)}
-        return f"kept layers {layers} of the teacher" + (f" ({params / 1e6:.1f}M parameters)" if params else "")
+        say = lambda line: self.ctx.progress("student", message=line)  # noqa: E731
+        folder = teacher_folder(self.state.teacher["pytorch"], log=say)
+        say(f"cutting {spec.keep_layers} layers of {folder}")
+        info = cut_layers(folder, int(spec.keep_layers), self.ctx.artifacts_dir / STUDENT_DIR,  # type: ignore[arg-type]
+                          on_progress=say)
+        self.state.student = {"spec": str(info.folder), "layers": list(info.kept), "params": info.params,
+                              "teacher_folder": str(folder)}
+        return (f"kept layers {list(info.kept)} of the teacher's {info.teacher_layers} "
+                f"({info.params / 1e6:.1f}M parameters)")
 
     def train(self) -> str:
         from ...config.train import TrainRecipe
@@ -312,15 +313,6 @@ def finished_run_of(recipe: Any, run_store: store.RunStore) -> str | None:
     return None
 
 
-def teacher_pytorch_folder(spec: str, log: Callable[[str], None] = lambda line: None) -> Path:
-    """The teacher's HF folder: a model's prepared folder, or a run's model (its adapter merged once)."""
-    from ..export.source import merge_adapter, resolve_source
-
-    source = merge_adapter(resolve_source(spec), log=log)
-    assert source.hf_folder is not None
-    return source.hf_folder
-
-
 def teacher_layers(spec: str) -> int | None:
     """The decoder layers of the model ``spec`` (or ``RUN:VARIANT``'s base) names, from its config; None
     when that is not known before the job (a model still to prepare, a hub id)."""
@@ -360,12 +352,12 @@ def card_model(role: str, base: str, variant: str) -> Any:
     from .card import CardModel
 
     if variant == "torch":
-        folder = teacher_pytorch_folder(base)
+        folder = teacher_folder(base)
         return CardModel(role, base, "torch", folder, "fp32", folder)
     folder = variant_folder(base, variant)
     if folder is None or not (folder / "genai_config.json").is_file():
         raise WorkbenchError(f"{base}:{variant} is not built", hint=f"build it: slmw export {base} --variants {variant}")
-    hf = teacher_pytorch_folder(base)
+    hf = teacher_folder(base)
     return CardModel(role, f"{base}:{variant}", "onnx", folder, str(read_variant_info(folder).get("precision", variant)), hf)
 
 
