@@ -78,27 +78,13 @@ def model_shape(config_folder: Path | None) -> tuple[int | None, int | None]:
     """(parameters, decoder layers) from ``config.json`` and the safetensors headers, without loading weights."""
     if config_folder is None:
         return None, None
-    layers = None
+    from .student import model_cost
+
     try:
-        config = json.loads((config_folder / "config.json").read_text(encoding="utf-8"))
-        layers = config.get("num_hidden_layers")
-    except (OSError, ValueError):
-        pass
-    params = 0
-    for path in sorted(config_folder.glob("*.safetensors")):
-        try:
-            with open(path, "rb") as fh:
-                size = int.from_bytes(fh.read(8), "little")
-                header = json.loads(fh.read(size))
-        except (OSError, ValueError):
-            return None, layers
-        for name, info in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in info.get("shape", []):
-                    count *= int(dim)
-                params += count
-    return (params or None), layers
+        cost = model_cost(config_folder)
+    except (OSError, ValueError, KeyError):
+        return None, None
+    return cost.params or None, cost.layers or None
 
 
 def _ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:

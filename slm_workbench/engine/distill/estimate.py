@@ -6,8 +6,8 @@ pane can show it as the form is edited. A ``keep_layers`` student is the teacher
 fewer decoder layers (embeddings, norms and head kept): its parameters and multiply-adds per token
 follow from the shapes. The head counts: SmolLM2-135M spends ~28M of its ~134M multiply-adds per
 token in its 49152x576 head, so 10 of 30 layers cut the work only ~2.1x. The training figure is
-the Train pane's estimate (``engine/train/memory.py``) for the student's config; logit distillation
-adds the teacher's fp32 weights in the same process.
+the Train pane's estimate (``engine/train/memory.py``) for the student's config, which counts a
+logit-distillation teacher beside it. The arithmetic of the cut is ``student.py``'s, the one the cut uses.
 """
 
 from __future__ import annotations
@@ -18,51 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ...config.distill import DistillRecipe
-from ..models.info import safetensors_parameters
+from .student import ModelCost, estimate_student, model_cost
 
 GIB = 1024**3
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What decides a decoder's size and its work per token."""
-
-    layers: int
-    params: int
-    macs_per_token: int
-    """Multiply-adds of the linear layers and the head for one token (attention scores left out:
-    small at the short contexts distillation answers at)."""
-
-
-def _layer_linear(config: dict[str, Any]) -> int:
-    h = config["hidden_size"]
-    heads = config["num_attention_heads"]
-    kv = config.get("num_key_value_heads") or heads
-    head_dim = config.get("head_dim") or h // heads
-    inter = config.get("intermediate_size") or 4 * h
-    return 2 * h * heads * head_dim + 2 * h * kv * head_dim + 3 * h * inter
-
-
-def shape(config: dict[str, Any], params: int | None = None, keep_layers: int | None = None) -> Shape:
-    """The decoder ``config`` describes, or its copy keeping ``keep_layers`` layers. ``params``: the
-    counted total (safetensors), used as is for the whole model; computed from the shapes otherwise."""
-    h, vocab, layers = config["hidden_size"], config["vocab_size"], config["num_hidden_layers"]
-    per_layer = _layer_linear(config) + 2 * h  # the linear layers and two norms
-    tied = bool(config.get("tie_word_embeddings", False))
-    head = h * vocab
-    fixed = vocab * h + h + (0 if tied else head)  # embeddings, final norm, an untied head
-    kept = layers if keep_layers is None else min(keep_layers, layers)
-    if params is None or keep_layers is not None:
-        total = fixed + kept * per_layer
-        if params is not None:  # keep what the counted total has beyond the shapes (biases, rotary buffers)
-            total += max(0, params - (fixed + layers * per_layer)) * kept // layers
-        params = total
-    return Shape(kept, params, kept * _layer_linear(config) + head)
-
-
-def read_shape(folder: Path, keep_layers: int | None = None) -> Shape:
-    config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
-    return shape(config, safetensors_parameters(Path(folder)) or None, keep_layers)
 
 
 def _config(folder: Path) -> dict[str, Any]:
@@ -71,8 +29,8 @@ def _config(folder: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DistillEstimate:
-    teacher: Shape | None
-    student: Shape | None
+    teacher: ModelCost | None
+    student: ModelCost | None
     train_gib: float | None
     """The student's training (plus the teacher for logit KD), GiB; None when unknown."""
     available_gib: float | None
@@ -117,15 +75,10 @@ def teacher_folder(recipe: DistillRecipe, run_store: Any = None) -> tuple[Path |
     from ..models.resolve import parse_model
     from ..runs.run import Run
 
-    if recipe.teacher_recipe is not None:
-        from ...config.loading import load_recipe
-        from ...shipped import shipped_recipes
+    if recipe.teacher_recipe is not None:  # kept inline: the teacher is trained from its model
+        from ...config.train import TrainRecipe
 
-        path = shipped_recipes().get(recipe.teacher_recipe) or Path(recipe.teacher_recipe).expanduser()
-        try:
-            model = load_recipe(path).model
-        except Exception:  # noqa: BLE001 - a bad recipe is the job's to name; here the estimate is just unknown
-            return None, f"teacher recipe {recipe.teacher_recipe} not readable"
+        model = str(recipe.teacher_recipe.get("model") or TrainRecipe.model_fields["model"].default)
     else:
         spec = recipe.teacher or ""
         if spec.startswith(("http://", "https://")):
@@ -156,26 +109,27 @@ def estimate(recipe: DistillRecipe, *, run_store: Any = None, device: str = "cpu
     from ..train import memory
 
     folder, why = teacher_folder(recipe, run_store)
-    teacher = read_shape(folder) if folder is not None else None
+    teacher = model_cost(folder) if folder is not None else None
     student_config: dict[str, Any] | None = None
     student = None
     if recipe.student.keep_layers is not None:
-        if folder is not None:
-            student_config = {**_config(folder), "num_hidden_layers": min(recipe.student.keep_layers,
-                                                                          teacher.layers if teacher else 10**6)}
-            student = read_shape(folder, recipe.student.keep_layers)
+        if folder is not None and teacher is not None:
+            keep = min(recipe.student.keep_layers, teacher.layers - 1)
+            cut = estimate_student(folder, keep)
+            student_config = {**_config(folder), "num_hidden_layers": keep}
+            student = ModelCost(keep, cut.params, cut.macs_per_token)
     else:
-        ref = parse_model(recipe.student.model)
+        ref = parse_model(str(recipe.student.model))
         if ref.prepared:
-            student_config, student = _config(ref.folder), read_shape(ref.folder)
+            student_config, student = _config(ref.folder), model_cost(ref.folder)
         else:
             why = why or f"{ref.name} is not prepared yet (the job prepares it)"
     train_gib = None
     if student_config is not None and student is not None:
-        train = TrainRecipe.model_validate({**recipe.train, "model": "student", "data": "generated"})
-        est = memory._estimate(train, student_config, student.params, device == "cuda", available)
-        total = est.total
-        if recipe.method != "sft" and teacher is not None:
-            total += teacher.params * 4  # the teacher's fp32 weights beside the student
-        train_gib = total / GIB
+        fields: dict[str, Any] = {**recipe.train, "model": "student", "data": "generated"}
+        if recipe.method != "sft" and folder is not None:  # the teacher trains beside the student: counted
+            fields["distill"] = {"teacher": str(folder), "method": recipe.method}
+        train = TrainRecipe.model_validate(fields)
+        train_gib = memory.estimate_for_config(train, student_config, student.params, device=device,
+                                               available=available).total / GIB
     return DistillEstimate(teacher, student, train_gib, available / GIB if available is not None else None, why)

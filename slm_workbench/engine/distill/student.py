@@ -19,13 +19,13 @@ import json
 import os
 import re
 import shutil
-import struct
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
+from ..models.info import numel, safetensors_shapes
 
 STUDENT_JSON = "student.json"
 LAYER_KEY = re.compile(r"^model\.layers\.(\d+)\.")
@@ -93,29 +93,11 @@ def _read_config(folder: Path) -> dict[str, Any]:
     return config.get("text_config") if isinstance(config.get("text_config"), dict) else config
 
 
-def _tensor_shapes(folder: Path) -> dict[str, list[int]]:
-    """Every tensor's shape from the safetensors headers (no tensor is read)."""
-    shapes: dict[str, list[int]] = {}
-    for file in sorted(folder.glob("*.safetensors")):
-        with open(file, "rb") as fh:
-            (length,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(length))
-        shapes.update({k: v["shape"] for k, v in header.items() if k != "__metadata__"})
-    return shapes
-
-
-def _numel(shape: list[int]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
-
-
 def check_cuttable(folder: Path) -> int:
     """The teacher's layer count; raises one clear line when its layers are not ``model.layers.N.``."""
     config = _read_config(folder)
     layers = config.get("num_hidden_layers")
-    shapes = _tensor_shapes(folder)
+    shapes = safetensors_shapes(folder)
     found = {int(m.group(1)) for k in shapes if (m := LAYER_KEY.match(k))}
     if not isinstance(layers, int) or not shapes or found != set(range(layers)):
         raise WorkbenchError(
@@ -129,31 +111,49 @@ def estimate_student(teacher_folder: Path, keep_layers: int) -> StudentEstimate:
     teacher_folder = Path(teacher_folder)
     total = check_cuttable(teacher_folder)
     kept = kept_layers(total, keep_layers)
-    config = _read_config(teacher_folder)
-    shapes = _tensor_shapes(teacher_folder)
-    per_layer_params = [0] * total
-    per_layer_macs = [0] * total
-    other_params = 0
-    for key, shape in shapes.items():
-        m = LAYER_KEY.match(key)
-        if m:
-            i = int(m.group(1))
-            per_layer_params[i] += _numel(shape)
-            if key.endswith(".weight") and len(shape) == 2:
-                per_layer_macs[i] += _numel(shape)
-        else:
-            other_params += _numel(shape)
-    vocab, hidden = int(config["vocab_size"]), int(config["hidden_size"])
-    head = vocab * hidden  # tied or not, the head multiplies every token's hidden state by V x h
-    teacher_macs = sum(per_layer_macs) + head
+    per_layer_params, per_layer_macs, other_params, head = _costs(teacher_folder, total)
     return StudentEstimate(
         teacher_layers=total, keep_layers=keep_layers, kept=kept,
         teacher_params=other_params + sum(per_layer_params),
         params=other_params + sum(per_layer_params[i] for i in kept),
-        teacher_macs_per_token=teacher_macs,
+        teacher_macs_per_token=sum(per_layer_macs) + head,
         macs_per_token=sum(per_layer_macs[i] for i in kept) + head,
         head_macs_per_token=head,
     )
+
+
+def _costs(folder: Path, layers: int) -> tuple[list[int], list[int], int, int]:
+    """(parameters per layer, multiply-adds per token per layer, parameters outside the layers, the head's
+    multiply-adds per token), from the safetensors headers and the config."""
+    config = _read_config(folder)
+    per_layer_params = [0] * layers
+    per_layer_macs = [0] * layers
+    other_params = 0
+    for key, shape in safetensors_shapes(folder).items():
+        m = LAYER_KEY.match(key)
+        if m and int(m.group(1)) < layers:
+            i = int(m.group(1))
+            per_layer_params[i] += numel(shape)
+            if key.endswith(".weight") and len(shape) == 2:
+                per_layer_macs[i] += numel(shape)
+        else:
+            other_params += numel(shape)
+    head = int(config["vocab_size"]) * int(config["hidden_size"])  # tied or not: V x h per token
+    return per_layer_params, per_layer_macs, other_params, head
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    layers: int
+    params: int
+    macs_per_token: int
+
+
+def model_cost(folder: Path) -> ModelCost:
+    """Any decoder's layers, parameters and per-token multiply-adds (a teacher, or a student model)."""
+    layers = int(_read_config(Path(folder)).get("num_hidden_layers") or 0)
+    per_layer_params, per_layer_macs, other_params, head = _costs(Path(folder), layers)
+    return ModelCost(layers, other_params + sum(per_layer_params), sum(per_layer_macs) + head)
 
 
 def _cut_config(config: Any, total: int, kept: list[int]) -> None:

@@ -34,21 +34,27 @@ class ModelInfo:
         return asdict(self)
 
 
-def safetensors_parameters(folder: Path) -> int:
-    """Count parameters from safetensors headers (8-byte length + JSON), no tensor reads."""
-    total = 0
-    for file in folder.glob("*.safetensors"):
+def safetensors_shapes(folder: Path) -> dict[str, list[int]]:
+    """Every tensor's shape from the safetensors headers (8-byte length + JSON); no tensor is read."""
+    shapes: dict[str, list[int]] = {}
+    for file in sorted(Path(folder).glob("*.safetensors")):
         with open(file, "rb") as fh:
             (length,) = struct.unpack("<Q", fh.read(8))
             header = json.loads(fh.read(length))
-        for key, meta in header.items():
-            if key == "__metadata__":
-                continue
-            count = 1
-            for dim in meta["shape"]:
-                count *= dim
-            total += count
-    return total
+        shapes.update({key: list(meta["shape"]) for key, meta in header.items() if key != "__metadata__"})
+    return shapes
+
+
+def numel(shape: list[int]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def safetensors_parameters(folder: Path) -> int:
+    """Count parameters from safetensors headers, no tensor reads."""
+    return sum(numel(shape) for shape in safetensors_shapes(folder).values())
 
 
 def model_info(ref: ModelRef) -> ModelInfo:

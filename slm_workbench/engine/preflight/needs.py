@@ -109,6 +109,8 @@ def check_distill(recipe: Any) -> LaunchNeeds:
         if layers is not None and recipe.student.keep_layers >= layers:
             raise WorkbenchError(f"student.keep_layers {recipe.student.keep_layers} is not below the teacher's "
                                  f"{layers} layers", hint=f"keep 1 to {layers - 1} layers")
+    elif teacher is not None and recipe.method in ("gkd", "distillation") and recipe.student.model is not None:
+        _refuse_vocabulary_mismatch(recipe, teacher)
     from ...config.generate import GenerateRecipe
     from ..distill.generate_stage import resolve_inputs
 
@@ -117,6 +119,21 @@ def check_distill(recipe: Any) -> LaunchNeeds:
     if card is not None and card not in DEMO_ALIASES and not Path(card).expanduser().exists():
         raise WorkbenchError(f"card.data: no such file or folder: {card}")
     return LaunchNeeds()
+
+
+def _refuse_vocabulary_mismatch(recipe: Any, teacher: str) -> None:
+    """Logit KD between tokenizers that differ: refused before the teacher answers a single prompt."""
+    from ..distill.student import teacher_tokenizer_folder
+    from ..models.resolve import parse_model
+    from ..models.variants import split_variant
+    from ..train.kd import vocabulary_mismatch
+
+    teacher_folder = teacher_tokenizer_folder(split_variant(teacher).base)
+    student = parse_model(recipe.student.model)
+    if teacher_folder is not None and student.prepared:
+        why = vocabulary_mismatch(student.folder, teacher_folder, recipe.method, teacher)
+        if why:
+            raise WorkbenchError(why)
 
 
 def _device() -> str:

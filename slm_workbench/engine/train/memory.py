@@ -117,6 +117,13 @@ def estimate_memory(recipe: TrainRecipe, model_folder: Path, *, device: str | No
     return _with_hints(estimate, recipe, device == "cuda", fitting)
 
 
+def estimate_for_config(recipe: TrainRecipe, config: dict[str, Any], total_params: int, *, device: str = "cpu",
+                        available: float | None = None) -> MemoryEstimate:
+    """``estimate_memory`` for a model not written yet (a distillation's student: its config and size
+    known from the teacher's); the recipe's ``distill`` teacher counted as there."""
+    return _estimate(recipe, config, total_params, device == "cuda", available, _teacher_shape(recipe))
+
+
 def _teacher_shape(recipe: TrainRecipe) -> tuple[dict[str, Any], int] | None:
     """The distillation teacher's config and parameter count (a run's merged model has its base's), if found."""
     if recipe.distill is None:

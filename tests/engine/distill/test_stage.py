@@ -109,6 +109,12 @@ def test_launch_refuses_what_an_endpoint_teacher_cannot_give(distill_recipe) -> 
         launcher.start_recipe(distill_recipe(teacher="http://127.0.0.1:9/v1", student={"model": "x"}, method="gkd"))
 
 
+def test_launch_refuses_logit_kd_across_vocabularies(distill_recipe, other_vocab_model_dir: Path) -> None:
+    with pytest.raises(WorkbenchError, match="needs a shared vocabulary — use method sft"):
+        launcher.start_recipe(distill_recipe(student={"model": str(other_vocab_model_dir)}, method="gkd"))
+    assert not RunStore().list()  # refused before the teacher answered anything
+
+
 def test_launch_refuses_missing_prompts(distill_recipe, tmp_path: Path) -> None:
     with pytest.raises(WorkbenchError, match="no such prompts file or dataset: .*nope.jsonl"):
         launcher.start_recipe(distill_recipe(generate={"prompts": str(tmp_path / "nope.jsonl")}))
