@@ -97,7 +97,7 @@ def check_distill(recipe: Any) -> LaunchNeeds:
     from ..distill.stage import teacher_layers
 
     teacher = recipe.teacher
-    if is_endpoint(teacher):
+    if teacher is not None and is_endpoint(teacher):
         if recipe.student.keep_layers is not None:
             raise WorkbenchError(f"{teacher}: a remote teacher has no weights to cut a keep_layers student from",
                                  hint="give the student as student.model (a smaller local model)")

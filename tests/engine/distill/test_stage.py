@@ -129,3 +129,10 @@ def test_the_recipe_names_one_teacher_and_one_student() -> None:
     with pytest.raises(ValidationError, match="train.model is set by the distillation"):
         DistillRecipe.model_validate({"teacher": "t", "generate": {"prompts": "p"}, "student": {"keep_layers": 1},
                                       "train": {"model": "x"}})
+
+
+def test_the_launch_check_takes_a_teacher_recipe(distill_recipe, tiny_model_dir: Path) -> None:
+    from slm_workbench.engine.preflight.needs import check_distill
+
+    recipe = distill_recipe(teacher=None, teacher_recipe={"model": str(tiny_model_dir), "data": "slmw:demo"})
+    assert not check_distill(recipe).refusals
