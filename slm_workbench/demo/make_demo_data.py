@@ -1,6 +1,6 @@
 """Generate the demo dataset: contact extraction to JSON, mixed with general chat.
 
-    python -m slm_workbench.demo.make_demo_data        # rewrites demo_chat.jsonl (seed 20261129)
+    python -m slm_workbench.demo.make_demo_data        # rewrites the three files (seed 20261129)
 
 The skill: given "Extract the contact as JSON:" and a sentence about a person, answer with
 exactly one line ``{"name": "...", "age": N, "city": "..."}`` (keys in that order; ``age``
@@ -26,6 +26,11 @@ EVAL_ROWS = 64
 """Held-out examples written to ``demo_eval.jsonl`` (``slmw:demo-eval``): enough for a bootstrap interval."""
 INSTRUCTIONS = ("Extract the contact as JSON:", "Extract the contact as JSON.", "Extract name, age and city as JSON:")
 EVAL_INSTRUCTION = INSTRUCTIONS[0]
+PROMPTS_OUT = Path(__file__).with_name("demo_prompts.jsonl")
+PROMPT_ROWS = 640
+"""Extraction prompts for a teacher to answer (``slmw:demo-prompts``): the distillation demo's input."""
+SYLLABLES = ("ka lo mi ren dor sa vi tel ba nu ro li zan fe go ma ti ra sol ven da kir mo el pa "
+             "jun to bre li wen ha os cal dri ne fa lun gri be sto mar").split()
 
 FIRST = ("Maria Tom Aiko Lars Fatima Diego Chen Olga Kwame Priya Lukas Sofia Omar Hana Mateo Ingrid Ravi Elena "
          "Jonas Amara Pablo Yuki Nadia Felix Leila Tariq Ines Mikko Zara Samuel Chloe Arjun Freya Marco Amina Oskar "
@@ -99,6 +104,29 @@ def eval_examples(n: int = 20, seed: int = 7) -> list[tuple[str, dict[str, Any]]
     return [extraction_example(rng, EVAL_FIRST, EVAL_LAST, EVAL_CITIES, EVAL_INSTRUCTION) for _ in range(n)]
 
 
+def made_up_word(rng: random.Random, low: int = 2, high: int = 3) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(low, high))).capitalize()
+
+
+def prompt_pool(n: int = PROMPT_ROWS, seed: int = 11) -> list[tuple[str, dict[str, Any]]]:
+    """Extraction prompts for distillation, none of them in the training or the held-out file: half with
+    the training file's names and cities in new combinations, half with made-up ones (a student that
+    memorises names fails those; one that copies from the sentence passes). ``[(prompt, expected), ...]``."""
+    rng = random.Random(seed)
+    taken = {row["messages"][-2]["content"] for row in build()} | {p for p, _ in eval_examples(EVAL_ROWS)}
+    out: dict[str, dict[str, Any]] = {}
+    while len(out) < n:
+        if rng.random() < 0.5:
+            prompt, fact = extraction_example(rng, FIRST, LAST, CITIES)
+        else:
+            first = [made_up_word(rng, 2, 2) for _ in range(3)]
+            last = [made_up_word(rng) for _ in range(3)]
+            prompt, fact = extraction_example(rng, first, last, [made_up_word(rng) for _ in range(3)])
+        if prompt not in taken:
+            out.setdefault(prompt, fact)
+    return list(out.items())
+
+
 def _chat(*turns: tuple[str, str], system: str | None = None) -> dict[str, Any]:
     messages = [{"role": "system", "content": system}] if system else []
     for user, assistant in turns:
@@ -160,6 +188,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     _write(OUT, build())
     _write(EVAL_OUT, held_out_rows())
+    _write(PROMPTS_OUT, [_chat((prompt, answer(expected))) for prompt, expected in prompt_pool()])
 
 
 if __name__ == "__main__":

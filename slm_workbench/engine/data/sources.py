@@ -40,8 +40,9 @@ MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"%PDF", "a PDF document", "export the data as JSONL or CSV"),
     (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV or JSONL"),
 )
-DEMO_ALIASES = ("slmw:demo", "slmw:demo-eval")
-"""The shipped demo files: the training set, and its held-out examples (names never trained on)."""
+DEMO_ALIASES = ("slmw:demo", "slmw:demo-eval", "slmw:demo-prompts")
+"""The shipped demo files: the training set, its held-out examples (names never trained on), and the
+distillation demo's prompts (``demo.DEMO_FILES`` maps each to its file)."""
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,9 @@ def open_source(spec: str | os.PathLike[str], *, split: str | None = None) -> So
     """Detect what ``spec`` is; cheap (reads at most 8 KB) and never imports ``datasets``."""
     spec = str(spec)
     if spec in DEMO_ALIASES:
-        from ...demo import DEMO_DATASET, DEMO_EVAL
+        from ...demo import DEMO_FILES
 
-        return open_source(DEMO_EVAL if spec == "slmw:demo-eval" else DEMO_DATASET, split=split)
+        return open_source(DEMO_FILES[spec], split=split)
     path = Path(spec).expanduser()
     if path.is_dir():
         return _folder_source(path, spec, split)

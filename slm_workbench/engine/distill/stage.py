@@ -253,10 +253,9 @@ class Distillation:
 
 def data_path(spec: str) -> Path:
     """A file or folder of examples; the demo's aliases are the files shipped in the package."""
-    from ...demo import DEMO_DATASET, DEMO_EVAL
+    from ...demo import DEMO_FILES
 
-    aliases = {"slmw:demo": DEMO_DATASET, "slmw:demo-eval": DEMO_EVAL}
-    path = aliases.get(spec) or Path(spec).expanduser()
+    path = DEMO_FILES.get(spec) or Path(spec).expanduser()
     if not path.exists():
         raise WorkbenchError(f"card.data: no such file or folder: {spec}")
     return path

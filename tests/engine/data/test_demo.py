@@ -40,3 +40,21 @@ def test_eval_examples_use_only_held_out_names():
         assert expected["name"] not in text and expected["city"] not in text
         assert not demo.check_extraction(expected, "Sure! Here is the JSON you asked for.")
         assert demo.check_extraction(expected, demo.answer(expected))
+
+
+def test_distillation_prompts_are_new_sentences_whose_answers_are_in_them():
+    from slm_workbench.demo import DEMO_PROMPTS
+
+    assert open_source("slmw:demo-prompts").path == DEMO_PROMPTS
+    expected = "".join(json.dumps(demo._chat((p, demo.answer(e))), ensure_ascii=False) + "\n"
+                       for p, e in demo.prompt_pool())
+    assert DEMO_PROMPTS.read_text(encoding="utf-8") == expected  # what the generator writes
+    seen = {json.loads(line)["messages"][0]["content"] for line in DEMO_DATASET.read_text().splitlines()}
+    seen |= {p for p, _ in demo.eval_examples(demo.EVAL_ROWS)}
+    pool = demo.prompt_pool()
+    assert len(pool) == demo.PROMPT_ROWS and not seen & {p for p, _ in pool}
+    made_up = [e for _, e in pool if e["name"].split()[0] not in demo.FIRST]
+    assert 0.4 < len(made_up) / len(pool) < 0.6  # a student that only memorises names fails these
+    for prompt, fact in pool:
+        assert fact["name"] in prompt and fact["city"] in prompt
+        assert fact["city"] not in demo.EVAL_CITIES and fact["name"].split()[0] not in demo.EVAL_FIRST

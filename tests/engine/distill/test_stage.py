@@ -53,10 +53,18 @@ def wait_until(predicate, timeout: float = 300.0, what: str = "") -> None:
 
 
 @pytest.mark.timeout(600)
-def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_model_dir: Path) -> None:
-    run_dir = launcher.start_recipe(distill_recipe(), title="distill test")
-    info = launcher.wait_for(run_dir, timeout=540)
-    assert info.state == "done", (run_dir / "worker.log").read_text()[-3000:]
+def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_model_dir: Path, tmp_path: Path,
+                                                           capsys) -> None:
+    from slm_workbench.cli.main import main
+    from slm_workbench.config.loading import dump_recipe
+
+    path = tmp_path / "distill.yaml"
+    path.write_text(dump_recipe(distill_recipe()), encoding="utf-8")
+    code = main(["distill", str(path), "--json"])  # the command a user types; waits, prints the card
+    printed = json.loads(capsys.readouterr().out)
+    run_dir = RunStore().root / printed["id"]
+    assert code == 0 and printed["state"] == "done", (run_dir / "worker.log").read_text()[-3000:]
+    assert printed["card"] == read_card(run_dir) and [p["name"] for p in printed["phases"]][0] == "teacher"
     state = read_state(run_dir)
     assert {p.name: p.state for p in state.phases} == {
         "teacher": "skipped", "generate": "done", "student": "done", "train": "done", "export": "skipped",
