@@ -30,7 +30,7 @@ from typing import Any
 from ...config.generate import GenerationSettings
 from ..errors import WorkbenchError
 from ..eval.answerers import Answerer, RequestBudgetSpent
-from ..eval.evaluate import _append, read_rows
+from ..eval.evaluate import append_row, read_rows
 from .filters import KEPT, Checker, verdict
 from .layout import GENERATED_DATA, GENERATED_MANIFEST, GENERATED_ROWS
 from .prompts import PromptSet
@@ -209,7 +209,7 @@ def generate(
                             "verdict": f"error: {exc.message}"}
                     if hasattr(answerer, "requests"):
                         row["requests"] = answerer.requests - spent_before  # type: ignore[attr-defined]
-                    _append(rows_path, row)
+                    append_row(rows_path, row)
                     rows.append(row)
                     on_row(row, tally)
                     errors_in_a_row += 1
@@ -229,11 +229,11 @@ def generate(
                         "finished": reply.finished, "kept": judged == KEPT, "verdict": judged}
                 if hasattr(answerer, "requests"):
                     row["requests"] = answerer.requests - spent_before  # type: ignore[attr-defined]
-                _append(rows_path, row)
+                append_row(rows_path, row)
                 rows.append(row)
                 if judged == KEPT:
                     seen.add(reply.text.strip())
-                    _append(data_path, data_record(row))
+                    append_row(data_path, data_record(row))
                 done.add(rid)
                 tally = {**tally, "done": len(done), "attempted": tally["attempted"] + 1,
                          "kept": tally["kept"] + (judged == KEPT)}

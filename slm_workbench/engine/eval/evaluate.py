@@ -69,7 +69,9 @@ def read_rows(path: Path, *, repair: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
-def _append(path: Path, row: dict[str, Any]) -> None:
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """One JSON line, flushed and fsync'd: a reader or a resume after kill -9 sees it whole or not at all
+    (a torn last line is repaired by ``read_rows(repair=True)``)."""
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         fh.flush()
@@ -172,7 +174,7 @@ def evaluate(
                                      f"{example.index + 1}: {exc.message}", hint=exc.hint) from None
             row = score_row(example.index, example.id, example.messages, example.reference, "", chosen,
                             error=exc.message)
-        _append(predictions, row)
+        append_row(predictions, row)
         done.add(example.id)
         on_row(row)
         on_progress(len(done), total)
