@@ -74,19 +74,13 @@ def refuse_reuse(out: Path, resume: bool) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from ..engine.distill.generate import read_manifest
-    from ..engine.runs.launcher import start_recipe, wait_for
-    from .jobs import launch_and_follow
+    from .jobs import launch_and_wait
 
     recipe = build(args)
     out = Path(recipe.output or "")
     refuse_reuse(out, args.resume)
     title = f"generate {Path(recipe.prompts).name} with {recipe.teacher}"
-    if args.wait and not (args.detach or args.json):
-        run_dir = start_recipe(recipe, title=title, force=args.force)
-        print(f"run {run_dir.name} started; waiting (Ctrl-C leaves it running)", flush=True)
-        info = wait_for(run_dir)
-    else:
-        info = launch_and_follow(recipe, title=title, args=args)
+    info = launch_and_wait(recipe, title=title, args=args)
     if info is None:
         return 0
     manifest = read_manifest(out)

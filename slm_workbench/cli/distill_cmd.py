@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..config.distill import DistillRecipe
-from .jobs import add_job_flags, launch_and_follow
+from .jobs import add_job_flags, launch_and_wait
 from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
@@ -35,7 +35,6 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from ..engine.distill.card import summary_lines
     from ..engine.distill.layout import read_card, read_state
     from ..engine.errors import RecipeError
-    from ..engine.runs.launcher import start_recipe, wait_for
 
     where = str(recipe_file(args.recipe))
     data = read_recipe_data(args.recipe, args.overrides)
@@ -43,12 +42,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise RecipeError(f"{where}: stage is {data['stage']!r}; `slmw distill` runs stage: distill")
     recipe = build_recipe(args, where=where, base={**data, "stage": "distill"})
     title = f"distill {Path(where).stem}"
-    if args.wait and not args.detach:
-        run_dir = start_recipe(recipe, title=title, force=args.force)
-        print(f"run {run_dir.name} started; waiting for it to end", flush=True)
-        info = wait_for(run_dir)
-    else:
-        info = launch_and_follow(recipe, title=title, args=args)
+    info = launch_and_wait(recipe, title=title, args=args)
     if info is None:
         return 0
     card = read_card(info.dir)

@@ -44,6 +44,15 @@ def launch_and_follow(recipe: Any, *, title: str, args: argparse.Namespace) -> R
     return follow(run_dir)
 
 
+def launch_and_wait(recipe: Any, *, title: str, args: argparse.Namespace) -> RunInfo | None:
+    """``--wait``: start it and wait without printing its progress; otherwise ``launch_and_follow``."""
+    if getattr(args, "wait", False) and not (args.detach or args.json):
+        run_dir = start_recipe(recipe, title=title, force=getattr(args, "force", False))
+        print(f"run {run_dir.name} started; waiting (Ctrl-C leaves it running)", flush=True)
+        return wait_for(run_dir)
+    return launch_and_follow(recipe, title=title, args=args)
+
+
 def launch_until_done(recipe: Any, *, title: str, args: argparse.Namespace) -> RunInfo | None:
     """``launch_and_follow``, and a job that did not end ``done`` is one error line: its last error
     (and hint) or how it ended, naming the run."""

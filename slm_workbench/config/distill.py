@@ -100,20 +100,11 @@ class DistillRecipe(Section):
     @field_validator("teacher_recipe", mode="before")
     @classmethod
     def _read_teacher_recipe(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            from pathlib import Path
+        from .train import TrainRecipe, inline_train_recipe
 
-            from .loading import read_recipe_data
-
-            value = read_recipe_data(Path(value))
-        if isinstance(value, dict):
-            stage = value.get("stage", "train")
-            if stage != "train":
-                raise ValueError(f"teacher_recipe is stage {stage!r}; the teacher is trained (stage: train)")
-            from .train import TrainRecipe
-
-            value = TrainRecipe.model_validate({**value, "stage": "train"}).model_dump(exclude_defaults=True)
-            value["stage"] = "train"
+        value = inline_train_recipe(value, "teacher_recipe")
+        if isinstance(value, dict):  # validated now, kept with what differs from the defaults
+            value = {**TrainRecipe.model_validate(value).model_dump(exclude_defaults=True), "stage": "train"}
         return value
 
     @field_validator("train")

@@ -69,18 +69,9 @@ class SweepRecipe(Section):
     @field_validator("train", mode="before")
     @classmethod
     def _read_train_recipe(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            from pathlib import Path
+        from .train import inline_train_recipe
 
-            from .loading import read_recipe_data
-
-            value = read_recipe_data(Path(value))
-        if isinstance(value, dict):
-            stage = value.get("stage", "train")
-            if stage != "train":
-                raise ValueError(f"the base recipe is stage {stage!r}; a sweep's trials train (stage: train)")
-            value = {**value, "stage": "train"}
-        return value
+        return inline_train_recipe(value, "the base recipe (train)")
 
     @model_validator(mode="after")
     def _check(self) -> SweepRecipe:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -129,6 +129,23 @@ class TrainRecipe(Section):
     def world_size(self) -> int:
         """Training processes on all machines together."""
         return self.num_processes * self.num_nodes
+
+
+def inline_train_recipe(value: Any, what: str) -> Any:
+    """A training recipe named inside another recipe (a sweep's base, a distillation's teacher): a file
+    or shipped name is read now, so the naming recipe keeps it inline and a resumed job needs nothing else."""
+    if isinstance(value, str):
+        from pathlib import Path
+
+        from .loading import read_recipe_data
+
+        value = read_recipe_data(Path(value))
+    if isinstance(value, dict):
+        stage = value.get("stage", "train")
+        if stage != "train":
+            raise ValueError(f"{what} is a recipe of stage {stage!r}; it must be a training recipe (stage: train)")
+        value = {**value, "stage": "train"}
+    return value
 
 
 def split_endpoint(text: str) -> tuple[str, int]:

@@ -26,7 +26,6 @@ embedding sizes, before any weight loads, in the launch check and again in the j
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -209,22 +208,12 @@ def _only_fields(config_class: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any, teacher: Any, *,
                      student_folder: Path, teacher_folder: Path) -> tuple[Any, tuple[Any, Any]]:
     """The TRL trainer for ``recipe.distill.method`` with the training stage's arguments and callbacks."""
-    from transformers import EarlyStoppingCallback
-
-    from .arguments import planned_steps, sft_arguments
-    from .callbacks import CheckpointEvents, MetricsWriter, NanGuard, StopOnRequest
+    from .arguments import sft_arguments
+    from .stage import trainer_callbacks
 
     kd = recipe.distill
     assert kd is not None
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    steps = planned_steps(recipe, len(data.train), world)
-    has_eval = data.eval is not None
-    if recipe.report_to == "tensorboard":
-        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(ctx.artifacts_dir / "tensorboard"))
-    stop, nan = StopOnRequest(ctx), NanGuard()
-    callbacks = [MetricsWriter(ctx), CheckpointEvents(ctx), stop, nan]
-    if recipe.early_stopping_patience and has_eval:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
+    steps, has_eval, callbacks, stop, nan = trainer_callbacks(recipe, ctx, data)
     common = sft_arguments(recipe, ctx.run_dir, steps=steps, has_eval=has_eval,
                            attn_implementation=getattr(loaded.model.config, "_attn_implementation", None))
     common["packing"] = False  # rows go through the collator one conversation each

@@ -142,11 +142,12 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
         write_artifacts(recipe, ctx, trainer, loaded, data, folder)
 
 
-def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) -> tuple[Any, tuple[Any, Any]]:
+def trainer_callbacks(recipe: TrainRecipe, ctx: RunContext, data: Any) -> tuple[int, bool, list[Any], Any, Any]:
+    """(planned steps, has an eval split, the callbacks, the stop callback, the NaN guard): what every
+    trainer of this stage gets, SFT or logit distillation, so their metrics, stops and resumes agree."""
     from transformers import EarlyStoppingCallback
-    from trl import SFTTrainer
 
-    from .arguments import planned_steps, sft_config
+    from .arguments import planned_steps
     from .callbacks import CheckpointEvents, MetricsWriter, NanGuard, StopOnRequest
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -158,6 +159,15 @@ def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) 
     callbacks = [MetricsWriter(ctx), CheckpointEvents(ctx), stop, nan]
     if recipe.early_stopping_patience and has_eval:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
+    return steps, has_eval, callbacks, stop, nan
+
+
+def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) -> tuple[Any, tuple[Any, Any]]:
+    from trl import SFTTrainer
+
+    from .arguments import sft_config
+
+    steps, has_eval, callbacks, stop, nan = trainer_callbacks(recipe, ctx, data)
     trainer = SFTTrainer(
         model=loaded.model,
         args=sft_config(recipe, ctx.run_dir, steps=steps, has_eval=has_eval,
