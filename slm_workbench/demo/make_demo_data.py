@@ -29,6 +29,22 @@ EVAL_INSTRUCTION = INSTRUCTIONS[0]
 PROMPTS_OUT = Path(__file__).with_name("demo_prompts.jsonl")
 PROMPT_ROWS = 640
 """Extraction prompts for a teacher to answer (``slmw:demo-prompts``): the distillation demo's input."""
+# More names and cities for the distillation prompts only (in neither the training nor the held-out file):
+# a student must copy names it has never seen, which the training file's 40 x 40 grid does not teach.
+POOL_FIRST = ("Adele Bruno Camila Dmitri Esther Farid Gloria Hector Irene Joaquin Karin Liam Malik Nora Otto Paloma "
+              "Quentin Rosa Stefan Tamar Ulrich Vera Wanda Xavier Yusuf Zoe Alma Boris Celia Dario Elif Gustav Helga "
+              "Ivan Jana Klaus Lena Mario Nerea Orla Pietro Rania Sven Tove Umar Vivian Wim Yasmin Aurelio Bianca "
+              "Cyrus Dagny Emil Fiona Goran Hedda Ismael Jorge Kofi Lotte Mina Nils Oona Raul Selma Teodor Uma").split()
+POOL_LAST = ("Andersen Barros Castillo Dimitrov Esposito Fontaine Gallo Horvat Ibarra Jansen Kovacs Lindqvist Marino "
+             "Nakano Oliveira Pereira Quint Rasmussen Schneider Toth Ueda Valdez Wagner Yilmaz Zeller Abbott Brandt "
+             "Carvalho Dalton Engel Ferrari Gomez Hartmann Ivanova Jovanovic Keller Lehmann Moreno Nowak Ortega Pavlov "
+             "Reyes Santos Tanner Urban Vogel Walsh Young Zamora Arslan Bauer Conti Duval Eriksen Falk Greco Hoffmann "
+             "Ito Jensen Kaya Lund Maier Novotny Olsen Popescu Richter Sorensen").split()
+POOL_CITIES = ("Antwerp Bilbao Calgary Dresden Edinburgh Faro Geneva Hanoi Izmir Jaipur Krakow Leipzig Malaga Naples "
+               "Odessa Palermo Quito Rotterdam Salzburg Tbilisi Ulm Verona Warsaw Yokohama Zagreb Aberdeen Bremen "
+               "Cordoba Dublin Essen Fukuoka Graz Hobart Innsbruck Jena Kobe Lucerne Marseille Nice Oviedo Perth Riga "
+               "Split Trieste Vilnius Wroclaw Zurich Basel Cadiz Davos Eindhoven Firenze Ghent Haarlem Ibiza Kiel "
+               "Lille Mainz Nimes Oulu Padua Reims Sintra Tartu Umea Vigo").split()
 SYLLABLES = ("ka lo mi ren dor sa vi tel ba nu ro li zan fe go ma ti ra sol ven da kir mo el pa "
              "jun to bre li wen ha os cal dri ne fa lun gri be sto mar").split()
 
@@ -109,15 +125,19 @@ def made_up_word(rng: random.Random, low: int = 2, high: int = 3) -> str:
 
 
 def prompt_pool(n: int = PROMPT_ROWS, seed: int = 11) -> list[tuple[str, dict[str, Any]]]:
-    """Extraction prompts for distillation, none of them in the training or the held-out file: half with
-    the training file's names and cities in new combinations, half with made-up ones (a student that
-    memorises names fails those; one that copies from the sentence passes). ``[(prompt, expected), ...]``."""
+    """Extraction prompts for distillation, none of them in the training or the held-out file: a quarter
+    with the training file's names and cities in new combinations, half with names and cities from
+    larger lists the training file never uses, a quarter made up (a student that memorises names fails
+    those; one that copies from the sentence passes). ``[(prompt, expected), ...]``."""
     rng = random.Random(seed)
     taken = {row["messages"][-2]["content"] for row in build()} | {p for p, _ in eval_examples(EVAL_ROWS)}
     out: dict[str, dict[str, Any]] = {}
     while len(out) < n:
-        if rng.random() < 0.5:
+        draw = rng.random()
+        if draw < 0.25:
             prompt, fact = extraction_example(rng, FIRST, LAST, CITIES)
+        elif draw < 0.75:
+            prompt, fact = extraction_example(rng, POOL_FIRST, POOL_LAST, POOL_CITIES)
         else:
             first = [made_up_word(rng, 2, 2) for _ in range(3)]
             last = [made_up_word(rng) for _ in range(3)]
