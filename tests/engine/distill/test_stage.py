@@ -89,7 +89,8 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
 @pytest.mark.timeout(600)
 def test_a_killed_distillation_resumes_from_its_phase_with_the_same_child_runs(distill_recipe) -> None:
     recipe = distill_recipe(train={"max_steps": 40, "batch_size": 2, "max_length": 64, "save_steps": 5,
-                                   "eval_fraction": 0.0, "learning_rate": 1e-3, "threads": 1})
+                                   "eval_fraction": 0.0, "learning_rate": 1e-3, "threads": 1},
+                            method="gkd")  # logit KD: the teacher's PyTorch weights in the training run
     run_dir = launcher.start_recipe(recipe, title="distill kill test")
     wait_until(lambda: read_state(run_dir).phase("train").run is not None, what="the training phase")
     store = RunStore(run_dir.parent)
@@ -102,7 +103,10 @@ def test_a_killed_distillation_resumes_from_its_phase_with_the_same_child_runs(d
     after = read_state(run_dir)
     assert after.run_of("generate") == before.run_of("generate")  # not generated again
     assert after.run_of("train") == before.run_of("train")  # the same training run, followed or resumed
-    assert read_card(run_dir) is not None
+    card = read_card(run_dir)
+    assert card is not None and card["method"] == "gkd"
+    train = Run.get(after.run_of("train")).recipe()
+    assert train.distill.method == "gkd" and train.distill.teacher == recipe.teacher
 
 
 def test_launch_refuses_a_student_with_as_many_layers_as_the_teacher(distill_recipe) -> None:
