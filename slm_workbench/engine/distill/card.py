@@ -190,7 +190,9 @@ def measure_card(teacher: CardModel, student: CardModel, *, eval_data: Path, set
                                                                        result.task_high, result.task_n)
         side.task_scores, side.task_delta = result.task_scores, result.task_delta
         sides[model.role] = side
-    notes = []
+    notes = ["perplexity is of the held-out conversations as rendered, prompts included: a student trained on "
+             "answers only (train_on: completion) is not taught the prompts' text, so its figure can be far above "
+             "the teacher's while its answers hold up; the task score is what the answers are judged by"]
     if tokenizers["teacher"].get_vocab() != tokenizers["student"].get_vocab():
         notes.append("teacher and student tokenize differently: their perplexities are per token of their own "
                      "vocabularies and are not comparable")
