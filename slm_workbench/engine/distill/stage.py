@@ -312,30 +312,6 @@ def finished_run_of(recipe: Any, run_store: store.RunStore) -> str | None:
     return None
 
 
-def teacher_layers(spec: str) -> int | None:
-    """The decoder layers of the model ``spec`` (or ``RUN:VARIANT``'s base) names, from its config; None
-    when that is not known before the job (a model still to prepare, a hub id)."""
-    import json
-
-    from ..models.resolve import parse_model
-
-    base = split_variant(spec).base
-    run = Run.find(base)
-    folder: Path | None
-    if run is not None:
-        folder = run.model_folder() or (run.base_model() if run.adapter() is not None else None)
-    else:
-        try:
-            ref = parse_model(base)
-        except WorkbenchError:
-            return None
-        folder = ref.folder if ref.prepared else None
-    try:
-        return int(json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))["num_hidden_layers"])
-    except (TypeError, OSError, ValueError, KeyError):
-        return None
-
-
 def variant_folder(base: str, variant: str) -> Path | None:
     from ..export.source import resolve_source
 

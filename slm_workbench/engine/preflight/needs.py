@@ -94,7 +94,8 @@ def check_distill(recipe: Any) -> LaunchNeeds:
     """What no flag fixes: a teacher that names nothing, a student it cannot give, missing prompts or card data."""
     from ..data.sources import DEMO_ALIASES
     from ..distill.generate_stage import is_endpoint
-    from ..distill.stage import teacher_layers
+    from ..distill.estimate import teacher_folder
+    from ..distill.student import model_cost
 
     teacher = recipe.teacher
     if teacher is not None and is_endpoint(teacher):
@@ -104,8 +105,9 @@ def check_distill(recipe: Any) -> LaunchNeeds:
         if recipe.method != "sft":
             raise WorkbenchError(f"{teacher}: {recipe.method} needs the teacher's logits in the training process; "
                                  "an endpoint gives only text", hint="use method: sft (train on its answers)")
-    elif teacher is not None and recipe.student.keep_layers is not None:
-        layers = teacher_layers(teacher)
+    elif recipe.student.keep_layers is not None:
+        folder, _unknown = teacher_folder(recipe)  # the pane's estimate resolves it the same way, unloaded
+        layers = model_cost(folder).layers if folder is not None else None
         if layers is not None and recipe.student.keep_layers >= layers:
             raise WorkbenchError(f"student.keep_layers {recipe.student.keep_layers} is not below the teacher's "
                                  f"{layers} layers", hint=f"keep 1 to {layers - 1} layers")
