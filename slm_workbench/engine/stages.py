@@ -17,6 +17,7 @@ pane or view, a recipe under ``recipes/`` and tests; then add one ``StageSpec`` 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
@@ -68,9 +69,6 @@ class StageSpec:
     command: tuple[str, ...] = ()
     """The CLI command that starts it (``("data", "prepare")`` is ``slmw data prepare``);
     empty for stages started only by other commands or by ``slmw run RECIPE``."""
-    preflight: str | None = None
-    """``module:function`` of its launch check (recipe -> ``LaunchNeeds``: disk, memory refusals),
-    run by ``launcher.start_recipe`` before the job starts; None when it needs no check."""
 
     def recipe_class(self) -> type:
         return _load(self.recipe)
@@ -78,41 +76,37 @@ class StageSpec:
     def runner_function(self) -> StageRunner[Any]:
         return _load(self.runner)
 
-    def launch_check(self) -> Any:
-        assert self.preflight is not None
-        return _load(self.preflight)
+    def launch_check(self) -> Callable[[Any], Any] | None:
+        """Its launch check, ``check(recipe) -> LaunchNeeds`` in the runner's module (disk, memory
+        refusals), run by ``launcher.start_recipe`` before the job starts; None when it has none."""
+        module_name, _, _ = self.runner.partition(":")
+        return getattr(importlib.import_module(module_name), "check", None)
 
     @property
     def produces_model(self) -> bool:
         return bool(self.produces & MODEL_PRODUCTS)
 
 
-_CHECKS = "slm_workbench.engine.preflight.needs:"
-
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("models.prepare", "Prepare model", "slm_workbench.config.models:PrepareModelRecipe",
-              "slm_workbench.engine.models.prepare_stage:run", frozenset({"model"}), command=("models", "prepare"),
-              preflight=_CHECKS + "check_prepare_model"),
+              "slm_workbench.engine.models.stage:run", frozenset({"model"}), command=("models", "prepare")),
     StageSpec("system.check", "System check", "slm_workbench.config.system:SystemCheckRecipe",
               "slm_workbench.engine.system_check:run", frozenset({"measurement"}), command=("system", "check")),
     StageSpec("data.prepare", "Prepare data", "slm_workbench.config.data:PrepareDataRecipe",
-              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare"),
-              preflight=_CHECKS + "check_prepare_data"),
+              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare")),
     StageSpec("data.generate", "Teacher answers", "slm_workbench.config.generate:GenerateRecipe",
               "slm_workbench.engine.distill.generate_stage:run", frozenset({"dataset"}), resumable=True,
-              view="distill", command=("data", "generate"),
-              preflight="slm_workbench.engine.distill.generate_stage:check"),
+              view="distill", command=("data", "generate")),
     StageSpec("train", "Fine-tune", "slm_workbench.config.train:TrainRecipe",
               "slm_workbench.engine.train.stage:run", frozenset({"adapter", "model"}), resumable=True,
-              command=("train",), preflight=_CHECKS + "check_train"),
+              command=("train",)),
     StageSpec("export", "Export variants", "slm_workbench.config.export:ExportRecipe",
-              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",),
-              preflight=_CHECKS + "check_export"),
+              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",)),
     StageSpec("compare", "Compare variants", "slm_workbench.config.export:CompareRecipe",
               "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
-              command=("compare",), preflight=_CHECKS + "check_export"),
+              command=("compare",)),
     StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
-              frozenset({"report"}), resumable=True, view="eval", command=("eval",), preflight=_CHECKS + "check_eval"),
+              frozenset({"report"}), resumable=True, view="eval", command=("eval",)),
     StageSpec("deploy.foundry", "Foundry Local package", "slm_workbench.config.deploy_foundry:FoundryRecipe",
               "slm_workbench.engine.deploy.foundry:run", frozenset({"package"}), view="deploy",
               command=("deploy", "foundry")),
@@ -124,8 +118,7 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("serve", "Serve", "slm_workbench.config.serve:ServeRecipe", "slm_workbench.engine.serve.stage:run",
               frozenset({"server"}), view="deploy", command=("serve",)),
     StageSpec("distill", "Distill", "slm_workbench.config.distill:DistillRecipe", "slm_workbench.engine.distill.stage:run",
-              frozenset({"report"}), resumable=True, view="distill", command=("distill",),
-              preflight=_CHECKS + "check_distill"),
+              frozenset({"report"}), resumable=True, view="distill", command=("distill",)),
     StageSpec("deploy.bench", "Load benchmark", "slm_workbench.config.deploy_bench:BenchRecipe",
               "slm_workbench.engine.deploy.bench_stage:run", frozenset({"measurement"}), view="deploy",
               command=("deploy", "bench")),

@@ -115,7 +115,7 @@ def test_low_disk_refuses_data_preparation(tmp_path, monkeypatch) -> None:
 def test_exporting_a_lora_run_counts_the_merged_model_in_the_run(slmw_home, tiny_model_dir) -> None:
     import json
 
-    from slm_workbench.engine.preflight.needs import export_needs
+    from slm_workbench.engine.export.stage import export_needs
     from slm_workbench.engine.runs.run import Run
     from slm_workbench.engine.runs.store import RunStore
 

@@ -134,6 +134,6 @@ def test_a_registered_stage_without_a_command_module_gets_a_job_command(monkeypa
 
 def test_every_launch_check_is_importable_and_takes_the_recipe() -> None:
     for spec in STAGES:
-        if spec.preflight:
-            params = list(inspect.signature(spec.launch_check()).parameters)
-            assert len(params) == 1, f"{spec.preflight} takes (recipe), not {params}"
+        if (check := spec.launch_check()) is not None:
+            params = list(inspect.signature(check).parameters)
+            assert len(params) == 1, f"{spec.name}'s check takes (recipe), not {params}"

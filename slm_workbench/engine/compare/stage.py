@@ -9,8 +9,9 @@ from ..errors import WorkbenchError
 from ..export.export import export_variants
 from ..export.presets import PRESETS, resolve_presets
 from ..export.source import ExportSource, merge_adapter, resolve_source
-from ..export.stage import progress_reporter, report_built
+from ..export.stage import check as check_export, progress_reporter, report_built
 from ..models.ensure import prepare_in_job
+from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .compare import CompareSettings, compare_variants
 from .evalset import build_evalset
@@ -65,3 +66,8 @@ def run(recipe: CompareRecipe, ctx: RunContext) -> None:
     paths = write_report(report, ctx.artifacts_dir)
     for kind, path in paths.items():
         ctx.artifact(path.name, path, f"comparison report ({kind})")
+
+
+def check(recipe: CompareRecipe) -> LaunchNeeds:
+    """The launch check: the disk the variants still to build take, as ``export``'s."""
+    return check_export(recipe)  # type: ignore[arg-type]  # the fields it reads are the same

@@ -9,6 +9,7 @@ metrics, so the Runs pane and ``slmw runs show`` see the same figures as the CLI
 from __future__ import annotations
 
 from ...config.data import PrepareDataRecipe
+from ..preflight.needs import LaunchNeeds, raw_data_need
 from ..runs.context import RunContext
 from .prepare import MANIFEST, prepare_dataset
 
@@ -25,3 +26,11 @@ def run(recipe: PrepareDataRecipe, ctx: RunContext) -> None:
     assert result.output is not None
     ctx.artifact("dataset", result.output, f"prepared dataset ({recipe.output_format}): {result.train_rows} train, {result.eval_rows} eval rows")
     ctx.artifact("manifest", result.output / MANIFEST, "source hash, settings, tokenizer, rows kept and dropped")
+
+
+def check(recipe: PrepareDataRecipe) -> LaunchNeeds:
+    """The launch check: the prepared dataset takes a multiple of the source's size."""
+    from pathlib import Path
+
+    return LaunchNeeds(raw_data_need(Path(recipe.source).expanduser(), Path(recipe.output).expanduser(),
+                                     "the prepared dataset"))

@@ -19,6 +19,7 @@ from typing import Any
 from ...config.distill import DistillRecipe
 from ..errors import Cancelled, WorkbenchError
 from ..models.variants import split_variant
+from ..preflight.needs import LaunchNeeds
 from ..runs import children, store
 from ..runs.context import RunContext
 from ..runs.run import Run
@@ -338,3 +339,49 @@ def card_model(role: str, base: str, variant: str) -> Any:
 
 def run(recipe: DistillRecipe, ctx: RunContext) -> None:
     Distillation(recipe, ctx).run()
+
+
+def check(recipe: DistillRecipe) -> LaunchNeeds:
+    """The launch check, of what no flag fixes: a teacher that names nothing, a student it cannot
+    give, missing prompts or card data."""
+    from ...config.generate import GenerateRecipe
+    from ..data.sources import DEMO_ALIASES
+    from ..distill.generate_stage import is_endpoint, resolve_inputs
+    from .estimate import teacher_folder as estimate_teacher_folder
+    from .student import model_cost
+
+    teacher = recipe.teacher
+    if teacher is not None and is_endpoint(teacher):
+        if recipe.student.keep_layers is not None:
+            raise WorkbenchError(f"{teacher}: a remote teacher has no weights to cut a keep_layers student from",
+                                 hint="give the student as student.model (a smaller local model)")
+        if recipe.method != "sft":
+            raise WorkbenchError(f"{teacher}: {recipe.method} needs the teacher's logits in the training process; "
+                                 "an endpoint gives only text", hint="use method: sft (train on its answers)")
+    elif recipe.student.keep_layers is not None:
+        folder, _unknown = estimate_teacher_folder(recipe)  # the pane's estimate resolves it the same way, unloaded
+        layers = model_cost(folder).layers if folder is not None else None
+        if layers is not None and recipe.student.keep_layers >= layers:
+            raise WorkbenchError(f"student.keep_layers {recipe.student.keep_layers} is not below the teacher's "
+                                 f"{layers} layers", hint=f"keep 1 to {layers - 1} layers")
+    elif teacher is not None and recipe.method in ("gkd", "distillation") and recipe.student.model is not None:
+        _refuse_vocabulary_mismatch(recipe, teacher)
+    resolve_inputs(GenerateRecipe.model_validate({**recipe.generate.model_dump(), "teacher": teacher or "teacher"}))
+    card = recipe.card.data
+    if card is not None and card not in DEMO_ALIASES and not Path(card).expanduser().exists():
+        raise WorkbenchError(f"card.data: no such file or folder: {card}")
+    return LaunchNeeds()
+
+
+def _refuse_vocabulary_mismatch(recipe: DistillRecipe, teacher: str) -> None:
+    """Logit KD between tokenizers that differ: refused before the teacher answers a single prompt."""
+    from ..models.resolve import parse_model
+    from ..train.kd import vocabulary_mismatch
+    from .student import teacher_tokenizer_folder
+
+    tokenizer_folder = teacher_tokenizer_folder(split_variant(teacher).base)
+    student = parse_model(recipe.student.model)
+    if tokenizer_folder is not None and student.prepared:
+        why = vocabulary_mismatch(student.folder, tokenizer_folder, recipe.method, teacher)
+        if why:
+            raise WorkbenchError(why)

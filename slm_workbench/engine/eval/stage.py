@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...config.eval import EvalRecipe
 from ..errors import WorkbenchError
 from ..models.ensure import prepare_in_job
+from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .answerers import open_answerer
 from ..runs.run import EVAL_REPORT, PREDICTIONS, Run
@@ -64,3 +65,28 @@ def summary_line(report: dict) -> str:
     shown = f"{mean:.3f} [{task['low']:.3f}, {task['high']:.3f}]" if mean is not None else "n/a"
     return f"[eval] task {shown} on {report['examples']} examples; {report['passed']} passed, {report['failed']} failed"
 
+
+def check(recipe: EvalRecipe) -> LaunchNeeds:
+    """The launch check, of what no flag fixes: a target that names nothing, data that is not
+    there, perplexity of an endpoint."""
+    from pathlib import Path
+
+    from ..chat.locate import resolve_target
+    from ..data.sources import DEMO_ALIASES
+    from ..models.ensure import model_to_prepare
+    from .answerers import refuse_unsupported
+
+    endpoint = recipe.target.startswith(("http://", "https://"))
+    if endpoint and recipe.metrics and "perplexity" in recipe.metrics:
+        raise WorkbenchError(f"{recipe.target}: perplexity needs token probabilities, which an endpoint does not give here",
+                             hint="leave perplexity out of --metrics for an endpoint")
+    if not endpoint and model_to_prepare(recipe.target) is None:
+        refuse_unsupported(resolve_target(recipe.target, adapter=recipe.adapter), recipe.target)  # or names what it is not
+    data = recipe.data
+    if data is not None:
+        if not Path(data).expanduser().exists() and data not in DEMO_ALIASES:
+            raise WorkbenchError(f"no such eval data: {data}")
+    else:
+        data = default_data(recipe.target)
+    load_examples(data, 1)  # raises when no row has a reference answer
+    return LaunchNeeds()

@@ -6,7 +6,10 @@ import json
 
 from ...config.export import ExportRecipe
 from ..events import BUILT
+from ..errors import WorkbenchError
 from ..models.ensure import prepare_in_job
+from ..preflight.disk import BYTES_PER_WEIGHT, DiskNeed
+from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .export import BuiltVariant, export_variants
 from .presets import resolve_presets
@@ -55,3 +58,37 @@ def run(recipe: ExportRecipe, ctx: RunContext) -> None:
                "variants": [v.as_dict() for v in built]}
     (ctx.artifacts_dir / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     ctx.artifact("export.json", ctx.artifacts_dir / "export.json", "the variants built and where they are")
+
+
+def check(recipe: ExportRecipe) -> LaunchNeeds:
+    """The launch check of ``export`` (and ``compare``): the disk the variants still to build take."""
+    return LaunchNeeds(export_needs(recipe.model, recipe.variants or [], overwrite=getattr(recipe, "overwrite", False)))
+
+
+def export_needs(model: str, variants: list[str], *, overwrite: bool = False) -> list[DiskNeed]:
+    """Each variant's weights, plus the fp32 graph the offset and Olive paths start from, plus a
+    merged model for a run's adapter."""
+    from ..models.info import safetensors_parameters
+    from .presets import PRESETS
+
+    try:
+        source = resolve_source(model)
+    except WorkbenchError:
+        return []  # the job says what is wrong with the model
+    folder = source.hf_folder or source.base_folder
+    if folder is None:
+        return []
+    params = safetensors_parameters(folder)
+    built = source.built_variants()
+    needs: list[DiskNeed] = []
+    if source.hf_folder is None and source.run is not None:
+        needs.append(DiskNeed(source.run.dir, params * 4.0, "the merged model"))
+    for name in variants:
+        preset = PRESETS.get(name)
+        if preset is None or (name in built and not overwrite):
+            continue
+        size = params * BYTES_PER_WEIGHT[preset.precision]
+        if preset.path != "builder":
+            size += params * 4.0  # the fp32 graph the post-pass starts from
+        needs.append(DiskNeed(source.variant_dir(name).parent, size, name))
+    return needs

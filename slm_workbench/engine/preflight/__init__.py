@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import WorkbenchError
 from .disk import check_disk
+from .needs import LaunchNeeds
 
 FORCE_HINT = "--force starts it anyway"
 
@@ -20,13 +21,14 @@ FORCE_HINT = "--force starts it anyway"
 def check_launch(recipe: Any, *, force: bool = False) -> list[str]:
     """Warnings to show; raises ``WorkbenchError`` when the job would not fit (unless ``force``).
 
-    What is checked is the stage's own launch check, named by the stage registry."""
+    What is checked is the stage's own launch check (``check`` beside its runner), found
+    through the stage registry; a stage without one needs nothing checked."""
     from ..stages import find_stage
-    from .needs import LaunchNeeds
 
     stage = getattr(recipe, "stage", "?")
     spec = find_stage(stage)
-    needs = spec.launch_check()(recipe) if spec is not None and spec.preflight else LaunchNeeds()
+    check = spec.launch_check() if spec is not None else None
+    needs = check(recipe) if check is not None else LaunchNeeds()
     refusals = list(needs.refusals)
     if (short := check_disk(stage, needs.disk)) is not None:
         refusals.append((short, "free some space there, or point SLMW_HOME at a larger disk"))

@@ -8,6 +8,7 @@ it stopped.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -18,6 +19,8 @@ from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
 from ..models.ensure import prepare_in_job
 from ..models.resolve import parse_model
+from ..preflight.disk import DiskNeed
+from ..preflight.needs import LaunchNeeds, raw_data_need
 from ..runs import stopping, store
 from ..runs.context import RunContext
 from .artifacts import write_artifacts
@@ -205,3 +208,61 @@ def out_of_memory(where: str, estimate: Any) -> WorkbenchError:
         + (f" of {estimate.available / 2**30:.1f} GiB free)" if estimate.available else ")"),
         hint="; ".join(hints),
     )
+
+
+def check(recipe: TrainRecipe) -> LaunchNeeds:
+    """The launch check: what no flag fixes (QLoRA without CUDA, a context too short, missing data),
+    the memory estimate against what is free, and the disk the checkpoints and artifacts take."""
+    from .. import system
+    from ..models.stage import prepare_model_needs
+    from . import memory
+    from .preflight import preflight
+
+    checks = preflight(recipe)
+    if checks.errors:
+        raise WorkbenchError(checks.errors[0], hint="; ".join(checks.errors[1:]) or None)
+    ref = parse_model(recipe.model)
+    device = "cuda" if system.gpus() else "cpu"
+    if not ref.prepared:  # prepared by the job: its memory and context are checked there
+        return LaunchNeeds(prepare_model_needs(recipe.model, False) + train_needs(recipe, None, device),
+                           warnings=checks.warnings)
+    needs = LaunchNeeds(train_needs(recipe, ref.folder, device), warnings=checks.warnings)
+    estimate = memory.estimate_memory(recipe, ref.folder, device=device, available=memory.available_memory(device))
+    if estimate.fits is False:
+        needs.refusals.append((
+            f"this train job needs about {_gib(estimate.total)} of memory by the estimate, "
+            f"{_gib(estimate.available or 0)} is free on {device} (`slmw train RECIPE --estimate` shows the terms)",
+            "change " + "; ".join(estimate.hints) if estimate.hints else "use a smaller model, batch or max_length",
+        ))
+    return needs
+
+
+def _gib(value: float) -> str:
+    gib = value / 2**30
+    return f"{gib:.1f} GiB" if gib < 1e5 else f"{gib:.2g} GiB"
+
+
+def train_needs(recipe: TrainRecipe, model_folder: Path | None, device: str) -> list[DiskNeed]:
+    """The prepared copy of raw data, ``save_total_limit`` + 1 checkpoints (weights and two AdamW
+    states) and the artifacts (adapter or model, and the merged model when asked for)."""
+    from .. import paths
+    from ..models.info import safetensors_parameters
+    from .memory import lora_parameters
+
+    runs = paths.runs_dir()
+    needs = raw_data_need(Path(recipe.data).expanduser(), runs, "the prepared copy of the data")
+    if model_folder is None:
+        return needs
+    params = safetensors_parameters(model_folder)
+    weight = 2.0 if recipe.precision in ("bf16", "fp16") or (recipe.precision == "auto" and device == "cuda") else 4.0
+    if recipe.method == "full":
+        checkpoint = params * (weight + 8.0)  # weights + two fp32 AdamW states
+        artifacts = params * weight
+    else:
+        config = json.loads((model_folder / "config.json").read_text(encoding="utf-8"))
+        adapter = lora_parameters(config, recipe.lora.r, recipe.lora.target_modules)
+        checkpoint = adapter * (4.0 + 8.0)
+        artifacts = adapter * 4.0 + (params * weight if recipe.merge else 0.0)
+    kept = recipe.save_total_limit + 1  # the next is written before the oldest goes
+    needs.append(DiskNeed(runs, checkpoint * kept + artifacts, f"{kept} checkpoints + artifacts"))
+    return needs

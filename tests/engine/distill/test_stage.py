@@ -144,7 +144,7 @@ def test_the_recipe_names_one_teacher_and_one_student() -> None:
 
 
 def test_the_launch_check_takes_a_teacher_recipe(distill_recipe, tiny_model_dir: Path) -> None:
-    from slm_workbench.engine.preflight.needs import check_distill
+    from slm_workbench.engine.distill.stage import check as check_distill
 
     recipe = distill_recipe(teacher=None, teacher_recipe={"model": str(tiny_model_dir), "data": "slmw:demo"})
     assert not check_distill(recipe).refusals

@@ -1,0 +1,46 @@
+"""Job stage ``models.prepare``: prepare a model as a detached job with progress events."""
+
+from __future__ import annotations
+
+from ...config.models import PrepareModelRecipe
+from ..errors import WorkbenchError
+from ..preflight.disk import DiskNeed
+from ..preflight.needs import LaunchNeeds
+from ..runs.context import RunContext
+from .prepare import prepare_model
+from .resolve import parse_model
+
+
+def run(recipe: PrepareModelRecipe, ctx: RunContext) -> None:
+    ref = parse_model(recipe.model)
+
+    def on_phase(phase: str, done: int, total: int) -> None:
+        ctx.progress(phase, done, total or None, unit="steps")
+        print(f"[models.prepare] {phase}", flush=True)
+
+    folder = prepare_model(ref, force=recipe.force, on_phase=on_phase, check_cancelled=ctx.check_cancelled)
+    ctx.artifact("model", folder, f"Hugging Face folder for {ref.name}")
+
+
+def check(recipe: PrepareModelRecipe) -> LaunchNeeds:
+    """The launch check: the disk the converted model takes."""
+    return LaunchNeeds(prepare_model_needs(recipe.model, recipe.force))
+
+
+def prepare_model_needs(model: str, force: bool) -> list[DiskNeed]:
+    """A GGUF converted to an HF folder takes the fp32 size of its parameters (none for a folder,
+    a hub id or a model prepared already)."""
+    from pathlib import Path
+
+    from .builtin import BUILTIN_MODELS
+    from .gguf_convert import inspect_gguf
+
+    try:
+        ref = parse_model(model)
+        if ref.kind in ("folder", "hub") or (ref.prepared and not force):
+            return []
+        gguf = BUILTIN_MODELS[ref.name].gguf_path() if ref.kind == "builtin" else Path(ref.source)
+        fp32 = inspect_gguf(gguf).fp32_bytes
+    except WorkbenchError:
+        return []
+    return [DiskNeed(ref.folder.parent, fp32, f"{ref.name} in fp32")]
