@@ -64,7 +64,7 @@ def build(args: argparse.Namespace) -> GenerateRecipe:
 
 
 def refuse_reuse(out: Path, resume: bool) -> None:
-    from ..engine.distill.layout import GENERATED_ROWS
+    from ..engine.generate.layout import GENERATED_ROWS
 
     rows = out / GENERATED_ROWS
     if not resume and rows.is_file() and rows.stat().st_size > 0:
@@ -73,7 +73,7 @@ def refuse_reuse(out: Path, resume: bool) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from ..engine.distill.generate import read_manifest
+    from ..engine.generate.loop import read_manifest
     from .jobs import launch_and_wait
 
     recipe = build(args)
@@ -95,7 +95,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                              hint=(error.hint if error and error.hint else
                                    "the rows so far are kept; go on with the same command and --resume"))
     if manifest is not None:
-        from ..engine.distill.generate_stage import summary_line
+        from ..engine.generate.stage import summary_line
 
         print(summary_line(manifest, out).removeprefix("[generate] "))
     return 0

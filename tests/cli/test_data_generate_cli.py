@@ -11,7 +11,7 @@ import pytest
 from slm_workbench.cli.main import build_parser, main
 from slm_workbench.cli.recipe_flags import build_recipe
 from slm_workbench.config.generate import GenerateRecipe
-from tests.engine.distill.conftest import stub, StubServer  # noqa: F401 - the stub endpoint fixture
+from tests.engine.generate.conftest import stub, StubServer  # noqa: F401 - the stub endpoint fixture
 
 BASE = ["data", "generate", "--teacher", "http://127.0.0.1:9/v1"]
 

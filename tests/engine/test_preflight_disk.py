@@ -21,7 +21,7 @@ Usage = namedtuple("Usage", "total used free")
 FULL_DISK_WORKER = textwrap.dedent(
     """
     import runpy, sys
-    import slm_workbench.engine.system_check as system_check
+    import slm_workbench.engine.system.stage as system_check
 
     class SafetensorError(Exception):
         pass

@@ -117,7 +117,7 @@ def test_a_registered_stage_without_a_command_module_gets_a_job_command(monkeypa
     from slm_workbench.engine.stages import StageSpec
 
     spec = StageSpec("check2", "Second check", "tests.engine.test_stages:Check2Recipe",
-                     "slm_workbench.engine.system_check:run", command=("system", "check2"))
+                     "slm_workbench.engine.system.stage:run", command=("system", "check2"))
     monkeypatch.setattr(stages, "STAGES", (*STAGES, spec))
     monkeypatch.setattr("slm_workbench.cli.stage_cmd.STAGES", (*STAGES, spec))
     started = []

@@ -18,7 +18,8 @@ from typing import Any
 from ..events import Progress, decode_event
 from ..runs import store
 from ..runs.tail import FileTail
-from .layout import CARD_JSON, GENERATED_DIR, GENERATED_ROWS, DistillState, read_card, read_state
+from ..generate.layout import GENERATED_DIR, GENERATED_ROWS
+from .layout import CARD_JSON, DistillState, read_card, read_state
 
 SAMPLES_KEPT = 200
 """The newest generated rows kept for showing (the file holds them all)."""

@@ -25,13 +25,6 @@ DISTILL_STATE = "distill.json"
 CARD_JSON = "report.json"
 CARD_MD = "card.md"
 STUDENT_DIR = "student"
-GENERATED_DIR = "generated"
-"""The ``data.generate`` run's default output folder, under its ``artifacts``."""
-GENERATED_ROWS = "rows.jsonl"
-"""Every answer with its verdict, one JSON object per line (the resume state of a generation)."""
-GENERATED_DATA = "data.jsonl"
-"""The kept rows as a chat dataset (``{"messages": [...]}`` per line): what the student trains on."""
-GENERATED_MANIFEST = "manifest.json"
 
 PHASES: tuple[str, ...] = ("teacher", "generate", "student", "train", "export", "card")
 """In order. ``teacher`` trains the teacher from ``teacher_recipe`` (skipped when a teacher is given);

@@ -25,7 +25,8 @@ from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.tail import FileTail
 from .student import teacher_folder
-from .layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS, STUDENT_DIR, DistillState, \
+from ..generate.layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS
+from .layout import STUDENT_DIR, DistillState, \
     read_state, write_state
 
 CARD_WORK = "card-work"
@@ -346,7 +347,7 @@ def check(recipe: DistillRecipe) -> LaunchNeeds:
     give, missing prompts or card data."""
     from ...config.generate import GenerateRecipe
     from ..data.sources import DEMO_ALIASES
-    from ..distill.generate_stage import is_endpoint, resolve_inputs
+    from ..generate.stage import is_endpoint, resolve_inputs
     from .estimate import teacher_folder as estimate_teacher_folder
     from .student import model_cost
 

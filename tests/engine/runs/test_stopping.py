@@ -21,7 +21,7 @@ from tests.helpers import wait_for_state, wait_until
 STUBBORN_WORKER = textwrap.dedent(
     """
     import runpy, sys, time
-    import slm_workbench.engine.system_check as system_check
+    import slm_workbench.engine.system.stage as system_check
 
     def busy_in_python(recipe, ctx):
         ctx.progress("busy", 0, None)

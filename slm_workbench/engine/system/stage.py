@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 
-from ..config.system import SystemCheckRecipe
-from .runs.context import RunContext
+from ...config.system import SystemCheckRecipe
+from ..runs.context import RunContext
 
 
 def run(recipe: SystemCheckRecipe, ctx: RunContext) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.config.generate import GenerateRecipe
-from slm_workbench.engine.distill.generate_stage import run
+from slm_workbench.engine.generate.stage import run
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.runs.context import RunContext
 from slm_workbench.engine.runs.store import RunStore

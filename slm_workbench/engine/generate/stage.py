@@ -17,7 +17,7 @@ from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from ..runs.run import Run
 from .filters import Checker, load_checker
-from .generate import Teacher, check_resume, generate
+from .loop import Teacher, check_resume, generate
 from .layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS
 from .prompts import PromptSet, load_prompts
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.config.generate import FilterSettings, GenerationSettings
-from slm_workbench.engine.distill.filters import load_checker, verdict
-from slm_workbench.engine.distill.generate import Teacher, generate
-from slm_workbench.engine.distill.prompts import load_prompts
+from slm_workbench.engine.generate.filters import load_checker, verdict
+from slm_workbench.engine.generate.loop import Teacher, generate
+from slm_workbench.engine.generate.prompts import load_prompts
 from slm_workbench.engine.errors import Cancelled, WorkbenchError
 from tests.helpers import read_jsonl
 
@@ -224,7 +224,7 @@ def test_limits_may_change_on_resume(prompts_txt: Path, tmp_path: Path) -> None:
 
 def test_no_row_kept_fails_the_stage_clearly(prompts_txt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from slm_workbench.config.generate import GenerateRecipe
-    from slm_workbench.engine.distill import generate_stage
+    from slm_workbench.engine.generate import stage as generate_stage
     from slm_workbench.engine.runs.context import RunContext
 
     monkeypatch.setattr("slm_workbench.engine.eval.answerers.open_answerer",
