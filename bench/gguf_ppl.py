@@ -63,8 +63,8 @@ def main() -> int:
     has_llama = probe.returncode == 0
 
     from slm_workbench.engine.compare.evalset import build_evalset
-    from slm_workbench.engine.deploy.gguf_write import write_like_source
-    from slm_workbench.engine.deploy.gguf import origin_of, resolve_gguf_source
+    from slm_workbench.engine.deploy.gguf.write import write_like_source
+    from slm_workbench.engine.deploy.gguf.stage import origin_of, resolve_gguf_source
     from slm_workbench.engine.export.source import merge_adapter
 
     source = resolve_gguf_source(args.source)

@@ -310,8 +310,8 @@ def main() -> int:
 def merged_gguf(source, home: Path) -> Path:  # noqa: ANN001 - an ExportSource
     """The merged fine-tuned weights as an f16 GGUF, by ``slmw deploy gguf``'s own writer (into the shipped
     file's metadata); the llama.cpp peers are re-quantized from it, i.e. from the same weights as the variants."""
-    from slm_workbench.engine.deploy.gguf import origin_of
-    from slm_workbench.engine.deploy.gguf_write import write_like_source
+    from slm_workbench.engine.deploy.gguf.stage import origin_of
+    from slm_workbench.engine.deploy.gguf.write import write_like_source
 
     out = home / "peer-gguf" / f"{source.name}-f16.gguf"
     if not out.is_file():

@@ -22,6 +22,7 @@ from .jobs import add_job_flags, run_recipe_job
 from .models_cmd import ensure_model
 from .output import human_bytes, print_json
 from .recipe_flags import add_recipe_flags, build_recipe
+from .stage_cmd import add_stage_verbs
 
 COMMON = ("source", "format", "columns", "roles", "template", "split", "model")
 """The fields every verb takes: what to read and how (``source`` is the PATH argument)."""
@@ -57,6 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
+    add_stage_verbs(verbs, ("data",))  # prepare (add_prepare) and generate (data_generate_cmd.py)
+
+
+def add_prepare(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("prepare", help="write a checked, tokenized, split dataset and manifest.json",
                          description="Runs here by default; --job (or --detach) runs it as a job, followed "
                                      "until it ends unless --detach.")
@@ -64,10 +69,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--job", action="store_true", help="run as a job (see `slmw runs`), followed until it ends")
     add_job_flags(p, stage="data.prepare")
     p.set_defaults(func=cmd_prepare)
-
-    from .data_generate_cmd import add_generate_parser
-
-    add_generate_parser(verbs)  # a teacher answers prompts (data_generate_cmd.py)
 
 
 def _named(exc: WorkbenchError, path: str) -> WorkbenchError:

@@ -25,7 +25,7 @@ RENAMES = {"samples_per_prompt": "samples", **{f"filters.{name}": name for name 
     "valid_json", "min_chars", "max_chars", "dedupe", "drop_truncated", "checker")}}
 
 
-def add_generate_parser(verbs: argparse._SubParsersAction) -> None:
+def add_command(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("generate", help="a teacher answers prompts; the answers become a dataset (a job)",
                          description=(GenerateRecipe.__doc__ or "").strip())
     add_recipe_flags(p, GenerateRecipe, renames=RENAMES, aliases={"output": ["-o"]},

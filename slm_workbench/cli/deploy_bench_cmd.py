@@ -16,7 +16,7 @@ from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_verb(verbs: argparse._SubParsersAction) -> None:
+def add_command(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("bench", help="load-benchmark a model's server on this machine (a job, followed)",
                          description="N concurrent clients against the server on 127.0.0.1: time to first token "
                                      "p50/p95, tokens/s per client and in aggregate, errors, the server's peak RSS.")
@@ -30,7 +30,7 @@ def add_verb(verbs: argparse._SubParsersAction) -> None:
 def cmd_bench(args: argparse.Namespace) -> int:
     recipe = build_recipe(args, where="slmw deploy bench")
     if recipe.target.startswith(("http://", "https://")):
-        from ..engine.deploy.bench import require_loopback
+        from ..engine.deploy.bench.load import require_loopback
 
         require_loopback(recipe.target)
     else:

@@ -17,7 +17,7 @@ from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_verb(verbs: argparse._SubParsersAction) -> None:
+def add_command(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("foundry", help="package a model, run or variant for Foundry Local (a job, followed)",
                          description=(FoundryRecipe.__doc__ or "").strip())
     add_recipe_flags(p, FoundryRecipe, positional=("source",), aliases={"output": ["-o"]},
@@ -27,8 +27,8 @@ def add_verb(verbs: argparse._SubParsersAction) -> None:
 
 
 def cmd_foundry(args: argparse.Namespace) -> int:
-    from ..engine.deploy.foundry import PACKAGE_JSON
-    from ..engine.deploy.foundry_smoke import SMOKE_FILE
+    from ..engine.deploy.foundry.stage import PACKAGE_JSON
+    from ..engine.deploy.foundry.smoke import SMOKE_FILE
 
     recipe = build_recipe(args, where="slmw deploy foundry", fixed={"force": bool(args.force)})
     info = launch_until_done(recipe, title=f"foundry {recipe.source}", args=args)
@@ -40,7 +40,7 @@ def cmd_foundry(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"run": info.id, "package": package, "smoke": smoke})
         return 0
-    from ..engine.deploy.foundry_smoke import SmokeResult, describe_result
+    from ..engine.deploy.foundry.smoke import SmokeResult, describe_result
 
     print(f"package {package['model_id']}: {package['folder']}" + (" (registered)" if package["installed"] else ""))
     print(describe_result(SmokeResult(smoke["verdict"], reason=smoke.get("reason", ""), sdk=smoke.get("sdk"),
@@ -49,6 +49,6 @@ def cmd_foundry(args: argparse.Namespace) -> int:
 
 
 def _prompt(data: dict):  # noqa: ANN202
-    from ..engine.deploy.foundry_smoke import PromptResult
+    from ..engine.deploy.foundry.smoke import PromptResult
 
     return PromptResult(**data)

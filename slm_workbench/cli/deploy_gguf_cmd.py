@@ -2,7 +2,7 @@
 
 The source and the output are checked here, before a job starts: a variant instead of a
 model, an output that exists without ``--force``, a model neither writer can handle (see
-``engine/deploy/gguf.py``) each end in one line. ``--force`` is the job convention's flag; here
+``engine/deploy/gguf/stage.py``) each end in one line. ``--force`` is the job convention's flag; here
 it also lets the job replace an existing output folder.
 """
 
@@ -18,7 +18,7 @@ from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_verb(verbs: argparse._SubParsersAction) -> None:
+def add_command(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("gguf", help="a model or fine-tuned run as a GGUF for llama.cpp / Ollama, with a Modelfile",
                          description=(GgufRecipe.__doc__ or "").strip())
     add_recipe_flags(p, GgufRecipe, positional=("source",), aliases={"output": ["-o"]},
@@ -30,7 +30,7 @@ def add_verb(verbs: argparse._SubParsersAction) -> None:
 
 def check(recipe: GgufRecipe) -> str:
     """Refuse, before a job starts, what the job would refuse; the source's name otherwise."""
-    from ..engine.deploy.gguf import plan, refuse_existing, resolve_gguf_source
+    from ..engine.deploy.gguf.stage import plan, refuse_existing, resolve_gguf_source
     from ..engine.models.ensure import model_to_prepare
 
     if recipe.output is not None:

@@ -18,7 +18,7 @@ from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("distill", help="distil a teacher into a smaller student: data, training and the card (a job)",
                        description=(DistillRecipe.__doc__ or "").strip())
     p.add_argument("recipe", type=Path, help="a YAML recipe with stage: distill (a shipped name works: distill-demo)")

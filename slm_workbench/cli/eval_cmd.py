@@ -20,7 +20,7 @@ from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a model, run, variant or endpoint on held-out examples (a job, followed)",
                        description=(EvalRecipe.__doc__ or "").strip())
     p.add_argument("target", nargs="?", metavar="TARGET",

@@ -19,7 +19,7 @@ from .output import print_json, table
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_export(sub: argparse._SubParsersAction) -> None:
     from ..engine.export.presets import PRESETS
 
     presets = ", ".join(f"{p.name} ({p.description})" for p in PRESETS.values())
@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_job_flags(p, stage="export")
     p.set_defaults(func=cmd_export)
 
+
+def add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="measure variants side by side with the PyTorch reference (a job, followed)",
                        description="Size, load time, peak RAM, time to first token, decode tok/s, perplexity "
                                    "(identical token ids), agreement with the reference and task score; "

@@ -19,9 +19,8 @@ if TYPE_CHECKING:
 def build_parser() -> argparse.ArgumentParser:
     import argparse  # not needed for `slmw` alone, which opens the TUI
 
-    from . import data_cmd, demo_cmd, models_cmd, run_cmd, runs_cmd, system_cmd, train_cmd
-    from . import chat_cmd, serve_cmd
-    from . import deploy_cmd, distill_cmd, eval_cmd, export_cmd, recipes_cmd, sweep_cmd
+    from . import chat_cmd, data_cmd, demo_cmd, models_cmd, recipes_cmd, run_cmd, runs_cmd, system_cmd
+    from .stage_cmd import add_stage_commands
 
     parser = argparse.ArgumentParser(
         prog="slmw",
@@ -32,24 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ui = sub.add_parser("ui", help="open the terminal UI (the same as `slmw` alone)")
     ui.set_defaults(func=cmd_ui)
-    demo_cmd.add_parser(sub)
-    data_cmd.add_parser(sub)
-    models_cmd.add_parser(sub)
-    runs_cmd.add_parser(sub)
-    run_cmd.add_parser(sub)
-    recipes_cmd.add_parser(sub)
-    system_cmd.add_parser(sub)
-    chat_cmd.add_parser(sub)
-    serve_cmd.add_parser(sub)
-    train_cmd.add_parser(sub)
-    export_cmd.add_parser(sub)
-    eval_cmd.add_parser(sub)
-    deploy_cmd.add_parser(sub)
-    sweep_cmd.add_parser(sub)
-    distill_cmd.add_parser(sub)
-    from .stage_cmd import add_stage_commands
-
-    add_stage_commands(sub)  # a registered stage without a command module of its own gets one here
+    for module in (demo_cmd, data_cmd, models_cmd, runs_cmd, run_cmd, recipes_cmd, system_cmd, chat_cmd):
+        module.add_parser(sub)  # the commands that are not stages (and the groups holding stage verbs)
+    add_stage_commands(sub)  # every stage's command, from the stage registry
     return parser
 
 

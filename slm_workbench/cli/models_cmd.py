@@ -1,4 +1,4 @@
-"""``slmw models list | prepare | info``."""
+"""``slmw models list | prepare | info`` (``prepare`` is stage ``models.prepare``'s command: ``add_prepare``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..engine.models.resolve import parse_model, prepared_models
 from .jobs import add_job_flags, run_recipe_job
 from .output import human_bytes, human_count, print_json, table
 from .recipe_flags import add_recipe_flags, build_recipe
+from .stage_cmd import add_stage_verbs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,16 +22,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
-    p = verbs.add_parser("prepare", help="convert a GGUF / fetch a hub id into a local HF folder (as a job)")
-    # the recipe's ``force`` (convert again) is --reconvert: --force is every job command's preflight override
-    add_recipe_flags(p, PrepareModelRecipe, positional=("model",), renames={"force": "reconvert"})
-    add_job_flags(p, stage="models.prepare")
-    p.set_defaults(func=cmd_prepare)
+    add_stage_verbs(verbs, ("models",))  # prepare (add_prepare)
 
     p = verbs.add_parser("info", help="architecture, size, parameters, where it lives")
     p.add_argument("model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+
+def add_prepare(verbs: argparse._SubParsersAction) -> None:
+    p = verbs.add_parser("prepare", help="convert a GGUF / fetch a hub id into a local HF folder (as a job)")
+    # the recipe's ``force`` (convert again) is --reconvert: --force is every job command's preflight override
+    add_recipe_flags(p, PrepareModelRecipe, positional=("model",), renames={"force": "reconvert"})
+    add_job_flags(p, stage="models.prepare")
+    p.set_defaults(func=cmd_prepare)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from .output import print_json
 READY_WAIT_S = 600.0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve models or variants as an OpenAI-compatible endpoint (127.0.0.1)")
     p.add_argument("model", nargs="?", help="model, MODEL:VARIANT, run id, ONNX Runtime GenAI folder, or BASE:ADAPTER")
     p.add_argument("--model", dest="models", action="append", default=[], metavar="NAME=SPEC",

@@ -1,20 +1,31 @@
-"""A job command for every registered stage that has no command module of its own.
+"""Every stage's command, from the stage registry: its own command module, or the generic one.
 
-The stage registry (``engine/stages.py``) names each stage's command; a stage whose recipe
-needs nothing beyond its fields gets ``slmw <command> [RECIPE] [--FIELD value …] [--set k=v]``
-here, with its flags derived from the recipe class and the one job convention of
-``cli/jobs.py`` (follow by default, ``--detach``, ``--force``, ``--json``). A stage with a
-command module of its own (``train_cmd``, ``export_cmd`` …) registers first and is left alone.
+The stage registry (``engine/stages.py``) names each stage's command (``StageSpec.command``) and,
+where the generic command does not fit, the function adding its own (``StageSpec.cli``,
+``module:function`` under ``slm_workbench.cli``, called with the subcommands to add it to).
+Without one a stage gets ``slmw <command> [RECIPE] [--FIELD value …] [--set k=v]`` here, with
+its flags derived from the recipe class and the one job convention of ``cli/jobs.py`` (follow by
+default, ``--detach``, ``--force``, ``--json``).
+
+Commands are added in registry order: a group's module (``data_cmd``, ``models_cmd`` …) calls
+``add_stage_verbs`` where its stage verbs go among its own, and ``add_stage_commands`` adds the
+rest, the groups they need too (``GROUPS`` holds a group's help), after the other commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 from ..engine.stages import STAGES, StageSpec
 from .jobs import add_job_flags, run_recipe_job
 from .recipe_flags import add_recipe_flags, build_recipe
+
+GROUPS: dict[str, str] = {
+    "deploy": "package, convert, serve and benchmark a model for where it will run",
+}
+"""The help of a command group that only stage commands fill (``slmw deploy``)."""
 
 
 def subcommands(parser_or_sub: argparse.ArgumentParser | argparse._SubParsersAction) -> argparse._SubParsersAction | None:
@@ -26,10 +37,27 @@ def subcommands(parser_or_sub: argparse.ArgumentParser | argparse._SubParsersAct
     return None
 
 
+def add_stage_verbs(verbs: argparse._SubParsersAction, group: tuple[str, ...]) -> None:
+    """The commands of the stages under ``slmw GROUP``, in registry order (where a group's module
+    calls it, among its own verbs)."""
+    for spec in STAGES:
+        if spec.command and spec.command[:-1] == group and spec.command[-1] not in verbs.choices:
+            add_stage_command(verbs, spec)
+
+
 def add_stage_commands(sub: argparse._SubParsersAction) -> None:
+    """Every stage command not added yet, in registry order, with the groups it needs."""
     for spec in STAGES:
         if spec.command:
             _ensure_command(sub, spec)
+
+
+def add_stage_command(verbs: argparse._SubParsersAction, spec: StageSpec) -> None:
+    if spec.cli is None:
+        _add_generic(verbs, spec.command[-1], spec)
+        return
+    module, _, function = spec.cli.partition(":")
+    getattr(importlib.import_module(f"{__package__}.{module}"), function)(verbs)
 
 
 def _ensure_command(sub: argparse._SubParsersAction, spec: StageSpec) -> None:
@@ -37,13 +65,13 @@ def _ensure_command(sub: argparse._SubParsersAction, spec: StageSpec) -> None:
     for group in groups:
         parent = sub.choices.get(group)
         if parent is None:
-            parent = sub.add_parser(group, help=f"{group} commands")
+            parent = sub.add_parser(group, help=GROUPS.get(group, f"{group} commands"))
             parent.add_subparsers(dest=f"{group}_verb", required=True, metavar="VERB")
         nested = subcommands(parent)
         assert nested is not None, f"`slmw {group}` has no subcommands"
         sub = nested
     if verb not in sub.choices:
-        _add_generic(sub, verb, spec)
+        add_stage_command(sub, spec)
 
 
 def _add_generic(sub: argparse._SubParsersAction, verb: str, spec: StageSpec) -> None:

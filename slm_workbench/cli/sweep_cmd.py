@@ -22,7 +22,7 @@ from .jobs import add_job_flags, run_recipe_job
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="search training hyperparameters (Optuna) as a job; each trial is a training run",
                        description=(SweepRecipe.__doc__ or "").strip())
     p.add_argument("recipe", type=Path, nargs="?",

@@ -1,4 +1,4 @@
-"""``slmw system info | check``."""
+"""``slmw system info | check`` (``check`` is stage ``system.check``'s command: ``add_check``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ..engine import paths, system
 from .jobs import add_job_flags, run_recipe_job
 from .output import human_bytes, print_json
 from .recipe_flags import add_recipe_flags, build_recipe
+from .stage_cmd import add_stage_verbs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
+    add_stage_verbs(verbs, ("system",))  # check (add_check)
+
+
+def add_check(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("check", help="measure matmul throughput as a job (CPU or GPU)")
     add_recipe_flags(p, SystemCheckRecipe)
     add_job_flags(p, stage="system.check")

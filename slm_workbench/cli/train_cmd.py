@@ -16,7 +16,7 @@ from .output import print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="fine-tune (full / LoRA / QLoRA) as a job, followed until it ends",
                        description="Fine-tune from a recipe file, flags, or both (a flag overrides the file).")
     p.add_argument("recipe", type=Path, nargs="?", help="a YAML recipe with stage: train (see recipes/)")

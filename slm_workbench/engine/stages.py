@@ -68,7 +68,12 @@ class StageSpec:
     the Runs pane's own monitor is its view."""
     command: tuple[str, ...] = ()
     """The CLI command that starts it (``("data", "prepare")`` is ``slmw data prepare``);
-    empty for stages started only by other commands or by ``slmw run RECIPE``."""
+    empty for stages started only by other commands or by ``slmw run RECIPE``. Commands are
+    added in registry order (a group's own module places its stage verbs among its others)."""
+    cli: str | None = None
+    """``module:function`` under ``slm_workbench.cli`` adding its command to the subcommands it is
+    given, where the generic job command (``cli/stage_cmd.py``: the recipe's fields as flags)
+    does not fit; None gives it the generic one."""
 
     def recipe_class(self) -> type:
         return _load(self.recipe)
@@ -89,40 +94,47 @@ class StageSpec:
 
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("models.prepare", "Prepare model", "slm_workbench.config.models:PrepareModelRecipe",
-              "slm_workbench.engine.models.stage:run", frozenset({"model"}), command=("models", "prepare")),
+              "slm_workbench.engine.models.stage:run", frozenset({"model"}), command=("models", "prepare"),
+              cli="models_cmd:add_prepare"),
     StageSpec("system.check", "System check", "slm_workbench.config.system:SystemCheckRecipe",
-              "slm_workbench.engine.system.stage:run", frozenset({"measurement"}), command=("system", "check")),
+              "slm_workbench.engine.system.stage:run", frozenset({"measurement"}), command=("system", "check"),
+              cli="system_cmd:add_check"),
     StageSpec("data.prepare", "Prepare data", "slm_workbench.config.data:PrepareDataRecipe",
-              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare")),
+              "slm_workbench.engine.data.stage:run", frozenset({"dataset"}), command=("data", "prepare"),
+              cli="data_cmd:add_prepare"),
     StageSpec("data.generate", "Teacher answers", "slm_workbench.config.generate:GenerateRecipe",
               "slm_workbench.engine.generate.stage:run", frozenset({"dataset"}), resumable=True,
-              view="distill", command=("data", "generate")),
+              view="distill", command=("data", "generate"), cli="data_generate_cmd:add_command"),
+    StageSpec("serve", "Server (OpenAI-compatible)", "slm_workbench.config.serve:ServeRecipe",
+              "slm_workbench.engine.serve.stage:run", frozenset({"server"}), view="deploy", command=("serve",),
+              cli="serve_cmd:add_command"),
     StageSpec("train", "Fine-tune", "slm_workbench.config.train:TrainRecipe",
               "slm_workbench.engine.train.stage:run", frozenset({"adapter", "model"}), resumable=True,
-              command=("train",)),
+              command=("train",), cli="train_cmd:add_command"),
     StageSpec("export", "Export variants", "slm_workbench.config.export:ExportRecipe",
-              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",)),
+              "slm_workbench.engine.export.stage:run", frozenset({"variants"}), view="quantize", command=("export",),
+              cli="export_cmd:add_export"),
     StageSpec("compare", "Compare variants", "slm_workbench.config.export:CompareRecipe",
               "slm_workbench.engine.compare.stage:run", frozenset({"variants", "report"}), view="quantize",
-              command=("compare",)),
+              command=("compare",), cli="export_cmd:add_compare"),
     StageSpec("eval", "Evaluate", "slm_workbench.config.eval:EvalRecipe", "slm_workbench.engine.eval.stage:run",
-              frozenset({"report"}), resumable=True, view="eval", command=("eval",)),
+              frozenset({"report"}), resumable=True, view="eval", command=("eval",), cli="eval_cmd:add_command"),
     StageSpec("deploy.foundry", "Foundry Local package", "slm_workbench.config.deploy_foundry:FoundryRecipe",
-              "slm_workbench.engine.deploy.foundry:run", frozenset({"package"}), view="deploy",
-              command=("deploy", "foundry")),
+              "slm_workbench.engine.deploy.foundry.stage:run", frozenset({"package"}), view="deploy",
+              command=("deploy", "foundry"), cli="deploy_foundry_cmd:add_command"),
     StageSpec("deploy.gguf", "GGUF + Ollama", "slm_workbench.config.deploy_gguf:GgufRecipe",
-              "slm_workbench.engine.deploy.gguf:run", frozenset({"package"}), view="deploy",
-              command=("deploy", "gguf")),
+              "slm_workbench.engine.deploy.gguf.stage:run", frozenset({"package"}), view="deploy",
+              command=("deploy", "gguf"), cli="deploy_gguf_cmd:add_command"),
     StageSpec("sweep", "Sweep", "slm_workbench.config.sweep:SweepRecipe", "slm_workbench.engine.sweep.stage:run",
-              frozenset({"report"}), resumable=True, view="sweep", command=("sweep",)),
-    StageSpec("serve", "Serve", "slm_workbench.config.serve:ServeRecipe", "slm_workbench.engine.serve.stage:run",
-              frozenset({"server"}), view="deploy", command=("serve",)),
+              frozenset({"report"}), resumable=True, view="sweep", command=("sweep",), cli="sweep_cmd:add_command"),
     StageSpec("distill", "Distill", "slm_workbench.config.distill:DistillRecipe", "slm_workbench.engine.distill.stage:run",
-              frozenset({"report"}), resumable=True, view="distill", command=("distill",)),
+              frozenset({"report"}), resumable=True, view="distill", command=("distill",),
+              cli="distill_cmd:add_command"),
     StageSpec("deploy.bench", "Load benchmark", "slm_workbench.config.deploy_bench:BenchRecipe",
-              "slm_workbench.engine.deploy.bench_stage:run", frozenset({"measurement"}), view="deploy",
-              command=("deploy", "bench")),
+              "slm_workbench.engine.deploy.bench.stage:run", frozenset({"measurement"}), view="deploy",
+              command=("deploy", "bench"), cli="deploy_bench_cmd:add_command"),
 )
+"""In the order ``slmw --help`` lists their commands."""
 
 _BY_NAME: dict[str, StageSpec] = {spec.name: spec for spec in STAGES}
 
@@ -152,8 +164,9 @@ def model_stages() -> frozenset[str]:
     return frozenset(spec.name for spec in STAGES if spec.produces_model)
 
 
-def stages_viewed_in(pane: str) -> frozenset[str]:
-    return frozenset(spec.name for spec in STAGES if spec.view == pane)
+def stages_viewed_in(pane: str) -> tuple[str, ...]:
+    """The stages whose runs ``pane`` opens, in registry order."""
+    return tuple(spec.name for spec in STAGES if spec.view == pane)
 
 
 def recipe_classes() -> tuple[type, ...]:

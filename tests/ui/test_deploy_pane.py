@@ -53,7 +53,7 @@ async def test_targets_are_the_registered_deploy_stages(tmp_path: Path, monkeypa
         assert pane.target == "deploy.foundry"
 
     gguf = stages.StageSpec("deploy.gguf", "GGUF", "slm_workbench.config.deploy_foundry:FoundryRecipe",
-                            "slm_workbench.engine.deploy.foundry:run", view="deploy")
+                            "slm_workbench.engine.deploy.foundry.stage:run", frozenset({"package"}), view="deploy")
     monkeypatch.setitem(stages._BY_NAME, "deploy.gguf", gguf)  # once helper G's stage is registered
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -1,8 +1,7 @@
 """The Deploy pane: pick a source and a target, build it as a job, and watch what it gives.
 
-Targets are the deploy stages the stage registry holds (``engine/stages.find_stage``):
-Foundry Local (``deploy.foundry``) always, GGUF + Ollama (``deploy.gguf``), the server
-(``serve``) and the load benchmark (``deploy.bench``) once their stages are registered. Each
+Targets are the stages the stage registry shows in this pane (``view="deploy"``), with its
+titles: the packages (Foundry Local, GGUF + Ollama), the server and its load benchmark. Each
 target's form is generated from its own recipe class (``RecipeForm``). The lower half follows
 one run of a deploy stage (the newest, one just started, or one opened from the Runs pane):
 its state and progress, the smoke test's verdict (``artifacts/smoke.json``), and its metrics
@@ -26,26 +25,25 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from ...engine.stages import find_stage, stages_viewed_in
+from ...engine import stages
 from ..messages import JobStarted, RunsRefreshed, StartJob
 from ..pane_context import PaneContext
 from ..visibility import is_shown
 from ..widgets.recipe_form import RecipeForm
 
-TARGETS: tuple[tuple[str, str], ...] = (
-    ("deploy.foundry", "Foundry Local package"),
-    ("deploy.gguf", "GGUF + Ollama"),
-    ("serve", "Server (OpenAI-compatible)"),
-    ("deploy.bench", "Load benchmark"),
-)
-"""Every target the pane knows, shown only when its stage is registered."""
+DEPLOY_ORDER = ("package", "server", "measurement")
+"""Targets by what they give, in the order a model is deployed: packages, a server, its benchmark."""
 SOURCE_FIELDS = ("source", "model", "target")
 """The field a target's recipe names its source with (a picker of models and runs suggests values)."""
 TABLE_ROWS = 50
 
 
 def available_targets() -> list[tuple[str, str]]:
-    return [(stage, title) for stage, title in TARGETS if find_stage(stage) is not None]
+    """Every stage whose view is this pane, with the registry's title, in ``DEPLOY_ORDER``."""
+    specs = [stages.stage(name) for name in stages.stages_viewed_in("deploy")]
+    specs.sort(key=lambda spec: min((DEPLOY_ORDER.index(p) for p in spec.produces if p in DEPLOY_ORDER),
+                                    default=len(DEPLOY_ORDER)))
+    return [(spec.name, spec.title) for spec in specs]
 
 
 @dataclass
@@ -143,7 +141,7 @@ class DeployPane(Vertical):
         super().__init__(**kwargs)
         self.run_store = context.run_store
         self.targets = available_targets()
-        self.stages = stages_viewed_in("deploy")
+        self.stages = stages.stages_viewed_in("deploy")
         self.followed: Path | None = None
         self.latest: DeployRead | None = None
         self._runs: list[Any] | None = None
@@ -157,7 +155,7 @@ class DeployPane(Vertical):
                          tooltip="start the target's job (slmw deploy …)")
         with VerticalScroll(id="d-forms"):
             for i, (stage, _title) in enumerate(self.targets):
-                form = RecipeForm(find_stage(stage).recipe_class(), prefix=f"d{i}-", columns=2,  # type: ignore[union-attr]
+                form = RecipeForm(stages.stage(stage).recipe_class(), prefix=f"d{i}-", columns=2,
                                   id=f"d-form-{i}")
                 form.display = i == 0
                 yield form
@@ -217,7 +215,7 @@ class DeployPane(Vertical):
             self.notify(str(exc), title="Cannot start", severity="error", timeout=10)
             return
         source = next((getattr(recipe, name) for name in SOURCE_FIELDS if hasattr(recipe, name)), "")
-        self.post_message(StartJob(recipe, f"{dict(TARGETS)[self.target].lower()}: {source}"))
+        self.post_message(StartJob(recipe, f"{dict(self.targets)[self.target].lower()}: {source}"))
 
     # -- following a run --------------------------------------------------------------------------
     def open_run(self, run_dir: Path) -> None:

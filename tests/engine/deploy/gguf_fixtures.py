@@ -23,7 +23,7 @@ VOCAB = 256
 def write_source_gguf(path: Path, model_dir: Path) -> None:
     import gguf
 
-    from slm_workbench.engine.deploy.gguf_write import gguf_tensors, llama_hparams, load_tensors
+    from slm_workbench.engine.deploy.gguf.write import gguf_tensors, llama_hparams, load_tensors
     from slm_workbench.engine.models.builtin import BUILTIN_MODELS, DEFAULT_MODEL
 
     reader = gguf.GGUFReader(BUILTIN_MODELS[DEFAULT_MODEL].gguf_path())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.config.deploy_bench import BenchRecipe
-from slm_workbench.engine.deploy.bench import RequestResult, percentile, require_loopback, summarize, table
+from slm_workbench.engine.deploy.bench.load import RequestResult, percentile, require_loopback, summarize, table
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.runs.launcher import start_recipe, wait_for
 from slm_workbench.engine.runs.run import Run

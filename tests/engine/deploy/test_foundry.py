@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.config.deploy_foundry import FoundryRecipe
-from slm_workbench.engine.deploy import foundry_package
-from slm_workbench.engine.deploy.foundry import run
+from slm_workbench.engine.deploy.foundry import package as foundry_package
+from slm_workbench.engine.deploy.foundry.stage import run
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.events import Artifact, ItemState
 from slm_workbench.engine.runs.context import RunContext
@@ -106,7 +106,7 @@ def test_a_source_with_no_chat_template_is_one_line(model, tmp_path):
 
 
 def test_a_run_alone_means_the_variant_its_latest_comparison_recommends(model, slmw_home, monkeypatch):
-    from slm_workbench.engine.deploy.foundry_source import resolve_package_source
+    from slm_workbench.engine.deploy.foundry.source import resolve_package_source
     from slm_workbench.engine.runs.store import RunStore
 
     assert resolve_package_source(str(model)).variant == "int8"  # no comparison: int8

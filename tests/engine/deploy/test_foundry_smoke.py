@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.config.deploy_foundry import FoundryRecipe
-from slm_workbench.engine.deploy import foundry_sdk
-from slm_workbench.engine.deploy.foundry import run
-from slm_workbench.engine.deploy.foundry_smoke import compare_answers, describe_result, SmokeResult
+from slm_workbench.engine.deploy.foundry import sdk as foundry_sdk
+from slm_workbench.engine.deploy.foundry.stage import run
+from slm_workbench.engine.deploy.foundry.smoke import compare_answers, describe_result, SmokeResult
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.runs.context import RunContext
 from slm_workbench.engine.runs.run import Run

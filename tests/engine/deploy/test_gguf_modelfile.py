@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slm_workbench.engine.deploy.gguf_modelfile import (
+from slm_workbench.engine.deploy.gguf.modelfile import (
     PROBES,
     TemplateNotConvertible,
     go_template,

@@ -13,7 +13,7 @@ import pytest
 
 from slm_workbench.cli.main import main
 from slm_workbench.config.deploy_gguf import GgufRecipe
-from slm_workbench.engine.deploy.gguf import plan, resolve_gguf_source
+from slm_workbench.engine.deploy.gguf.stage import plan, resolve_gguf_source
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.runs.store import RunStore
 from tests.engine.deploy.gguf_fixtures import logits_of

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from slm_workbench.engine.deploy import gguf_write
-from slm_workbench.engine.deploy.gguf_write import gguf_origin, write_like_source
+from slm_workbench.engine.deploy.gguf import write as gguf_write
+from slm_workbench.engine.deploy.gguf.write import gguf_origin, write_like_source
 from slm_workbench.engine.errors import ModelFormatError
 from tests.engine.deploy.gguf_fixtures import logits_of
 

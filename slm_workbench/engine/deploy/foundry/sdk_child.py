@@ -1,6 +1,6 @@
 """Runs inside the Foundry Local SDK's own interpreter: register, load and ask a package.
 
-Started by ``foundry_sdk.py`` as ``PYTHON -I foundry_sdk_child.py`` with one JSON request on
+Started by ``sdk.py`` as ``PYTHON -I sdk_child.py`` with one JSON request on
 stdin; prints one JSON object on its last stdout line. It imports only the standard library
 and ``foundry_local_sdk`` (2.2.1): that SDK pins ``onnxruntime-genai-core``, which must never
 share a process with the workbench's ``onnxruntime_genai``, so this file never imports the

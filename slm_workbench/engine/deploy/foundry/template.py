@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkbenchError
+from ...errors import WorkbenchError
 
 CONTENT = "{Content}"
 _SYSTEM, _USER, _ASSISTANT = "\x00SYSTEM\x00", "\x00USER\x00", "\x00ASSISTANT\x00"

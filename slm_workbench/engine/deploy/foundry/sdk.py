@@ -2,7 +2,7 @@
 
 ``foundry-local-sdk`` 2.2.1 needs Python >= 3.11 and pins ``onnxruntime-genai-core`` 0.18, a
 separate module from the workbench's ``onnxruntime_genai``; the two must never share a
-process. So every SDK call runs in a child interpreter (``foundry_sdk_child.py``, which
+process. So every SDK call runs in a child interpreter (``sdk_child.py``, which
 imports nothing of the workbench): the interpreter named by the recipe's ``foundry_python``,
 else ``$SLMW_FOUNDRY_PYTHON``, else this one when the ``foundry`` extra is installed here.
 """
@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import WorkbenchError
+from ...errors import WorkbenchError
 
 PYTHON_ENV = "SLMW_FOUNDRY_PYTHON"
 APP_DATA_ENV = "SLMW_FOUNDRY_APP_DATA"
 """Foundry Local's app data folder for ``--install`` (its local catalog); unset: the SDK's default."""
-CHILD = Path(__file__).with_name("foundry_sdk_child.py")
+CHILD = Path(__file__).with_name("sdk_child.py")
 INSTALL_HINT = f"pip install 'slm-workbench[foundry]' (Python >= 3.11), or point {PYTHON_ENV} at a Python that has foundry-local-sdk==2.2.1"
 
 

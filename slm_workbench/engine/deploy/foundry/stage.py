@@ -14,14 +14,14 @@ import os
 import re
 from pathlib import Path
 
-from ...config.deploy_foundry import FoundryRecipe
-from ..errors import WorkbenchError
-from ..events import BROKEN, BUILT, MEASURED
-from ..runs.context import RunContext
-from ..runs.run import PACKAGES
-from . import foundry_sdk
-from .foundry_smoke import SMOKE_FILE, SmokeResult, describe_result, require_python, smoke_test
-from .foundry_source import PackageSource, resolve_package_source
+from ....config.deploy_foundry import FoundryRecipe
+from ...errors import WorkbenchError
+from ...events import BROKEN, BUILT, MEASURED
+from ...runs.context import RunContext
+from ...runs.run import PACKAGES
+from . import sdk
+from .smoke import SMOKE_FILE, SmokeResult, describe_result, require_python, smoke_test
+from .source import PackageSource, resolve_package_source
 
 PACKAGE_JSON = "package.json"
 
@@ -44,10 +44,10 @@ def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
     """Build the variant when it is a preset not built yet (merging a run's adapter first)."""
     if src.variant_dir.joinpath("genai_config.json").is_file():
         return src
-    from ..export.export import export_variants
-    from ..export.presets import PRESETS, resolve_presets
-    from ..export.source import merge_adapter
-    from ..export.stage import progress_reporter, report_built
+    from ...export.export import export_variants
+    from ...export.presets import PRESETS, resolve_presets
+    from ...export.source import merge_adapter
+    from ...export.stage import progress_reporter, report_built
 
     if src.variant not in PRESETS:
         raise WorkbenchError(f"variant {src.label} is not built and is not a preset that can be built",
@@ -64,10 +64,10 @@ def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
 
 
 def run(recipe: FoundryRecipe, ctx: RunContext) -> None:
-    from ..models.ensure import prepare_in_job
-    from ..models.variants import split_variant
-    from .foundry_package import write_package
-    from .foundry_template import load_chat_tokenizer
+    from ...models.ensure import prepare_in_job
+    from ...models.variants import split_variant
+    from .package import write_package
+    from .template import load_chat_tokenizer
 
     prepare_in_job(split_variant(recipe.source).base, ctx)
     src = resolve_package_source(recipe.source)
@@ -97,8 +97,8 @@ def run(recipe: FoundryRecipe, ctx: RunContext) -> None:
     if recipe.install:
         assert python is not None
         ctx.progress("registering with Foundry Local", 0, None, item=name)
-        reply = foundry_sdk.call(python, {"action": "install", "package": str(target), "model_id": model_id,
-                                          "app_data_dir": os.environ.get(foundry_sdk.APP_DATA_ENV), "force": recipe.force})
+        reply = sdk.call(python, {"action": "install", "package": str(target), "model_id": model_id,
+                                          "app_data_dir": os.environ.get(sdk.APP_DATA_ENV), "force": recipe.force})
         if not reply.get("ok"):
             if reply.get("exists"):
                 raise WorkbenchError(f"{model_id} is already registered in Foundry Local", hint="replace it with --force")
@@ -112,8 +112,8 @@ def run(recipe: FoundryRecipe, ctx: RunContext) -> None:
 
 def _refuse_installed(python: str | None, model_id: str) -> None:
     assert python is not None
-    reply = foundry_sdk.call(python, {"action": "check", "model_id": model_id,
-                                      "app_data_dir": os.environ.get(foundry_sdk.APP_DATA_ENV)})
+    reply = sdk.call(python, {"action": "check", "model_id": model_id,
+                                      "app_data_dir": os.environ.get(sdk.APP_DATA_ENV)})
     if reply.get("exists"):
         raise WorkbenchError(f"{model_id} is already registered in Foundry Local", hint="replace it with --force")
     if not reply.get("ok"):
@@ -126,7 +126,7 @@ def _write(ctx: RunContext, file: str, data: dict) -> None:
 
 def _smoke(recipe: FoundryRecipe, ctx: RunContext, target: Path, model_id: str, name: str) -> SmokeResult:
     path = ctx.artifacts_dir / SMOKE_FILE
-    python, why = foundry_sdk.find_python(recipe.foundry_python)
+    python, why = sdk.find_python(recipe.foundry_python)
     if not recipe.smoke:
         result = SmokeResult("skipped", reason="smoke: false in the recipe")
     elif python is None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import WorkbenchError
+from ...errors import WorkbenchError
 
 ENV = "SLMW_LLAMA_CPP"
 CONVERTERS = ("convert_hf_to_gguf.py", "convert-hf-to-gguf.py")

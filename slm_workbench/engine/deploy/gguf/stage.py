@@ -2,10 +2,10 @@
 
 Two ways to write the file, chosen by ``plan`` before anything heavy runs:
 
-- **workbench** (``gguf_write.py``): models converted from a llama-architecture GGUF, i.e. the
+- **workbench** (``write.py``): models converted from a llama-architecture GGUF, i.e. the
   built-in SmolLM2-135M-Instruct and every run fine-tuned from it (LoRA, merged here, or full),
   with the source's shapes and vocabulary. The tensors go into the source file's metadata.
-- **llama.cpp** (``gguf_llamacpp.py``): any architecture llama.cpp's ``convert_hf_to_gguf.py``
+- **llama.cpp** (``llamacpp.py``): any architecture llama.cpp's ``convert_hf_to_gguf.py``
   knows, when the user has it (recipe ``llama_cpp``, ``$SLMW_LLAMA_CPP`` or ``PATH``). Without
   it, a model that did not come from a GGUF is refused in one line saying what is needed.
 
@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ...config.deploy_gguf import GgufRecipe
-from ..errors import ModelFormatError, ModelNotFoundError, WorkbenchError
-from ..export.source import ExportSource, merge_adapter, resolve_source
-from ..fsutil import built_aside
-from ..models.ensure import prepare_in_job
-from ..models.variants import split_variant
-from ..runs.context import RunContext
-from .gguf_llamacpp import ENV, LlamaCpp, convert, find_llama_cpp, quantize
-from .gguf_write import PERMUTED, gguf_origin, write_like_source
+from ....config.deploy_gguf import GgufRecipe
+from ...errors import ModelFormatError, ModelNotFoundError, WorkbenchError
+from ...export.source import ExportSource, merge_adapter, resolve_source
+from ...fsutil import built_aside
+from ...models.ensure import prepare_in_job
+from ...models.variants import split_variant
+from ...runs.context import RunContext
+from .llamacpp import ENV, LlamaCpp, convert, find_llama_cpp, quantize
+from .write import PERMUTED, gguf_origin, write_like_source
 
 GGUF_FILE = "model.gguf"
 MODELFILE = "Modelfile"
@@ -101,7 +101,7 @@ def modelfile_for(hf_folder: Path, gguf_name: str) -> tuple[str, str]:
     """(Modelfile text, the chat template's family in words) from the model's tokenizer."""
     from transformers import AutoTokenizer
 
-    from .gguf_modelfile import TemplateNotConvertible, jinja_render, modelfile_text, turn_pieces
+    from .modelfile import TemplateNotConvertible, jinja_render, modelfile_text, turn_pieces
 
     tokenizer = AutoTokenizer.from_pretrained(hf_folder)
     template = tokenizer.chat_template

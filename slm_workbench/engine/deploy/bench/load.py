@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from ...config.serve import LOOPBACK_HOSTS
-from ..errors import WorkbenchError
+from ....config.serve import LOOPBACK_HOSTS
+from ...errors import WorkbenchError
 
 RSS_SAMPLE_S = 0.2
 
@@ -127,9 +127,9 @@ def run_level(url: str, model: str, clients: int, *, requests: int, max_tokens: 
               deadline: float, api_key_env: str | None, server_pid: int | None,
               cancelled: Callable[[], bool] = lambda: False) -> Level:
     """``clients`` threads, each sending ``requests`` requests in turn, until ``deadline`` (monotonic)."""
-    from ..chat.http_backend import HttpBackend
-    from ..chat.session import answer
-    from ..chat.types import DEFAULT_KEY_ENV, GenParams
+    from ...chat.http_backend import HttpBackend
+    from ...chat.session import answer
+    from ...chat.types import DEFAULT_KEY_ENV, GenParams
 
     params = GenParams(temperature=0.0, max_new_tokens=max_tokens)
     messages = [{"role": "user", "content": prompt}]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelNotFoundError, WorkbenchError
-from ..export.source import ExportSource, resolve_source
-from ..models.variants import VARIANT_INFO_FILE, split_variant
-from ..runs.run import Run
-from ..runs.store import RunStore
+from ...errors import ModelNotFoundError, WorkbenchError
+from ...export.source import ExportSource, resolve_source
+from ...models.variants import VARIANT_INFO_FILE, split_variant
+from ...runs.run import Run
+from ...runs.store import RunStore
 
 FALLBACK_VARIANT = "int8"
 

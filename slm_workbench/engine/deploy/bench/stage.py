@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ...config.deploy_bench import BenchRecipe
-from ..errors import WorkbenchError
-from ..runs.context import RunContext
-from . import bench
+from ....config.deploy_bench import BenchRecipe
+from ...errors import WorkbenchError
+from ...runs.context import RunContext
+from . import load
 
 SERVER_START_S = 300.0
 
@@ -66,10 +66,10 @@ def local_server(recipe: BenchRecipe, log: Path, timeout_s: float) -> Iterator[t
 @contextlib.contextmanager
 def given_server(recipe: BenchRecipe) -> Iterator[tuple[str, str, int | None]]:
     """A server already running here: its URL, first model, and its pid when it is a local process."""
-    from ..chat.http_backend import HttpBackend
-    from ..chat.types import DEFAULT_KEY_ENV
+    from ...chat.http_backend import HttpBackend
+    from ...chat.types import DEFAULT_KEY_ENV
 
-    bench.require_loopback(recipe.target)
+    load.require_loopback(recipe.target)
     backend = HttpBackend(recipe.target, api_key_env=recipe.api_key_env or DEFAULT_KEY_ENV, timeout=30)
     yield backend.base_url, backend.model, _listening_pid(backend.base_url)
 
@@ -94,13 +94,13 @@ def run(recipe: BenchRecipe, ctx: RunContext) -> None:
     else:
         ctx.progress("starting the server", message=f"serving {recipe.target} on 127.0.0.1")
         server = local_server(recipe, ctx.run_dir / "server.log", min(SERVER_START_S, recipe.timeout_s))
-    levels: list[bench.Level] = []
+    levels: list[load.Level] = []
     with server as (url, model, pid):
         for i, clients in enumerate(recipe.clients):
             ctx.check_cancelled()
             ctx.progress("measuring", i, len(recipe.clients), "client counts", f"{clients} clients",
                          item=f"{clients} clients", item_index=i + 1, item_count=len(recipe.clients))
-            level = bench.run_level(url, model, clients, requests=recipe.requests, max_tokens=recipe.max_tokens,
+            level = load.run_level(url, model, clients, requests=recipe.requests, max_tokens=recipe.max_tokens,
                                     prompt=recipe.prompt, deadline=deadline, api_key_env=recipe.api_key_env,
                                     server_pid=pid, cancelled=ctx.cancel_requested.is_set)
             levels.append(level)
@@ -111,7 +111,7 @@ def run(recipe: BenchRecipe, ctx: RunContext) -> None:
     write_results(ctx, recipe, model, url if is_url else None, levels)
 
 
-def write_results(ctx: RunContext, recipe: BenchRecipe, model: str, url: str | None, levels: list[bench.Level]) -> None:
+def write_results(ctx: RunContext, recipe: BenchRecipe, model: str, url: str | None, levels: list[load.Level]) -> None:
     out = ctx.artifacts_dir
     out.mkdir(parents=True, exist_ok=True)
     one = next((lv for lv in levels if lv.clients == 1), None)
@@ -123,9 +123,9 @@ def write_results(ctx: RunContext, recipe: BenchRecipe, model: str, url: str | N
         "speedup_vs_1_client": {str(lv.clients): round(lv.tok_s_aggregate / one.tok_s_aggregate, 2)
                                 for lv in levels if one and one.tok_s_aggregate and lv.tok_s_aggregate},
     }
-    for name, text in (("bench.json", json.dumps(report, indent=2)), ("bench.md", bench.table(levels) + "\n")):
+    for name, text in (("bench.json", json.dumps(report, indent=2)), ("bench.md", load.table(levels) + "\n")):
         aside = out / f".{name}.tmp"
         aside.write_text(text, encoding="utf-8")
         aside.replace(out / name)
         ctx.artifact(name.split(".")[0] if name.endswith("json") else "table", out / name)
-    print(bench.table(levels), flush=True)
+    print(load.table(levels), flush=True)

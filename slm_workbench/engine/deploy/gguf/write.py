@@ -12,7 +12,7 @@ tensor layout is known, including the Q/K row permutation llama.cpp applies to L
 attention, which ``engine/models/gguf_convert.py`` undoes on the way in through transformers),
 with the source's shapes and vocabulary unchanged (LoRA and full fine-tunes; not a model
 whose vocabulary was resized or whose layers were pruned). Anything else needs llama.cpp's
-own converter (``gguf_llamacpp.py``).
+own converter (``llamacpp.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelFormatError
-from ..models.gguf_convert import PROVENANCE_FILE
+from ...errors import ModelFormatError
+from ...models.gguf_convert import PROVENANCE_FILE
 
 PERMUTED: dict[str, tuple[str, ...]] = {"llama": ("attn_q", "attn_k")}
 """Architectures this writer knows, and the tensors llama.cpp stores with the rotary permutation."""

@@ -2,7 +2,7 @@
 greedy tokens are compared with the workbench's own answer on the same folder.
 
 The workbench's answer comes from ``OnnxGenaiBackend`` (``onnxruntime_genai``) in this process;
-Foundry's from the SDK (``onnxruntime-genai-core``) in its own interpreter (``foundry_sdk``).
+Foundry's from the SDK (``onnxruntime-genai-core``) in its own interpreter (``sdk``).
 Both answer one user turn greedily, each rendering the prompt with the folder's chat template.
 Both texts are tokenized by the package's tokenizer and compared id by id: ``identical``, or
 the first differing token with both texts.
@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..chat.types import GenParams, Message
-from ..errors import WorkbenchError
-from . import foundry_sdk
+from ...chat.types import GenParams, Message
+from ...errors import WorkbenchError
+from . import sdk
 
 SMOKE_FILE = "smoke.json"
 
@@ -72,7 +72,7 @@ def compare_answers(encode: Any, decode: Any, prompt: str, foundry: str, workben
 
 def workbench_answers(package: Path, prompts: list[str], max_new_tokens: int) -> tuple[list[tuple[str, int]], Any]:
     """Each prompt's greedy answer and prompt length from the workbench's backend, and the backend (for its tokenizer)."""
-    from ..chat.og_backend import OnnxGenaiBackend
+    from ...chat.og_backend import OnnxGenaiBackend
 
     backend = OnnxGenaiBackend(package, label=package.name)
     params = GenParams(max_new_tokens=max_new_tokens)
@@ -90,7 +90,7 @@ def smoke_test(package: Path, *, prompts: list[str], max_new_tokens: int, model_
         raise AssertionError("smoke_test needs the SDK's interpreter")
     answers, backend = workbench_answers(package, prompts, max_new_tokens)
     try:
-        reply = foundry_sdk.call(python, {"action": "smoke", "package": str(package), "model_id": model_id,
+        reply = sdk.call(python, {"action": "smoke", "package": str(package), "model_id": model_id,
                                           "prompts": prompts, "max_new_tokens": max_new_tokens})
         if not reply.get("ok"):
             return SmokeResult("failed", reason=str(reply.get("error")), python=python, model_id=model_id)
@@ -120,7 +120,7 @@ def describe_result(result: SmokeResult) -> str:
 
 
 def require_python(configured: str | None, what: str) -> str:
-    python, why = foundry_sdk.find_python(configured)
+    python, why = sdk.find_python(configured)
     if python is None:
-        raise WorkbenchError(f"{what} needs the Foundry Local SDK: {why}", hint=foundry_sdk.INSTALL_HINT)
+        raise WorkbenchError(f"{what} needs the Foundry Local SDK: {why}", hint=sdk.INSTALL_HINT)
     return python

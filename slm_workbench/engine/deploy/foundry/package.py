@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..chat.template_check import PROBES, describe
-from ..chat.template_render import training_rendering, variant_renderings
-from ..errors import WorkbenchError
-from ..fsutil import built_aside
-from .foundry_source import PackageSource
-from .foundry_template import inference_model, prompt_template
+from ...chat.template_check import PROBES, describe
+from ...chat.template_render import training_rendering, variant_renderings
+from ...errors import WorkbenchError
+from ...fsutil import built_aside
+from .source import PackageSource
+from .template import inference_model, prompt_template
 
 INFERENCE_MODEL = "inference_model.json"
 LINEAGE = "lineage.json"
@@ -42,7 +42,7 @@ def copy_variant(variant_dir: Path, folder: Path) -> None:
 
 def template_round_trip(tokenizer: Any, folder: Path, label: str) -> list[str]:
     """Every path's ids against training's for the probe conversations: the checks made; raises on a difference."""
-    from ..chat.og_backend import OnnxGenaiBackend
+    from ...chat.og_backend import OnnxGenaiBackend
 
     backend = OnnxGenaiBackend(folder, label=label)
     checked: list[str] = []
