@@ -71,14 +71,14 @@ def test_every_stage_command_exists_in_the_cli() -> None:
 def test_every_view_is_a_pane_that_can_open_a_run() -> None:
     import importlib
 
-    from slm_workbench.ui.screens.workbench import PANE_CLASSES, PANES
+    from slm_workbench.ui.screens.workbench import PANES, pane_class
 
     pane_ids = {pane_id for pane_id, _title in PANES}
     for spec in STAGES:
         assert spec.view in pane_ids, f"stage {spec.name}: view {spec.view!r} is not a pane"
         if spec.view == "runs":
             continue
-        module, _, name = PANE_CLASSES[spec.view].partition(":")
+        module, _, name = pane_class(spec.view).partition(":")
         pane = getattr(importlib.import_module(module), name)
         assert callable(getattr(pane, "open_run", None)), f"{name} cannot open a {spec.name} run"
 
@@ -137,3 +137,98 @@ def test_every_launch_check_is_importable_and_takes_the_recipe() -> None:
         if (check := spec.launch_check()) is not None:
             params = list(inspect.signature(check).parameters)
             assert len(params) == 1, f"{spec.name}'s check takes (recipe), not {params}"
+
+
+def _package(spec) -> str:
+    module, _, function = spec.runner.partition(":")
+    assert module.startswith("slm_workbench.engine.") and module.endswith(".stage") and function == "run", \
+        f"stage {spec.name}: its runner is {spec.runner}, not slm_workbench.engine.<package>.stage:run"
+    return module.removesuffix(".stage")
+
+
+def test_each_stage_has_a_package_of_its_own_whose_stage_py_holds_runner_and_check() -> None:
+    packages = [_package(spec) for spec in STAGES]
+    assert len(set(packages)) == len(packages), f"two stages share a package: {sorted(packages)}"
+    for spec in STAGES:
+        check = spec.launch_check()
+        if check is not None:
+            assert check.__module__ == spec.runner.partition(":")[0], \
+                f"stage {spec.name}: its launch check is {check.__module__}.{check.__name__}, not beside its runner"
+
+
+def _ROOT():  # noqa: N802
+    from pathlib import Path
+
+    import slm_workbench
+
+    return Path(slm_workbench.__file__).parent
+
+
+GENERIC = ("cli/main.py", "cli/stage_cmd.py", "ui/screens/workbench.py", "ui/screens/deploy_pane.py",
+           "engine/preflight/__init__.py", "engine/preflight/disk.py", "engine/preflight/needs.py")
+"""Modules that read the registry: none of them names a stage, a stage's module or its command."""
+
+
+def _literals_and_imports(path) -> tuple[set[str], set[str]]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+            imported.update(f"{node.module or ''}.{alias.name}".lstrip(".") for alias in node.names)
+    return literals, imported
+
+
+def test_no_generic_module_names_a_stage() -> None:
+    """A hand-kept list (commands, pane tables, targets, launch checks) in a module the registry drives fails here."""
+    from slm_workbench.ui.screens.workbench import PANE_IDS
+
+    names = {spec.name for spec in STAGES}
+    runners = {spec.runner.partition(":")[0] for spec in STAGES}
+    packages = {_package(spec).removeprefix("slm_workbench.engine.") for spec in STAGES}
+    cli_modules = {spec.cli.partition(":")[0] for spec in STAGES if spec.cli}
+    cli_functions = {spec.cli.partition(":")[2] for spec in STAGES if spec.cli}
+    for relative in GENERIC:
+        literals, imported = _literals_and_imports(_ROOT() / relative)
+        allowed = set(PANE_IDS) if relative.endswith("workbench.py") else set()  # a pane's id may be its stage's name
+        named = (literals & names) - allowed
+        assert not named, f"{relative} names stage(s) {sorted(named)}: read them from the stage registry"
+        named = {s for s in literals if any(r in s for r in runners)}
+        assert not named, f"{relative} names a stage's runner: {sorted(named)}"
+        strict = relative.startswith("engine/preflight/")  # the launch check: nothing of any stage package
+        reached = {m for m in imported for p in packages
+                   if ((m.removeprefix("engine.") == p or m.removeprefix("engine.").startswith(f"{p}.")) if strict
+                       else (m.endswith(f"{p}.stage") or f"{p}.stage." in m))}
+        assert not reached, f"{relative} imports a stage's module: {sorted(reached)}"
+        source = (_ROOT() / relative).read_text(encoding="utf-8")
+        stage_only = {m for m in cli_modules if not hasattr(__import__(f"slm_workbench.cli.{m}", fromlist=["_"]),
+                                                             "add_parser")}
+        reached = {m for m in imported if m.rsplit(".", 1)[-1] in stage_only}
+        assert not reached, f"{relative} imports a stage's command module: {sorted(reached)}"
+        called = {f for f in cli_functions if f".{f}(" in source}
+        assert not called, f"{relative} adds a stage command itself ({sorted(called)}): the registry's cli field does"
+
+
+def test_a_stage_left_out_of_the_registry_has_no_command(monkeypatch) -> None:
+    """Commands come from the registry only: without its line, a stage's command is gone too."""
+    from slm_workbench.cli import main
+
+    for spec in STAGES:
+        if not spec.command:
+            continue
+        kept = tuple(s for s in STAGES if s is not spec)
+        monkeypatch.setattr(stages, "STAGES", kept)
+        monkeypatch.setattr("slm_workbench.cli.stage_cmd.STAGES", kept)
+        commands = _cli_commands(main.build_parser())
+        assert spec.command not in commands, f"`slmw {' '.join(spec.command)}` is added without the registry"
+
+
+def test_the_deploy_targets_are_the_registry() -> None:
+    from slm_workbench.ui.screens.deploy_pane import available_targets
+
+    assert sorted(available_targets()) == sorted((s.name, s.title) for s in STAGES if s.view == "deploy")

@@ -37,31 +37,16 @@ if TYPE_CHECKING:
     from ...engine.runs.store import RunStore
     from ...engine.system import SystemSample
 
-PANES: tuple[tuple[str, str], ...] = (
-    ("data", "Data"),
-    ("train", "Train"),
-    ("sweep", "Sweep"),
-    ("runs", "Runs"),
-    ("eval", "Eval"),
-    ("distill", "Distill"),
-    ("quantize", "Quantize"),
-    ("chat", "Chat"),
-    ("deploy", "Deploy"),
-)
+PANE_IDS: tuple[str, ...] = ("data", "train", "sweep", "runs", "eval", "distill", "quantize", "chat", "deploy")
+"""The panes in the pane bar's order (keys 1 to 9). Which stage's runs each opens is the stage
+registry's (``StageSpec.view``), not this table's."""
+PANES: tuple[tuple[str, str], ...] = tuple((pane_id, pane_id.capitalize()) for pane_id in PANE_IDS)
+"""(id, title) of every pane: its title is its id, capitalised."""
 
 
-PANE_CLASSES: dict[str, str] = {
-    "data": "slm_workbench.ui.screens.data_pane:DataPane",
-    "train": "slm_workbench.ui.screens.train_pane:TrainPane",
-    "sweep": "slm_workbench.ui.screens.sweep_pane:SweepPane",
-    "runs": "slm_workbench.ui.screens.runs_pane:RunsPane",
-    "eval": "slm_workbench.ui.screens.eval_pane:EvalPane",
-    "distill": "slm_workbench.ui.screens.distill_pane:DistillPane",
-    "chat": "slm_workbench.ui.screens.chat_pane:ChatPane",
-    "quantize": "slm_workbench.ui.screens.quantize_pane:QuantizePane",
-    "deploy": "slm_workbench.ui.screens.deploy_pane:DeployPane",
-}
-"""The pane class of every entry of ``PANES``."""
+def pane_class(pane_id: str) -> str:
+    """``module:Class`` of a pane: pane ``x`` is ``XPane`` in ``screens/x_pane.py``."""
+    return f"{__package__}.{pane_id}_pane:{pane_id.capitalize()}Pane"
 
 
 class DeferredPane(Container):
@@ -122,7 +107,7 @@ class WorkbenchScreen(Screen):
         return DeferredPane(lambda: self.build_pane(pane_id, id=f"{pane_id}-pane"), id=pane_id)
 
     def build_pane(self, pane_id: str, **kwargs) -> Widget:
-        module, _, name = PANE_CLASSES[pane_id].partition(":")
+        module, _, name = pane_class(pane_id).partition(":")
         return getattr(importlib.import_module(module), name)(self.context, **kwargs)
 
     def show_pane(self, pane_id: str) -> None:
