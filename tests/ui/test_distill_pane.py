@@ -153,7 +153,7 @@ async def test_a_finished_run_shows_phases_answers_curves_and_the_card(tmp_path:
         assert "card ✓" in phases
         samples = app.screen.query_one(DistillSamples).samples
         assert [s.id for s in samples] == [f"p{i}-s0" for i in reversed(range(6))]  # newest first
-        assert (samples[1].verdict, samples[1].kept) == ("checker: age 54 != 45", False)
+        assert (samples[1].verdict, samples[1].reason, samples[1].kept) == ("checker", "age 54 != 45", False)
         assert pane.view.kept == 4 and pane.view.dropped == {"not JSON": 1, "checker": 1}
         chart = app.screen.query_one(MetricChart)
         assert [s.name for s in chart.series] == ["loss", "eval_loss"] and len(chart.series[0]) == 24

@@ -18,7 +18,7 @@ from typing import Any
 from ..events import Progress, decode_event
 from ..runs import store
 from ..runs.tail import FileTail
-from ..generate.layout import GENERATED_DIR, GENERATED_ROWS
+from ..generate.layout import GENERATED_DIR, GENERATED_ROWS, KEPT, read_verdict
 from .layout import CARD_JSON, DistillState, read_card, read_state
 
 SAMPLES_KEPT = 200
@@ -31,7 +31,13 @@ class Sample:
     prompt: str
     answer: str
     verdict: str
+    """``kept``, or the kind of reason it was dropped (``not JSON``, ``checker`` ...)."""
     kept: bool
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.verdict}: {self.reason}" if self.reason else self.verdict
 
 
 @dataclass
@@ -44,7 +50,7 @@ class DistillView:
     answered: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
-    """Dropped answers by reason (the verdict up to its first colon: ``not JSON``, ``checker`` ...)."""
+    """Dropped answers by the kind of reason (``not JSON``, ``checker`` ...)."""
     generate_progress: Progress | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     """Every metrics row the student's training run wrote so far."""
@@ -56,9 +62,10 @@ def _sample(row: dict[str, Any], line_no: int) -> Sample:
     messages = row.get("messages") or []
     users = [m.get("content", "") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     prompt = str(users[-1] if users else "")
-    verdict = str(row.get("verdict") or ("kept" if row.get("kept") else "dropped"))
+    judged = read_verdict(row) if row.get("verdict") else None
+    verdict = judged.kind if judged is not None else (KEPT if row.get("kept") else "dropped")
     return Sample(str(row.get("id") or line_no), prompt, str(row.get("answer") or ""), verdict,
-                  bool(row.get("kept", verdict == "kept")))
+                  bool(row.get("kept", verdict == KEPT)), judged.reason if judged is not None else "")
 
 
 def _decode_row(text: str, line_no: int) -> Sample | None:
@@ -130,7 +137,7 @@ class DistillReader:
                 continue
             self._answered += 1
             self._samples.append(sample)
-            self._counts["kept" if sample.kept else sample.verdict.partition(":")[0].strip() or "dropped"] += 1
+            self._counts[KEPT if sample.kept else sample.verdict or "dropped"] += 1
 
     def _read_generate_progress(self, state: DistillState) -> None:
         child = self._child(state.run_of("generate"))

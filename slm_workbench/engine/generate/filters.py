@@ -21,9 +21,9 @@ from pathlib import Path
 
 from ...config.generate import FilterSettings
 from ..errors import WorkbenchError
+from .layout import KEPT, Verdict
 
 Checker = Callable[[str, str | None, list[dict[str, str]]], bool]
-KEPT = "kept"
 BUILTIN_CHECKERS = ("slmw:check_extraction",)
 
 
@@ -95,27 +95,27 @@ def validation_issue(messages: list[dict[str, str]], answer: str) -> str | None:
 
 
 def verdict(answer: str, *, finished: bool, messages: list[dict[str, str]], reference: str | None,
-            kept_before: set[str], settings: FilterSettings, checker: Checker | None) -> str:
+            kept_before: set[str], settings: FilterSettings, checker: Checker | None) -> Verdict:
     """``kept``, or the first reason the answer is dropped."""
     problem = validation_issue(messages, answer)
     if problem is not None:
-        return f"invalid: {problem}"
+        return Verdict("invalid", str(problem))
     text = answer.strip()
     if settings.valid_json and not _json_ok(text):
-        return "not JSON"
+        return Verdict("not JSON")
     if len(text) < settings.min_chars:
-        return "too short"
+        return Verdict("too short")
     if settings.max_chars is not None and len(text) > settings.max_chars:
-        return "too long"
+        return Verdict("too long")
     if settings.dedupe and text in kept_before:
-        return "duplicate"
+        return Verdict("duplicate")
     if settings.drop_truncated and not finished:
-        return "truncated"
+        return Verdict("truncated")
     if checker is not None:
         try:
             ok = checker(answer, reference, messages)
         except Exception as exc:  # noqa: BLE001 - the user's checker failing on one answer drops that answer
-            return f"checker: raised {type(exc).__name__}: {str(exc)[:120]}"
+            return Verdict("checker", f"raised {type(exc).__name__}: {str(exc)[:120]}")
         if not ok:
-            return "checker: rejected"
-    return KEPT
+            return Verdict("checker", "rejected")
+    return Verdict(KEPT)

@@ -31,8 +31,8 @@ from ...config.generate import GenerationSettings
 from ..errors import WorkbenchError
 from ..eval.answerers import Answerer, RequestBudgetSpent
 from ..eval.evaluate import append_row, read_rows
-from .filters import KEPT, Checker, verdict
-from .layout import GENERATED_DATA, GENERATED_MANIFEST, GENERATED_ROWS
+from .filters import Checker, verdict
+from .layout import ERROR, GENERATED_DATA, GENERATED_MANIFEST, GENERATED_ROWS, Verdict, read_verdict
 from .prompts import PromptSet
 
 MAX_ERRORS_IN_A_ROW = 3
@@ -113,11 +113,11 @@ def counts(latest: dict[str, dict[str, Any]]) -> dict[str, Any]:
     dropped: Counter[str] = Counter()
     errors = 0
     for row in latest.values():
-        reason = row.get("verdict") or ""
-        if reason.startswith("error"):
+        judged = read_verdict(row)
+        if judged.kind == ERROR:
             errors += 1
-        elif reason != KEPT:
-            dropped[reason.split(":")[0]] += 1
+        elif not judged.kept:
+            dropped[judged.kind] += 1
     answered = len(latest) - errors
     kept = sum(1 for r in latest.values() if r.get("kept"))
     return {"attempted": answered, "kept": kept, "dropped": dict(sorted(dropped.items())), "errors": errors,
@@ -175,7 +175,7 @@ def generate(
     wanted = {row_id(p.index, k) for p in prompts.prompts for k in range(samples)}
     rows = read_rows(rows_path, repair=True)
     latest = latest_rows(rows, wanted)
-    done = {rid for rid, r in latest.items() if not str(r.get("verdict", "")).startswith("error")}
+    done = {rid for rid, r in latest.items() if read_verdict(r).kind != ERROR}
     kept_answers: dict[int, set[str]] = {}
     for r in latest.values():
         if r.get("kept"):
@@ -206,7 +206,7 @@ def generate(
                     reply = answerer.answer(prompt.messages, settings.max_new_tokens, sampling)
                 except WorkbenchError as exc:
                     row |= {"answer": "", "tokens": 0, "seconds": 0.0, "finished": False, "kept": False,
-                            "verdict": f"error: {exc.message}"}
+                            **Verdict(ERROR, exc.message).fields()}
                     if hasattr(answerer, "requests"):
                         row["requests"] = answerer.requests - spent_before  # type: ignore[attr-defined]
                     append_row(rows_path, row)
@@ -226,17 +226,17 @@ def generate(
                                  reference=prompt.reference, kept_before=seen, settings=settings.filters,
                                  checker=checker)
                 row |= {"answer": reply.text, "tokens": reply.tokens, "seconds": round(reply.seconds, 4),
-                        "finished": reply.finished, "kept": judged == KEPT, "verdict": judged}
+                        "finished": reply.finished, "kept": judged.kept, **judged.fields()}
                 if hasattr(answerer, "requests"):
                     row["requests"] = answerer.requests - spent_before  # type: ignore[attr-defined]
                 append_row(rows_path, row)
                 rows.append(row)
-                if judged == KEPT:
+                if judged.kept:
                     seen.add(reply.text.strip())
                     append_row(data_path, data_record(row))
                 done.add(rid)
                 tally = {**tally, "done": len(done), "attempted": tally["attempted"] + 1,
-                         "kept": tally["kept"] + (judged == KEPT)}
+                         "kept": tally["kept"] + judged.kept}
                 on_row(row, tally)
                 on_progress(len(done), total)
     finally:

@@ -83,7 +83,7 @@ def run(recipe: GenerateRecipe, ctx: RunContext) -> None:
                      "kept_fraction": round(tally["kept"] / tally["attempted"], 4) if tally["attempted"] else None,
                      "tokens": row.get("tokens"), "seconds": seconds,
                      "tokens_per_s": round(row["tokens"] / seconds, 1) if seconds > 0 and row.get("tokens") else None,
-                     "verdict": row["verdict"]})
+                     "verdict": row["verdict"], "reason": row["reason"]})
 
     try:
         manifest = generate(answerer, prompts, out, recipe, teacher, checker=checker, on_row=on_row,

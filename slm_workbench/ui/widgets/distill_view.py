@@ -100,7 +100,7 @@ class DistillSamples(Widget):
         table.add_column("verdict", width=14, no_wrap=True, overflow="ellipsis")
         for sample in view.samples[:max(1, self.size.height - 2)]:
             table.add_row(_one_line(sample.prompt), _one_line(sample.answer),
-                          Text(sample.verdict, style="green" if sample.kept else "yellow"))
+                          Text(sample.label, style="green" if sample.kept else "yellow"))
         return Group(counts_text(view), table)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from slm_workbench.config.generate import FilterSettings, GenerationSettings
 from slm_workbench.engine.generate.filters import load_checker, verdict
+from slm_workbench.engine.generate.layout import Verdict, read_verdict
 from slm_workbench.engine.generate.loop import Teacher, generate
 from slm_workbench.engine.generate.prompts import load_prompts
 from slm_workbench.engine.errors import Cancelled, WorkbenchError
@@ -65,13 +66,13 @@ def test_every_filter_gives_its_verdict() -> None:
     prompt = [{"role": "user", "content": "q"}]
 
     def judge(answer: str, *, finished: bool = True, kept=frozenset(), checker=None, **kw) -> str:  # noqa: ANN001, ANN003
-        return verdict(answer, finished=finished, messages=prompt, reference='{"a": 1}', kept_before=set(kept),
-                       settings=FilterSettings(**kw), checker=checker)
+        return str(verdict(answer, finished=finished, messages=prompt, reference='{"a": 1}', kept_before=set(kept),
+                           settings=FilterSettings(**kw), checker=checker))
 
     assert judge("fine") == "kept"
     assert judge("   ").startswith("invalid: messages[1].content: is empty")
     assert verdict("x", finished=True, messages=[{"role": "assistant", "content": "q"}], reference=None,
-                   kept_before=set(), settings=FilterSettings(), checker=None).startswith("invalid: ")
+                   kept_before=set(), settings=FilterSettings(), checker=None).kind == "invalid"
     assert judge("not json", valid_json=True) == "not JSON"
     assert judge('{"a": 1}\nmore text', valid_json=True) == "kept"
     assert judge("[1, 2]", valid_json=True) == "kept"
@@ -115,7 +116,7 @@ def test_rows_data_and_manifest(chats: Path, tmp_path: Path) -> None:
                    filters={"checker": "slmw:check_extraction"})
     rows = read_jsonl(out / "rows.jsonl")
     assert [r["id"] for r in rows] == ["p0-s0", "p1-s0", "p2-s0", "p3-s0"]
-    assert [r["verdict"] for r in rows] == ["kept", "checker: rejected", "kept", "kept"]
+    assert [(r["verdict"], r["reason"]) for r in rows] == [("kept", ""), ("checker", "rejected"), ("kept", ""), ("kept", "")]
     assert rows[0]["reference"] == EXTRACT[0][1] and rows[0]["finished"] is True and rows[0]["tokens"] == 5
     data = read_jsonl(out / "data.jsonl")
     assert data == [{"messages": [*r["messages"], {"role": "assistant", "content": r["answer"]}]}
@@ -182,13 +183,33 @@ def test_failed_answers_are_asked_again_on_resume(prompts_txt: Path, tmp_path: P
     out = tmp_path / "out"
     manifest = run(out, prompts_txt, ScriptedTeacher(fail_on={"second prompt"}))
     assert manifest["counts"]["errors"] == 1 and manifest["counts"]["kept"] == 4
-    assert read_jsonl(out / "rows.jsonl")[1]["verdict"] == "error: cannot answer 'second prompt'"
+    assert read_verdict(read_jsonl(out / "rows.jsonl")[1]) == Verdict("error", "cannot answer 'second prompt'")
     teacher = ScriptedTeacher()
     manifest = run(out, prompts_txt, teacher)
     assert teacher.asked == [("second prompt", None)]
     assert manifest["counts"]["errors"] == 0 and manifest["counts"]["kept"] == 5
     assert [json.loads(line)["messages"][0]["content"] for line in (out / "data.jsonl").read_text().splitlines()] == [
         "first prompt", "second prompt", "third prompt", "fourth prompt", "fifth prompt"]  # in prompt order
+
+
+def test_rows_written_with_verdicts_as_strings_still_resume(prompts_txt: Path, tmp_path: Path) -> None:
+    """A generation written before verdicts were fields (``"kind: detail"`` in ``verdict``) goes on:
+    its failed answer is asked again and its dropped ones count by kind."""
+    out = tmp_path / "out"
+    run(out, prompts_txt, ScriptedTeacher(fail_on={"second prompt"}))
+    rows = read_jsonl(out / "rows.jsonl")
+    for row in rows:  # as the old writer left them
+        row["verdict"] = str(Verdict(row.pop("verdict"), row.pop("reason")))
+    rows[4] |= {"kept": False, "verdict": "checker: rejected"}
+    assert [r["verdict"] for r in rows] == ["kept", "error: cannot answer 'second prompt'", "kept", "kept",
+                                            "checker: rejected"]
+    write_jsonl(out / "rows.jsonl", rows)
+    teacher = ScriptedTeacher()
+    manifest = run(out, prompts_txt, teacher)
+    assert teacher.asked == [("second prompt", None)]
+    assert manifest["counts"]["errors"] == 0 and manifest["counts"]["dropped"] == {"checker": 1}
+    assert manifest["counts"]["kept"] == 4
+    assert read_verdict({"verdict": "checker: raised ValueError: x: y"}) == Verdict("checker", "raised ValueError: x: y")
 
 
 def test_three_failures_in_a_row_stop_with_the_rows_kept(prompts_txt: Path, tmp_path: Path) -> None:

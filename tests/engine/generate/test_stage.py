@@ -141,7 +141,7 @@ def test_the_request_budget_counts_retries_and_holds_across_resumes(stub: StubSe
     with pytest.raises(WorkbenchError, match=r"/v1: the request budget of 3 requests is spent"):
         run(recipe, ctx(tmp_path / "r1"))
     rows = read_jsonl(out / "rows.jsonl")
-    assert [r["requests"] for r in rows] == [2, 1, 0] and rows[-1]["verdict"].startswith("error: ")
+    assert [r["requests"] for r in rows] == [2, 1, 0] and rows[-1]["verdict"] == "error"
     assert len(stub.bodies) == 3 and len(read_jsonl(out / "data.jsonl")) == 2
     with pytest.raises(WorkbenchError, match="request budget of 3 requests is spent"):
         run(recipe, ctx(tmp_path / "r2"))  # a resume with the same budget asks nothing more
@@ -164,7 +164,7 @@ def test_an_endpoint_that_goes_away_keeps_the_rows_and_names_the_url(stub: StubS
         run(recipe.model_copy(update={"max_prompts": None}), ctx(tmp_path / "r2"))
     rows = read_jsonl(out / "rows.jsonl")
     assert [r["verdict"] for r in rows][:2] == ["kept", "kept"] and len(read_jsonl(out / "data.jsonl")) == 2
-    assert all(r["verdict"].startswith("error: cannot reach") for r in rows[2:])
+    assert all(r["verdict"] == "error" and r["reason"].startswith("cannot reach") for r in rows[2:])
     with pytest.raises(WorkbenchError, match=f"cannot reach {stub.url}"):  # no model name: the listing fails first
         run(recipe.model_copy(update={"endpoint_model": None, "output": str(tmp_path / "other")}),
             ctx(tmp_path / "r3"))
