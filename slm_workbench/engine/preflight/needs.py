@@ -174,7 +174,7 @@ def train_needs(recipe: Any, model_folder: Path | None, device: str) -> list[Dis
 
 def export_needs(model: str, variants: list[str], *, overwrite: bool = False) -> list[DiskNeed]:
     from ..export.presets import PRESETS
-    from ..export.source import resolve_source
+    from ..model_source import resolve_source
     from ..models.info import safetensors_parameters
 
     try:

@@ -10,7 +10,7 @@ import pytest
 
 from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, compare_variants
 from slm_workbench.engine.compare.evalset import HELDOUT_TEXT, EvalSet, build_evalset
-from slm_workbench.engine.export.source import resolve_source
+from slm_workbench.engine.model_source import resolve_source
 
 FAST = CompareSettings(new_tokens=16, decode_runs=2, perplexity_tokens=96, chunk=32, task_max_tokens=8)
 
