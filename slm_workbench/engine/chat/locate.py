@@ -6,7 +6,7 @@ backend that opens it: a run chats through its merged/full model, else its base 
 its LoRA adapter.
 
 ``BASE+ADAPTER`` names a LoRA adapter (a run id, a PEFT folder or an ``.onnx_adapter``
-file) over an ONNX adapter base (``MODEL:lora-fp32``; ``engine/deploy/adapters.py``): the
+file) over an ONNX adapter base (``MODEL:lora-fp32``; ``engine/adapters/lora.py``): the
 base loads once and the adapter can be switched per answer (``GenParams.adapter``).
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from ..deploy.adapters import split_adapter_model
+from ..adapters.lora import split_adapter_model
 from ..errors import ModelNotFoundError
 from ..model_source import ANY_SOURCE, resolve_source
 from ..models.variants import is_variant_folder

@@ -35,7 +35,7 @@ def build_on_demand(base: str, variant: str, *, on_status: Callable[[str], None]
 def build_lora_base_on_demand(base: str, variant: str, folder: Path, *,
                               on_status: Callable[[str], None] = lambda _text: None) -> Path:
     """Export the adapter base ``variant`` (``lora-fp32`` ...) of ``base`` (a model or run) into ``folder``."""
-    from ..deploy.adapter_base import export_lora_base
+    from ..adapters.base import export_lora_base
     from ..export.merge import merge_adapter
     from ..model_source import resolve_source
 

@@ -27,7 +27,7 @@ from ..export.subproc import child_env, run_logged
 from .evalset import EvalSet
 from ..eval.bootstrap import mean_interval, paired_difference
 from ..eval.metrics import score_example
-from .backends import cuda_measurable
+from ..measure.backends import cuda_measurable
 from .judge import agreement_over, broken_reason
 from .report import CompareReport, VariantResult, rank_variants
 

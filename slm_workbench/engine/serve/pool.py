@@ -88,7 +88,7 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
     from ..chat.locate import resolve_target
     from ..chat.registry import open_backend
 
-    from ..deploy.adapter_base import is_lora_variant, read_lora_base
+    from ..adapters.base import is_lora_variant, read_lora_base
 
     base, adapter = split_adapter(spec)
     target = resolve_target(base, adapter=adapter)
@@ -151,7 +151,7 @@ class ModelPool:
         """The model a request names, and the LoRA adapter it asks for: ``BASE:ADAPTER`` or
         ``BASE+ADAPTER`` over a served ONNX adapter base (a run id, PEFT folder or
         ``.onnx_adapter`` file), switched per answer without reloading the base."""
-        from ..deploy.adapters import split_adapter_model
+        from ..adapters.lora import split_adapter_model
 
         model = self.find(name)
         if model is not None or not name:
