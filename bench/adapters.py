@@ -69,7 +69,7 @@ def main() -> None:
 
     from slm_workbench.engine.chat.og_backend import OnnxGenaiBackend
     from slm_workbench.engine.chat.types import GenParams, Message
-    from slm_workbench.engine.deploy.adapter_base import export_lora_base
+    from slm_workbench.engine.adapters.base import export_lora_base
     from slm_workbench.engine.models.resolve import parse_model
 
     model_dir = Path(args.model) if args.model else parse_model("smollm2-135m-instruct").require_prepared()

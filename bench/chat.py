@@ -153,7 +153,7 @@ def start_load(hf: Path, int4: Path) -> list[Path]:
     """A 2-thread training and a comparison, as detached jobs in this bench's workbench home."""
     from slm_workbench.config.export import CompareRecipe
     from slm_workbench.config.train import TrainRecipe
-    from slm_workbench.engine.export.source import resolve_source
+    from slm_workbench.engine.model_source import resolve_source
     from slm_workbench.engine.paths import home
     from slm_workbench.engine.runs.launcher import start_recipe
 

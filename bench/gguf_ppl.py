@@ -65,7 +65,7 @@ def main() -> int:
     from slm_workbench.engine.compare.evalset import build_evalset
     from slm_workbench.engine.deploy.gguf.write import write_like_source
     from slm_workbench.engine.deploy.gguf.stage import origin_of, resolve_gguf_source
-    from slm_workbench.engine.export.source import merge_adapter
+    from slm_workbench.engine.export.merge import merge_adapter
 
     source = resolve_gguf_source(args.source)
     if source.hf_folder is None:

@@ -293,10 +293,10 @@ def main() -> int:
     os.environ["SLMW_HOME"] = str(args.home.resolve())
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
-    from slm_workbench.engine.export.source import ExportSource
+    from slm_workbench.engine.model_source import ModelSource
 
     folder = smollm2_folder(args.home)
-    base = ExportSource(str(folder), "model", "smollm2-135m-instruct", folder)
+    base = ModelSource(str(folder), "model", "smollm2-135m-instruct", folder)
     if args.source == "base":
         return bench_source(args, base, None, "SmolLM2-135M-Instruct (fp32 = dequantized from the shipped Q4_1 GGUF)")
     tuned = finetuned_source(args.home)
@@ -307,7 +307,7 @@ def main() -> int:
                         peer_gguf=merged_gguf(tuned, args.home))
 
 
-def merged_gguf(source, home: Path) -> Path:  # noqa: ANN001 - an ExportSource
+def merged_gguf(source, home: Path) -> Path:  # noqa: ANN001 - a ModelSource
     """The merged fine-tuned weights as an f16 GGUF, by ``slmw deploy gguf``'s own writer (into the shipped
     file's metadata); the llama.cpp peers are re-quantized from it, i.e. from the same weights as the variants."""
     from slm_workbench.engine.deploy.gguf.stage import origin_of
@@ -322,9 +322,10 @@ def merged_gguf(source, home: Path) -> Path:  # noqa: ANN001 - an ExportSource
     return out
 
 
-def finetuned_source(home: Path):  # noqa: ANN201 - an ExportSource
+def finetuned_source(home: Path):  # noqa: ANN201 - a ModelSource
     """The smoke LoRA run in ``home`` (trained here once, ~2-3 min on 2 cores), its adapter merged."""
-    from slm_workbench.engine.export.source import merge_adapter, run_source
+    from slm_workbench.engine.export.merge import merge_adapter
+    from slm_workbench.engine.model_source import run_source
     from slm_workbench.engine.runs.run import Run
     from slm_workbench.engine.runs.store import RunStore
 

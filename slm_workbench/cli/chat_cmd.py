@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..engine.chat.types import GenParams
 from ..engine.errors import WorkbenchError
 from .output import human_time, print_json, table
 
@@ -20,12 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt", help="answer this one prompt and exit (else: an interactive session)")
     p.add_argument("--compare", nargs="+", metavar="MODEL", help="answer --prompt with each of these, side by side")
     p.add_argument("--json", action="store_true", help="print text, ttft_s and tok_s of each answer as JSON")
+    defaults = GenParams()  # the flags' defaults are the dataclass's
     g = p.add_argument_group("generation")
     g.add_argument("--system", default="", help="system prompt (default: the template's own)")
-    g.add_argument("--temperature", type=float, default=0.0, help="0 (default) decodes greedily")
-    g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--max-new-tokens", type=int, default=256)
-    g.add_argument("--repetition-penalty", type=float, default=1.0)
+    g.add_argument("--temperature", type=float, default=defaults.temperature, help="0 (default) decodes greedily")
+    g.add_argument("--top-p", type=float, default=defaults.top_p)
+    g.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    g.add_argument("--repetition-penalty", type=float, default=defaults.repetition_penalty)
     g.add_argument("--seed", type=int)
     g.add_argument("--threads", type=int, help="CPU threads per model")
     g.add_argument("--concurrent", action=argparse.BooleanOptionalAction, default=None,
@@ -41,9 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_chat)
 
 
-def params_from(args: argparse.Namespace):  # -> GenParams
-    from ..engine.chat.types import GenParams
-
+def params_from(args: argparse.Namespace) -> GenParams:
     if args.max_new_tokens < 1:
         raise WorkbenchError("--max-new-tokens must be at least 1")
     if args.temperature < 0 or not 0 < args.top_p <= 1:

@@ -45,7 +45,8 @@ def one_answer(args: argparse.Namespace, params: Any) -> int:
 
 
 def compare(specs: list[str], args: argparse.Namespace, params: Any) -> int:
-    from ..engine.chat.compare import answer_all, can_run_concurrently, word_diff
+    from ..engine.chat.compare import answer_all, can_run_concurrently
+    from ..engine.textdiff import word_diff
 
     backends = [_open(spec, args) for spec in specs]
     concurrent = args.concurrent if args.concurrent is not None else can_run_concurrently(len(backends))
@@ -58,7 +59,7 @@ def compare(specs: list[str], args: argparse.Namespace, params: Any) -> int:
 
     replies = answer_all(backends, [messages] * len(backends), params, concurrent=concurrent, on_start=start,
                          on_text=(lambda _i, text: _write(text)) if streaming else None)
-    similarity = [word_diff(replies[0].text, r.text)[1] for r in replies[1:]]
+    similarity = [word_diff(replies[0].text, r.text, exact=True).ratio for r in replies[1:]]
     if args.json:
         print_json({"answers": [r.as_dict() for r in replies], "similarity_to_first": similarity, "concurrent": concurrent})
         return 0 if not any(r.error for r in replies) else 1

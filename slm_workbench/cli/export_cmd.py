@@ -44,7 +44,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_source(spec: str) -> str:
-    from ..engine.export.source import resolve_source
+    from ..engine.model_source import resolve_source
     from ..engine.models.ensure import model_to_prepare
 
     missing = model_to_prepare(spec)

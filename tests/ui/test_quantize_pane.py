@@ -177,7 +177,7 @@ async def test_chat_opens_the_variant_alone_or_beside_the_reference(tmp_path: Pa
 
 def tiny_model_home(tiny_model_dir: Path, tiny_variants: dict[str, Path]) -> RunStore:
     """The test's home with the tiny model's prebuilt int4 linked in (only the reference is measured fresh)."""
-    from slm_workbench.engine.export.source import resolve_source
+    from slm_workbench.engine.model_source import resolve_source
 
     home = Path(os.environ["SLMW_HOME"])
     link_variants(home, resolve_source(str(tiny_model_dir)).name, {"int4": tiny_variants["int4"]})

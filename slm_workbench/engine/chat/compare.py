@@ -1,4 +1,5 @@
-"""Side by side: several backends answer the same conversation; then a word diff of two answers.
+"""Side by side: several backends answer the same conversation (a word diff of two answers:
+``engine/textdiff.py``).
 
 Concurrent generation only pays when the hardware has room for it: on a GPU, or a CPU with
 cores to spare for each model. On a small CPU two models fight over the same cores and both
@@ -7,14 +8,10 @@ look slower than they are, so they answer one after another and each figure stay
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Literal
 
 from .session import answer
 from .types import ChatBackend, GenParams, Message, Reply
@@ -68,29 +65,3 @@ def answer_all(backends: Sequence[ChatBackend], conversations: Sequence[list[Mes
         return [one(i) for i in range(len(backends))]
     with ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="side-by-side") as pool:
         return list(pool.map(one, range(len(backends))))
-
-
-Op = Literal["same", "removed", "added"]
-WORDS = re.compile(r"\s+|[^\s]+")
-
-
-@dataclass(frozen=True)
-class DiffPiece:
-    op: Op
-    text: str
-
-
-def word_diff(a: str, b: str) -> tuple[list[DiffPiece], float]:
-    """The word-level edit from ``a`` to ``b`` and their similarity (0..1)."""
-    wa, wb = WORDS.findall(a), WORDS.findall(b)
-    matcher = difflib.SequenceMatcher(None, wa, wb, autojunk=False)
-    pieces: list[DiffPiece] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            pieces.append(DiffPiece("same", "".join(wa[i1:i2])))
-            continue
-        if i2 > i1:
-            pieces.append(DiffPiece("removed", "".join(wa[i1:i2])))
-        if j2 > j1:
-            pieces.append(DiffPiece("added", "".join(wb[j1:j2])))
-    return pieces, matcher.ratio()

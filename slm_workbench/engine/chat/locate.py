@@ -1,12 +1,12 @@
 """What a chat target names, without loading anything.
 
-A target is, in this order: an ``http(s)://`` endpoint; an ONNX Runtime GenAI folder; a
-variant ``MODEL:VARIANT`` or ``RUN:VARIANT`` (see ``models/variants.py``); a model the
-workbench resolves (built-in name, HF folder, prepared name, hub id); or a training run,
-which chats through its merged/full model, else its base model plus its LoRA adapter.
+A target is what ``engine/model_source.py`` resolves (an ``http(s)://`` endpoint, an ONNX
+Runtime GenAI folder, ``MODEL:VARIANT`` / ``RUN:VARIANT``, a model, a training run), as the
+backend that opens it: a run chats through its merged/full model, else its base model plus
+its LoRA adapter.
 
 ``BASE+ADAPTER`` names a LoRA adapter (a run id, a PEFT folder or an ``.onnx_adapter``
-file) over an ONNX adapter base (``MODEL:lora-fp32``; ``engine/deploy/adapters.py``): the
+file) over an ONNX adapter base (``MODEL:lora-fp32``; ``engine/adapters/lora.py``): the
 base loads once and the adapter can be switched per answer (``GenParams.adapter``).
 """
 
@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from ..deploy.adapters import split_adapter_model
+from ..adapters.lora import split_adapter_model
 from ..errors import ModelNotFoundError
-from ..models.resolve import parse_model
-from ..models.variants import VariantSet, split_variant
+from ..model_source import ANY_SOURCE, resolve_source
+from ..models.variants import is_variant_folder
 from ..runs.run import Run
 
 Kind = Literal["transformers", "onnx", "http"]
@@ -54,38 +54,23 @@ def resolve_adapter(spec: str) -> Path:
 
 
 def resolve_target(spec: str, *, adapter: str | None = None) -> Target:
+    """What ``spec`` names (``model_source.resolve_source``), as the backend that opens it."""
     spec = spec.strip()
-    if spec.startswith(("http://", "https://")):
+    local = not spec.startswith(("http://", "https://")) and not is_variant_folder(Path(spec).expanduser())
+    if local:
+        base, onnx_adapter = split_adapter_model(spec)
+        if onnx_adapter is not None:
+            target = resolve_target(base)
+            if target.kind != "onnx":
+                raise ModelNotFoundError(f"{base} is not an ONNX model: an adapter after '+' needs an ONNX adapter base",
+                                         hint=f"e.g. {base}:lora-fp32+{onnx_adapter}")
+            return replace(target, spec=spec, onnx_adapter=onnx_adapter)
+    adapter_dir = resolve_adapter(adapter) if adapter and local else None
+    source = resolve_source(spec, accept=ANY_SOURCE)
+    if source.kind == "endpoint":
         return Target(spec, "http")
-    path = Path(spec).expanduser()
-    if (path / "genai_config.json").is_file():
-        return Target(spec, "onnx", path.resolve())
-    base, onnx_adapter = split_adapter_model(spec)
-    if onnx_adapter is not None:
-        target = resolve_target(base)
-        if target.kind != "onnx":
-            raise ModelNotFoundError(f"{base} is not an ONNX model: an adapter after '+' needs an ONNX adapter base",
-                                     hint=f"e.g. {base}:lora-fp32+{onnx_adapter}")
-        return replace(target, spec=spec, onnx_adapter=onnx_adapter)
-    adapter_dir = resolve_adapter(adapter) if adapter else None
-    named = split_variant(spec)
-    if named.variant is not None:
-        try:
-            ref = parse_model(named.base)
-        except ModelNotFoundError:
-            run = Run.find(named.base)
-            if run is None:
-                raise
-            return Target(spec, "onnx", run.variants.dir(named.variant), variant=named.variant)
-        return Target(spec, "onnx", VariantSet.of_model(ref.name).dir(named.variant), variant=named.variant)
-    try:
-        return Target(spec, "transformers", parse_model(spec).require_prepared(), adapter=adapter_dir)
-    except ModelNotFoundError:
-        run = Run.find(spec)
-        if run is None:
-            raise
-    run.require_model()
-    folder = run.model_folder()
-    if folder is not None:
-        return Target(spec, "transformers", folder, adapter=adapter_dir)
-    return Target(spec, "transformers", run.base_model(), adapter=adapter_dir or run.adapter())
+    if source.kind in ("onnx", "variant"):
+        return Target(spec, "onnx", source.folder, variant=source.variant)
+    if source.hf_folder is not None:
+        return Target(spec, "transformers", source.hf_folder, adapter=adapter_dir)
+    return Target(spec, "transformers", source.base_folder, adapter=adapter_dir or source.adapter)

@@ -3,7 +3,7 @@
 The folder's own tokenizer and chat template render the prompt (``og.Tokenizer``), exactly
 as Foundry Local and every other GenAI host will, so what you test here is what ships.
 
-An adapter base (``MODEL:lora-fp32``; ``engine/deploy/adapter_base.py``) loads once and
+An adapter base (``MODEL:lora-fp32``; ``engine/adapters/base.py``) loads once and
 answers with any LoRA adapter made for it: each answer names its adapter
 (``GenParams.adapter``, else the one the target named after ``+``); the adapter's
 ``.onnx_adapter`` file is loaded into ``og.Adapters`` on first use and activated on that
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..deploy.adapter_base import read_lora_base
-from ..deploy.adapters import adapter_file, require_lora_base
+from ..adapters.base import read_lora_base
+from ..adapters.lora import adapter_file, require_lora_base
 from ..errors import ModelFormatError
 from .types import Delta, GenParams, Message, TemplateInfo, default_threads
 

@@ -12,8 +12,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from ..deploy.adapter_base import is_lora_variant
-from ..deploy.adapters import split_adapter_model
+from ..adapters.base import is_lora_variant
+from ..adapters.lora import split_adapter_model
 from ..errors import WorkbenchError
 from ..models.variants import require_variant
 from .locate import Target, resolve_target

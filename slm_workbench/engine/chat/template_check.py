@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelNotFoundError
-from ..models.resolve import parse_model
-from ..models.variants import VariantSet
-from ..runs.run import Run
+from ..model_source import resolve_source
 from .locate import resolve_target
 from .template_render import Rendering, training_rendering, variant_renderings
 from .types import Message
@@ -66,17 +64,14 @@ class TemplateReport:
 
 def training_folder(target: str) -> tuple[Path, dict[str, Path]]:
     """The folder holding the training tokenizer, and the variants built from it."""
-    try:
-        ref = parse_model(target)
-    except ModelNotFoundError:
-        run = Run.find(target)
-        if run is None:
-            raise
-        folder = run.tokenizer_folder()
+    source = resolve_source(target, prepared=False)
+    if source.run is not None:
+        folder = source.run.tokenizer_folder()
         if folder is None:
-            raise ModelNotFoundError(f"run {run.id} saved no tokenizer with its adapter or model") from None
-        return folder, run.variants.built()
-    return ref.require_prepared(), VariantSet.of_model(ref.name).built()
+            raise ModelNotFoundError(f"run {source.run.id} saved no tokenizer with its adapter or model")
+        return folder, source.built_variants()
+    assert source.model is not None
+    return source.model.require_prepared(), source.built_variants()
 
 
 def first_difference(reference: list[int], other: list[int]) -> int | None:

@@ -18,7 +18,8 @@ def build_on_demand(base: str, variant: str, *, on_status: Callable[[str], None]
     """Export ``base`` (a model or run) to the preset ``variant``; returns the variant folder."""
     from ..export.export import export_variants
     from ..export.presets import PRESETS, resolve_presets
-    from ..export.source import merge_adapter, resolve_source
+    from ..export.merge import merge_adapter
+    from ..model_source import resolve_source
 
     if variant not in PRESETS:
         raise WorkbenchError(f"variant {variant} is not built and is not a preset that can be built on demand",
@@ -34,8 +35,9 @@ def build_on_demand(base: str, variant: str, *, on_status: Callable[[str], None]
 def build_lora_base_on_demand(base: str, variant: str, folder: Path, *,
                               on_status: Callable[[str], None] = lambda _text: None) -> Path:
     """Export the adapter base ``variant`` (``lora-fp32`` ...) of ``base`` (a model or run) into ``folder``."""
-    from ..deploy.adapter_base import export_lora_base
-    from ..export.source import merge_adapter, resolve_source
+    from ..adapters.base import export_lora_base
+    from ..export.merge import merge_adapter
+    from ..model_source import resolve_source
 
     source = merge_adapter(resolve_source(base), log=lambda line: on_status(f"merging the adapter: {line}"))
     assert source.hf_folder is not None

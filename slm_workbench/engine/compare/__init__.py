@@ -1,7 +1,6 @@
 """Compare exported variants with the PyTorch reference (``slmw compare``, the Quantize & Compare pane).
 
 - ``evalset.py``   the token ids every model is measured on (held-out prose or eval data), computed once
-- ``backends.py``  PyTorch and ONNX Runtime GenAI: chunked NLL and timed greedy decoding from ids
 - ``measure.py``   one model in one fresh process (peak RSS is its own)
 - ``judge.py``     agreement with the reference, degenerate output, the broken rule, task F1
 - ``report.py``    ``report.json`` (what a pane reads: ``load_report``), Markdown and CSV

@@ -22,12 +22,12 @@ from pathlib import Path
 from ..errors import WorkbenchError
 from ..events import BROKEN, MEASURED, NOT_MEASURED
 from ..export.export import folder_bytes, read_variant_info
-from ..export.source import ExportSource
+from ..model_source import ModelSource
 from ..export.subproc import child_env, run_logged
 from .evalset import EvalSet
 from ..eval.bootstrap import mean_interval, paired_difference
 from ..eval.metrics import score_example
-from .backends import cuda_measurable
+from ..measure.backends import cuda_measurable
 from .judge import agreement_over, broken_reason
 from .report import CompareReport, VariantResult, rank_variants
 
@@ -82,7 +82,7 @@ def machine_info(threads: int) -> dict[str, object]:
             "load_avg": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
 
 
-def entries_for(source: ExportSource, variants: dict[str, Path], reference: bool) -> list[Entry]:
+def entries_for(source: ModelSource, variants: dict[str, Path], reference: bool) -> list[Entry]:
     out = []
     if reference and source.hf_folder is not None:
         out.append(Entry(REFERENCE_NAME, f"{source.name} (PyTorch fp32)", "torch", source.hf_folder, "fp32"))
@@ -133,7 +133,7 @@ def score_task(result: VariantResult, tokenizer: object, answers: list[list[int]
 
 
 def compare_variants(
-    source: ExportSource,
+    source: ModelSource,
     variants: dict[str, Path],
     *,
     evalset: EvalSet,

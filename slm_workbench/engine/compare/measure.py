@@ -50,7 +50,7 @@ def say(phase: str, done: int, total: int) -> None:
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    from .backends import import_runtime, open_backend
+    from ..measure.backends import import_runtime, open_backend
 
     evalset = EvalSet.load(Path(spec["evalset"]))
     threads = int(spec.get("threads", 1))

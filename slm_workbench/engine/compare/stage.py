@@ -8,7 +8,8 @@ from ...config.export import DEFAULT_VARIANTS, CompareRecipe
 from ..errors import WorkbenchError
 from ..export.export import export_variants
 from ..export.presets import PRESETS, resolve_presets
-from ..export.source import ExportSource, merge_adapter, resolve_source
+from ..export.merge import merge_adapter
+from ..model_source import ModelSource, resolve_source
 from ..export.stage import check as check_export, progress_reporter, report_built
 from ..models.ensure import prepare_in_job
 from ..preflight.needs import LaunchNeeds
@@ -18,7 +19,7 @@ from .evalset import build_evalset
 from .report import write_report
 
 
-def variants_to_compare(source: ExportSource, wanted: list[str] | None, recipe: CompareRecipe,
+def variants_to_compare(source: ModelSource, wanted: list[str] | None, recipe: CompareRecipe,
                         ctx: RunContext | None = None) -> dict[str, Path]:
     """Name -> folder of the variants to measure, building missing presets first."""
     built = source.built_variants()

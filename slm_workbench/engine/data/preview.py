@@ -9,7 +9,7 @@ raises for bad rows or an unknown format: what it could not read is in ``issues`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .checks import normalise
@@ -34,6 +34,12 @@ class Preview:
     """Problems in the rows read (unreadable lines, and row checks under the detected format)."""
     seconds: float
 
+    def from_row(self, first: int) -> Preview:
+        """Only the rows (and their issues) from row ``first`` on: a window around a row a report named."""
+        keep = [i for i, loc in enumerate(self.locs) if loc.row >= first]
+        return replace(self, rows=[self.rows[i] for i in keep], locs=[self.locs[i] for i in keep],
+                       issues=[i for i in self.issues if (i.row or 0) >= first])
+
 
 def preview(source: Source | str, n: int = 20, *, format: str | None = None,
             columns: dict[str, str] | None = None, roles: dict[str, str] | None = None) -> Preview:
@@ -52,6 +58,22 @@ def preview(source: Source | str, n: int = 20, *, format: str | None = None,
             if raw.issue is None:
                 issues.extend(normalise(raw.value, detection.spec, raw.loc, source.spec)[1])
     return Preview(source, rows, locs, detection.columns, detection, issues, time.perf_counter() - start)
+
+
+def preview_as_prepared(source: Source | str, n: int = 20, *, format: str | None = None,
+                        columns: dict[str, str] | None = None, roles: dict[str, str] | None = None) -> Preview:
+    """``preview`` read as a full pass (``prepare_dataset``) reads the rows: with the format left to
+    detection and a column or role mapping given, the detected format with that mapping on top of it
+    (the detection's reason kept)."""
+    if not isinstance(source, Source):
+        source = open_source(source)
+    pv = preview(source, n, format=format, columns=columns, roles=roles)
+    det = pv.detection
+    if (format in (None, "auto")) and det.spec is not None and (columns or roles):
+        mapped = preview(source, n, format=det.spec.name, columns={**det.spec.columns, **(columns or {})},
+                         roles={**det.spec.roles, **(roles or {})})
+        pv = replace(mapped, detection=replace(mapped.detection, reason=det.reason))
+    return pv
 
 
 def to_record(value: Any, *, spec: FormatSpec | None = None, template: str | None = None,

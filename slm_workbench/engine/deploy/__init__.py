@@ -1,2 +1,2 @@
-"""Deployment targets: Foundry Local packages, GGUF files, several LoRA adapters over one ONNX base,
-the server and its load benchmark (docs/architecture.md)."""
+"""Deployment targets: Foundry Local packages, GGUF files, the server's load benchmark
+(docs/architecture.md). LoRA adapters over one ONNX base are ``engine/adapters/``."""

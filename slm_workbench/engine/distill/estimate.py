@@ -72,33 +72,28 @@ def _layers(n: int) -> str:
 def teacher_folder(recipe: DistillRecipe, run_store: Any = None) -> tuple[Path | None, str]:
     """The HF folder whose config describes the teacher (a run's merged model or its base: the same
     shapes), or (None, why not)."""
-    from ..models.resolve import parse_model
-    from ..runs.run import Run
+    from ..model_source import resolve_source
 
     if recipe.teacher_recipe is not None:  # kept inline: the teacher is trained from its model
         from ...config.train import TrainRecipe
 
-        model = str(recipe.teacher_recipe.get("model") or TrainRecipe.model_fields["model"].default)
+        spec = str(recipe.teacher_recipe.get("model") or TrainRecipe.model_fields["model"].default)
     else:
         spec = recipe.teacher or ""
-        if spec.startswith(("http://", "https://")):
-            return None, "an endpoint teacher: its size is unknown here"
-        model = spec
-        base, _, _variant = spec.partition(":")
-        run = Run.find(base, run_store) if base else None
-        if run is not None:
-            folder = run.model_folder()
-            if folder is not None:
-                return folder, ""
-            try:
-                return run.base_model(), ""
-            except Exception:  # noqa: BLE001 - a damaged run: no estimate
-                return None, f"run {run.id} names no model"
-        model = base or spec
-    ref = parse_model(model)
-    if not ref.prepared:
-        return None, f"{ref.name} is not prepared yet (the job prepares it)"
-    return ref.folder, ""
+    source = resolve_source(spec, accept=("endpoint", "variant", "model", "run"), prepared=False, run_store=run_store)
+    if source.kind == "endpoint":
+        return None, "an endpoint teacher: its size is unknown here"
+    if source.run is not None:
+        if source.hf_folder is not None:
+            return source.hf_folder, ""
+        try:
+            return source.run.base_model(), ""
+        except Exception:  # noqa: BLE001 - a damaged run: no estimate
+            return None, f"run {source.run.id} names no model"
+    assert source.model is not None
+    if source.hf_folder is None:
+        return None, f"{source.model.name} is not prepared yet (the job prepares it)"
+    return source.hf_folder, ""
 
 
 def estimate(recipe: DistillRecipe, *, run_store: Any = None, device: str = "cpu",

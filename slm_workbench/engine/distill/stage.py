@@ -315,7 +315,7 @@ def finished_run_of(recipe: Any, run_store: store.RunStore) -> str | None:
 
 
 def variant_folder(base: str, variant: str) -> Path | None:
-    from ..export.source import resolve_source
+    from ..model_source import resolve_source
 
     try:
         return resolve_source(base).variant_dir(variant)

@@ -233,8 +233,9 @@ def cut_layers(teacher_folder: Path, keep_layers: int, out: Path, *,
 
 def teacher_folder(spec: str, *, log: Callable[[str], None] = print) -> Path:
     """The teacher's PyTorch HF folder: a model reference's prepared folder, or a training run's
-    merged or full model (its LoRA adapter merged into the base once, by ``export.source``)."""
-    from ..export.source import merge_adapter, resolve_source
+    merged or full model (its LoRA adapter merged into the base once, by ``export.merge``)."""
+    from ..export.merge import merge_adapter
+    from ..model_source import resolve_source
 
     source = resolve_source(spec)
     if source.hf_folder is None:
@@ -246,18 +247,12 @@ def teacher_folder(spec: str, *, log: Callable[[str], None] = print) -> Path:
 def teacher_tokenizer_folder(spec: str) -> Path | None:
     """Where the teacher's tokenizer is, without loading or merging anything (launch checks);
     None when ``spec`` names nothing local yet (a model still to prepare)."""
-    from ..errors import ModelNotFoundError
-    from ..models.resolve import parse_model
-    from ..runs.run import Run
+    from ..model_source import resolve_source
 
-    try:
-        ref = parse_model(spec)
-    except ModelNotFoundError:
-        run = Run.find(spec)
-        if run is None:
-            raise
-        folder = run.tokenizer_folder()
-        if folder is None and run.has_model:
-            folder = run.base_model()
+    source = resolve_source(spec, prepared=False)
+    if source.run is not None:
+        folder = source.run.tokenizer_folder()
+        if folder is None and source.run.has_model:
+            folder = source.run.base_model()
         return folder
-    return ref.folder if ref.prepared else None
+    return source.hf_folder

@@ -1,6 +1,6 @@
 """What answers the examples: a local model (PyTorch or ONNX Runtime GenAI) or an endpoint.
 
-Local targets are run through the comparison's measuring backends (``compare/backends.py``):
+Local targets are run through the comparison's measuring backends (``measure/backends.py``):
 one loaded model gives both the greedy answer and the NLL of the reference, fed as token ids
 from the target's own tokenizer and chat template. The reference's tokens are the ones the
 template renders for the assistant turn, up to and including its end-of-turn token, so
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import WorkbenchError
 
 if TYPE_CHECKING:
-    from ..compare.backends import Sampling
+    from ..measure.backends import Sampling
 
 NLL_CHUNK = 512
 
@@ -69,7 +69,7 @@ class LocalAnswerer:
     def __init__(self, kind: str, folder: Path, *, label: str, adapter: Path | None = None, threads: int = 1) -> None:
         from transformers import AutoTokenizer
 
-        from ..compare.backends import GenaiBackend, TorchBackend
+        from ..measure.backends import GenaiBackend, TorchBackend
 
         self.kind, self.label = kind, label
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))

@@ -8,23 +8,25 @@ from ..models.ensure import prepare_in_job
 from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .answerers import open_answerer
-from ..runs.run import EVAL_REPORT, PREDICTIONS, Run
+from ..runs.run import EVAL_REPORT, PREDICTIONS
 from .evaluate import EvalSettings, evaluate
 from .examples import load_examples
 
 
 def default_data(target: str) -> str:
     """The eval split of the dataset a run trained on, for a run or one of its variants."""
-    from ..models.variants import split_variant
+    from ..model_source import ANY_SOURCE, resolve_source
 
-    for spec in (target, split_variant(target).base):
-        run = Run.find(spec)
-        if run is not None:
-            data = run.eval_dataset()
-            if data is not None:
-                return str(data)
-            raise WorkbenchError(f"run {run.id} names no prepared dataset with an eval split to score on",
-                                 hint="give the examples with --data")
+    try:
+        run = resolve_source(target, accept=ANY_SOURCE, prepared=False).run
+    except WorkbenchError:
+        run = None
+    if run is not None:
+        data = run.eval_dataset()
+        if data is not None:
+            return str(data)
+        raise WorkbenchError(f"run {run.id} names no prepared dataset with an eval split to score on",
+                             hint="give the examples with --data")
     raise WorkbenchError(f"{target} is not a run, so there is no default eval data", hint="give the examples with --data")
 
 

@@ -1,7 +1,7 @@
 """Export a model, a run or any HF folder to ONNX Runtime GenAI variants (``slmw export``).
 
 - ``presets.py``       the variants by name (fp32, fp16, int8, int4, int4-hq, int4-olive) and their knobs
-- ``source.py``        MODEL_OR_RUN -> the HF folder exported and where its variants go (merges a run's adapter)
+- ``merge.py``         a run's LoRA adapter merged into its base once (what MODEL_OR_RUN names: ``engine/model_source.py``)
 - ``builder.py``       the onnxruntime-genai model builder in a child process
 - ``offset_quant.py``  our int4 pass: 4-bit blocks with exact offsets, folded into MatMulNBits' fast kernel
 - ``olive_path.py``    Olive RTN int4 over the builder's fp32 graph (the second path)

@@ -24,7 +24,7 @@ from ..models.variants import VARIANT_INFO_FILE
 from .builder import run_builder
 from .genai_folder import logits_output
 from .presets import VariantPreset
-from .source import ExportSource
+from ..model_source import ModelSource
 
 VariantProgress = Callable[[str, str, float, float], None]
 """(variant, message, done, total)."""
@@ -57,7 +57,7 @@ def execution_provider_for(preset: VariantPreset, requested: str) -> str:
     return "cuda" if preset.precision == "fp16" else requested
 
 
-def calibration_source(source: ExportSource, preset: VariantPreset) -> str:
+def calibration_source(source: ModelSource, preset: VariantPreset) -> str:
     """What a calibrated variant is fitted on: the preset's data, else the run's training data (its prepared
     dataset: the train split), else the shipped demo data."""
     if preset.calibration_data:
@@ -91,7 +91,7 @@ def verify_variant(folder: Path, threads: int = 1) -> None:
         raise WorkbenchError(f"the built variant in {folder} produces non-finite logits")
 
 
-def _write_info(folder: Path, preset: VariantPreset, source: ExportSource, seconds: float, notes: list[str],
+def _write_info(folder: Path, preset: VariantPreset, source: ModelSource, seconds: float, notes: list[str],
                 stats: dict[str, Any] | None, execution_provider: str) -> None:
     import onnxruntime_genai
 
@@ -120,7 +120,7 @@ def read_variant_info(folder: Path) -> dict[str, Any]:
 
 
 def export_variants(
-    source: ExportSource,
+    source: ModelSource,
     presets: list[VariantPreset],
     *,
     work_dir: Path,

@@ -13,7 +13,8 @@ from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .export import BuiltVariant, export_variants
 from .presets import resolve_presets
-from .source import merge_adapter, resolve_source
+from ..model_source import resolve_source
+from .merge import merge_adapter
 
 
 def progress_reporter(ctx: RunContext, names: list[str]):  # noqa: ANN201

@@ -166,7 +166,7 @@ def generate(
 
     ``on_row(row, tally)`` sees each row as written, with ``tally``: ``done`` and ``total`` answers,
     ``attempted`` (answered, errors aside) and ``kept`` so far (resumed rows included)."""
-    from ..compare.backends import Sampling
+    from ..measure.backends import Sampling
 
     out_dir.mkdir(parents=True, exist_ok=True)
     check_resume(out_dir, settings, teacher.spec, prompts.sha256)

@@ -32,7 +32,7 @@ MODEL_FOLDERS = (MERGED, FULL_MODEL)
 """Artifact folders holding a whole HF model, in the order they are preferred."""
 PACKAGES = "packages"
 ONNX_ADAPTERS = "onnx-adapter"
-"""The run's LoRA adapter as ``.onnx_adapter`` files, one per base model (engine/deploy/adapters.py)."""
+"""The run's LoRA adapter as ``.onnx_adapter`` files, one per base model (engine/adapters/lora.py)."""
 REPORT_FILES = {"json": "report.json", "markdown": "report.md", "csv": "report.csv"}
 PREDICTIONS = "predictions.jsonl"
 EVAL_REPORT = "eval_report.json"

@@ -19,28 +19,28 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ...config.serve import split_entry
 from ..chat.types import ChatBackend
 from ..errors import WorkbenchError
-from ..runs.run import Run
 
 
 def split_adapter(spec: str) -> tuple[str, str | None]:
     """``BASE:ADAPTER`` -> (BASE, ADAPTER) when the part after the last colon is a LoRA
     adapter (an adapter folder, or a run that left one); anything else is (spec, None), so
     ``MODEL:VARIANT`` stays a variant."""
+    from ..chat.locate import resolve_adapter
+    from ..errors import ModelNotFoundError
+
     base, sep, tail = spec.rpartition(":")
     if not sep or not base or not tail:
         return spec, None
-    if (Path(tail).expanduser() / "adapter_config.json").is_file():
-        return base, tail
-    run = Run.find(tail) if "/" not in tail else None
-    if run is not None and run.adapter() is not None:
-        return base, tail
-    return spec, None
+    try:
+        resolve_adapter(tail)
+    except ModelNotFoundError:
+        return spec, None
+    return base, tail
 
 
 @dataclass
@@ -88,7 +88,7 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
     from ..chat.locate import resolve_target
     from ..chat.registry import open_backend
 
-    from ..deploy.adapter_base import is_lora_variant, read_lora_base
+    from ..adapters.base import is_lora_variant, read_lora_base
 
     base, adapter = split_adapter(spec)
     target = resolve_target(base, adapter=adapter)
@@ -151,7 +151,7 @@ class ModelPool:
         """The model a request names, and the LoRA adapter it asks for: ``BASE:ADAPTER`` or
         ``BASE+ADAPTER`` over a served ONNX adapter base (a run id, PEFT folder or
         ``.onnx_adapter`` file), switched per answer without reloading the base."""
-        from ..deploy.adapters import split_adapter_model
+        from ..adapters.lora import split_adapter_model
 
         model = self.find(name)
         if model is not None or not name:

@@ -129,17 +129,13 @@ def _teacher_shape(recipe: TrainRecipe) -> tuple[dict[str, Any], int] | None:
     if recipe.distill is None:
         return None
     from ..errors import WorkbenchError
-    from ..models.resolve import parse_model
-    from ..runs.run import Run
+    from ..model_source import resolve_source
 
-    spec = recipe.distill.teacher
     try:
-        try:
-            ref = parse_model(spec)
-            folder = ref.folder if ref.prepared else None
-        except WorkbenchError:
-            run = Run.find(spec)
-            folder = None if run is None else (run.model_folder() or (run.base_model() if run.has_model else None))
+        source = resolve_source(recipe.distill.teacher, prepared=False)
+        folder = source.hf_folder
+        if folder is None and source.run is not None and source.run.has_model:
+            folder = source.run.base_model()
         if folder is None:
             return None
         return json.loads((folder / "config.json").read_text(encoding="utf-8")), safetensors_parameters(folder) or 0

@@ -10,11 +10,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...engine.chat.compare import word_diff
+from ...engine.textdiff import word_diff
 from ...engine.chat.history import Conversation
 from ...engine.chat.types import TemplateInfo
 
-DIFF_STYLES = {"same": "", "removed": "bold red strike", "added": "bold green"}
+DIFF_STYLES = {"equal": "", "missing": "bold red strike", "extra": "bold green"}
 MODAL_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 90%; height: 80%; border: thick $primary; background: $surface; padding: 0 1; }}
@@ -41,10 +41,10 @@ class ChatDiffScreen(ModalScreen[None]):
             yield Label("red: only in the first answer · green: only in this one · escape closes", classes="modal-hint")
             with VerticalScroll():
                 for label, text in others:
-                    pieces, ratio = word_diff(first, text)
-                    body = Text(f"{label}: {ratio:.0%} of words in common\n", style="bold")
-                    for piece in pieces:
-                        body.append(piece.text, style=DIFF_STYLES[piece.op])
+                    diff = word_diff(first, text, exact=True)
+                    body = Text(f"{label}: {diff.ratio:.0%} of words in common\n", style="bold")
+                    for span in diff.merged:
+                        body.append(span.text, style=DIFF_STYLES[span.kind])
                     yield Static(body, classes="diff", markup=False)
 
 

@@ -153,8 +153,8 @@ class ChatPane(Vertical):
 
     def _find_adapters(self, load_id: int, index: int, spec: str, backend: ChatBackend) -> None:
         """In the load worker: the adapters a loaded adapter base can switch to (runs over its model)."""
-        from ...engine.deploy.adapter_base import read_lora_base
-        from ...engine.deploy.adapters import adapter_choices, split_adapter_model
+        from ...engine.adapters.base import read_lora_base
+        from ...engine.adapters.lora import adapter_choices, split_adapter_model
 
         folder = getattr(backend, "folder", None)
         if backend.kind == "onnx" and folder is not None and read_lora_base(folder) is not None:

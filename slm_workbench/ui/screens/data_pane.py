@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,26 +180,16 @@ class DataPane(Vertical):
 
     @work(thread=True, exclusive=True, group="data-preview", description="read the first rows", exit_on_error=False)
     def read_preview(self, gen: int, spec: str | Source, settings: DataSettingsValues, focus_row: int | None) -> None:
-        from ...engine.data import open_source, preview
+        from ...engine.data.preview import preview_as_prepared
 
+        n = PREVIEW_ROWS if focus_row is None else max(PREVIEW_ROWS, focus_row + PREVIEW_ROWS // 2)
         try:
-            source = spec if not isinstance(spec, str) else open_source(spec)
-            n = PREVIEW_ROWS if focus_row is None else max(PREVIEW_ROWS, focus_row + PREVIEW_ROWS // 2)
-            pv = preview(source, n, format=settings.format, columns=settings.columns, roles=settings.roles)
-            det = pv.detection
-            if settings.format == "auto" and det.spec is not None and (settings.columns or settings.roles):
-                # As a full pass does: the detected format, with the user's mapping on top of it.
-                mapped = preview(source, n, format=det.spec.name, columns={**det.spec.columns, **settings.columns},
-                                 roles={**det.spec.roles, **settings.roles})
-                pv = replace(mapped, detection=replace(mapped.detection, reason=det.reason))
+            pv = preview_as_prepared(spec, n, format=settings.format, columns=settings.columns, roles=settings.roles)
         except WorkbenchError as exc:
             self.post_message(msg.DataFailed(gen, "preview", exc.message, exc.hint))
             return
         if focus_row is not None and len(pv.rows) + len(pv.issues) > PREVIEW_ROWS:
-            first = max(1, n - PREVIEW_ROWS + 1)  # keep a window of rows around the one asked for
-            keep = [i for i, loc in enumerate(pv.locs) if loc.row >= first]
-            pv = replace(pv, rows=[pv.rows[i] for i in keep], locs=[pv.locs[i] for i in keep],
-                         issues=[i for i in pv.issues if (i.row or 0) >= first])
+            pv = pv.from_row(max(1, n - PREVIEW_ROWS + 1))  # a window of rows around the one asked for
         self.post_message(msg.PreviewLoaded(gen, pv, focus_row))
 
     def on_preview_loaded(self, message: msg.PreviewLoaded) -> None:

@@ -3,7 +3,7 @@ same examples (which ones B fixed, which it broke), and a form to start an evalu
 
 The pane never scores anything: Evaluate starts the same detached job ``slmw eval`` starts
 (``StartJob``), and what is shown comes from the run's files (docs/eval.md) through
-``engine/eval/diff.py``. On each run list the app's runs watcher sends (while the pane is
+``engine/eval/results.py`` (two runs compared by ``engine/eval/diff.py``). On each run list the app's runs watcher sends (while the pane is
 shown), a thread worker reads what the followed runs appended (``EvalRunReader``: only the
 new bytes of ``predictions.jsonl``, the report once it changes), pairs the two runs when there
 are two, and posts the result; a live run's examples arrive as it scores them.
@@ -234,7 +234,8 @@ class EvalPane(Vertical):
             self._lock.release()
 
     def _read(self) -> None:
-        from ...engine.eval.diff import EvalRunReader, pair_runs
+        from ...engine.eval.diff import pair_runs
+        from ...engine.eval.results import EvalRunReader
 
         generation, a, b = self._wanted
         if a is None:
@@ -281,7 +282,7 @@ class EvalPane(Vertical):
 
     def listed(self) -> list:
         """The rows (one run) or pairs (two) the examples list shows, in its order."""
-        from ...engine.eval.diff import worst_first
+        from ...engine.eval.results import worst_first
 
         shown, wanted = self.shown, self.current_filter
         if shown.diff is not None:

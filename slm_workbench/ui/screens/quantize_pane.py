@@ -306,7 +306,7 @@ class QuantizePane(Vertical):
         if not isinstance(model, str):
             return None
         from ...engine.errors import WorkbenchError
-        from ...engine.export.source import resolve_source
+        from ...engine.model_source import resolve_source
 
         try:
             return resolve_source(model).name

@@ -11,13 +11,21 @@ from textual.widgets import Input, Label
 
 from ...engine.chat.types import GenParams
 
+DEFAULTS = GenParams()
+"""The defaults are ``GenParams``'s; an input left empty means its default."""
+
+
+def _shown(value: float | int | None) -> str:
+    return "" if value is None else "0" if value == 0 else str(value)
+
+
 FIELDS: tuple[tuple[str, str, str, str, int], ...] = (
     # id, label, default, input type, width
-    ("temperature", "temp", "0", "number", 5),
-    ("top-p", "top-p", "1.0", "number", 5),
-    ("max-new-tokens", "max", "256", "integer", 6),
-    ("repetition-penalty", "rep", "1.0", "number", 5),
-    ("seed", "seed", "", "integer", 6),
+    ("temperature", "temp", _shown(DEFAULTS.temperature), "number", 5),
+    ("top-p", "top-p", _shown(DEFAULTS.top_p), "number", 5),
+    ("max-new-tokens", "max", _shown(DEFAULTS.max_new_tokens), "integer", 6),
+    ("repetition-penalty", "rep", _shown(DEFAULTS.repetition_penalty), "number", 5),
+    ("seed", "seed", _shown(DEFAULTS.seed), "integer", 6),
 )
 
 
@@ -43,10 +51,10 @@ class ChatParams(Horizontal):
 
     def params(self) -> GenParams:
         try:
-            temperature = float(self._value("temperature") or 0)
-            top_p = float(self._value("top-p") or 1)
-            max_new = int(self._value("max-new-tokens") or 256)
-            repetition = float(self._value("repetition-penalty") or 1)
+            temperature = float(self._value("temperature") or DEFAULTS.temperature)
+            top_p = float(self._value("top-p") or DEFAULTS.top_p)
+            max_new = int(self._value("max-new-tokens") or DEFAULTS.max_new_tokens)
+            repetition = float(self._value("repetition-penalty") or DEFAULTS.repetition_penalty)
             seed = int(self._value("seed")) if self._value("seed") else None
         except ValueError as exc:
             raise ValueError(f"a generation parameter is not a number: {exc}") from None

@@ -143,7 +143,7 @@ class CompareForm(Vertical):
         """(the validated ``compare`` or ``export`` recipe, the source's name); raises WorkbenchError
         naming what is wrong (the field's error is also shown under the form)."""
         from ...engine.errors import RecipeError
-        from ...engine.export.source import resolve_source
+        from ...engine.model_source import resolve_source
         from ...engine.models.ensure import model_to_prepare
 
         source = self.query_one("#q-source", Input).value.strip()

@@ -1,5 +1,5 @@
 """One example in full: the prompt, then the reference and the answer side by side with the
-difference marked word by word (``engine/eval/diff.py: word_diff``), then its scores.
+difference marked word by word (``engine/textdiff.py: word_diff``), then its scores.
 
 With two runs, the two answers stand side by side instead, each marked against the
 reference (shown above them): words the answer lacks in yellow, words it adds in red.
@@ -15,7 +15,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from ...engine.eval.diff import Pair, Prediction, Span
+    from ...engine.eval.diff import Pair
+    from ...engine.eval.results import Prediction
+    from ...engine.textdiff import Span
 
 MISSING = "bold black on yellow"
 """In the reference, not in the answer."""
@@ -95,7 +97,7 @@ class EvalDetail(VerticalScroll):
         self.query_one("#ed-legend").display = False
 
     def show_example(self, row: Prediction) -> None:
-        from ...engine.eval.diff import word_diff
+        from ...engine.textdiff import word_diff
 
         diff = word_diff(row.reference, row.prediction)
         prompt = Text.assemble((f"#{row.index + 1} prompt\n", "bold"), row.prompt)
@@ -104,7 +106,7 @@ class EvalDetail(VerticalScroll):
         self._put(prompt, left, right, scores_text(row))
 
     def show_pair(self, pair: Pair, a: str, b: str) -> None:
-        from ...engine.eval.diff import word_diff
+        from ...engine.textdiff import word_diff
 
         prompt = Text.assemble((f"#{pair.a.index + 1} prompt\n", "bold"), pair.a.prompt, ("\n\nreference\n", "bold"),
                                pair.a.reference)

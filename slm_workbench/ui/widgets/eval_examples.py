@@ -17,7 +17,8 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 if TYPE_CHECKING:
-    from ...engine.eval.diff import Pair, Prediction
+    from ...engine.eval.diff import Pair
+    from ...engine.eval.results import Prediction
 
 OUTCOME_LABELS = {"fixed": ("fixed", "bold green"), "broken": ("broken", "bold red"),
                   "both_fail": ("both fail", "red"), "both_pass": ("both pass", "dim")}

@@ -17,7 +17,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from ...engine.eval.diff import EvalDiff, EvalReport, Prediction
+    from ...engine.eval.diff import EvalDiff
+    from ...engine.eval.results import EvalReport, Prediction
 
 METRIC_ORDER = ("task", "exact_match", "token_f1", "rouge_l", "json_valid", "json_fields", "perplexity")
 

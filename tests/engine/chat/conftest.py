@@ -49,7 +49,7 @@ def build_cached_variant(model_dir: Path, variant: str, out: Path) -> Path:
     scratch home, then keep it at ``out``."""
     from slm_workbench.engine.export.export import export_variants
     from slm_workbench.engine.export.presets import resolve_presets
-    from slm_workbench.engine.export.source import resolve_source
+    from slm_workbench.engine.model_source import resolve_source
 
     scratch = Path(tempfile.mkdtemp(prefix="slmw-chat-variant-"))
     try:

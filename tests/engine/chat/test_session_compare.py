@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from slm_workbench.engine.chat.compare import answer_all, can_run_concurrently, word_diff
+from slm_workbench.engine.chat.compare import answer_all, can_run_concurrently
+from slm_workbench.engine.textdiff import word_diff
 from slm_workbench.engine.chat.detok import IncrementalDecoder
 from slm_workbench.engine.chat.session import Batcher, answer, format_stats
 from slm_workbench.engine.chat.types import GenParams
@@ -89,7 +90,7 @@ def test_concurrency_only_where_the_hardware_allows() -> None:
 
 
 def test_word_diff() -> None:
-    pieces, ratio = word_diff("The capital is Paris.", "The capital is Rome.")
-    assert [(p.op, p.text) for p in pieces] == [("same", "The capital is "), ("removed", "Paris."), ("added", "Rome.")]
-    assert 0.5 < ratio < 1
-    assert word_diff("same", "same")[1] == 1.0
+    diff = word_diff("The capital is Paris.", "The capital is Rome.", exact=True)  # answers, as written
+    assert [(s.kind, s.text) for s in diff.merged] == [("equal", "The capital is "), ("missing", "Paris."), ("extra", "Rome.")]
+    assert 0.5 < diff.ratio < 1
+    assert word_diff("same", "same", exact=True).ratio == 1.0

@@ -10,7 +10,7 @@ import pytest
 
 from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, compare_variants
 from slm_workbench.engine.compare.evalset import HELDOUT_TEXT, EvalSet, build_evalset
-from slm_workbench.engine.export.source import resolve_source
+from slm_workbench.engine.model_source import resolve_source
 
 FAST = CompareSettings(new_tokens=16, decode_runs=2, perplexity_tokens=96, chunk=32, task_max_tokens=8)
 
@@ -119,7 +119,7 @@ def test_each_variant_reports_its_own_peak_rss_not_the_parents(tiny_model_dir, t
 
 def test_a_cuda_variant_is_measured_on_cuda_only_where_genai_can(monkeypatch, tmp_path):
     """No GPU here: the CUDA path is the provider switch in the measuring spec, and the probe that gates it."""
-    from slm_workbench.engine.compare import backends
+    from slm_workbench.engine.measure import backends
 
     assert backends.cuda_measurable() is False  # the CPU build of ONNX Runtime GenAI on a machine without CUDA
     seen = {}

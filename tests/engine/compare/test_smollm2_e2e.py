@@ -8,7 +8,7 @@ from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings
 from slm_workbench.engine.compare.evalset import build_evalset
 from slm_workbench.engine.export.export import export_variants
 from slm_workbench.engine.export.presets import resolve_presets
-from slm_workbench.engine.export.source import resolve_source
+from slm_workbench.engine.model_source import resolve_source
 
 
 @pytest.mark.e2e

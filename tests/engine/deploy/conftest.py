@@ -19,7 +19,7 @@ def lora_base(model_dir: Path, precision: str) -> Path:
     """The adapter base of ``model_dir`` at ``precision``, built once per session (the builder takes ~10 s)."""
     key = (str(model_dir), precision)
     if key not in _BASES:
-        from slm_workbench.engine.deploy.adapter_base import export_lora_base
+        from slm_workbench.engine.adapters.base import export_lora_base
 
         root = Path(tempfile.mkdtemp(prefix="slmw-lora-base-"))
         _BASES[key] = export_lora_base(model_dir, root / f"lora-{precision}", precision=precision, work_dir=root / "work")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.engine.chat.types import GenParams, Message
-from slm_workbench.engine.deploy.adapters import adapter_choices, split_adapter_model
+from slm_workbench.engine.adapters.lora import adapter_choices, split_adapter_model
 from slm_workbench.engine.errors import WorkbenchError
 
 from .conftest import make_adapter, make_lora_run
@@ -61,7 +61,7 @@ def test_an_adapter_trained_on_another_model_is_refused_naming_both(fp32_base, s
     import torch
     from transformers import AutoModelForCausalLM
 
-    from slm_workbench.engine.deploy.adapters import adapter_file
+    from slm_workbench.engine.adapters.lora import adapter_file
 
     torch.manual_seed(7)  # the same architecture, other weights: only the fingerprint tells them apart
     other = tmp_path / "other-tiny"
@@ -78,7 +78,7 @@ def test_an_adapter_trained_on_another_model_is_refused_naming_both(fp32_base, s
 def test_an_adapter_of_another_shape_is_refused_naming_the_layer(fp32_base, tmp_path):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from slm_workbench.engine.deploy.adapters import adapter_file
+    from slm_workbench.engine.adapters.lora import adapter_file
 
     small = tmp_path / "small"
     LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

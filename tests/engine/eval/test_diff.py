@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from slm_workbench.engine.errors import CorruptRunFileError
-from slm_workbench.engine.eval.diff import (
-    Prediction, PredictionsTail, diff_runs, pair_runs, predictions_path, read_predictions, read_report, report_path,
-    word_diff, worst_first,
+from slm_workbench.engine.eval.diff import diff_runs, pair_runs
+from slm_workbench.engine.eval.results import (
+    Prediction, PredictionsTail, predictions_path, read_predictions, read_report, report_path, worst_first,
 )
+from slm_workbench.engine.textdiff import word_diff
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE, TUNED = FIXTURES / "base", FIXTURES / "tuned"

@@ -77,7 +77,7 @@ def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants,
                                                   offsets):
     import onnx
 
-    from slm_workbench.engine.compare.backends import GenaiBackend
+    from slm_workbench.engine.measure.backends import GenaiBackend
     from slm_workbench.engine.export.export import verify_variant
 
     out = tmp_path / "cal"

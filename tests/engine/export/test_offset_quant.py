@@ -113,7 +113,7 @@ def test_folded_matmul_equals_the_dequantized_weights():
 def test_rewritten_tiny_model_matches_fp32(tiny_variants, tmp_path):
     import onnx
 
-    from slm_workbench.engine.compare.backends import GenaiBackend
+    from slm_workbench.engine.measure.backends import GenaiBackend
 
     out = tmp_path / "hq"
     stats = quantize_offset4(tiny_variants["fp32"], out)

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from slm_workbench.engine.errors import WorkbenchError
-from slm_workbench.engine.export.source import merge_adapter, resolve_source
+from slm_workbench.engine.export.merge import merge_adapter
+from slm_workbench.engine.model_source import resolve_source
 from slm_workbench.engine.runs.store import RunStore
 
 

@@ -68,7 +68,7 @@ def test_a_job_killed_with_9_resumes_with_no_row_lost_or_repeated(tiny_model_dir
 
 
 def _sampling_checks(answerer) -> None:  # noqa: ANN001
-    from slm_workbench.engine.compare.backends import Sampling
+    from slm_workbench.engine.measure.backends import Sampling
 
     messages = [{"role": "user", "content": "Say something."}]
     first = answerer.answer(messages, 8, Sampling(0.9, 0.95, seed=1))

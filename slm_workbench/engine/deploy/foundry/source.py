@@ -2,7 +2,7 @@
 
 SOURCE is a model, a run, or ``MODEL:VARIANT`` / ``RUN:VARIANT``. Without a variant it means
 the variant the latest comparison of that source recommends (``report.json``'s
-``recommended``), else int8. The source's files are read through ``export.source`` (itself
+``recommended``), else int8. The source's files are read through ``model_source`` (itself
 through ``runs.run.Run``), as the export and compare stages read them.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ModelNotFoundError, WorkbenchError
-from ...export.source import ExportSource, resolve_source
+from ...model_source import ModelSource, resolve_source
 from ...models.variants import VARIANT_INFO_FILE, split_variant
 from ...runs.run import Run
 from ...runs.store import RunStore
@@ -24,7 +24,7 @@ FALLBACK_VARIANT = "int8"
 
 @dataclass(frozen=True)
 class PackageSource:
-    source: ExportSource
+    source: ModelSource
     variant: str
     chosen_by: str
     """Why this variant: ``named``, ``recommended by <compare run>`` or ``default``."""
@@ -58,7 +58,7 @@ class PackageSource:
                             "build": built}}
 
 
-def _compares_source(run: Run, source: ExportSource) -> bool:
+def _compares_source(run: Run, source: ModelSource) -> bool:
     model = run.recipe_data().get("model")
     if not isinstance(model, str):
         return False
@@ -72,7 +72,7 @@ def _compares_source(run: Run, source: ExportSource) -> bool:
         return False
 
 
-def recommended_variant(source: ExportSource, store: RunStore | None = None) -> tuple[str, str] | None:
+def recommended_variant(source: ModelSource, store: RunStore | None = None) -> tuple[str, str] | None:
     """The variant the newest finished comparison of ``source`` recommends, and that run's id."""
     for info in (store or RunStore()).list():
         if info.state != "done" or info.stage != "compare":

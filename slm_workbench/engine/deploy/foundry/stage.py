@@ -46,7 +46,7 @@ def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
         return src
     from ...export.export import export_variants
     from ...export.presets import PRESETS, resolve_presets
-    from ...export.source import merge_adapter
+    from ...export.merge import merge_adapter
     from ...export.stage import progress_reporter, report_built
 
     if src.variant not in PRESETS:

@@ -24,7 +24,8 @@ from typing import Literal
 
 from ....config.deploy_gguf import GgufRecipe
 from ...errors import ModelFormatError, ModelNotFoundError, WorkbenchError
-from ...export.source import ExportSource, merge_adapter, resolve_source
+from ...export.merge import merge_adapter
+from ...model_source import ModelSource, resolve_source
 from ...fsutil import built_aside
 from ...models.ensure import prepare_in_job
 from ...models.variants import split_variant
@@ -52,7 +53,7 @@ def _llama_hint(tools: LlamaCpp) -> str:
             f"(looked in: {tools.describe_search()})")
 
 
-def origin_of(source: ExportSource) -> Path | None:
+def origin_of(source: ModelSource) -> Path | None:
     """The GGUF the source's weights descend from: the model's own, or a run's base model's."""
     if source.run is None:
         return gguf_origin(source.hf_folder) if source.hf_folder is not None else None
@@ -62,7 +63,7 @@ def origin_of(source: ExportSource) -> Path | None:
         return None
 
 
-def plan(source: ExportSource, recipe: GgufRecipe) -> Plan:
+def plan(source: ModelSource, recipe: GgufRecipe) -> Plan:
     """Which writer makes this file; a ``WorkbenchError`` in one line when none can."""
     tools = find_llama_cpp(recipe.llama_cpp)
     origin = origin_of(source)
@@ -84,7 +85,7 @@ def plan(source: ExportSource, recipe: GgufRecipe) -> Plan:
     return Plan("llama.cpp", origin, tools)
 
 
-def resolve_gguf_source(spec: str) -> ExportSource:
+def resolve_gguf_source(spec: str) -> ModelSource:
     named = split_variant(spec)
     if named.variant is not None:
         raise WorkbenchError(f"{spec} names an ONNX variant; a GGUF is written from the model's own weights",
@@ -125,7 +126,7 @@ def chat_template_of(hf_folder: Path) -> str | None:
     return template if isinstance(template, str) and template else None
 
 
-def write_gguf(source: ExportSource, the_plan: Plan, qtype: str, folder: Path, ctx: RunContext) -> dict:
+def write_gguf(source: ModelSource, the_plan: Plan, qtype: str, folder: Path, ctx: RunContext) -> dict:
     """``folder/model.gguf`` by the plan's path (f16 first, then llama-quantize, for q4_k_m)."""
     assert source.hf_folder is not None
     target = folder / GGUF_FILE
@@ -155,7 +156,7 @@ def write_gguf(source: ExportSource, the_plan: Plan, qtype: str, folder: Path, c
     return details
 
 
-def lineage(source: ExportSource, the_plan: Plan) -> dict:
+def lineage(source: ModelSource, the_plan: Plan) -> dict:
     info: dict = {"spec": source.spec, "kind": source.kind, "name": source.name, "folder": str(source.hf_folder),
                   "gguf_origin": str(the_plan.source_gguf) if the_plan.source_gguf else None}
     if source.run is not None:

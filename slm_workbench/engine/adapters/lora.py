@@ -1,6 +1,6 @@
 """Several LoRA runs over one ONNX base: each run's adapter as one ``.onnx_adapter`` file.
 
-A base (``MODEL:lora-fp32``, ``lora-int8``, ``lora-int4``; ``adapter_base.py``) takes
+A base (``MODEL:lora-fp32``, ``lora-int8``, ``lora-int4``; ``base.py``) takes
 LoRA weights as inputs. A run's PEFT adapter becomes ``<run>/artifacts/onnx-adapter/
 <model>.onnx_adapter``: ONNX Runtime's adapter format (``onnxruntime.AdapterFormat``),
 holding for each adapted layer ``A`` transposed and ``B * scaling`` transposed, named as
@@ -30,7 +30,7 @@ from typing import Any
 from .. import paths
 from ..errors import ModelFormatError, ModelNotFoundError, WorkbenchError
 from ..runs.run import Run
-from .adapter_base import LORA_BASE_FILE, read_lora_base
+from .base import LORA_BASE_FILE, read_lora_base
 from .fingerprint import model_fingerprint
 
 ADAPTER_SUFFIX = ".onnx_adapter"
