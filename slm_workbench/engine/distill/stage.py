@@ -23,7 +23,7 @@ from ..runs import children, store
 from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.tail import FileTail
-from .student import teacher_folder
+from ..train.teacher import teacher_folder
 from .layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS, STUDENT_DIR, DistillState, \
     read_state, write_state
 

@@ -125,7 +125,7 @@ def check_distill(recipe: Any) -> LaunchNeeds:
 
 def _refuse_vocabulary_mismatch(recipe: Any, teacher: str) -> None:
     """Logit KD between tokenizers that differ: refused before the teacher answers a single prompt."""
-    from ..distill.student import teacher_tokenizer_folder
+    from ..train.teacher import teacher_tokenizer_folder
     from ..models.resolve import parse_model
     from ..models.variants import split_variant
     from ..train.kd import vocabulary_mismatch
