@@ -37,7 +37,10 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return found
 
 
-def _is_store_path(node: ast.AST) -> bool:
+def _is_store_path(node: ast.AST, imported: set[str]) -> bool:
+    """``store.METRICS``, or ``METRICS`` imported from the store."""
+    if isinstance(node, ast.Name):
+        return node.id in imported
     return isinstance(node, ast.Attribute) and node.attr in STORE_PATHS and \
         isinstance(node.value, ast.Name) and node.value.id == "store"
 
@@ -45,9 +48,12 @@ def _is_store_path(node: ast.AST) -> bool:
 def _offences(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     skip = _docstrings(tree)
+    imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
             skip.update(id(key) for key in node.keys if key is not None)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("runs.store"):
+            imported.update(a.asname or a.name for a in node.names if a.name in STORE_PATHS)
     where = path.relative_to(PACKAGE.parent)
     found = []
     for node in ast.walk(tree):
@@ -56,8 +62,8 @@ def _offences(path: Path) -> list[str]:
             match = SPELLED.search(text) if text and " " not in text else None
             if match:
                 found.append(f"{where}:{node.lineno}: {match.group(1)!r} in {node.value!r}")
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _is_store_path(node.right):
-            found.append(f"{where}:{node.lineno}: a path built with store.{node.right.attr}")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _is_store_path(node.right, imported):
+            found.append(f"{where}:{node.lineno}: a path built with the store's {ast.unparse(node.right)}")
     return found
 
 
