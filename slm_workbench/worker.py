@@ -33,6 +33,7 @@ from .engine.events import Error, Finished, Started  # noqa: E402
 from .engine.paths import describe_os_error  # noqa: E402
 from .engine.runs import store  # noqa: E402
 from .engine.runs.context import RunContext  # noqa: E402
+from .engine.runs.run import Run  # noqa: E402
 
 STOPPED = "stopped by the user"
 RESERVE = ".space-reserve"
@@ -91,7 +92,7 @@ def run_job(run_dir: Path, rank: int = 0) -> int:
         hold_reserve(run_dir / RESERVE)
         if status.stop_requested is not None and not ctx.cancel_requested.is_set():
             guard.request()  # asked to stop before this process could hear it (not a second stop)
-        recipe = load_recipe(run_dir / store.RECIPE)
+        recipe = load_recipe(ctx.run.recipe_path)
         stage = recipe.stage
         ctx.emit(Started(stage=recipe.stage, pid=os.getpid(), host=socket.gethostname()))
         ctx.check_cancelled()
@@ -126,7 +127,7 @@ def describe_failure(exc: BaseException, run_dir: Path, stage: str) -> tuple[str
     if isinstance(exc, OSError):
         where = f" writing {exc.filename}" if exc.filename else ""
         return f"{describe_os_error(exc)}{where}", None, True
-    return f"{type(exc).__name__}: {exc}", f"see {run_dir / store.LOG}", True
+    return f"{type(exc).__name__}: {exc}", f"see {Run(run_dir).log_path}", True
 
 
 def run_rank(run_dir: Path, rank: int, local_rank: int) -> int:
@@ -142,7 +143,7 @@ def run_rank(run_dir: Path, rank: int, local_rank: int) -> int:
     from .engine.stages import runner_for
 
     try:
-        recipe = load_recipe(run_dir / store.RECIPE)
+        recipe = load_recipe(ctx.run.recipe_path)
         runner_for(recipe.stage)(recipe, ctx)
     except Cancelled:
         return 0

@@ -1,4 +1,7 @@
-"""Follow a running job from the shell: print its events and log as they are appended."""
+"""Follow a running job from the shell: print its events and log as they are appended.
+
+What is followed and when it ends is ``engine/runs/follow.py``'s ``follow_run``; this module prints.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,17 @@ from pathlib import Path
 
 from ..engine.events import CorruptLine, Event, Progress
 from ..engine.runs import store
-from ..engine.runs.tail import text_tail
-from ..engine.runs.watch import follow_events
+from ..engine.runs.follow import follow_run
 
 
 def follow(run_dir: Path, *, show_log: bool = False, poll: float = 0.3) -> store.RunInfo:
     """Print new events (and log lines) until the run ends; Ctrl-C detaches, the job goes on."""
-    log = text_tail(run_dir / store.LOG)
     try:
-        for info, events in follow_events(run_dir, poll=poll):
+        for info, events, log in follow_run(run_dir, log=show_log, poll=poll):
             for event in events:
                 print(_line(event), flush=True)
-            if show_log:
-                for line in log.read_new():
-                    print(f"  | {line}", flush=True)
+            for line in log:
+                print(f"  | {line}", flush=True)
         return info
     except KeyboardInterrupt:
         print(f"\ndetached; the job goes on. Follow it again: slmw runs logs {run_dir.name} -f", file=sys.stderr)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from ..engine.events import CorruptLine
 from ..engine.runs import store
 from ..engine.runs.launcher import resume_job, stop_job, wait_for
-from ..engine.runs.tail import last_lines
+from ..engine.runs.run import Run
 from .follow import follow
 from .output import human_duration, human_time, print_json, table
 
@@ -111,12 +111,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_logs(args: argparse.Namespace) -> int:
     info = store.RunStore().get(args.id)
     if args.follow:
-        for line in last_lines(info.dir / store.LOG, args.lines):
+        for line in Run(info.dir).log_lines(args.lines):
             print(f"  | {line}")
         info = follow(info.dir, show_log=True)
         print(f"run {info.id}: {info.state}")
         return 0 if info.state == "done" else 1
-    lines = last_lines(info.dir / store.LOG, args.lines)
+    lines = Run(info.dir).log_lines(args.lines)
     if args.json:
         print_json({"id": info.id, "lines": lines})
     else:

@@ -1,7 +1,9 @@
 """Read, override, validate and write recipes.
 
 Errors name the file and the dotted field (``recipe.yaml: seconds: Input should be greater
-than 0``), never a pydantic traceback.
+than 0``), never a pydantic traceback. Reading a file and applying ``--set`` overrides live in
+``files.py`` (recipe classes use them without importing the recipe union); they are part of this
+module's API too, so a command that reads, overrides and validates imports one module.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from ..engine.errors import RecipeError
+from .files import apply_overrides, parse_override, read_recipe_data, recipe_file, require_mapping
 from .recipes import Recipe
+
+__all__ = ["apply_overrides", "dump_recipe", "format_validation_error", "load_recipe", "parse_override",
+           "read_recipe_data", "recipe_file", "stage_names", "validate_recipe"]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Recipe)
 
@@ -32,14 +38,8 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
     return f"{where}: " + "; ".join(problems)
 
 
-def _require_mapping(data: Any, where: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise RecipeError(f"{where}: a recipe is a mapping of keys to values, got {type(data).__name__}")
-    return data
-
-
 def validate_recipe(data: Any, where: str = "recipe") -> Any:
-    _require_mapping(data, where)
+    require_mapping(data, where)
     if "stage" not in data:
         raise RecipeError(f"{where}: missing 'stage' (one of {', '.join(stage_names())})")
     try:
@@ -54,62 +54,9 @@ def stage_names() -> list[str]:
     return registered()
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``a.b=value`` -> (["a", "b"], value parsed as YAML)."""
-    if "=" not in text:
-        raise RecipeError(f"--set {text!r}: expected key=value")
-    key, _, value = text.partition("=")
-    try:
-        parsed = yaml.safe_load(value) if value != "" else ""
-    except yaml.YAMLError:
-        parsed = value
-    return key.strip().split("."), parsed
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    for text in overrides:
-        keys, value = parse_override(text)
-        node = data
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-            if not isinstance(node, dict):
-                raise RecipeError(f"--set {text!r}: '{key}' is not a section")
-        node[keys[-1]] = value
-    return data
-
-
-def recipe_file(path: Path) -> Path:
-    """``path``, or the shipped recipe of that name (``smoke-lora``) when there is no such file here."""
-    path = Path(path)
-    if path.exists() or len(path.parts) > 1:
-        return path
-    from ..shipped import shipped_recipes
-
-    return shipped_recipes().get(path.name.removesuffix(".yaml"), path)
-
-
 def load_recipe(path: Path, overrides: list[str] | None = None) -> Any:
     path = recipe_file(path)
     return validate_recipe(read_recipe_data(path, overrides), str(path))
-
-
-def read_recipe_data(path: Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """A recipe file's mapping with the ``--set`` overrides applied, not validated yet."""
-    path = recipe_file(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RecipeError(f"{path}: no such recipe file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path}: cannot read ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise RecipeError(f"{path}: not valid YAML{at}") from None
-    data = _require_mapping({} if data is None else data, str(path))
-    return apply_overrides(data, overrides or [])
 
 
 def dump_recipe(recipe: Any, header: str = "") -> str:

@@ -137,7 +137,7 @@ def inline_train_recipe(value: Any, what: str) -> Any:
     if isinstance(value, str):
         from pathlib import Path
 
-        from .loading import read_recipe_data
+        from .files import read_recipe_data
 
         value = read_recipe_data(Path(value))
     if isinstance(value, dict):

@@ -173,7 +173,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-def decode_event(line: str, *, path: str = "events.jsonl", line_no: int = 0) -> Event | CorruptLine:
+def decode_event(line: str, *, path: str = "", line_no: int = 0) -> Event | CorruptLine:
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -214,7 +214,7 @@ def _upgrade_progress(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "phase": match["phase"], "item_index": int(match["index"]), "item_count": int(match["count"])}
 
 
-def decode_metrics(line: str, *, path: str = "metrics.jsonl", line_no: int = 0) -> dict[str, Any] | CorruptLine:
+def decode_metrics(line: str, *, path: str = "", line_no: int = 0) -> dict[str, Any] | CorruptLine:
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:

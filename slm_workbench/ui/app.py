@@ -85,7 +85,7 @@ class WorkbenchApp(App):
             return
         try:
             if self._runs_watcher is None:
-                from ..engine.runs.watch import RunsWatcher  # after the first frame
+                from ..engine.runs.follow import RunsWatcher  # after the first frame
 
                 self._runs_watcher = RunsWatcher(self.run_store)
             self.post_message(RunsRefreshed(self._runs_watcher.refresh()))

@@ -10,7 +10,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # annotations only: this module is on the first frame's import path
     from ..engine.runs.store import RunInfo
-    from ..engine.runs.watch import RunOutput
+    from ..engine.runs.follow import RunOutput
     from ..engine.system import SystemSample
 
 

@@ -293,7 +293,7 @@ async def test_the_buttons_ask_for_a_comparison_and_a_side_by_side_chat(tmp_path
 
 
 def test_chat_before_the_card_uses_the_answering_teacher_and_the_trained_run(tmp_path: Path) -> None:
-    from slm_workbench.engine.distill.follow import DistillReader
+    from slm_workbench.engine.distill.reader import DistillReader
     from slm_workbench.ui.screens.distill_pane import chat_specs, student_run
 
     root = tmp_path / "runs"

@@ -62,14 +62,15 @@ class PassResult:
 
 def iter_rows(source: Source, progress: ProgressFn | None = None, limit: int | None = None) -> Iterator[RawRow]:
     """Every row of the source, each with its location; ``limit`` stops early (previews)."""
-    from . import readers
+    # from the child modules, not through the package: its __init__ imports this module
+    from .readers import read_csv, read_json_array, read_jsonl
 
     if source.kind in ("parquet", "hf_disk", "hub"):
-        from . import hf
+        from .hf import read_hf, read_parquet
 
-        rows = hf.read_parquet(source, progress, limit) if source.kind == "parquet" else hf.read_hf(source, progress, limit)
+        rows = read_parquet(source, progress, limit) if source.kind == "parquet" else read_hf(source, progress, limit)
     else:
-        reader = {"jsonl": readers.read_jsonl, "json": readers.read_json_array}.get(source.kind, readers.read_csv)
+        reader = {"jsonl": read_jsonl, "json": read_json_array}.get(source.kind, read_csv)
         rows = reader(source, progress)
     for n, raw in enumerate(rows, start=1):
         yield raw

@@ -10,7 +10,9 @@ A ``distill`` run directory holds::
 and starts child runs of other stages, which own their own directories: ``data.generate`` (the
 teacher's answers: ``rows.jsonl`` with every verdict, ``data.jsonl`` with the kept rows,
 ``manifest.json``, in its ``artifacts/generated`` unless the recipe names another folder), and
-``train`` (the student's curves in its ``metrics.jsonl``). Nothing here imports the ML stack.
+``train`` (the student's curves in its ``metrics.jsonl``). The paths come from ``Run`` (which owns
+the run directory's names); the names here are the files of a distillation inside ``artifacts``.
+Nothing here imports the ML stack.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..runs.run import Run
 
 DISTILL_STATE = "distill.json"
 CARD_JSON = "report.json"
@@ -81,7 +85,12 @@ class DistillState:
 
 
 def state_path(run_dir: Path) -> Path:
-    return Path(run_dir) / "artifacts" / DISTILL_STATE
+    return Run(Path(run_dir)).artifact(DISTILL_STATE)
+
+
+def card_path(run_dir: Path) -> Path:
+    """The card's figures (``artifacts/report.json``) of a ``distill`` run."""
+    return Run(Path(run_dir)).artifact(CARD_JSON)
 
 
 def read_state(run_dir: Path) -> DistillState:
@@ -103,7 +112,7 @@ def write_state(run_dir: Path, state: DistillState) -> None:
 def read_card(run_dir: Path) -> dict[str, Any] | None:
     """The card (``artifacts/report.json``) once written, else None."""
     try:
-        data = json.loads((Path(run_dir) / "artifacts" / CARD_JSON).read_text(encoding="utf-8"))
+        data = json.loads(card_path(run_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -24,10 +24,9 @@ from ..runs import children, store
 from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.tail import FileTail
-from .student import teacher_folder
-from ..generate.layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS
-from .layout import STUDENT_DIR, DistillState, \
-    read_state, write_state
+from ..train.teacher import teacher_folder
+from ..generate.layout import GENERATED_DATA, GENERATED_DIR, GENERATED_MANIFEST, GENERATED_ROWS, generated_rows
+from .layout import STUDENT_DIR, DistillState, read_state, write_state
 
 CARD_WORK = "card-work"
 
@@ -132,7 +131,7 @@ class Distillation:
 
         def on_poll(info: store.RunInfo) -> None:
             nonlocal rows, done
-            path = info.dir / "artifacts" / GENERATED_DIR / GENERATED_ROWS
+            path = generated_rows(info.dir)
             if rows is None and path.exists():
                 rows = FileTail(path, _count)
             if rows is not None:
@@ -282,20 +281,10 @@ def _lines(path: Path) -> int:
 
 def _last_step(run_dir: Path) -> int:
     """The step of the last metrics line (read from the end: the file grows by a line per step)."""
-    import json
-
-    path = run_dir / store.METRICS
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - 4096))
-            tail = fh.read().splitlines()
-    except OSError:
-        return 0
-    for line in reversed(tail):
+    for row in reversed(Run(run_dir).metrics(last=20)):
         try:
-            return int(json.loads(line).get("step") or 0)
-        except (ValueError, AttributeError):
+            return int(row.get("step") or 0)
+        except (TypeError, ValueError):
             continue
     return 0
 
@@ -378,7 +367,7 @@ def _refuse_vocabulary_mismatch(recipe: DistillRecipe, teacher: str) -> None:
     """Logit KD between tokenizers that differ: refused before the teacher answers a single prompt."""
     from ..models.resolve import parse_model
     from ..train.kd import vocabulary_mismatch
-    from .student import teacher_tokenizer_folder
+    from ..train.teacher import teacher_tokenizer_folder
 
     tokenizer_folder = teacher_tokenizer_folder(split_variant(teacher).base)
     student = parse_model(recipe.student.model)

@@ -229,30 +229,3 @@ def cut_layers(teacher_folder: Path, keep_layers: int, out: Path, *,
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return StudentInfo(out, teacher_folder, estimate.teacher_layers, kept, params, estimate.macs_per_token)
-
-
-def teacher_folder(spec: str, *, log: Callable[[str], None] = print) -> Path:
-    """The teacher's PyTorch HF folder: a model reference's prepared folder, or a training run's
-    merged or full model (its LoRA adapter merged into the base once, by ``export.merge``)."""
-    from ..export.merge import merge_adapter
-    from ..model_source import resolve_source
-
-    source = resolve_source(spec)
-    if source.hf_folder is None:
-        source = merge_adapter(source, log)
-    assert source.hf_folder is not None
-    return source.hf_folder
-
-
-def teacher_tokenizer_folder(spec: str) -> Path | None:
-    """Where the teacher's tokenizer is, without loading or merging anything (launch checks);
-    None when ``spec`` names nothing local yet (a model still to prepare)."""
-    from ..model_source import resolve_source
-
-    source = resolve_source(spec, prepared=False)
-    if source.run is not None:
-        folder = source.run.tokenizer_folder()
-        if folder is None and source.run.has_model:
-            folder = source.run.base_model()
-        return folder
-    return source.hf_folder

@@ -4,7 +4,10 @@ recipe names another): the names its readers (the distillation, the Distill pane
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from ..runs.run import Run
 
 GENERATED_DIR = "generated"
 """The ``data.generate`` run's default output folder, under its ``artifacts``."""
@@ -47,3 +50,8 @@ def read_verdict(row: dict[str, Any]) -> Verdict:
         return Verdict(value, str(row.get("reason") or ""))
     kind, _, reason = value.partition(":")
     return Verdict(kind.strip(), reason.strip())
+
+
+def generated_rows(generate_run_dir: Path) -> Path:
+    """``rows.jsonl`` of a ``data.generate`` run that wrote to its default folder."""
+    return Run(Path(generate_run_dir)).artifact(GENERATED_DIR) / GENERATED_ROWS

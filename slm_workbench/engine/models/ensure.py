@@ -23,7 +23,7 @@ from ..events import Error, Progress
 from ..runs import store as run_files
 from ..runs.context import RunContext
 from ..runs.status import TERMINAL_STATES
-from ..runs.watch import follow_events
+from ..runs.follow import follow_events
 from .builtin import BUILTIN_MODELS
 from .resolve import ModelRef, parse_model
 from .variants import split_variant

@@ -17,12 +17,17 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelNotFoundError, RunNotFoundError, WorkbenchError
 from ..models.variants import VariantSet
 from ..stages import StageSpec, find_stage
 from . import store
+
+if TYPE_CHECKING:
+    from ..events import CorruptLine, Event
+    from .status import RunStatus
+    from .tail import FileTail
 
 LINEAGE = "lineage.json"
 ADAPTER = "adapter"
@@ -107,6 +112,64 @@ class Run:
     def artifact(self, name: str) -> Path:
         """``artifacts/<name>`` (whether or not it exists)."""
         return self.artifacts_dir / name
+
+    # -- what the job appended: events, metrics, log (tailed by follow.py) ------------------
+    def status(self) -> RunStatus:
+        """``status.json`` as written (``info()`` corrects the state); raises ``CorruptRunFileError``."""
+        from .status import read_status
+
+        return read_status(self.status_path)
+
+    def events(self) -> list[Event | CorruptLine]:
+        """Every event written so far; a line that does not decode reads as a ``CorruptLine``."""
+        return store.read_events(self.dir)
+
+    def recent_events(self, lines: int = 50) -> list[Event | CorruptLine]:
+        """The events of the last ``lines`` lines, oldest first (cheap however long the run)."""
+        from ..events import decode_event
+        from .tail import last_lines
+
+        return [decode_event(line, path=str(self.events_path)) for line in last_lines(self.events_path, lines)]
+
+    def metrics(self, last: int | None = None) -> list[dict[str, Any]]:
+        """The rows of ``metrics.jsonl`` (decoded by ``events.decode_metrics``), oldest first; the last
+        ``last`` lines' only when given (read from the end). Lines that do not decode are left out."""
+        if last is not None:
+            from ..events import decode_metrics
+            from .tail import last_lines
+
+            lines = last_lines(self.metrics_path, last)
+            return [row for row in (decode_metrics(line, path=str(self.metrics_path)) for line in lines)
+                    if isinstance(row, dict)]
+        tail = self.tail_metrics()
+        rows: list[dict[str, Any]] = []
+        while batch := tail.read_new():
+            rows.extend(row for row in batch if isinstance(row, dict))
+        return rows
+
+    def tail_events(self) -> FileTail[Event | CorruptLine]:
+        """An incremental reader of the run's events (``read_new()``: what was appended since)."""
+        from .follow import events_tail
+
+        return events_tail(self.dir)
+
+    def tail_metrics(self) -> FileTail[dict[str, Any] | CorruptLine]:
+        """An incremental reader of the run's metrics rows."""
+        from .follow import metrics_tail
+
+        return metrics_tail(self.dir)
+
+    def tail_log(self) -> FileTail[str]:
+        """An incremental reader of the run's ``worker.log``."""
+        from .follow import log_tail
+
+        return log_tail(self.dir)
+
+    def log_lines(self, count: int) -> list[str]:
+        """The last ``count`` lines of the run's ``worker.log``."""
+        from .tail import last_lines
+
+        return last_lines(self.log_path, count)
 
     # -- what the run is ------------------------------------------------------------------
     def info(self) -> store.RunInfo:
@@ -239,7 +302,7 @@ class Run:
         """The run's last ``error`` event (message and hint), or None."""
         from ..events import Error
 
-        errors = [e for e in store.read_events(self.dir) if isinstance(e, Error)]
+        errors = [e for e in self.events() if isinstance(e, Error)]
         return errors[-1] if errors else None
 
     def eval_report(self) -> dict[str, Any] | None:

@@ -87,7 +87,7 @@ def run(recipe: Any, ctx: RunContext) -> None:
             summarize()
     ctx.check_cancelled()
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        raise WorkbenchError(f"sweep {name}: no trial completed", hint=f"see {ctx.run_dir / store.LOG} and the trial runs")
+        raise WorkbenchError(f"sweep {name}: no trial completed", hint=f"see {ctx.run.log_path} and the trial runs")
     ctx.artifact("report", ctx.artifacts_dir, "trials.jsonl and sweep_report.json")
 
 

@@ -14,7 +14,6 @@ that ran it: run id, host, pid), ``task``, ``task_run``, ``eval_loss``, ``steps`
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from ..runs import children, launcher, stopping, store
 from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.status import TERMINAL_STATES
-from ..runs.tail import FileTail
 from .space import Param, apply
 from .task import TaskScoreUnavailable, task_score
 
@@ -34,14 +32,6 @@ MAX_FAILURES_IN_A_ROW = 3
 
 class TrialFailed(Exception):
     """The trial's training run failed (the trial ends FAIL; the sweep goes on)."""
-
-
-def _row(text: str, _line_no: int) -> dict[str, Any] | None:
-    try:
-        row = json.loads(text)
-    except ValueError:
-        return None
-    return row if isinstance(row, dict) else None
 
 
 def suggest(trial: Any, param: Param) -> Any:
@@ -110,8 +100,9 @@ class TrialRunner:
     def _follow(self, trial: Any, run_dir: Path) -> float:
         import optuna
 
-        tail: FileTail[dict[str, Any] | None] = FileTail(run_dir / store.METRICS, _row)
-        last_step = getattr(Run(run_dir).recipe(), "max_steps", None)
+        run = Run(run_dir)
+        tail = run.tail_metrics()
+        last_step = getattr(run.recipe(), "max_steps", None)
         """The trial's last step: its eval loss there is its result, never a reason to prune it."""
         last: dict[str, float] = {}
         reported: set[int] = set()
@@ -119,7 +110,7 @@ class TrialRunner:
         while True:
             info = self.run_store.info(run_dir)
             ended = info.state in TERMINAL_STATES or info.state == "corrupt"
-            for row in filter(None, tail.read_new()):
+            for row in (r for r in tail.read_new() if isinstance(r, dict)):
                 step = int(row.get("step") or step)
                 for key in ("loss", "eval_loss"):
                     if isinstance(row.get(key), (int, float)):
@@ -185,10 +176,8 @@ class TrialRunner:
         _reap(children.stop_child(run_dir, self.run_store))
 
     def _why(self, run_dir: Path, state: str) -> str:
-        from ..events import Error
-
-        errors = [e for e in store.read_events(run_dir) if isinstance(e, Error)]
-        reason = errors[-1].message if errors else state
+        error = Run(run_dir).last_error()
+        reason = error.message if error else state
         return f"run {run_dir.name} {state}: {reason}"
 
 

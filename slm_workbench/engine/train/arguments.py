@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...config.train import TrainRecipe
-from ..runs.store import CHECKPOINTS
+from ..runs.run import Run
 from .model import resolve_dtype
 
 
@@ -67,7 +67,7 @@ def sft_arguments(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: b
     if recipe.early_stopping_patience and has_eval:
         save_every = eval_every  # best-model tracking needs a checkpoint at every evaluation
     return dict(
-        output_dir=str(run_dir / CHECKPOINTS),
+        output_dir=str(Run(run_dir).checkpoints_dir),
         seed=recipe.seed,
         data_seed=recipe.seed,
         learning_rate=recipe.learning_rate,

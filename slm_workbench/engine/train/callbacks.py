@@ -6,6 +6,9 @@
 - ``StopOnRequest``: a stop request (SIGTERM) ends training at the next step, after saving; with
   several processes, a stop on any of them (on any machine) stops all at the same step.
 - ``NanGuard``: a NaN or infinite loss stops the run with a message instead of wasting it.
+
+``trainer_callbacks`` hands every trainer of the stage (SFT in ``stage.py``, logit distillation in
+``kd.py``) the same set.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from ...config.train import TrainRecipe
 from ..runs import stopping
 from ..runs.context import RunContext
 
@@ -150,3 +154,22 @@ class NanGuard(TrainerCallback):
             self.bad_step = state.global_step
             control.should_training_stop = True
             control.should_save = False
+
+
+def trainer_callbacks(recipe: TrainRecipe, ctx: RunContext, data: Any) -> tuple[int, bool, list[Any], Any, Any]:
+    """(planned steps, has an eval split, the callbacks, the stop callback, the NaN guard): what every
+    trainer of this stage gets, SFT or logit distillation, so their metrics, stops and resumes agree."""
+    from transformers import EarlyStoppingCallback
+
+    from .arguments import planned_steps
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    steps = planned_steps(recipe, len(data.train), world)
+    has_eval = data.eval is not None
+    if recipe.report_to == "tensorboard":
+        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(ctx.artifacts_dir / "tensorboard"))
+    stop, nan = StopOnRequest(ctx), NanGuard()
+    callbacks = [MetricsWriter(ctx), CheckpointEvents(ctx), stop, nan]
+    if recipe.early_stopping_patience and has_eval:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
+    return steps, has_eval, callbacks, stop, nan

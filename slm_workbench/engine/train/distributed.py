@@ -38,10 +38,9 @@ import time
 
 from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
-from ..events import Error, Progress, decode_event
+from ..events import Error, Progress
 from ..runs import stopping, store
 from ..runs.context import RunContext
-from ..runs.tail import last_lines
 
 RANKS_STOP_GRACE_S = 60.0
 """How long the driver leaves the ranks to save and leave after a stop (torchrun's own shutdown waits 30 s)."""
@@ -82,7 +81,7 @@ def announce_node(recipe: TrainRecipe, ctx: RunContext) -> None:
         said = (f"{describe_node(recipe)}: this run directory holds the run; waiting for the other nodes "
                 f"(up to {RENDEZVOUS_TIMEOUT_S // 60} min)")
     else:
-        base = store.read_status(ctx.run_dir / store.STATUS).title or "train"
+        base = ctx.run.status().title or "train"
         tag = f"node {recipe.node_rank}/{recipe.num_nodes} of {recipe.rdzv_endpoint}"
         store.update_status(ctx.run_dir, title=base if tag in base else f"{base} ({tag})")
         said = (f"{describe_node(recipe)}: a worker node; the metrics, checkpoints and artifacts are written on "
@@ -111,14 +110,14 @@ def run_distributed(recipe: TrainRecipe, ctx: RunContext) -> None:
             time.sleep(0.5)
     if ctx.cancel_requested.is_set():
         raise Cancelled()
-    if store.read_status(ctx.run_dir / store.STATUS).stop_requested is not None:
+    if ctx.run.status().stop_requested is not None:
         raise Cancelled(f"stopped on another node of the run ({describe_node(recipe)})")
     if proc.returncode != 0:
         raise failure(recipe, ctx, proc.returncode)
 
 
 def failure(recipe: TrainRecipe, ctx: RunContext, returncode: int) -> WorkbenchError:
-    hint = f"see {ctx.run_dir / store.LOG}"
+    hint = f"see {ctx.run.log_path}"
     message = last_error(ctx)
     if recipe.num_nodes == 1:
         return WorkbenchError(f"distributed training failed: {message or f'torchrun exited with code {returncode}'}",
@@ -132,8 +131,7 @@ def failure(recipe: TrainRecipe, ctx: RunContext, returncode: int) -> WorkbenchE
 
 
 def last_error(ctx: RunContext) -> str | None:
-    for line in reversed(last_lines(ctx.run_dir / store.EVENTS, 50)):
-        event = decode_event(line)
+    for event in reversed(ctx.run.recent_events(50)):
         if isinstance(event, Error):
             return event.message
     return None

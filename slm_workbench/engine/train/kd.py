@@ -89,7 +89,7 @@ def launch_errors(recipe: TrainRecipe, student_folder: Path | None) -> list[str]
     kd = recipe.distill
     if kd is None or kd.method == "gold":
         return []
-    from ..distill.student import teacher_tokenizer_folder
+    from .teacher import teacher_tokenizer_folder
 
     try:
         teacher = teacher_tokenizer_folder(kd.teacher)
@@ -104,7 +104,7 @@ def launch_errors(recipe: TrainRecipe, student_folder: Path | None) -> list[str]
 # -- the teacher -------------------------------------------------------------------------
 def teacher_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:
     """The teacher's HF folder (a built-in model prepared first, a LoRA run merged once)."""
-    from ..distill.student import teacher_folder as resolve
+    from .teacher import teacher_folder as resolve
     from ..models.ensure import prepare_in_job
 
     assert recipe.distill is not None
@@ -209,7 +209,7 @@ def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: An
                      student_folder: Path, teacher_folder: Path) -> tuple[Any, tuple[Any, Any]]:
     """The TRL trainer for ``recipe.distill.method`` with the training stage's arguments and callbacks."""
     from .arguments import sft_arguments
-    from .stage import trainer_callbacks
+    from .callbacks import trainer_callbacks
 
     kd = recipe.distill
     assert kd is not None

@@ -145,30 +145,11 @@ def train(recipe: TrainRecipe, ctx: RunContext) -> None:
         write_artifacts(recipe, ctx, trainer, loaded, data, folder)
 
 
-def trainer_callbacks(recipe: TrainRecipe, ctx: RunContext, data: Any) -> tuple[int, bool, list[Any], Any, Any]:
-    """(planned steps, has an eval split, the callbacks, the stop callback, the NaN guard): what every
-    trainer of this stage gets, SFT or logit distillation, so their metrics, stops and resumes agree."""
-    from transformers import EarlyStoppingCallback
-
-    from .arguments import planned_steps
-    from .callbacks import CheckpointEvents, MetricsWriter, NanGuard, StopOnRequest
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    steps = planned_steps(recipe, len(data.train), world)
-    has_eval = data.eval is not None
-    if recipe.report_to == "tensorboard":
-        os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(ctx.artifacts_dir / "tensorboard"))
-    stop, nan = StopOnRequest(ctx), NanGuard()
-    callbacks = [MetricsWriter(ctx), CheckpointEvents(ctx), stop, nan]
-    if recipe.early_stopping_patience and has_eval:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
-    return steps, has_eval, callbacks, stop, nan
-
-
 def build_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: Any) -> tuple[Any, tuple[Any, Any]]:
     from trl import SFTTrainer
 
     from .arguments import sft_config
+    from .callbacks import trainer_callbacks
 
     steps, has_eval, callbacks, stop, nan = trainer_callbacks(recipe, ctx, data)
     trainer = SFTTrainer(

@@ -63,27 +63,17 @@ class DeployRead(Message):
 
 def read_run(run_dir: Path) -> dict[str, Any]:
     """The followed run's state, last progress, smoke verdict, package and metrics rows."""
-    from ...engine.events import Error, Progress
+    from ...engine.events import Progress
     from ...engine.runs.run import Run
-    from ...engine.runs.store import read_events
 
     run = Run(run_dir)
-    events = read_events(run_dir)
-    progress = [e for e in events if isinstance(e, Progress)]
-    errors = [e for e in events if isinstance(e, Error)]
+    progress = [e for e in run.events() if isinstance(e, Progress)]
+    error = run.last_error()
     activity = ""
     if progress:
         p = progress[-1]
         activity = p.phase + (f" {p.done:g}/{p.total:g} {p.unit}".rstrip() if p.total else "")
-    rows = []
-    try:
-        for line in run.metrics_path.read_text(encoding="utf-8").splitlines()[-TABLE_ROWS:]:
-            try:
-                rows.append({k: v for k, v in json.loads(line).items() if k != "time"})
-            except ValueError:
-                continue
-    except OSError:
-        pass
+    rows = [{k: v for k, v in row.items() if k != "time"} for row in run.metrics(last=TABLE_ROWS)]
 
     def artifact_json(name: str) -> dict[str, Any] | None:
         try:
@@ -94,7 +84,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
 
     return {"stage": run.stage, "state": run.info().state, "activity": activity, "rows": rows,
             "smoke": artifact_json("smoke.json"), "package": artifact_json("package.json"),
-            "error": errors[-1].message if errors else ""}
+            "error": error.message if error else ""}
 
 
 def smoke_text(smoke: dict[str, Any] | None, package: dict[str, Any] | None) -> Text:

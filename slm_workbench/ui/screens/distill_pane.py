@@ -2,7 +2,7 @@
 
 The pane never generates or trains: Distill starts the same detached job ``slmw distill`` starts
 (``StartJob`` with a validated ``DistillRecipe``), and everything shown comes from the run's files
-(docs/distill.md) through ``engine/distill/follow.py``: on each run list the app's runs watcher
+(docs/distill.md) through ``engine/distill/reader.py``: on each run list the app's runs watcher
 sends (while the pane is shown), a thread worker re-reads the phases and the card and tails what
 the child runs appended (the teacher's answers in the generation's ``rows.jsonl``, the student's
 ``metrics.jsonl``). The answers stream into a table newest first, the student's curves are drawn
@@ -29,7 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Select, Static
 
-from ...engine.distill.follow import DistillReader, DistillView
+from ...engine.distill.reader import DistillReader, DistillView
 from ...engine.runs.run import Run
 from ...engine.runs.store import RunInfo
 from ...engine.stages import model_stages, resumable_stages

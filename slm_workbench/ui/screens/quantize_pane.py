@@ -27,7 +27,7 @@ from ...engine.stages import model_stages, stages_viewed_in
 from ...engine.runs import launcher
 from ...engine.runs.run import Run
 from ...engine.runs.store import RunInfo
-from ...engine.runs.watch import RunFollower
+from ...engine.runs.follow import RunFollower
 from ..format import STATE_STYLES, clock
 from ..messages import CompareRunsListed, CompareUpdate, JobStarted, OpenInChat, RunsRefreshed, StartJob
 from ..pane_context import PaneContext

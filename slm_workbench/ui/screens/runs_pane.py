@@ -25,7 +25,7 @@ from ..widgets.run_table import RunTable
 
 if TYPE_CHECKING:
     from ...engine.runs.store import RunInfo
-    from ...engine.runs.watch import RunFollower
+    from ...engine.runs.follow import RunFollower
     from ..widgets.run_detail import RunDetail
 
 
@@ -140,7 +140,7 @@ class RunsPane(Vertical):
 
     @on(RunTable.Selected)
     def _follow(self, message: RunTable.Selected) -> None:
-        from ...engine.runs.watch import RunFollower
+        from ...engine.runs.follow import RunFollower
 
         selected = self.query_one(RunTable).selected_run
         with self._tail_lock:
@@ -230,7 +230,7 @@ class RunsPane(Vertical):
     @work(thread=True, exclusive=True, group="runs-overlay", description="read a run's curves for the overlay",
           exit_on_error=False)
     def _load_overlay(self, run: RunInfo) -> None:
-        from ...engine.runs.watch import RunFollower
+        from ...engine.runs.follow import RunFollower
         from ..metric_series import RunSeries
 
         series = RunSeries()

@@ -11,7 +11,6 @@ importances are the job's (PED-ANOVA). ``t`` trains the base recipe with the bes
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,20 +42,9 @@ COLOURED = 4
 
 
 def eval_curve(run_dir: Path) -> list[tuple[float, float]]:
-    """(step, eval_loss) of a training run's metrics.jsonl; empty when there is none."""
-    points = []
-    try:
-        lines = Run(run_dir).metrics_path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("eval_loss"), (int, float)):
-            points.append((float(row.get("step") or 0), float(row["eval_loss"])))
-    return points
+    """(step, eval_loss) of a training run's metrics; empty when there is none."""
+    return [(float(row.get("step") or 0), float(row["eval_loss"])) for row in Run(run_dir).metrics()
+            if isinstance(row.get("eval_loss"), (int, float))]
 
 
 def best_train_recipe(report: dict[str, Any], best: dict[str, Any]) -> Any:

@@ -1,7 +1,7 @@
 """What a distillation shows while it runs and after: the phases strip, the teacher's latest
 answers with their verdicts, and the card (teacher vs student, and the three headline figures).
 
-Each is drawn from a ``DistillView`` (engine/distill/follow.py) as it is: the widgets read no file.
+Each is drawn from a ``DistillView`` (engine/distill/reader.py) as it is: the widgets read no file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ...engine.distill.follow import DistillView, Sample
+from ...engine.distill.reader import DistillView, Sample
 
 PHASE_MARKS = {"pending": ("○", "dim"), "running": ("●", "bold cyan"), "done": ("✓", "green"),
                "skipped": ("–", "dim"), "failed": ("✗", "bold red"), "cancelled": ("■", "magenta")}

@@ -10,8 +10,8 @@ from textual.widgets import Label, ProgressBar, RichLog, Select, Static
 
 from ...engine.events import CorruptLine, Error, Finished, ItemState, Progress
 from ...engine.events import Warning as WarningEvent
-from ...engine.runs.store import RunInfo
-from ...engine.runs.watch import RunOutput
+from ...engine.runs.store import LOG, RunInfo
+from ...engine.runs.follow import RunOutput
 from ..format import STATE_STYLES, duration
 from ..metric_series import RunSeries
 from .metric_chart import MetricChart
@@ -60,7 +60,7 @@ class RunDetail(Vertical):
         self.post_message(self.Ready())
         self.query_one("#run-progress-row").display = False
         self.query_one("#run-events", RichLog).border_title = "Events"
-        self.query_one("#run-log", RichLog).border_title = "worker.log"
+        self.query_one("#run-log", RichLog).border_title = LOG
 
     def show_run(self, run: RunInfo | None) -> None:
         """Heading for ``run`` (called on every refresh; cheap)."""

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from slm_workbench.engine.distill.student import (
-    cut_layers, estimate_student, kept_layers, read_student, teacher_folder, teacher_tokenizer_folder,
-)
+from slm_workbench.engine.distill.student import cut_layers, estimate_student, kept_layers, read_student
 from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.train.teacher import teacher_folder, teacher_tokenizer_folder
 
 
 def test_kept_layers_are_evenly_spaced_with_first_and_last() -> None:

@@ -99,3 +99,33 @@ def test_an_unreadable_recipe_reads_as_empty_and_validating_it_names_the_file(tr
     assert train_run.recipe_data() == {}
     with pytest.raises(RecipeError, match="recipe.yaml"):
         train_run.recipe()
+
+
+def test_metrics_events_and_log_are_read_through_the_run(train_run: Run) -> None:
+    from slm_workbench.engine.events import Error, Progress
+    from slm_workbench.engine.runs.context import RunContext
+
+    assert train_run.metrics() == [] and train_run.metrics(last=3) == [] and train_run.events() == []
+    assert train_run.last_error() is None and train_run.log_lines(5) == []
+    ctx = RunContext(train_run.dir)
+    for step in range(1, 6):
+        ctx.metrics({"step": step, "loss": 1.0 / step})
+    with open(train_run.metrics_path, "a", encoding="utf-8") as fh:
+        fh.write("not json\n[1, 2]\n")  # lines that do not decode are left out, never raised
+    ctx.progress("training", 1, 2)
+    ctx.emit(Error(message="boom", hint="h"))
+    train_run.log_path.write_text("one\ntwo\nthree\n", encoding="utf-8")
+
+    assert [row["step"] for row in train_run.metrics()] == [1, 2, 3, 4, 5]
+    assert all("time" in row for row in train_run.metrics())
+    assert [row["step"] for row in train_run.metrics(last=4)] == [4, 5]  # the last 4 lines, two of them bad
+    assert isinstance(train_run.events()[0], Progress) and train_run.last_error().message == "boom"
+    assert [type(e) for e in train_run.recent_events(1)] == [Error]
+    assert train_run.log_lines(2) == ["two", "three"]
+    assert train_run.status().stage == "train"
+
+    metrics, events, log = train_run.tail_metrics(), train_run.tail_events(), train_run.tail_log()
+    assert len(metrics.read_new()) == 7 and len(events.read_new()) == 2 and log.read_new() == ["one", "two", "three"]
+    ctx.metrics({"step": 6})
+    assert [row["step"] for row in metrics.read_new()] == [6]  # only what was appended since
+    assert events.read_new() == [] and log.read_new() == []

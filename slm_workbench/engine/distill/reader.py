@@ -1,10 +1,12 @@
-"""Following a distillation from its files: what the Distill pane shows, read incrementally.
+"""Reading a distillation from its files: what the Distill pane shows, read incrementally.
 
 A ``DistillReader`` owns one ``distill`` run. Each ``read()`` re-reads the small files
 (``artifacts/distill.json``, the card once it changes) and tails the appended lines of the big ones:
-the generation's ``rows.jsonl`` (the teacher's answers with their verdicts) and the student's
-training ``metrics.jsonl``, both in child runs the phases name (docs/distill.md). It returns a
-``DistillView``, a snapshot a view can draw as is. No Textual, no ML stack.
+the generation's ``rows.jsonl`` (the teacher's answers with their verdicts), its progress events,
+and the student's training metrics, in child runs the phases name (docs/distill.md). A child run's
+events and metrics are tailed as every follower tails them (``Run.tail_events`` / ``tail_metrics``,
+engine/runs/follow.py). It returns a ``DistillView``, a snapshot a view can draw as is. No Textual,
+no ML stack.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..events import Progress, decode_event
+from ..events import Progress
 from ..runs import store
+from ..runs.run import Run
 from ..runs.tail import FileTail
-from ..generate.layout import GENERATED_DIR, GENERATED_ROWS, KEPT, read_verdict
-from .layout import CARD_JSON, DistillState, read_card, read_state
+from ..generate.layout import GENERATED_ROWS, KEPT, generated_rows, read_verdict
+from .layout import DistillState, card_path, read_card, read_state
 
 SAMPLES_KEPT = 200
 """The newest generated rows kept for showing (the file holds them all)."""
@@ -76,21 +79,13 @@ def _decode_row(text: str, line_no: int) -> Sample | None:
     return _sample(row, line_no) if isinstance(row, dict) else None
 
 
-def _decode_metrics(text: str, _line_no: int) -> dict[str, Any] | None:
-    try:
-        row = json.loads(text)
-    except ValueError:
-        return None
-    return row if isinstance(row, dict) else None
-
-
 class DistillReader:
     def __init__(self, run_dir: Path, run_store: store.RunStore) -> None:
         self.run_dir = Path(run_dir)
         self.run_store = run_store
         self._rows: FileTail[Sample | None] | None = None
         self._events: FileTail[Any] | None = None
-        self._metrics: FileTail[dict[str, Any] | None] | None = None
+        self._metrics: FileTail[Any] | None = None
         self._samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
         self._counts: Counter[str] = Counter()
         self._answered = 0
@@ -107,7 +102,7 @@ class DistillReader:
         if state.generated:
             return Path(state.generated) / GENERATED_ROWS
         child = self._child(state.run_of("generate"))
-        return child / store.ARTIFACTS / GENERATED_DIR / GENERATED_ROWS if child is not None else None
+        return generated_rows(child) if child is not None else None
 
     def read(self) -> DistillView:
         state = read_state(self.run_dir)
@@ -143,9 +138,9 @@ class DistillReader:
         child = self._child(state.run_of("generate"))
         if child is None:
             return
-        path = child / store.EVENTS
-        if self._events is None or self._events.path != path:
-            self._events = FileTail(path, lambda text, n: decode_event(text, path=str(path), line_no=n))
+        run = Run(child)
+        if self._events is None or self._events.path != run.events_path:
+            self._events = run.tail_events()
             self._progress = None
         for event in self._events.read_new():
             if isinstance(event, Progress):
@@ -155,14 +150,14 @@ class DistillReader:
         child = self._child(state.run_of("train"))
         if child is None:
             return
-        path = child / store.METRICS
-        if self._metrics is None or self._metrics.path != path:
-            self._metrics = FileTail(path, _decode_metrics)
+        run = Run(child)
+        if self._metrics is None or self._metrics.path != run.metrics_path:
+            self._metrics = run.tail_metrics()
             self._metric_rows = []
-        self._metric_rows.extend(row for row in self._metrics.read_new() if row is not None)
+        self._metric_rows.extend(row for row in self._metrics.read_new() if isinstance(row, dict))
 
     def _read_card(self) -> dict[str, Any] | None:
-        path = self.run_dir / store.ARTIFACTS / CARD_JSON
+        path = card_path(self.run_dir)
         try:
             stamp = path.stat().st_mtime
         except OSError:

@@ -1,11 +1,22 @@
-"""Watch the run store and one run's files cheaply, for views that refresh often.
+"""Following runs: the one place that watches the run store and tails a run's files.
 
-``RunsWatcher.refresh()`` re-reads a run's ``status.json`` only when its size or mtime
-changed, and re-checks process liveness only for runs that claim to be active.
-``RunFollower.read_new()`` returns just the events, metrics and log lines appended since the
-last call (replaying everything on the first call, so a re-attached view sees the whole
-history). ``follow_events`` is the same for a caller that blocks until the run ends (the
-CLI following a job, a command waiting for the built-in model's preparation).
+Every view that follows a run reads through here: the TUI's panes, the CLI's follower (which only
+prints), a command waiting for the built-in model's preparation, a sweep following its trials, the
+Distill pane following a distillation's child runs (``engine/distill/reader.py``).
+
+- ``events_tail`` / ``metrics_tail`` / ``log_tail``: incremental readers of one run's
+  ``events.jsonl`` (typed events), ``metrics.jsonl`` (rows, through ``events.decode_metrics``) and
+  ``worker.log`` (lines as a terminal shows them). ``Run`` hands them out.
+- ``RunsWatcher.refresh()`` re-reads a run's ``status.json`` only when its size or mtime
+  changed, and re-checks process liveness only for runs that claim to be active.
+- ``RunFollower.read_new()`` returns just the events, metrics and log lines appended since the
+  last call (replaying everything on the first call, so a re-attached view sees the whole
+  history).
+- ``follow_run`` is the same for a caller that blocks until the run ends (the CLI following a
+  job); ``follow_events`` the events alone (a command waiting for a model's preparation).
+
+The byte-level reader under them (``FileTail``, ``last_lines``) is ``tail.py``: the store needs it
+to decide a run's state, and this module needs the store.
 """
 
 from __future__ import annotations
@@ -25,6 +36,23 @@ from .tail import FileTail, text_tail
 
 LOG_REPLAY_BYTES = 256 * 1024
 """A view attaching to a run shows at most this much of the end of its log."""
+
+
+def events_tail(run_dir: Path) -> FileTail[Event | CorruptLine]:
+    """The run's events, read incrementally (a line that does not decode is a ``CorruptLine``)."""
+    path = Path(run_dir) / store.EVENTS
+    return FileTail(path, lambda text, n: decode_event(text, path=str(path), line_no=n))
+
+
+def metrics_tail(run_dir: Path) -> FileTail[dict[str, Any] | CorruptLine]:
+    """The run's metrics rows, read incrementally (a line that does not decode is a ``CorruptLine``)."""
+    path = Path(run_dir) / store.METRICS
+    return FileTail(path, lambda text, n: decode_metrics(text, path=str(path), line_no=n))
+
+
+def log_tail(run_dir: Path) -> FileTail[str]:
+    """The run's ``worker.log``, read incrementally, each line as a terminal shows it last."""
+    return text_tail(Path(run_dir) / store.LOG)
 
 
 class RunsWatcher:
@@ -82,11 +110,9 @@ class RunOutput:
 class RunFollower:
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        events_path = str(self.run_dir / store.EVENTS)
-        metrics_path = str(self.run_dir / store.METRICS)
-        self._events = FileTail(self.run_dir / store.EVENTS, lambda t, n: decode_event(t, path=events_path, line_no=n))
-        self._metrics = FileTail(self.run_dir / store.METRICS, lambda t, n: decode_metrics(t, path=metrics_path, line_no=n))
-        self._log = text_tail(self.run_dir / store.LOG)
+        self._events = events_tail(self.run_dir)
+        self._metrics = metrics_tail(self.run_dir)
+        self._log = log_tail(self.run_dir)
         self._log.seek_tail(LOG_REPLAY_BYTES)
 
     def read_new(self) -> RunOutput:
@@ -97,13 +123,20 @@ def follow_events(run_dir: Path, *, poll: float = 0.3) -> Iterator[tuple[store.R
     """Every ``poll`` seconds until the run ends: (its info, the events appended since the last
     yield). The last yield carries the ended state and every event written before it; a caller
     that stops iterating stops watching (the job goes on)."""
+    for info, events, _log in follow_run(run_dir, poll=poll):
+        yield info, events
+
+
+def follow_run(run_dir: Path, *, log: bool = False, poll: float = 0.3
+               ) -> Iterator[tuple[store.RunInfo, list[Event | CorruptLine], list[str]]]:
+    """``follow_events`` with the ``worker.log`` lines appended since the last yield too (when ``log``;
+    from the start of the log, else none)."""
     run_store = store.RunStore(run_dir.parent)
-    events_path = str(run_dir / store.EVENTS)
-    events: FileTail[Event | CorruptLine] = FileTail(
-        run_dir / store.EVENTS, lambda text, n: decode_event(text, path=events_path, line_no=n))
+    events = events_tail(run_dir)
+    log_lines = log_tail(run_dir) if log else None
     while True:
         info = run_store.info(run_dir)  # read before the events: none written before the end is missed
-        yield info, events.read_new()
+        yield info, events.read_new(), log_lines.read_new() if log_lines is not None else []
         if info.state in TERMINAL_STATES or info.state == "corrupt":
             return
         time.sleep(poll)
