@@ -350,7 +350,7 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
     from slm_workbench.engine.compare.judge import agreement, broken_reason
     from slm_workbench.engine.compare.report import write_report
     from slm_workbench.engine.export.export import export_variants
-    from slm_workbench.engine.export.presets import PRESETS, resolve_presets
+    from slm_workbench.config.presets import PRESETS, resolve_presets
 
     started = time.time()
     folder = source.hf_folder

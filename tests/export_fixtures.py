@@ -22,7 +22,7 @@ def build_tiny_variants(model_dir: Path) -> dict[str, Path]:
     key = str(model_dir)
     if key not in _BUILT:
         from slm_workbench.engine.export.export import export_variants
-        from slm_workbench.engine.export.presets import resolve_presets
+        from slm_workbench.config.presets import resolve_presets
         from slm_workbench.engine.model_source import resolve_source
 
         home = Path(tempfile.mkdtemp(prefix="slmw-tiny-variants-"))

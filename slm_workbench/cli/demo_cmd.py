@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def ensure_default_model_job() -> str | None:
     """Start preparing the built-in model unless it is prepared or already being prepared."""
-    from ..engine.models.ensure import model_to_prepare, prepare_job
+    from ..engine.first_use import model_to_prepare, prepare_job
 
     ref = model_to_prepare(DEFAULT_MODEL)
     return None if ref is None else prepare_job(ref).name

@@ -31,7 +31,7 @@ def add_command(verbs: argparse._SubParsersAction) -> None:
 def check(recipe: GgufRecipe) -> str:
     """Refuse, before a job starts, what the job would refuse; the source's name otherwise."""
     from ..engine.deploy.gguf.stage import plan, refuse_existing, resolve_gguf_source
-    from ..engine.models.ensure import model_to_prepare
+    from ..engine.first_use import model_to_prepare
 
     if recipe.output is not None:
         refuse_existing(Path(recipe.output), recipe.force)

@@ -20,7 +20,7 @@ from .recipe_flags import add_recipe_flags, build_recipe
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
-    from ..engine.export.presets import PRESETS
+    from ..config.presets import PRESETS
 
     presets = ", ".join(f"{p.name} ({p.description})" for p in PRESETS.values())
     p = sub.add_parser("export", help="export a model or run to ONNX Runtime GenAI variants (a job, followed)",
@@ -45,7 +45,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 
 def _check_source(spec: str) -> str:
     from ..engine.model_source import resolve_source
-    from ..engine.models.ensure import model_to_prepare
+    from ..engine.first_use import model_to_prepare
 
     missing = model_to_prepare(spec)
     if missing is not None:  # the job prepares it first, as train does

@@ -57,7 +57,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 def ensure_model(spec: str | None, *, quiet: bool = False) -> None:
     """Before a command uses ``spec``: when it is the built-in model and not prepared yet, prepare
     it as a job and follow that job here (progress on stderr) until the model is there."""
-    from ..engine.models.ensure import ensure_prepared
+    from ..engine.first_use import ensure_prepared
 
     def say(text: str) -> None:
         if not quiet:

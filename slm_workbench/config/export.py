@@ -13,7 +13,7 @@ DEFAULT_VARIANTS = ["fp32", "int8", "int4"]
 
 def _check_variants(value: list[str]) -> list[str]:
     """Preset or group names (fast, balanced, all); the groups are expanded by the recipe."""
-    from ..engine.export.presets import PRESETS, VARIANT_GROUPS
+    from .presets import PRESETS, VARIANT_GROUPS
 
     unknown = [v for v in value if v not in PRESETS and v not in VARIANT_GROUPS]
     if unknown:
@@ -85,7 +85,7 @@ class ExportRecipe(VariantSettings):
     @model_validator(mode="after")
     def _expand_groups(self) -> ExportRecipe:
         """After the fields: whether "all" includes fp16 depends on the execution provider."""
-        from ..engine.export.presets import expand_groups
+        from .presets import expand_groups
 
         expanded = expand_groups(self.variants, cuda=self.execution_provider == "cuda")
         if expanded != self.variants:  # assignment validates again: only when something changed
@@ -128,9 +128,7 @@ class CompareRecipe(VariantSettings):
     @field_validator("variants")
     @classmethod
     def _variant_names(cls, value: list[str] | None) -> list[str] | None:
-        from ..engine.models.variants import VARIANT_NAME
-
-        from ..engine.export.presets import expand_groups
+        from .presets import VARIANT_NAME, expand_groups
 
         if value is not None:
             bad = [v for v in value if not VARIANT_NAME.match(v)]

@@ -4,7 +4,7 @@ The base training recipe is kept inline (a file named by ``train`` is read when 
 validated), so a sweep's ``recipe.yaml`` is all a resumed sweep, or a worker joining it from
 another machine, needs. Each ``params`` entry names a field of the training recipe and its
 range; both are checked against ``TrainRecipe`` before any trial starts
-(``engine/sweep/space.py``).
+(``config/sweep_space.py``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class SweepRecipe(Section):
 
     @model_validator(mode="after")
     def _check(self) -> SweepRecipe:
-        from ..engine.sweep.space import check_params
+        from .sweep_space import check_params
 
         check_params(self.train, self.params)
         if self.metric == "task" and self.task_examples == 0:

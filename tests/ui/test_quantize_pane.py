@@ -11,7 +11,7 @@ from textual.widgets import Checkbox, Input, Select
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
 from slm_workbench.ui.screens.chat_pane import ChatPane
-from slm_workbench.engine.export.presets import expand_groups
+from slm_workbench.config.presets import expand_groups
 from slm_workbench.ui.variant_rows import COLUMNS
 from slm_workbench.ui.widgets.compare_form import CompareForm
 from slm_workbench.ui.widgets.recipe_form import RecipeForm
@@ -337,7 +337,7 @@ async def test_changed_variant_knobs_land_in_the_started_recipe(tiny_model_dir: 
         assert recipe.stage == button.removeprefix("#q-") and "int4-cal" in recipe.variants
         assert (recipe.block_size, recipe.accuracy_level, recipe.symmetric) == (64, 1, True)
         assert (recipe.calibration_data, recipe.calibration_samples) == ("slmw:demo", 8)
-        from slm_workbench.engine.export.presets import resolve_presets
+        from slm_workbench.config.presets import resolve_presets
 
         names = [p.name for p in resolve_presets(recipe.variants, **recipe.variant_knobs())]
         assert "int4-cal-b64-a1-sym-c8" in names and "int4-b64-a1" in names

@@ -17,7 +17,7 @@ from ..errors import WorkbenchError
 def build_on_demand(base: str, variant: str, *, on_status: Callable[[str], None] = lambda _text: None) -> Path:
     """Export ``base`` (a model or run) to the preset ``variant``; returns the variant folder."""
     from ..export.export import export_variants
-    from ..export.presets import PRESETS, resolve_presets
+    from ...config.presets import PRESETS, resolve_presets
     from ..export.merge import merge_adapter
     from ..model_source import resolve_source
 

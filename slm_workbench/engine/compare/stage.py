@@ -7,11 +7,11 @@ from pathlib import Path
 from ...config.export import DEFAULT_VARIANTS, CompareRecipe
 from ..errors import WorkbenchError
 from ..export.export import export_variants
-from ..export.presets import PRESETS, resolve_presets
+from ...config.presets import PRESETS, resolve_presets
 from ..export.merge import merge_adapter
 from ..model_source import ModelSource, resolve_source
 from ..export.stage import check as check_export, progress_reporter, report_built
-from ..models.ensure import prepare_in_job
+from ..first_use import prepare_in_job
 from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .compare import CompareSettings, compare_variants

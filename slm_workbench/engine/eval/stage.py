@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...config.eval import EvalRecipe
 from ..errors import WorkbenchError
-from ..models.ensure import prepare_in_job
+from ..first_use import prepare_in_job
 from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .answerers import open_answerer
@@ -75,7 +75,7 @@ def check(recipe: EvalRecipe) -> LaunchNeeds:
 
     from ..chat.locate import resolve_target
     from ..data.sources import DEMO_ALIASES
-    from ..models.ensure import model_to_prepare
+    from ..first_use import model_to_prepare
     from .answerers import refuse_unsupported
 
     endpoint = recipe.target.startswith(("http://", "https://"))

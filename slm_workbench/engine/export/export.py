@@ -23,7 +23,7 @@ from ..fsutil import replace_dir
 from ..models.variants import VARIANT_INFO_FILE
 from .builder import run_builder
 from .genai_folder import logits_output
-from .presets import VariantPreset
+from ...config.presets import VariantPreset
 from ..model_source import ModelSource
 
 VariantProgress = Callable[[str, str, float, float], None]

@@ -7,12 +7,12 @@ import json
 from ...config.export import ExportRecipe
 from ..events import BUILT
 from ..errors import WorkbenchError
-from ..models.ensure import prepare_in_job
+from ..first_use import prepare_in_job
 from ..preflight.disk import BYTES_PER_WEIGHT, DiskNeed
 from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .export import BuiltVariant, export_variants
-from .presets import resolve_presets
+from ...config.presets import resolve_presets
 from ..model_source import resolve_source
 from .merge import merge_adapter
 
@@ -70,7 +70,7 @@ def export_needs(model: str, variants: list[str], *, overwrite: bool = False) ->
     """Each variant's weights, plus the fp32 graph the offset and Olive paths start from, plus a
     merged model for a run's adapter."""
     from ..models.info import safetensors_parameters
-    from .presets import PRESETS
+    from ...config.presets import PRESETS
 
     try:
         source = resolve_source(model)

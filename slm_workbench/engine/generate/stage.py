@@ -43,7 +43,7 @@ def resolve_inputs(recipe: GenerateRecipe) -> tuple[PromptSet, Checker | None]:
 
 def check(recipe: GenerateRecipe) -> LaunchNeeds:
     """The launch check: prompts, checker, teacher, and a resume's settings (no model is loaded)."""
-    from ..models.ensure import model_to_prepare
+    from ..first_use import model_to_prepare
 
     prompts, _checker = resolve_inputs(recipe)
     if not is_endpoint(recipe.teacher) and model_to_prepare(recipe.teacher) is None:
@@ -58,7 +58,7 @@ def check(recipe: GenerateRecipe) -> LaunchNeeds:
 
 def run(recipe: GenerateRecipe, ctx: RunContext) -> None:
     from ..eval.answerers import open_answerer
-    from ..models.ensure import prepare_in_job
+    from ..first_use import prepare_in_job
 
     ctx.progress("reading the prompts", 0, None)
     prompts, checker = resolve_inputs(recipe)

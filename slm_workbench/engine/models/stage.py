@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...config.models import PrepareModelRecipe
 from ..errors import WorkbenchError
 from ..preflight.disk import DiskNeed
 from ..preflight.needs import LaunchNeeds
-from ..runs.context import RunContext
 from .prepare import prepare_model
 from .resolve import parse_model
+
+if TYPE_CHECKING:
+    from ..runs.context import RunContext
 
 
 def run(recipe: PrepareModelRecipe, ctx: RunContext) -> None:

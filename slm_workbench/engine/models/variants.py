@@ -12,14 +12,13 @@ describing how it was built.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import paths
+from ...config.presets import VARIANT_NAME
 from ..errors import ModelNotFoundError
 
-VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VARIANT_INFO_FILE = "slmw_variant.json"
 GENAI_CONFIG = "genai_config.json"
 RUN_VARIANT_PREFIX = "onnx-"

@@ -19,7 +19,7 @@ from ..errors import WorkbenchError
 from ..runs import store
 from ..runs.context import RunContext
 from .report import write_summary
-from .space import parse_params
+from ...config.sweep_space import parse_params
 from .study import dashboard_command, make_pruner, make_sampler, open_storage, recover, storage_location, worker_identity
 from .trial import TrialFailed, TrialRunner
 

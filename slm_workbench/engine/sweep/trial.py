@@ -23,7 +23,7 @@ from ..runs import children, launcher, stopping, store
 from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.status import TERMINAL_STATES
-from .space import Param, apply
+from ...config.sweep_space import Param, apply
 from .task import TaskScoreUnavailable, task_score
 
 POLL_S = 0.5

@@ -105,7 +105,7 @@ def launch_errors(recipe: TrainRecipe, student_folder: Path | None) -> list[str]
 def teacher_folder(recipe: TrainRecipe, ctx: RunContext) -> Path:
     """The teacher's HF folder (a built-in model prepared first, a LoRA run merged once)."""
     from .teacher import teacher_folder as resolve
-    from ..models.ensure import prepare_in_job
+    from ..first_use import prepare_in_job
 
     assert recipe.distill is not None
     prepare_in_job(recipe.distill.teacher, ctx)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ...config.train import TrainRecipe
 from ..errors import Cancelled, WorkbenchError
-from ..models.ensure import prepare_in_job
+from ..first_use import prepare_in_job
 from ..models.resolve import parse_model
 from ..preflight.disk import DiskNeed
 from ..preflight.needs import LaunchNeeds, raw_data_need

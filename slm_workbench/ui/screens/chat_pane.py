@@ -127,7 +127,7 @@ class ChatPane(Vertical):
     def _load(self, load_id: int, specs: list[str], old: list[ChatBackend]) -> None:
         from ...engine.chat.registry import open_backend  # the engine opens models here, in the worker
         from ...engine.errors import Cancelled
-        from ...engine.models.ensure import ensure_prepared
+        from ...engine.first_use import ensure_prepared
 
         for backend in old:
             backend.close()

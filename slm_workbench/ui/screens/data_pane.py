@@ -477,7 +477,7 @@ class DataPane(Vertical):
         (its progress in the model status); with ``prepare`` one is started when it is missing."""
         from ...engine.data.tokenizer import tokenizer_folder
         from ...engine.errors import Cancelled
-        from ...engine.models.ensure import ensure_prepared
+        from ...engine.first_use import ensure_prepared
 
         worker = get_current_worker()
         try:

@@ -50,7 +50,7 @@ def eval_curve(run_dir: Path) -> list[tuple[float, float]]:
 def best_train_recipe(report: dict[str, Any], best: dict[str, Any]) -> Any:
     """The sweep's base training recipe with the best trial's parameters applied, validated."""
     from ...config.train import TrainRecipe
-    from ...engine.sweep.space import apply
+    from ...config.sweep_space import apply
 
     return TrainRecipe.model_validate(apply(report.get("base") or {}, best.get("params") or {}))
 

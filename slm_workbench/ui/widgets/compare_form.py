@@ -24,7 +24,7 @@ from textual.widgets import Button, Checkbox, Collapsible, Input, Select
 
 from .recipe_form import RecipeForm
 
-from ...engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups
+from ...config.presets import PRESETS, VARIANT_GROUPS, expand_groups
 from ...engine.runs.store import RunInfo
 
 DEFAULT_SOURCE = "smollm2-135m-instruct"
@@ -144,7 +144,7 @@ class CompareForm(Vertical):
         naming what is wrong (the field's error is also shown under the form)."""
         from ...engine.errors import RecipeError
         from ...engine.model_source import resolve_source
-        from ...engine.models.ensure import model_to_prepare
+        from ...engine.first_use import model_to_prepare
 
         source = self.query_one("#q-source", Input).value.strip()
         fields: dict[str, object] = {"model": source, "variants": self.checked_variants()}

@@ -48,7 +48,7 @@ def build_cached_variant(model_dir: Path, variant: str, out: Path) -> Path:
     """Build ``variant`` of ``model_dir`` with the export engine (as ``slmw export`` does) in a
     scratch home, then keep it at ``out``."""
     from slm_workbench.engine.export.export import export_variants
-    from slm_workbench.engine.export.presets import resolve_presets
+    from slm_workbench.config.presets import resolve_presets
     from slm_workbench.engine.model_source import resolve_source
 
     scratch = Path(tempfile.mkdtemp(prefix="slmw-chat-variant-"))

@@ -7,7 +7,7 @@ import pytest
 from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, compare_variants
 from slm_workbench.engine.compare.evalset import build_evalset
 from slm_workbench.engine.export.export import export_variants
-from slm_workbench.engine.export.presets import resolve_presets
+from slm_workbench.config.presets import resolve_presets
 from slm_workbench.engine.model_source import resolve_source
 
 

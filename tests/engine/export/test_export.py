@@ -9,7 +9,7 @@ import pytest
 
 from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.export.export import export_variants, verify_variant
-from slm_workbench.engine.export.presets import resolve_presets
+from slm_workbench.config.presets import resolve_presets
 from slm_workbench.engine.model_source import resolve_source
 from slm_workbench.engine.models.variants import VARIANT_INFO_FILE, split_variant
 from tests.export_fixtures import link_variants

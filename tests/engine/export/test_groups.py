@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from slm_workbench.config.export import CompareRecipe, ExportRecipe
-from slm_workbench.engine.export.presets import PRESETS, VARIANT_GROUPS, expand_groups, resolve_presets
+from slm_workbench.config.presets import PRESETS, VARIANT_GROUPS, expand_groups, resolve_presets
 
 
 def test_groups_expand_in_order_without_repeats() -> None:

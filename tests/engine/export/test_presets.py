@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slm_workbench.engine.errors import WorkbenchError
-from slm_workbench.engine.export.presets import PRESETS, resolve_presets
+from slm_workbench.config.presets import PRESETS, resolve_presets
 from slm_workbench.engine.models.variants import VARIANT_NAME
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from slm_workbench.engine.errors import Cancelled, ModelNotFoundError
 from slm_workbench.engine.events import Progress
-from slm_workbench.engine.models import ensure, prepare
+from slm_workbench.engine import first_use as ensure
+from slm_workbench.engine.models import prepare
 from slm_workbench.engine.models.builtin import DEFAULT_MODEL
 from slm_workbench.engine.runs.context import RunContext
 from slm_workbench.engine.runs.store import RunStore, read_events

@@ -45,7 +45,7 @@ def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
     if src.variant_dir.joinpath("genai_config.json").is_file():
         return src
     from ...export.export import export_variants
-    from ...export.presets import PRESETS, resolve_presets
+    from ....config.presets import PRESETS, resolve_presets
     from ...export.merge import merge_adapter
     from ...export.stage import progress_reporter, report_built
 
@@ -64,7 +64,7 @@ def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
 
 
 def run(recipe: FoundryRecipe, ctx: RunContext) -> None:
-    from ...models.ensure import prepare_in_job
+    from ...first_use import prepare_in_job
     from ...models.variants import split_variant
     from .package import write_package
     from .template import load_chat_tokenizer

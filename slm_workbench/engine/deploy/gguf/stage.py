@@ -27,7 +27,7 @@ from ...errors import ModelFormatError, ModelNotFoundError, WorkbenchError
 from ...export.merge import merge_adapter
 from ...model_source import ModelSource, resolve_source
 from ...fsutil import built_aside
-from ...models.ensure import prepare_in_job
+from ...first_use import prepare_in_job
 from ...models.variants import split_variant
 from ...runs.context import RunContext
 from .llamacpp import ENV, LlamaCpp, convert, find_llama_cpp, quantize

@@ -18,15 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import Cancelled, ModelNotFoundError, WorkbenchError
-from ..events import Error, Progress
-from ..runs import store as run_files
-from ..runs.context import RunContext
-from ..runs.status import TERMINAL_STATES
-from ..runs.follow import follow_events
-from .builtin import BUILTIN_MODELS
-from .resolve import ModelRef, parse_model
-from .variants import split_variant
+from .errors import Cancelled, ModelNotFoundError, WorkbenchError
+from .events import Error, Progress
+from .runs import store as run_files
+from .runs.context import RunContext
+from .runs.status import TERMINAL_STATES
+from .runs.follow import follow_events
+from .models.builtin import BUILTIN_MODELS
+from .models.resolve import ModelRef, parse_model
+from .models.variants import split_variant
 
 
 def model_to_prepare(spec: str | None) -> ModelRef | None:
@@ -41,8 +41,8 @@ def model_to_prepare(spec: str | None) -> ModelRef | None:
 def prepare_job(ref: ModelRef, run_store: run_files.RunStore | None = None, *, start: bool = True) -> Path | None:
     """The run directory of the job preparing ``ref``: the one already running, else a new one
     (else None, with ``start=False``)."""
-    from ...config.recipes import PrepareModelRecipe
-    from ..runs.launcher import start_recipe
+    from ..config.recipes import PrepareModelRecipe
+    from .runs.launcher import start_recipe
 
     run_store = run_store or run_files.RunStore()
     for run in run_store.list():
@@ -56,7 +56,7 @@ def prepare_job(ref: ModelRef, run_store: run_files.RunStore | None = None, *, s
 
 
 def _prepares(run_dir: Path, ref: ModelRef) -> bool:
-    from ..runs.run import Run
+    from .runs.run import Run
 
     model = Run(run_dir).recipe_data().get("model")
     try:
@@ -113,7 +113,7 @@ def prepare_in_job(spec: str | None, ctx: RunContext) -> None:
         return  # a run id (or nothing usable: the stage's own resolving says what is wrong)
     if ref.prepared or not ctx.writes:
         return
-    from .prepare import prepare_model
+    from .models.prepare import prepare_model
 
     ctx.progress(f"preparing {ref.name}", 0, None)
     prepare_model(ref, on_phase=lambda phase, done, total: ctx.progress(phase, done, total or None, "steps"),

@@ -12,7 +12,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import RecipeError
+from ..engine.errors import RecipeError
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 FORMS = "loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH[:STEP] or choice:A,B,…"
@@ -114,7 +114,7 @@ def _field_problem(name: str) -> str | None:
     """Why ``name`` is not a leaf field of the training recipe (None when it is)."""
     from pydantic import BaseModel
 
-    from ...config.train import TrainRecipe
+    from .train import TrainRecipe
 
     schema: type[BaseModel] = TrainRecipe
     parts = name.split(".")
@@ -139,7 +139,7 @@ def check_params(train: dict[str, Any], params: dict[str, str]) -> list[Param]:
     recipe; the first problem is one ``RecipeError`` naming the parameter."""
     from pydantic import ValidationError
 
-    from ...config.train import TrainRecipe
+    from .train import TrainRecipe
 
     parsed = parse_params(params)
     for param in parsed:
@@ -157,7 +157,7 @@ def check_params(train: dict[str, Any], params: dict[str, str]) -> list[Param]:
     try:
         TrainRecipe.model_validate(train)
     except ValidationError as exc:
-        from ...config.loading import format_validation_error
+        from .loading import format_validation_error
 
         raise RecipeError(format_validation_error(exc, "the sweep's training recipe")) from None
     return parsed

@@ -30,8 +30,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from ..errors import WorkbenchError
-from ..models.variants import VARIANT_NAME
+from ..engine.errors import WorkbenchError
+
+VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+"""What a variant may be called (a folder name; `MODEL:VARIANT` splits on it)."""
 
 Precision = Literal["fp32", "fp16", "int8", "int4"]
 Path_ = Literal["builder", "offset4", "gptq", "olive"]
