@@ -19,31 +19,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
-
-if TYPE_CHECKING:
-    from .runs.context import RunContext
+from typing import Any, Literal
 
 Product = Literal["dataset", "adapter", "model", "variants", "report", "package", "server", "measurement"]
 """What a stage leaves in its run directory for later stages to use."""
 
 MODEL_PRODUCTS: frozenset[str] = frozenset({"adapter", "model"})
 """Products that make a run usable wherever a model is asked for (export, compare, chat)."""
-
-R_contra = TypeVar("R_contra", contravariant=True)
-
-
-class StageRunner(Protocol[R_contra]):
-    """The stage protocol: a validated recipe in; events, metrics and artifacts out through ``ctx``.
-
-    A runner reports with ``ctx.progress`` / ``ctx.metrics`` / ``ctx.artifact``, writes only
-    under ``ctx.run_dir`` (or the shared model/variant stores), calls ``ctx.check_cancelled()``
-    between units of work, and raises ``WorkbenchError`` for anything the user can fix. The
-    worker writes ``started`` / ``finished`` and the status around it.
-    """
-
-    def __call__(self, recipe: R_contra, ctx: RunContext) -> None: ...
-
 
 def _load(target: str) -> Any:
     module_name, _, attr = target.partition(":")
@@ -59,7 +41,7 @@ class StageSpec:
     recipe: str
     """``module:Class`` of the pydantic recipe; its ``stage`` field is ``Literal[name]``."""
     runner: str
-    """``module:function`` implementing ``StageRunner``; imported only inside the job."""
+    """``module:function`` implementing ``runs.context.StageRunner``; imported only inside the job."""
     produces: frozenset[Product] = field(default_factory=frozenset)
     resumable: bool = False
     """Started again on the same run directory, the job goes on where it stopped."""
@@ -78,7 +60,8 @@ class StageSpec:
     def recipe_class(self) -> type:
         return _load(self.recipe)
 
-    def runner_function(self) -> StageRunner[Any]:
+    def runner_function(self) -> Callable[[Any, Any], None]:
+        """The runner, a ``runs.context.StageRunner`` (imported only inside the job)."""
         return _load(self.runner)
 
     def launch_check(self) -> Callable[[Any], Any] | None:
@@ -173,7 +156,7 @@ def recipe_classes() -> tuple[type, ...]:
     return tuple(spec.recipe_class() for spec in STAGES)
 
 
-def runner_for(name: str) -> StageRunner[Any]:
+def runner_for(name: str) -> Callable[[Any, Any], None]:
     try:
         spec = _BY_NAME[name]
     except KeyError:

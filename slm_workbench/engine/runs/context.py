@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ..errors import Cancelled
 from ..events import Artifact, Checkpoint, Event, ItemState, Progress, Warning
@@ -26,6 +26,21 @@ PROGRESS_MIN_INTERVAL_S = 0.25
 """Progress events closer together than this are dropped (the first about a new item and the last
 of a phase are kept). Phases that name their step ("quantizing layers.3.mlp") change often: they
 are throttled like any other update."""
+
+
+R_contra = TypeVar("R_contra", contravariant=True)
+
+
+class StageRunner(Protocol[R_contra]):
+    """The stage protocol: a validated recipe in; events, metrics and artifacts out through ``ctx``.
+
+    A runner reports with ``ctx.progress`` / ``ctx.metrics`` / ``ctx.artifact``, writes only
+    under ``ctx.run_dir`` (or the shared model/variant stores), calls ``ctx.check_cancelled()``
+    between units of work, and raises ``WorkbenchError`` for anything the user can fix. The
+    worker writes ``started`` / ``finished`` and the status around it.
+    """
+
+    def __call__(self, recipe: R_contra, ctx: RunContext) -> None: ...
 
 
 class RunContext:
