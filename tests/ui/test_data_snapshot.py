@@ -5,6 +5,7 @@ preview's timing is fixed, so the picture is the same on every machine. Update w
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,6 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, OptionList
 
-import slm_workbench.engine.data as data_engine
 from slm_workbench.demo import DEMO_DATASET
 from slm_workbench.engine.runs.store import RunStore
 from slm_workbench.ui.app import make_app
@@ -32,8 +32,9 @@ def demo_home(monkeypatch: pytest.MonkeyPatch, smollm2_dir: Path) -> Path:
     (DATA_HOME / "models" / smollm2_dir.name).symlink_to(smollm2_dir, target_is_directory=True)
     shutil.copy(DEMO_DATASET, DATA_HOME / "demo_chat.jsonl")
     monkeypatch.setenv("SLMW_HOME", str(DATA_HOME))
-    real = data_engine.preview
-    monkeypatch.setattr(data_engine, "preview", lambda *a, **k: replace(real(*a, **k), seconds=0.004))
+    previews = importlib.import_module("slm_workbench.engine.data.preview")  # the module: the package's
+    real = previews.preview                                                # `preview` is the function
+    monkeypatch.setattr(previews, "preview", lambda *a, **k: replace(real(*a, **k), seconds=0.004))
     return DATA_HOME
 
 
