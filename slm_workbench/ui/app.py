@@ -10,9 +10,11 @@ subscribed with ``subscribe_runs``; no pane polls the run list itself.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -53,11 +55,8 @@ class WorkbenchApp(App):
         initial_pane: str = "runs",
     ) -> None:
         super().__init__()
-        if run_store is None:
-            from ..engine.runs.store import RunStore
-
-            run_store = RunStore()
-        self.run_store = run_store
+        self._run_store = run_store
+        """None: the default store, opened on first use (the first frame needs none)."""
         self._sampler = sampler
         """None: ``engine.system.sample``, imported by the monitor after the first frame."""
         self._poll_interval = poll_interval
@@ -68,9 +67,29 @@ class WorkbenchApp(App):
         self._runs_lock = threading.Lock()
         self._runs_subscribers: weakref.WeakSet[DOMNode] = weakref.WeakSet()
 
+    @property
+    def run_store(self) -> RunStore:
+        if self._run_store is None:
+            from ..engine.runs.store import RunStore  # after the first frame
+
+            self._run_store = RunStore()
+        return self._run_store
+
     def on_mount(self) -> None:
+        self.call_later(self._hold_until_settled)
         self.call_after_refresh(self.refresh_runs)
         self.set_interval(self._poll_interval, self.refresh_runs)
+
+    async def _hold_until_settled(self) -> None:
+        """Take no message (no key either) until the first frame is out and what the panes mount
+        right after it is in place (the Runs pane's table, which takes the keys): a key pressed
+        during startup reaches the widget it would have reached had that been in the first frame.
+
+        A screen runs its after-refresh callbacks in order, awaiting each: two rounds of them are
+        over only once every callback a pane asked for around the first frame has finished."""
+        with suppress(asyncio.TimeoutError):  # never hold the app for long, whatever the screen does
+            for _ in range(2):
+                await asyncio.wait_for(self.screen.wait_for_refresh(), timeout=2)
 
     def subscribe_runs(self, node: DOMNode) -> None:
         """Send ``node`` a ``RunsRefreshed`` on every refresh, starting with the newest list."""
@@ -100,7 +119,7 @@ class WorkbenchApp(App):
 
     def get_default_screen(self) -> Screen:
         return WorkbenchScreen(
-            run_store=self.run_store, sampler=self._sampler, poll_interval=self._poll_interval,
+            runs=self, sampler=self._sampler, poll_interval=self._poll_interval,
             initial_pane=self._initial_pane,
         )
 
