@@ -5,7 +5,8 @@ run store and the system sampler so tests can point them at fixtures.
 
 The app owns the one ``RunsWatcher``: a timer re-lists the run store every ``poll_interval``
 seconds in a thread worker and sends the list (``RunsRefreshed``) to every widget that
-subscribed with ``subscribe_runs``; no pane polls the run list itself.
+subscribed with ``subscribe_runs``; no pane polls the run list itself. Panes reach the watcher
+and the run store through their ``PaneContext.runs`` (typed as ``RunsFeed``), never ``self.app``.
 """
 
 from __future__ import annotations
@@ -76,14 +77,15 @@ class WorkbenchApp(App):
         return self._run_store
 
     def on_mount(self) -> None:
-        self.call_later(self._hold_until_settled)
+        if self._initial_pane == "runs":  # the one pane built in the first frame (the others come after it)
+            self.call_later(self._hold_until_settled)
         self.call_after_refresh(self.refresh_runs)
         self.set_interval(self._poll_interval, self.refresh_runs)
 
     async def _hold_until_settled(self) -> None:
-        """Take no message (no key either) until the first frame is out and what the panes mount
-        right after it is in place (the Runs pane's table, which takes the keys): a key pressed
-        during startup reaches the widget it would have reached had that been in the first frame.
+        """Take no message (no key either) until the first frame is out and what the Runs pane
+        mounts right after it is in place (its table, which takes the keys): a key pressed during
+        startup reaches the widget it would have reached had the table been in the first frame.
 
         A screen runs its after-refresh callbacks in order, awaiting each: two rounds of them are
         over only once every callback a pane asked for around the first frame has finished."""
