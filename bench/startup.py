@@ -3,7 +3,8 @@
 Each app is started in a pseudo-terminal (120x40, TERM=xterm-256color) exactly as a user
 starts it (``slmw`` through the CLI entry point); the clock stops when the app's first
 frame is on the terminal (its marker text appears in the output, escape codes stripped).
-Runs are interleaved and the medians compared.
+Runs are interleaved and the medians compared; the load average is printed before and
+after (a ratio taken under load is not the quiet machine's).
 
     .venv/bin/python bench/startup.py [--runs 7]
 """
@@ -74,6 +75,10 @@ def _drain(fd: int) -> None:
             return
 
 
+def _load(load: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.2f}" for value in load)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -85,6 +90,7 @@ def main() -> int:
     # source while Textual's come precompiled from site-packages.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     python = sys.executable
+    load_before = os.getloadavg()
     tui = ([python, "-m", "slm_workbench"], b"Elapsed")  # the run table's header: the Runs pane is drawn
     bare = ([python, str(HERE / "_bare_app.py")], b"bare app ready")
     for argv, marker in (tui, bare):  # warm the file cache once; not counted
@@ -99,6 +105,7 @@ def main() -> int:
     print(f"  bare Textual app : {bare_median * 1000:7.0f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times['bare'])})")
     print(f"  slmw (workbench) : {tui_median * 1000:7.0f} ms  (all: {', '.join(f'{t * 1000:.0f}' for t in times['tui'])})")
     print(f"  ratio slmw/bare  : {tui_median / bare_median:.2f}x  (goal <= 1.10x)")
+    print(f"  load average     : {_load(load_before)} before, {_load(os.getloadavg())} after  ({os.cpu_count()} CPUs)")
     return 0
 
 

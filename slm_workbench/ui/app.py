@@ -5,14 +5,17 @@ run store and the system sampler so tests can point them at fixtures.
 
 The app owns the one ``RunsWatcher``: a timer re-lists the run store every ``poll_interval``
 seconds in a thread worker and sends the list (``RunsRefreshed``) to every widget that
-subscribed with ``subscribe_runs``; no pane polls the run list itself.
+subscribed with ``subscribe_runs``; no pane polls the run list itself. Panes reach the watcher
+and the run store through their ``PaneContext.runs`` (typed as ``RunsFeed``), never ``self.app``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -53,11 +56,8 @@ class WorkbenchApp(App):
         initial_pane: str = "runs",
     ) -> None:
         super().__init__()
-        if run_store is None:
-            from ..engine.runs.store import RunStore
-
-            run_store = RunStore()
-        self.run_store = run_store
+        self._run_store = run_store
+        """None: the default store, opened on first use (the first frame needs none)."""
         self._sampler = sampler
         """None: ``engine.system.sample``, imported by the monitor after the first frame."""
         self._poll_interval = poll_interval
@@ -68,9 +68,30 @@ class WorkbenchApp(App):
         self._runs_lock = threading.Lock()
         self._runs_subscribers: weakref.WeakSet[DOMNode] = weakref.WeakSet()
 
+    @property
+    def run_store(self) -> RunStore:
+        if self._run_store is None:
+            from ..engine.runs.store import RunStore  # after the first frame
+
+            self._run_store = RunStore()
+        return self._run_store
+
     def on_mount(self) -> None:
+        if self._initial_pane == "runs":  # the one pane built in the first frame (the others come after it)
+            self.call_later(self._hold_until_settled)
         self.call_after_refresh(self.refresh_runs)
         self.set_interval(self._poll_interval, self.refresh_runs)
+
+    async def _hold_until_settled(self) -> None:
+        """Take no message (no key either) until the first frame is out and what the Runs pane
+        mounts right after it is in place (its table, which takes the keys): a key pressed during
+        startup reaches the widget it would have reached had the table been in the first frame.
+
+        A screen runs its after-refresh callbacks in order, awaiting each: two rounds of them are
+        over only once every callback a pane asked for around the first frame has finished."""
+        with suppress(asyncio.TimeoutError):  # never hold the app for long, whatever the screen does
+            for _ in range(2):
+                await asyncio.wait_for(self.screen.wait_for_refresh(), timeout=2)
 
     def subscribe_runs(self, node: DOMNode) -> None:
         """Send ``node`` a ``RunsRefreshed`` on every refresh, starting with the newest list."""
@@ -100,7 +121,7 @@ class WorkbenchApp(App):
 
     def get_default_screen(self) -> Screen:
         return WorkbenchScreen(
-            run_store=self.run_store, sampler=self._sampler, poll_interval=self._poll_interval,
+            runs=self, sampler=self._sampler, poll_interval=self._poll_interval,
             initial_pane=self._initial_pane,
         )
 

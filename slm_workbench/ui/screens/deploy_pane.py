@@ -130,6 +130,7 @@ class DeployPane(Vertical):
     def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run_store = context.run_store
+        self._runs_feed = context.runs
         self.targets = available_targets()
         self.stages = stages.stages_viewed_in("deploy")
         self.followed: Path | None = None
@@ -162,7 +163,7 @@ class DeployPane(Vertical):
 
     def on_mount(self) -> None:
         self._suggest_sources()
-        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+        self._runs_feed.subscribe_runs(self)
 
     def _suggest_sources(self) -> None:
         from ...engine.models.resolve import prepared_models
@@ -211,7 +212,7 @@ class DeployPane(Vertical):
     def open_run(self, run_dir: Path) -> None:
         """The stage registry's view of deploy runs: show this one."""
         self.followed = run_dir
-        self.poll(self._runs if self._runs is not None else (self.app.runs or []))  # type: ignore[attr-defined]
+        self.poll(self._runs if self._runs is not None else (self._runs_feed.runs or []))
 
     def on_job_started(self, message: JobStarted) -> None:
         message.stop()

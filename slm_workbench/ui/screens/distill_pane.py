@@ -117,6 +117,7 @@ class DistillPane(Vertical):
     def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run_store = context.run_store
+        self._runs_feed = context.runs
         self._lock = threading.Lock()
         self._runs: list[RunInfo] | None = None
         self._listed: tuple | None = None
@@ -154,7 +155,7 @@ class DistillPane(Vertical):
         self.query_one(DistillCard).border_title = "Card: teacher vs student"
         self.query_one("#d-headline").border_title = "Student vs teacher"
         self._show()
-        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+        self._runs_feed.subscribe_runs(self)
         self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
     def on_show(self) -> None:
@@ -362,7 +363,7 @@ class DistillPane(Vertical):
             self.notify(exc.message, severity="warning")
             return
         self.notify(f"resuming {run_dir.name} where it stopped", title="Distill")
-        self.app.refresh_runs()  # type: ignore[attr-defined]
+        self._runs_feed.refresh_runs()
 
     @on(Button.Pressed, "#dl-start")
     def launch(self) -> None:

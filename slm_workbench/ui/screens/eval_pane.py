@@ -96,6 +96,7 @@ class EvalPane(Vertical):
     def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run_store = context.run_store
+        self._runs_feed = context.runs
         self._runs: list | None = None
         """The newest run list the app sent (read when the pane is shown)."""
         self.history: list = []
@@ -129,7 +130,7 @@ class EvalPane(Vertical):
         self.query_one(EvalExamples).border_title = "Examples, worst first"
         self.query_one(EvalDetail).border_title = "Example"
         self._show()
-        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+        self._runs_feed.subscribe_runs(self)
         self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
     def on_resize(self) -> None:

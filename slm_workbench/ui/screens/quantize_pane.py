@@ -69,6 +69,7 @@ class QuantizePane(Vertical):
     def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run_store = context.run_store
+        self._runs_feed = context.runs
         self._poll_interval = context.poll_interval
         self._poll_lock = threading.Lock()
         self._runs: list[RunInfo] | None = None
@@ -103,7 +104,7 @@ class QuantizePane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#q-table").border_title = "Variants"
         self._show()
-        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+        self._runs_feed.subscribe_runs(self)
         self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
     def on_show(self) -> None:
@@ -160,7 +161,7 @@ class QuantizePane(Vertical):
         if run_dir is not None and run_dir.name in {r.id for r in self.history}:
             with self.prevent(Select.Changed):
                 self.query_one("#q-history", Select).value = run_dir.name
-        self.poll(self.app.runs or [])  # type: ignore[attr-defined]
+        self.poll(self._runs_feed.runs or [])
 
     @on(Select.Changed, "#q-history")
     def _history_picked(self, event: Select.Changed) -> None:

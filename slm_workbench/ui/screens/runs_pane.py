@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,12 +21,13 @@ from ...engine.stages import find_stage, resumable_stages
 from ..messages import JobStarted, OpenRun, OverlayLoaded, RunOutputArrived, RunsRefreshed
 from ..pane_context import PaneContext
 from ..visibility import is_shown, mark_narrow
-from ..widgets.run_table import RunTable
+from ..widgets.run_table_header import RunTableHeader
 
 if TYPE_CHECKING:
-    from ...engine.runs.store import RunInfo
+    from ...engine.runs.store import RunInfo, RunStore
     from ...engine.runs.follow import RunFollower
     from ..widgets.run_detail import RunDetail
+    from ..widgets.run_table import RunTable
 
 
 class RunsPane(Vertical):
@@ -40,7 +41,7 @@ class RunsPane(Vertical):
 
     def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.run_store = context.run_store
+        self._feed = context.runs
         self._sampler = context.sampler
         self._poll_interval = context.poll_interval
         self._follower: RunFollower | None = None
@@ -49,47 +50,75 @@ class RunsPane(Vertical):
         """The newest run list the app sent (shown when the pane is)."""
         self._detail_ready = False
         self._overlay_id: str | None = None
+        self._table: RunTable | None = None
+        """The run table, once it has taken its header's place (None in the first frame)."""
+        self._wanted: str | None = None
+        """A run to select once the table is there (a job started before it was)."""
 
     def compose(self) -> ComposeResult:
-        # The run table is in the first frame; the monitor and the detail view (and their
-        # modules) follow one refresh later, which keeps the first frame close to a bare app's.
+        # The first frame has the run table's picture (its border and header, no DataTable);
+        # the table, the monitor and the detail view (and their modules) follow one refresh
+        # later, before the first run list arrives. This keeps the first frame close to a bare
+        # Textual app's (bench/startup.py).
         with Horizontal(id="runs-top"):
-            yield RunTable(id="run-table")
+            yield RunTableHeader(id="run-table-header")
 
     def on_mount(self) -> None:
-        self.query_one(RunTable).border_title = "Runs"
+        self.query_one(RunTableHeader).border_title = "Runs"
         self.call_after_refresh(self._mount_the_rest)
-        self.call_after_refresh(self.on_show)  # built while shown: no Show event follows
 
-    def _mount_the_rest(self) -> None:
+    async def _mount_the_rest(self) -> None:
+        """After the first frame: the table in its header's place, the monitor, the detail view
+        (the screen runs this before its next frame, and the app holds its keys until then)."""
         from ..widgets.run_detail import RunDetail
+        from ..widgets.run_table import RunTable
         from ..widgets.system_monitor import SystemMonitor
 
-        top = self.query_one("#runs-top")
-        if not (self.is_attached and top.is_attached):
+        tops = self.query("#runs-top")
+        if not (self.is_attached and tops and tops.first().is_attached):
             return  # the app closed before its second frame
-        top.mount(SystemMonitor(self._sampler, id="system-monitor"))
+        top = tops.first()
+        header = self.query_one(RunTableHeader)
+        table = RunTable(id="run-table")
+        table.border_title = header.border_title
+        table.display = False  # until it is ready to take the header's place in one frame
+        await top.mount(table, SystemMonitor(self._sampler, id="system-monitor"), after=header)
+        if not self.is_attached:
+            return
+        table.display = True
+        await header.remove()
+        self._table = table
         self.mount(RunDetail(id="run-detail"))
-        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+        if self._wanted is not None:
+            table.select_run(self._wanted)
+            self._wanted = None
+        if is_shown(self) and not self.has_focus_within:
+            self.screen.set_focus(table)  # now, not queued: the app takes the next key
+        self.on_show()  # built while shown: no Show event follows
+        self._feed.subscribe_runs(self)
+
+    @property
+    def run_store(self) -> RunStore:
+        return self._feed.run_store
 
     def on_resize(self) -> None:
         mark_narrow(self)
 
     def on_show(self) -> None:
         """The run table takes the keys (and the footer shows its actions) unless a field here has them."""
-        if not is_shown(self):
-            return
+        if not is_shown(self) or self._table is None:
+            return  # the table takes the keys as soon as it is there
         if not self.has_focus_within:
-            self.query_one(RunTable).focus()
+            self._table.focus()
         self._show_runs()
 
     @property
     def selected(self) -> RunInfo | None:
-        return self.query_one(RunTable).selected_run
+        return self._table.selected_run if self._table is not None else None
 
     def poll(self) -> None:
         """Re-list the runs now (after an action), rather than at the next tick."""
-        self.app.refresh_runs()  # type: ignore[attr-defined]
+        self._feed.refresh_runs()
 
     @work(thread=True, group="runs-tail", description="tail the selected run", exit_on_error=False)
     def tail(self) -> None:
@@ -111,9 +140,9 @@ class RunsPane(Vertical):
             self._show_runs()
 
     def _show_runs(self) -> None:
-        if self._runs is None:
+        table = self._table
+        if self._runs is None or table is None:
             return
-        table = self.query_one(RunTable)
         before = table.selected_run
         table.show_runs(self._runs)
         if table.selected_run != before:
@@ -138,11 +167,13 @@ class RunsPane(Vertical):
             return None
         return self.query_one("#run-detail")  # type: ignore[return-value]
 
-    @on(RunTable.Selected)
-    def _follow(self, message: RunTable.Selected) -> None:
+    def on_run_table_selected(self, message: RunTable.Selected) -> None:
+        self._follow()
+
+    def _follow(self) -> None:
         from ...engine.runs.follow import RunFollower
 
-        selected = self.query_one(RunTable).selected_run
+        selected = self.selected
         with self._tail_lock:
             self._follower = RunFollower(selected.dir) if selected else None
         if self._detail:
@@ -161,9 +192,12 @@ class RunsPane(Vertical):
     def on_job_started(self, message: JobStarted) -> None:
         """A job started from the TUI: select it (now, or once the next refresh lists it)."""
         message.stop()
-        table = self.query_one(RunTable)
-        table.select_run(message.run_id)
-        table.focus()
+        table = self._table
+        if table is None:  # the pane was built for this job a moment ago: its table is on the way
+            self._wanted = message.run_id
+        else:
+            table.select_run(message.run_id)
+            table.focus()
         self.poll()
 
     def _show_selected(self) -> None:
@@ -212,8 +246,9 @@ class RunsPane(Vertical):
 
         resume_job(run)
         self.notify(f"resuming {run.id} from its last checkpoint", title="Runs")
-        self.query_one(RunTable).select_run(run.id)
-        self._follow(RunTable.Selected(run.id))
+        if self._table is not None:
+            self._table.select_run(run.id)
+        self._follow()
 
     def action_overlay_run(self) -> None:
         run = self.selected

@@ -106,6 +106,7 @@ class SweepPane(Vertical):
     def __init__(self, context: PaneContext, **kwargs) -> None:
         super().__init__(**kwargs)
         self.run_store = context.run_store
+        self._runs_feed = context.runs
         self._poll_lock = threading.Lock()
         self._runs: list[RunInfo] | None = None
         self.run_dir: Path | None = None
@@ -127,7 +128,7 @@ class SweepPane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#sw-table").border_title = "Trials"
         self._show()
-        self.app.subscribe_runs(self)  # type: ignore[attr-defined]
+        self._runs_feed.subscribe_runs(self)
         self.call_after_refresh(self.on_show)
 
     def on_show(self) -> None:

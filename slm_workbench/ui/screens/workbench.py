@@ -29,7 +29,7 @@ from textual.widgets import ContentSwitcher, Footer, Header
 from ...engine.errors import WorkbenchError
 from ...engine.stages import find_stage
 from ..messages import JobStarted, OpenInChat, OpenRun, StartJob
-from ..pane_context import PaneContext
+from ..pane_context import PaneContext, RunsFeed
 from ..visibility import is_shown
 from ..widgets.pane_bar import PaneBar
 
@@ -85,12 +85,15 @@ class WorkbenchScreen(Screen):
         title: str
 
     def __init__(
-        self, *, run_store: RunStore, sampler: Callable[[], SystemSample] | None, poll_interval: float, initial_pane: str
+        self, *, runs: RunsFeed, sampler: Callable[[], SystemSample] | None, poll_interval: float, initial_pane: str
     ) -> None:
         super().__init__()
-        self.run_store = run_store
-        self.context = PaneContext(run_store, sampler, poll_interval)
+        self.context = PaneContext(runs, sampler, poll_interval)
         self._initial_pane = initial_pane
+
+    @property
+    def run_store(self) -> RunStore:
+        return self.context.run_store
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -159,7 +162,7 @@ class WorkbenchScreen(Screen):
     async def on_workbench_screen_launched(self, message: Launched) -> None:
         message.stop()
         self.notify(f"started {message.run_dir.name}", title=message.title or message.recipe.stage)
-        self.app.refresh_runs()  # type: ignore[attr-defined]
+        self.context.runs.refresh_runs()
         pane = await self.open_pane(pane_for_stage(message.recipe.stage))
         pane.post_message(JobStarted(message.run_dir.name, message.run_dir, message.recipe))
 

@@ -21,17 +21,10 @@ from textual.coordinate import Coordinate
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..format import STATE_STYLES, clock, duration
+from .run_table_header import COLUMNS, MIN_TITLE, WIDTHS, title_width
 
 if TYPE_CHECKING:
     from ...engine.runs.store import RunInfo
-
-COLUMNS = (("title", "Run"), ("tag", "ID"), ("state", "State"), ("stage", "Stage"), ("created", "Created"),
-           ("elapsed", "Elapsed"))
-WIDTHS = {"tag": 4, "state": 11, "stage": 14, "created": 11, "elapsed": 7}
-"""Every column but the title has a fixed width (content that outgrows it is cut)."""
-MIN_TITLE = 8
-SCROLLBAR = 2
-"""Kept free for the vertical scrollbar, so the columns fit whether or not it shows."""
 
 
 class RunTable(DataTable):
@@ -122,8 +115,7 @@ class RunTable(DataTable):
 
     def _title_width(self) -> int:
         """What the fixed columns (and their padding, and a scrollbar) leave for the title."""
-        padding = 2 * self.cell_padding * len(COLUMNS)
-        return max(MIN_TITLE, self.size.width - SCROLLBAR - padding - sum(WIDTHS.values()))
+        return title_width(self.size.width)
 
     def _title_cell(self, title: str) -> str:
         return _cut(title, self.columns[ColumnKey("title")].width)
