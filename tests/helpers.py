@@ -45,6 +45,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 # A job's worker with the GGUF conversion replaced by a copy of an already converted folder, so
 # a test of "the built-in model is prepared on first use" runs the real job in a second or two.
 # When the environment names SLMW_TEST_HOLD, the copy waits for that file to exist first.

@@ -11,7 +11,8 @@ from slm_workbench.config.distill import CardSettings
 from slm_workbench.engine.distill.card import (CardModel, CardSide, headline, measure_card, model_shape,
                                                summary_lines, to_markdown, write_card)
 from slm_workbench.engine.distill.layout import read_card
-from tests.engine.eval.conftest import ROWS, write_jsonl
+from tests.engine.eval.conftest import ROWS
+from tests.helpers import write_jsonl
 
 
 def side(**values) -> CardSide:

@@ -16,7 +16,8 @@ from slm_workbench.engine.errors import WorkbenchError
 from slm_workbench.engine.runs import launcher
 from slm_workbench.engine.runs.run import Run
 from slm_workbench.engine.runs.store import RunStore
-from tests.engine.eval.conftest import ROWS, write_jsonl
+from tests.engine.eval.conftest import ROWS
+from tests.helpers import write_jsonl
 
 PROMPTS = [{"messages": [{"role": "user", "content": f"Where does user {i} live?"},
                          {"role": "assistant", "content": f"User {i} lives in Oslo."}]} for i in range(6)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import write_jsonl
 
 from slm_workbench.engine.eval.answerers import Answer
 from slm_workbench.engine.errors import WorkbenchError
@@ -20,11 +21,6 @@ ROWS = [
     {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"},
                   {"role": "assistant", "content": "Paris."}]},
 ]
-
-
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from slm_workbench.engine.eval.evaluate import EvalSettings, evaluate, read_rows
 from slm_workbench.engine.eval.examples import load_examples
 from slm_workbench.engine.runs.run import EVAL_REPORT, PREDICTIONS
 
-from .conftest import ScriptedAnswerer, write_jsonl
+from .conftest import ScriptedAnswerer
+from tests.helpers import write_jsonl
 
 GOOD = {
     "Extract as JSON: Ana Lima, 30, Porto": '```json\n{"name": "Ana Lima", "age": 30, "city": "Porto"}\n```',

@@ -19,7 +19,8 @@ from slm_workbench.engine.eval.stage import run
 from slm_workbench.engine.runs.context import RunContext
 from slm_workbench.engine.runs.run import PREDICTIONS, Run
 
-from .conftest import ROWS, write_jsonl
+from .conftest import ROWS
+from tests.helpers import write_jsonl
 
 
 def test_the_stage_scores_the_tiny_model_and_reports(tiny_model_dir: Path, heldout: Path, tmp_path: Path) -> None:

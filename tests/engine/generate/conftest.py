@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import write_jsonl
+
 from slm_workbench.engine.eval.answerers import Answer
 from slm_workbench.engine.errors import WorkbenchError
 from tests.engine.eval.test_stage import _Stub
@@ -28,11 +30,6 @@ ROWS = [
     {"messages": [{"role": "user", "content": "a prompt with no answer yet"}]},
 ]
 """Four prompts: the first three with a reference (the assistant's answer to the last user turn)."""
-
-
-def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from slm_workbench.engine.generate.prompts import load_prompts
 from slm_workbench.engine.errors import Cancelled, WorkbenchError
 from tests.helpers import read_jsonl
 
-from .conftest import EXTRACT, ROWS, ScriptedTeacher, write_jsonl
+from .conftest import EXTRACT, ROWS, ScriptedTeacher
+from tests.helpers import write_jsonl
 
 TEACHER = Teacher("scripted-spec", "scripted", "scripted")
 
