@@ -384,6 +384,17 @@ def rows(report: CompareReport) -> list[list[str]]:
     return out
 
 
+BRIEF_COLUMNS = ("variant", "settings", "size MB", "peak RSS MB", "model RSS MB", "decode tok/s", "x ref",
+                 "ppl change", "task (95% CI)", "task / ref (paired)", "status")
+"""What ``slmw compare`` prints (a terminal's width); report.md has every column."""
+
+
+def brief_rows(report: CompareReport) -> list[list[str]]:
+    """``BRIEF_COLUMNS`` of every row, the status short (the verdict lines below say why)."""
+    keep = [COLUMNS.index(c) for c in BRIEF_COLUMNS[:-1]]
+    return [[row[k] for k in keep] + [short_status(v, report)] for row, v in zip(rows(report), report.variants)]
+
+
 def to_markdown(report: CompareReport) -> str:
     src = report.source
     lines = [
