@@ -360,10 +360,10 @@ async def test_the_table_shows_the_task_interval_n_and_both_rss_figures(tmp_path
         table = app.screen.query_one(VariantTable)
         await wait_for(pilot, lambda: len(table.rows_shown) == 6, what="the report's rows")
         labels = [str(c.label) for c in table.columns.values()]
-        assert {"settings", "task (95% CI)", "n", "task/ref (paired)", "RSS MB", "model MB"} <= set(labels)
+        assert {"settings", "task ±95%", "n", "task/ref", "RSS MB", "model MB"} <= set(labels)
         cells = {str(k.value): str(v) for k, v in zip(table.columns, table.get_row("fp32"))}
-        assert cells["task_score"] == "0.86 [0.78, 0.94]" and cells["task_n"] == "64"
-        assert cells["task_kept"] == "98% [91, 104]" and cells["status"] == "✗ task"
+        assert cells["task_score"] == "0.86 ±0.08" and cells["task_n"] == "64"
+        assert cells["task_kept"] == "98% ≥91%" and cells["status"] == "✗ task"
         int8 = {str(k.value): str(v) for k, v in zip(table.columns, table.get_row("int8"))}
         assert (int8["peak_rss_mb"], int8["model_rss_mb"], int8["settings"]) == ("498", "403", "b32 a4 sym")
         message = str(app.screen.query_one("#q-message").render())

@@ -28,13 +28,13 @@ def test_rows_from_a_report_mark_reference_best_and_broken(tmp_path: Path) -> No
 def test_rows_show_the_task_interval_n_the_paired_ratio_and_both_rss_figures(tmp_path: Path) -> None:
     rows = {r.name: r for r in rows_from_report(load_report(write_compare_run(tmp_path)))}
     fp32 = {c.key: rows["fp32"].cell(c) for c in COLUMNS}
-    assert fp32["task_score"] == "0.86 [0.78, 0.94]" and fp32["task_n"] == "64"
-    assert fp32["task_kept"] == "98% [91, 104]"  # 98% on average, but the lower end is under the bar
+    assert fp32["task_score"] == "0.86 ±0.08" and fp32["task_n"] == "64"
+    assert fp32["task_kept"] == "98% ≥91%"  # 98% on average, but the lower end is under the bar
     int8 = {c.key: rows["int8"].cell(c) for c in COLUMNS}
     assert (int8["peak_rss_mb"], int8["model_rss_mb"]) == ("498", "403")  # peak, and peak minus 95 MB before loading
-    assert int8["task_kept"] == "100% [100, 100]"
+    assert int8["task_kept"] == "100% ≥100%"
     labels = [c.label for c in COLUMNS]
-    assert "RSS MB" in labels and "model MB" in labels and "task (95% CI)" in labels and "n" in labels
+    assert "RSS MB" in labels and "model MB" in labels and "task ±95%" in labels and "n" in labels
     assert [r.name for r in sort_rows(list(rows.values()), "task_score", reverse=True)][-1] == "int4-olive"
 
 

@@ -132,10 +132,13 @@ def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, 
     assert fp32.agreement["same_prefix"] == 16 and fp32.agreement["token_agreement"] == 1.0
     for v in (ref, fp32, by["int4"]):
         assert not v.broken, v
-        assert v.rank is not None and v.size_mb > 0 and v.load_s >= 0 and v.peak_rss_mb > 30
+        assert v.size_mb > 0 and v.load_s >= 0 and v.peak_rss_mb > 30 and 0 < v.runtime_rss_mb < v.peak_rss_mb
+        assert v.model_rss_mb == round(v.peak_rss_mb - v.runtime_rss_mb, 1)  # both ways: peak, and model only
+        assert (v.rank is not None) == (v.why_not is None or v.why_not.startswith("slower than"))  # keeps quality
         assert v.decode_tok_s > 0 and v.ttft_s > 0 and len(v.decode_runs_tok_s) == 2
         assert v.task_score is not None and 0 <= v.task_score <= 1
     assert by["int4"].size_mb < fp32.size_mb
+    assert ref.rank is None and ref.settings == "torch fp32" and by["int4"].settings.startswith("b32")
     assert by["exploded"].broken and by["exploded"].rank is None
     assert "NaN" in by["exploded"].broken_reason or "reference" in by["exploded"].broken_reason
     assert report.recommended in ("fp32", "int4")
