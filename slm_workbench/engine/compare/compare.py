@@ -188,7 +188,8 @@ def compare_variants(
             on_measured(entry.name, {k: v for k, v in measured.items()
                                      if k in ("perplexity", "decode_tok_s", "ttft_s", "load_s", "peak_rss_mb")}
                         | {"size_mb": result.size_mb}
-                        | {"model_rss_mb": model_rss_mb(measured.get("peak_rss_mb"), measured.get("rss_before_load_mb"))})
+                        | {"model_rss_mb": model_rss_mb(measured.get("peak_rss_mb"),
+                                                      measured.get("rss_before_load_mb"))})
             on_verdict(entry.name, MEASURED, settings.rounds <= 1, "")
         except WorkbenchError as exc:
             result.broken, result.broken_reason, result.error = True, "failed to load or run", exc.message

@@ -133,9 +133,10 @@ class CompareReport:
     def from_dict(cls, data: dict[str, Any]) -> CompareReport:
         known = set(VariantResult.__dataclass_fields__)
         variants = [VariantResult(**{k: v for k, v in item.items() if k in known}) for item in data.get("variants", [])]
-        fields = {k: data.get(k) for k in ("source", "created", "machine", "settings", "evalset", "reference", "recommended",
-                                           "fastest")}
-        return cls(variants=variants, quality_checked=bool(data.get("quality_checked", True)), **fields)  # type: ignore[arg-type]
+        fields = {k: data.get(k) for k in ("source", "created", "machine", "settings", "evalset", "reference",
+                                           "recommended", "fastest")}
+        checked = bool(data.get("quality_checked", True))
+        return cls(variants=variants, quality_checked=checked, **fields)  # type: ignore[arg-type]
 
 
 def paired_task_ratio(ref: VariantResult, v: VariantResult, samples: int = 1000) -> dict[str, float] | None:
