@@ -1,8 +1,10 @@
 """``slmw export MODEL_OR_RUN`` and ``slmw compare MODEL_OR_RUN``: jobs, followed or detached.
 
 ``--json`` waits quietly and prints what the job wrote: ``export.json`` (the variants built)
-or the comparison report, ``{"variants": [{"name", "perplexity", "decode_tok_s", "ttft_s",
-"size_mb", "peak_rss_mb", "load_s", "agreement", "broken", ...}, ...], ...}``.
+or the comparison report, ``{"variants": [{"name", "settings", "perplexity", "decode_tok_s", "ttft_s",
+"size_mb", "peak_rss_mb", "model_rss_mb", "load_s", "agreement", "task_score", "task_ratio", "broken", "rank",
+...}, ...], "recommended", "quality_checked", "fastest", ...}``. Without a reference (``--no-reference``)
+the verdict says that no quality check was made and nothing is recommended.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ..engine.compare.report import load_report, rows, summary_json
+    from ..engine.compare.report import load_report, summary_json
 
     _split_spec(args)
     name = _check_source(args.model)
@@ -102,11 +104,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"run": result.parent.parent.name, **summary_json(report)})
         return 0
-    from ..engine.compare.report import COLUMNS
+    from ..engine.compare.report import BRIEF_COLUMNS, brief_rows, verdict_lines
 
-    print(table(COLUMNS, rows(report)))
-    from ..engine.compare.report import verdict_lines
-
+    print(table(BRIEF_COLUMNS, brief_rows(report)))
     print("\n" + "\n".join(line for line, _kind in verdict_lines(report)))
     print(f"\nreport: {result.parent / 'report.md'} (also report.csv, report.json)")
     return 0

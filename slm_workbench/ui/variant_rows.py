@@ -14,7 +14,7 @@ from typing import Any
 from rich.text import Text
 
 from ..engine.compare.progress import CompareProgress
-from ..engine.compare.report import CompareReport, verdict_lines
+from ..engine.compare.report import CompareReport, short_status, verdict_lines
 
 
 def _num(spec: str) -> Callable[[Any], str]:
@@ -33,30 +33,40 @@ class Column:
     higher_is_better: bool = False
 
 
-STATUS_WIDTH = 16
+STATUS_WIDTH = 18
 """The status column stays narrow (it sits second); the full activity and broken reasons are shown
 above and below the table."""
+SETTINGS_WIDTH = 22
+"""The settings column: "gptq b32 a4 asym c32 …" (the whole of it is in report.md)."""
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= STATUS_WIDTH else text[: STATUS_WIDTH - 1] + "…"
+def _short(text: str, width: int = STATUS_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "variant", str),
     Column("status", "status", _short),
+    Column("settings", "settings", lambda v: "-" if not v else _short(str(v), SETTINGS_WIDTH)),
     Column("size_mb", "MB", _num(".0f")),
+    Column("peak_rss_mb", "RSS MB", _num(".0f")),
+    Column("model_rss_mb", "model MB", _num(".0f")),
     Column("decode_tok_s", "tok/s", _num(".1f"), True),
     Column("speedup", "×ref", _num(".2f"), True),
-    Column("perplexity", "ppl", _num(".2f")),
     Column("ppl_change", "Δppl", _pct(1, True)),
+    Column("task_score", "task ±95%", _num(".2f"), True),
+    Column("task_n", "n", lambda v: "-" if v is None else str(v)),
+    Column("task_kept", "task/ref", _pct(0, False), True),
+    Column("perplexity", "ppl", _num(".2f")),
     Column("same_prefix", "prefix", lambda v: "-" if v is None else v),
     Column("agreement", "agree", _pct(0, False), True),
-    Column("task_score", "task", _num(".2f"), True),
     Column("ttft_s", "TTFT s", _num(".3f")),
     Column("load_s", "load s", _num(".2f")),
-    Column("peak_rss_mb", "RSS MB", _num(".0f")),
 )
+"""RSS MB: the measuring process's peak while loading and decoding; model MB: that peak minus what the
+process held before loading the model (interpreter and runtime). task ±95%: the mean and half its bootstrap
+95% interval (report.md has both ends); task/ref: the mean ratio to the reference's and the lower end of
+its paired 95% interval, what the 98% rule reads ("98% ≥91%")."""
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 
@@ -75,12 +85,16 @@ class VariantRow:
     measured or judged in a comparison; every row of a report."""
     ready: bool = False
     """Its model exists and can be opened (chat): built or measured, not broken."""
+    texts: dict[str, str] = field(default_factory=dict)
+    """Cells shown otherwise than their value (a score with its interval); sorting reads ``values``."""
 
     def cell(self, column: Column) -> str:
         if column.key == "name":
             return self.name
         if column.key == "status":
             return column.show(self.status)
+        if column.key in self.texts:
+            return self.texts[column.key]
         return column.show(self.values.get(column.key))
 
 
@@ -89,18 +103,22 @@ def rows_from_report(report: CompareReport) -> list[VariantRow]:
     for v in report.variants:
         agree = v.agreement or {}
         reference = v.name == report.reference
-        recommended = v.name == report.recommended and not v.broken
-        status = "BROKEN" if v.broken else "reference" if reference else f"#{v.rank}" if v.rank else "-"
-        if recommended:
-            status = "★ recommended"
+        recommended = v.name == report.recommended and not v.broken and report.quality_checked
+        ratio = v.task_ratio or {}
         values = {
-            "size_mb": v.size_mb, "decode_tok_s": v.decode_tok_s, "speedup": v.speedup, "perplexity": v.perplexity,
-            "ppl_change": v.ppl_change, "ttft_s": v.ttft_s, "load_s": v.load_s, "peak_rss_mb": v.peak_rss_mb,
-            "task_score": v.task_score, "agreement": agree.get("token_agreement"),
+            "settings": v.settings, "size_mb": v.size_mb, "decode_tok_s": v.decode_tok_s, "speedup": v.speedup,
+            "perplexity": v.perplexity, "ppl_change": v.ppl_change, "ttft_s": v.ttft_s, "load_s": v.load_s,
+            "peak_rss_mb": v.peak_rss_mb, "model_rss_mb": v.model_rss_mb, "task_score": v.task_score,
+            "task_n": v.task_n, "task_kept": ratio.get("mean"), "agreement": agree.get("token_agreement"),
             "same_prefix": f"{agree['same_prefix']}/{agree['compared']}" if agree else None,
         }
-        out.append(VariantRow(v.name, values, status, v.broken, recommended, reference, 1.0, finished=True,
-                              ready=not v.broken))
+        texts = {}
+        if v.task_score is not None and v.task_low is not None and v.task_high is not None:
+            texts["task_score"] = f"{v.task_score:.2f} ±{(v.task_high - v.task_low) / 2:.2f}"
+        if ratio:
+            texts["task_kept"] = f"{ratio['mean'] * 100:.0f}% ≥{ratio['low'] * 100:.0f}%"
+        out.append(VariantRow(v.name, values, short_status(v, report), v.broken, recommended, reference, 1.0,
+                              finished=True, ready=not v.broken, texts=texts))
     return out
 
 
@@ -132,7 +150,7 @@ def sort_rows(rows: list[VariantRow], key: str | None, reverse: bool = False) ->
     """Rows sorted by ``key`` (None keeps the job's order); broken ones and missing values last."""
     if key is None or key not in COLUMN_KEYS:
         return sorted(rows, key=lambda r: r.broken)
-    if key in ("name", "status"):
+    if key in ("name", "status", "settings"):
         ordered = sorted(rows, key=lambda r: r.cell(COLUMNS[COLUMN_KEYS.index(key)]), reverse=reverse)
         return sorted(ordered, key=lambda r: r.broken)
     present = [r for r in rows if not r.broken and isinstance(r.values.get(key), (int, float))]
@@ -149,7 +167,7 @@ def best_first(key: str) -> bool:
     return False
 
 
-VERDICT_STYLES = {"best": "bold green", "none": "bold", "broken": "red", "other": "dim"}
+VERDICT_STYLES = {"best": "bold green", "none": "bold", "unchecked": "bold yellow", "broken": "red", "other": "dim"}
 
 
 def verdict_text(report: CompareReport) -> Text:

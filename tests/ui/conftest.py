@@ -105,6 +105,23 @@ SMOLLM2_FIGURES = (
     ("int4-olive", "onnx", 197.0, 14.5, 4724.01, 0, 0.02, "perplexity 212x the reference"),
 )
 """bench/variants.py's SmolLM2 figures (int4-olive made broken to show how that looks)."""
+SMOLLM2_SETTINGS = {"int8": "b32 a4 sym", "int4": "b32 a4 sym", "int4-hq": "hq b32 a4 asym",
+                    "int4-olive": "olive b128 a0 sym"}
+"""Each variant's settings column, as ``settings_label`` writes it from ``slmw_variant.json``."""
+RUNTIME_RSS_MB = {"torch": 310.0, "onnx": 95.0}
+"""What a measuring process holds before it loads the model (the model-only RSS is the peak minus this)."""
+
+
+def task_scores_of(name: str) -> list[float]:
+    """64 per-example task scores: the reference right on 56; int8 and int4-hq answer as it does;
+    fp32 loses two and gains one (98% on average, its paired interval reaching under 98%); int4 loses ten."""
+    scores = [1.0] * 56 + [0.0] * 8
+    if name == "fp32":
+        scores[0] = scores[1] = 0.0
+        scores[60] = 1.0
+    if name == "int4":
+        scores[:10] = [0.0] * 10
+    return scores
 
 
 def write_compare_run(root: Path, run_id: str = "20260601-100000-compare-a9b8", state: str = "done") -> Path:
@@ -124,18 +141,28 @@ def write_compare_run(root: Path, run_id: str = "20260601-100000-compare-a9b8", 
     (run_dir / "recipe.yaml").write_text("stage: compare\nmodel: smollm2-135m-instruct\n")
     if state != "done":
         return run_dir
+    from slm_workbench.engine.eval.bootstrap import mean_interval
+
     variants = []
     for name, kind, mb, tok, ppl, prefix, agree, broken in SMOLLM2_FIGURES:
+        scores = [] if broken else task_scores_of(name)
+        interval = mean_interval(scores) if scores else None
+        peak = mb * 1.4 + 120
         variants.append(VariantResult(
             name, f"smollm2-135m-instruct:{name}", kind, f"/data/slmw/variants/smollm2-135m-instruct/{name}",
             "fp32" if "fp32" in name else name[:4], size_mb=mb, load_s=0.4 if kind == "onnx" else 1.9,
-            peak_rss_mb=mb * 1.4 + 120, ttft_s=round(1 / tok, 3), decode_tok_s=tok, perplexity=ppl,
+            peak_rss_mb=peak, runtime_rss_mb=RUNTIME_RSS_MB[kind], model_rss_mb=round(peak - RUNTIME_RSS_MB[kind], 1),
+            ttft_s=round(1 / tok, 3), decode_tok_s=tok, perplexity=ppl,
             agreement={"same_prefix": prefix, "token_agreement": agree, "compared": 64},
+            task_score=interval and round(interval.mean, 4), task_low=interval and round(interval.low, 4),
+            task_high=interval and round(interval.high, 4), task_n=interval and interval.n, task_scores=scores,
+            settings=SMOLLM2_SETTINGS.get(name, "torch fp32" if kind == "torch" else ""),
             broken=broken is not None, broken_reason=broken))
     report = CompareReport(
         source={"spec": "smollm2-135m-instruct", "kind": "model", "name": "smollm2-135m-instruct", "folder": "/data"},
         created="2026-06-01T10:05:00+0000", machine={"threads": 1, "load_avg": [1.0, 1.0, 1.0]},
-        settings={"new_tokens": 64, "decode_runs": 3}, evalset={"name": "held-out prose", "ppl_tokens": 2048},
+        settings={"new_tokens": 64, "decode_runs": 3},
+        evalset={"name": "held-out prose", "ppl_tokens": 2048, "tasks": 64, "task_source": "slmw:demo-eval"},
         variants=variants, reference="torch-fp32")
     rank_variants(report)
     write_report(report, run_dir / "artifacts")

@@ -349,3 +349,23 @@ async def test_changed_variant_knobs_land_in_the_started_recipe(tiny_model_dir: 
         await press(pilot, button)
         assert "calibration_samples" in notes[-1] and not started
         assert screen.query_one("#qv-calibration_samples").has_class("-invalid")
+
+
+async def test_the_table_shows_the_task_interval_n_and_both_rss_figures(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs")
+    write_compare_run(store.root)
+    app = make_app(run_store=store, sampler=fixed_sample, poll_interval=0.2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await open_pane(pilot)
+        table = app.screen.query_one(VariantTable)
+        await wait_for(pilot, lambda: len(table.rows_shown) == 6, what="the report's rows")
+        labels = [str(c.label) for c in table.columns.values()]
+        assert {"settings", "task ±95%", "n", "task/ref", "RSS MB", "model MB"} <= set(labels)
+        cells = {str(k.value): str(v) for k, v in zip(table.columns, table.get_row("fp32"))}
+        assert cells["task_score"] == "0.86 ±0.08" and cells["task_n"] == "64"
+        assert cells["task_kept"] == "98% ≥91%" and cells["status"] == "✗ task"
+        int8 = {str(k.value): str(v) for k, v in zip(table.columns, table.get_row("int8"))}
+        assert (int8["peak_rss_mb"], int8["model_rss_mb"], int8["settings"]) == ("498", "403", "b32 a4 sym")
+        message = str(app.screen.query_one("#q-message").render())
+        assert "paired 95% interval" in message and "64 eval examples of slmw:demo-eval" in message
+        assert "fp32: task 0.859 is 98% of the reference's 0.875" in message

@@ -18,10 +18,40 @@ def test_rows_from_a_report_mark_reference_best_and_broken(tmp_path: Path) -> No
     assert by_name["torch-fp32"].reference and by_name["torch-fp32"].status == "reference"
     assert by_name["int4-hq"].recommended and by_name["int4-hq"].status == "★ recommended"
     assert by_name["int4-olive"].broken and by_name["int4-olive"].status == "BROKEN"
-    assert by_name["int4"].status == "#5"
+    assert by_name["int8"].status == "#2"  # ranked: it keeps perplexity and the task, slower than int4-hq
+    assert by_name["int4"].status == "✗ ppl +31.9%" and by_name["fp32"].status == "✗ task"  # not ranked: why
     cells = {c.key: by_name["int8"].cell(c) for c in COLUMNS}
     assert cells["ppl_change"] == "+0.9%" and cells["same_prefix"] == "41/64" and cells["agreement"] == "81%"
-    assert cells["task_score"] == "-" and cells["speedup"] == "4.07"
+    assert cells["speedup"] == "4.07" and cells["settings"] == "b32 a4 sym"
+
+
+def test_rows_show_the_task_interval_n_the_paired_ratio_and_both_rss_figures(tmp_path: Path) -> None:
+    rows = {r.name: r for r in rows_from_report(load_report(write_compare_run(tmp_path)))}
+    fp32 = {c.key: rows["fp32"].cell(c) for c in COLUMNS}
+    assert fp32["task_score"] == "0.86 ±0.08" and fp32["task_n"] == "64"
+    assert fp32["task_kept"] == "98% ≥91%"  # 98% on average, but the lower end is under the bar
+    int8 = {c.key: rows["int8"].cell(c) for c in COLUMNS}
+    assert (int8["peak_rss_mb"], int8["model_rss_mb"]) == ("498", "403")  # peak, and peak minus 95 MB before loading
+    assert int8["task_kept"] == "100% ≥100%"
+    labels = [c.label for c in COLUMNS]
+    assert "RSS MB" in labels and "model MB" in labels and "task ±95%" in labels and "n" in labels
+    assert [r.name for r in sort_rows(list(rows.values()), "task_score", reverse=True)][-1] == "int4-olive"
+
+
+def test_without_a_reference_no_row_is_starred(tmp_path: Path) -> None:
+    from slm_workbench.engine.compare.report import rank_variants
+    from slm_workbench.ui.variant_rows import verdict_text
+
+    report = load_report(write_compare_run(tmp_path))
+    report.variants = [v for v in report.variants if v.kind == "onnx"]
+    report.reference, report.settings["reference"] = None, False
+    rank_variants(report)
+    rows = {r.name: r for r in rows_from_report(report)}
+    assert not any(r.recommended for r in rows.values())
+    assert rows["int4"].status == "fastest, unchecked" and rows["int8"].status == "unchecked"
+    text = verdict_text(report).plain
+    assert text.startswith("fastest: int4 (39.9 tok/s) — no quality check was made (--no-reference)")
+    assert "★" not in text
 
 
 def test_sorting_keeps_broken_variants_last_in_either_direction(tmp_path: Path) -> None:
@@ -77,11 +107,13 @@ def test_the_verdict_names_the_rule_and_why_each_other_variant_is_not_it(tmp_pat
     text = verdict_text(report).plain
     assert text.startswith("★ int4-hq is the fastest variant within +5% perplexity")
     assert "\nint4: perplexity" in text and "\nint4-olive: broken:" in text and "torch-fp32" not in text
+    for v in report.variants:  # a report without per-example scores: the rule falls back to the means
+        v.task_scores, v.task_ratio, v.task_n = [], None, None
     for name in ("torch-fp32", "fp32", "int8", "int4"):
         report.by_name(name).task_score = 0.9
     report.by_name("int4-hq").task_score = 0.5
     report.evalset["tasks"] = 64
     rank_variants(report)
     text = verdict_text(report).plain
-    assert "≥98% of the reference's task score (64 eval examples)" in text
+    assert "keeping the task (the lower end of its paired 95% interval of task score over the reference's is ≥98%" in text
     assert "int4-hq: task 0.500 is 56% of the reference's 0.900" in text

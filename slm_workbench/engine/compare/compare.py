@@ -29,7 +29,8 @@ from ..eval.bootstrap import mean_interval, paired_difference
 from ..eval.metrics import score_example
 from ..measure.backends import cuda_measurable
 from .judge import agreement_over, broken_reason
-from .report import CompareReport, VariantResult, rank_variants
+from .measure import model_rss_mb
+from .report import CompareReport, VariantResult, rank_variants, settings_label
 
 MeasureProgress = Callable[[str, str, float, float], None]
 """(variant, phase, done, total)."""
@@ -169,8 +170,10 @@ def compare_variants(
         check_cancelled()
         size = weights_bytes(entry.folder) if entry.backend.startswith("torch") else folder_bytes(entry.folder)
         kind = "torch" if entry.backend.startswith("torch") else "onnx"
+        info = read_variant_info(entry.folder) if kind == "onnx" else {}
         result = VariantResult(entry.name, entry.label, kind, str(entry.folder), entry.precision,
-                               size_mb=round(size / 1e6, 1), notes=list(read_variant_info(entry.folder).get("notes", [])))
+                               size_mb=round(size / 1e6, 1), notes=list(info.get("notes", [])),
+                               settings=settings_label(info) if info else f"{entry.backend} {entry.precision}".strip())
         results.append(result)
         if entry.execution_provider != "cpu" and not (entry.execution_provider == "cuda" and cuda_ok):
             result.notes.append(f"built for {entry.execution_provider}: not measured (ONNX Runtime GenAI here has no "
@@ -181,9 +184,12 @@ def compare_variants(
             result.notes.append(f"measured on {entry.execution_provider}: its speed is not comparable with the CPU rows")
         try:
             raw[entry.name] = run_measure(entry, spec, work_dir, settings, "", on_progress, check_cancelled)
-            on_measured(entry.name, {k: v for k, v in raw[entry.name].items()
+            measured = raw[entry.name]
+            on_measured(entry.name, {k: v for k, v in measured.items()
                                      if k in ("perplexity", "decode_tok_s", "ttft_s", "load_s", "peak_rss_mb")}
-                        | {"size_mb": result.size_mb})
+                        | {"size_mb": result.size_mb}
+                        | {"model_rss_mb": model_rss_mb(measured.get("peak_rss_mb"),
+                                                      measured.get("rss_before_load_mb"))})
             on_verdict(entry.name, MEASURED, settings.rounds <= 1, "")
         except WorkbenchError as exc:
             result.broken, result.broken_reason, result.error = True, "failed to load or run", exc.message
@@ -211,6 +217,8 @@ def compare_variants(
         ttfts = [t for t in [data.get("ttft_s"), *data.get("ttft_runs_s", [])] if t is not None]
         result.ttft_s = round(statistics.median(ttfts), 4) if ttfts else None
         result.load_s, result.peak_rss_mb = data.get("load_s"), data.get("peak_rss_mb")
+        result.runtime_rss_mb, result.peak_rss_all_mb = data.get("rss_before_load_mb"), data.get("peak_rss_all_mb")
+        result.model_rss_mb = model_rss_mb(result.peak_rss_mb, result.runtime_rss_mb)
         result.perplexity = None if data.get("perplexity") is None else round(float(data["perplexity"]), 4)
         result.tokens = data.get("tokens", [])
         result.text = tokenizer.decode(result.tokens, skip_special_tokens=True)[:400]
@@ -238,7 +246,9 @@ def compare_variants(
         machine=machine,
         settings=asdict(settings),
         evalset={"name": evalset.name, "ppl_tokens": len(evalset.ppl_ids), "prompt": evalset.prompt,
-                 "tasks": len(evalset.tasks), "agreement_prompts": evalset.agreement_texts},
+                 "tasks": len(evalset.tasks), "agreement_prompts": evalset.agreement_texts,
+                 "task_source": evalset.task_source or (evalset.name if evalset.tasks else None),
+                 "task_note": evalset.task_note or None},
         variants=results,
         reference=REFERENCE_NAME if REFERENCE_NAME in raw else None,
     )

@@ -45,6 +45,14 @@ def peak_rss_mb(status: str = "/proc/self/status") -> float:
     return float("nan")
 
 
+def model_rss_mb(peak: float | None, before_load: float | None) -> float | None:
+    """What the model itself adds to the measuring process: its peak minus what it held before loading
+    (interpreter and runtime). The distill card's "model only" memory is the same difference."""
+    if peak is None or before_load is None or not (math.isfinite(peak) and math.isfinite(before_load)):
+        return None
+    return round(max(0.0, peak - before_load), 1)
+
+
 def say(phase: str, done: int, total: int) -> None:
     print(f"PROGRESS {phase} {done} {total}", flush=True)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..events import BROKEN, BUILT, MEASURED, Error, Event, Finished, ItemState, Progress
 
-NUMBERS = ("size_mb", "build_s", "load_s", "peak_rss_mb", "ttft_s", "decode_tok_s", "perplexity")
+NUMBERS = ("size_mb", "build_s", "load_s", "peak_rss_mb", "model_rss_mb", "ttft_s", "decode_tok_s", "perplexity")
 WAITING = "waiting"
 
 

@@ -6,16 +6,25 @@
      "evalset": {"name", "ppl_tokens", "prompt", "tasks"},
      "reference": "torch-fp32", "recommended": "int8" | null,
      "variants": [{"name", "label", "kind", "folder", "precision", "size_mb", "load_s",
-                   "peak_rss_mb", "ttft_s", "decode_tok_s", "speedup", "perplexity",
+                   "peak_rss_mb", "runtime_rss_mb", "model_rss_mb", "peak_rss_all_mb",
+                   "ttft_s", "decode_tok_s", "speedup", "perplexity",
                    "ppl_change", "agreement": {"same_prefix", "token_agreement", "compared"},
                    "task_score", "task_low", "task_high", "task_n", "task_scores", "task_delta",
-                   "broken", "broken_reason", "rank", "why_not", "text", "notes", "error"}, ...]}
+                   "task_ratio", "settings", "broken", "broken_reason", "rank", "why_not", "text", "notes",
+                   "error"}, ...],
+     "quality_checked": true, "fastest": "int4" | null}
 
-Ranks go 1, 2, ... by perplexity (then speed) over the variants that are not broken; a
-broken one has ``rank: null``. ``recommended`` is the fastest ONNX variant within +5%
-perplexity of the reference **and**, where eval examples were scored, keeping at least 98%
-of the reference's task score; null when none does. Every other variant says in ``why_not``
-why it is not the recommendation.
+The rule (``quality_shortfall``): a variant **keeps quality** when it is an ONNX variant, not
+broken, its perplexity is at most +5% over the reference's, and, where eval examples were
+scored, it **keeps the task**: the lower end of the paired 95% bootstrap interval of its task
+score over the reference's (``task_ratio``: the same examples resampled together, 1000 times)
+is at least 98%. ``recommended`` is the fastest variant that keeps quality; the variants that
+keep quality are ranked 1, 2, ... by decode speed (so #1 is the recommendation); a variant that
+does not keep quality (broken, over +5%, losing the task, the reference itself) has
+``rank: null`` and says why in ``why_not``. Without a reference (``--no-reference``, or the
+reference failed) no quality check is possible: ``quality_checked`` is false, nothing is
+recommended or ranked, and ``fastest`` names the fastest variant, unchecked. With fewer than
+``MIN_TASK_EXAMPLES`` (64) eval examples the verdict says "judged on N examples (±X points)".
 """
 
 from __future__ import annotations
@@ -35,7 +44,11 @@ REPORT_CSV = REPORT_FILES["csv"]
 QUALITY_TOLERANCE = 0.05
 """Perplexity may rise this much (relative) for a variant to be recommended."""
 TASK_RETAINED = 0.98
-"""Share of the reference's task score a recommended variant keeps (where tasks were scored)."""
+"""Share of the reference's task score a recommended variant keeps (where tasks were scored): the lower
+end of the paired 95% interval of the ratio must reach it."""
+MIN_TASK_EXAMPLES = 64
+"""Eval examples a task verdict needs before it is stated without its margin of error: with 64, one
+answer moves the mean by at most ~1.6 points."""
 
 
 @dataclass
@@ -49,6 +62,14 @@ class VariantResult:
     size_mb: float | None = None
     load_s: float | None = None
     peak_rss_mb: float | None = None
+    """Peak resident memory of the whole measuring process (interpreter, runtime and model) while it
+    loaded the model and decoded: what serving it costs."""
+    runtime_rss_mb: float | None = None
+    """Resident memory of the measuring process before it loaded the model (interpreter + runtime)."""
+    model_rss_mb: float | None = None
+    """``peak_rss_mb - runtime_rss_mb``: what the model itself adds (the distill card's "model only")."""
+    peak_rss_all_mb: float | None = None
+    """Peak over the whole measurement, perplexity pass and task answers included (logit buffers)."""
     ttft_s: float | None = None
     decode_tok_s: float | None = None
     decode_runs_tok_s: list[float] = field(default_factory=list)
@@ -67,6 +88,11 @@ class VariantResult:
     task_scores: list[float] = field(default_factory=list)
     task_delta: dict[str, float] | None = None
     """Paired difference from the reference on the same examples: mean, low, high."""
+    task_ratio: dict[str, float] | None = None
+    """Its task score over the reference's on the same examples, with the paired 95% bootstrap
+    interval: mean, low, high (what the 98% rule reads: ``low``)."""
+    settings: str = ""
+    """Its build settings in brief (``settings_label`` of ``slmw_variant.json``): "b32 a4 sym"."""
     broken: bool = False
     broken_reason: str | None = None
     rank: int | None = None
@@ -89,6 +115,10 @@ class CompareReport:
     variants: list[VariantResult]
     reference: str | None = None
     recommended: str | None = None
+    quality_checked: bool = True
+    """False when no reference was measured: nothing was checked, nothing is recommended."""
+    fastest: str | None = None
+    """The fastest variant that is not broken (what ``--no-reference`` can still say)."""
 
     def by_name(self, name: str) -> VariantResult:
         for v in self.variants:
@@ -103,12 +133,25 @@ class CompareReport:
     def from_dict(cls, data: dict[str, Any]) -> CompareReport:
         known = set(VariantResult.__dataclass_fields__)
         variants = [VariantResult(**{k: v for k, v in item.items() if k in known}) for item in data.get("variants", [])]
-        fields = {k: data.get(k) for k in ("source", "created", "machine", "settings", "evalset", "reference", "recommended")}
-        return cls(variants=variants, **fields)  # type: ignore[arg-type]
+        fields = {k: data.get(k) for k in ("source", "created", "machine", "settings", "evalset", "reference",
+                                           "recommended", "fastest")}
+        checked = bool(data.get("quality_checked", True))
+        return cls(variants=variants, quality_checked=checked, **fields)  # type: ignore[arg-type]
+
+
+def paired_task_ratio(ref: VariantResult, v: VariantResult, samples: int = 1000) -> dict[str, float] | None:
+    """``v``'s task score over ``ref``'s on the same examples, with the paired 95% bootstrap interval."""
+    if not ref.task_scores or len(ref.task_scores) != len(v.task_scores):
+        return None
+    from ..eval.bootstrap import paired_ratio  # numpy: only where a report is judged, never in a pane
+
+    found = paired_ratio(ref.task_scores, v.task_scores, samples=samples)
+    return None if found is None else {"mean": round(found.mean, 4), "low": round(found.low, 4),
+                                       "high": round(found.high, 4)}
 
 
 def rank_variants(report: CompareReport) -> None:
-    """Fill speedup, ppl_change, rank and recommended from the measured numbers."""
+    """Fill speedup, ppl_change, task_ratio, why_not, rank, recommended and fastest from the measured numbers."""
     ref = next((v for v in report.variants if v.name == report.reference), None)
     for v in report.variants:
         if ref is not None and v is not ref:
@@ -116,36 +159,99 @@ def rank_variants(report: CompareReport) -> None:
                 v.speedup = round(v.decode_tok_s / ref.decode_tok_s, 3)
             if ref.perplexity and v.perplexity:
                 v.ppl_change = round(v.perplexity / ref.perplexity - 1, 5)
+            if v.task_ratio is None and v.task_scores:
+                v.task_ratio = paired_task_ratio(ref, v)
         elif v is ref:
             v.speedup, v.ppl_change = 1.0, 0.0
-    ok = [v for v in report.variants if not v.broken and v.perplexity is not None]
-    for v in report.variants:
         v.rank = None
-    for k, v in enumerate(sorted(ok, key=lambda v: (v.perplexity, -(v.decode_tok_s or 0))), 1):
-        v.rank = k
+    runnable = [v for v in report.variants if v.kind == "onnx" and not v.broken and v.decode_tok_s is not None]
+    fastest = max(runnable, key=lambda v: v.decode_tok_s or 0) if runnable else None
+    report.fastest = fastest.name if fastest is not None else None
+    report.quality_checked = ref is not None
+    if ref is None:  # --no-reference, or the reference failed: nothing to check quality against
+        report.recommended = None
+        for v in report.variants:
+            v.why_not = f"broken: {v.broken_reason}" if v.broken else "not checked: no reference was measured"
+        return
     for v in report.variants:
         v.why_not = quality_shortfall(v, ref)
-    keepers = [v for v in report.variants if v.why_not is None]
-    best = max(keepers, key=lambda v: v.decode_tok_s or 0) if keepers else None
+    keepers = sorted((v for v in report.variants if v.why_not is None),
+                     key=lambda v: (-(v.decode_tok_s or 0), v.perplexity or 0))
+    for k, v in enumerate(keepers, 1):
+        v.rank = k
+    best = keepers[0] if keepers else None
     report.recommended = best.name if best is not None else None
-    for v in keepers:
-        if v is not best and best is not None:
-            v.why_not = f"slower than {best.name} ({_fmt(v.decode_tok_s, '.1f')} vs {_fmt(best.decode_tok_s, '.1f')} tok/s)"
+    for v in keepers[1:]:
+        v.why_not = f"slower than {best.name} ({_fmt(v.decode_tok_s, '.1f')} vs {_fmt(best.decode_tok_s, '.1f')} tok/s)"
+
+
+def task_examples(report: CompareReport) -> int | None:
+    """How many eval examples the task verdict rests on (None when no task was scored)."""
+    n = next((v.task_n for v in report.variants if v.task_n), None)
+    if n is None and any(v.task_score is not None for v in report.variants):
+        n = report.evalset.get("tasks")
+    return n if isinstance(n, int) else None
+
+
+def task_margin(report: CompareReport) -> float | None:
+    """Half the width of the reference's 95% task interval, in points (score x 100)."""
+    ref = next((v for v in report.variants if v.name == report.reference), None)
+    judged = [ref] if ref is not None else [v for v in report.variants if v.task_low is not None]
+    for v in judged:
+        if v is not None and v.task_low is not None and v.task_high is not None:
+            return (v.task_high - v.task_low) / 2 * 100
+    return None
+
+
+def sample_caveat(report: CompareReport) -> str:
+    """"judged on N examples (±X points)" when the task rests on fewer than ``MIN_TASK_EXAMPLES``, else ""."""
+    n = task_examples(report)
+    if n is None or n >= MIN_TASK_EXAMPLES:
+        return ""
+    margin = task_margin(report)
+    return f"judged on {n} examples" + (f" (±{margin:.0f} points)" if margin is not None else "")
+
+
+def task_rule() -> str:
+    return (f"the lower end of its paired 95% interval of task score over the reference's is "
+            f"≥{TASK_RETAINED * 100:.0f}%")
 
 
 def verdict_lines(report: CompareReport) -> list[tuple[str, str]]:
-    """(text, kind) lines: the recommendation and its rule (kind ``best`` or ``none``), then why
-    each other variant is not it (``broken`` or ``other``); the pane styles them, the CLI prints them."""
+    """(text, kind) lines: the recommendation and its rule (kind ``best`` or ``none``; ``unchecked``
+    without a reference), then why each other variant is not it (``broken`` or ``other``); the pane
+    styles them, the CLI prints them."""
+    if not report.quality_checked:
+        why = ("--no-reference" if report.settings.get("reference") is False
+               else "the PyTorch reference could not be measured")
+        fastest = report.by_name(report.fastest) if report.fastest else None
+        head = (f"fastest: {fastest.name} ({_fmt(fastest.decode_tok_s, '.1f')} tok/s) — " if fastest else "")
+        lines = [(f"{head}no quality check was made ({why}): perplexity and task score were not compared with "
+                  f"a reference, so no variant is recommended", "unchecked")]
+        lines += [(f"{v.name}: broken: {v.broken_reason}", "broken") for v in report.variants if v.broken]
+        return lines
     rule = f"within +{QUALITY_TOLERANCE * 100:.0f}% perplexity"
-    if any(v.task_score is not None for v in report.variants):
-        rule += (f" and ≥{TASK_RETAINED * 100:.0f}% of the reference's task score "
-                 f"({report.evalset.get('tasks')} eval examples)")
+    n = task_examples(report)
+    if n is not None:
+        data = report.evalset.get("task_source") or report.evalset.get("name")
+        rule += (f" and keeping the task ({task_rule()}; {n} eval examples"
+                 + (f" of {data}" if data else "") + ")")
+        caveat = sample_caveat(report)
+        if caveat:
+            rule += f", {caveat}"
     best = report.recommended
     lines = [(f"★ {best} is the fastest variant {rule}", "best") if best else (f"★ no variant stays {rule}", "none")]
+    note = report.evalset.get("task_note")
+    if note:
+        lines.append((str(note), "other"))
     for v in report.variants:
         if v.name not in (best, report.reference) and v.why_not:
             lines.append((f"{v.name}: {v.why_not}", "broken" if v.broken else "other"))
     return lines
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%"
 
 
 def quality_shortfall(v: VariantResult, ref: VariantResult | None) -> str | None:
@@ -161,11 +267,36 @@ def quality_shortfall(v: VariantResult, ref: VariantResult | None) -> str | None
     if v.ppl_change is not None and v.ppl_change > QUALITY_TOLERANCE:
         return f"perplexity {v.ppl_change * 100:+.1f}% (more than +{QUALITY_TOLERANCE * 100:.0f}%)"
     if ref is not None and ref.task_score and v.task_score is not None:
-        kept = v.task_score / ref.task_score
-        if kept < TASK_RETAINED:
-            return (f"task {v.task_score:.3f} is {kept * 100:.0f}% of the reference's {ref.task_score:.3f} "
-                    f"(less than {TASK_RETAINED * 100:.0f}%)")
+        ratio = v.task_ratio
+        if ratio is not None:
+            if ratio["low"] < TASK_RETAINED:
+                return (f"task {v.task_score:.3f} is {_pct(ratio['mean'])} of the reference's {ref.task_score:.3f}, "
+                        f"paired 95% interval [{_pct(ratio['low'])}, {_pct(ratio['high'])}]: its lower end is "
+                        f"under {TASK_RETAINED * 100:.0f}%")
+        elif v.task_score / ref.task_score < TASK_RETAINED:  # a report without per-example scores: the means
+            return (f"task {v.task_score:.3f} is {v.task_score / ref.task_score * 100:.0f}% of the reference's "
+                    f"{ref.task_score:.3f} (less than {TASK_RETAINED * 100:.0f}%)")
     return None
+
+
+def short_status(v: VariantResult, report: CompareReport) -> str:
+    """A row's status in a few characters: reference, #k, ★ recommended, BROKEN, or why it is not ranked."""
+    if v.broken:
+        return "BROKEN"
+    if v.name == report.reference:
+        return "reference"
+    if not report.quality_checked:
+        return "fastest, unchecked" if v.name == report.fastest else "unchecked"
+    if v.name == report.recommended:
+        return "★ recommended"
+    if v.rank:
+        return f"#{v.rank}"
+    why = v.why_not or ""
+    if why.startswith("perplexity"):
+        return f"✗ ppl {v.ppl_change * 100:+.1f}%" if v.ppl_change is not None else "✗ perplexity"
+    if why.startswith("task"):
+        return "✗ task"
+    return f"✗ {why.split(':')[0]}" if why else "-"
 
 
 def _fmt(value: Any, spec: str = "") -> str:
@@ -176,8 +307,41 @@ def _fmt(value: Any, spec: str = "") -> str:
     return str(value)
 
 
-COLUMNS = ("variant", "size MB", "load s", "peak RSS MB", "TTFT s", "decode tok/s", "x ref", "perplexity",
-           "ppl change", "same prefix", "agreement", "task (95% CI)", "status")
+def settings_label(info: dict[str, Any]) -> str:
+    """A variant's build settings in brief, from its ``slmw_variant.json``: "b32 a4 sym",
+    "gptq b32 a4 asym c32 data:3f2a9c", "hq b32 a4 asym", "olive b128 a0 sym q87%". Reads what is there:
+    a missing field is left out, an unknown one ignored."""
+    parts: list[str] = []
+    path = info.get("path")
+    if path and path != "builder":
+        parts.append({"offset4": "hq"}.get(str(path), str(path)))
+    if info.get("precision") in ("int4", "int8") or "block_size" in info:
+        if info.get("block_size") is not None:
+            parts.append(f"b{info['block_size']}")
+        if info.get("accuracy_level") is not None:
+            parts.append(f"a{info['accuracy_level']}")
+        if info.get("symmetric") is not None:
+            parts.append("sym" if info["symmetric"] else "asym")
+    if info.get("calibration_samples") is not None and (path == "gptq" or info.get("calibration_data_hash")
+                                                        or info.get("calibration_data")):
+        parts.append(f"c{info['calibration_samples']}")
+    data_hash = next((info.get(k) for k in ("calibration_data_hash", "calibration_hash", "calibration_sha256")
+                      if info.get(k)), None)
+    if data_hash:
+        parts.append(f"data:{str(data_hash)[:6]}")
+    elif info.get("calibration_data"):
+        parts.append(f"data:{Path(str(info['calibration_data'])).name[:16]}")
+    stats = info.get("quantization_stats") if isinstance(info.get("quantization_stats"), dict) else {}
+    share = next((x.get(k) for x in (info, stats) for k in ("quantized_share", "quantized_fraction")
+                  if isinstance(x.get(k), (int, float))), None)
+    if share is not None and share < 0.9995:
+        parts.append(f"q{share * 100:.0f}%")
+    return " ".join(parts)
+
+
+COLUMNS = ("variant", "settings", "size MB", "load s", "peak RSS MB", "model RSS MB", "TTFT s", "decode tok/s",
+           "x ref", "perplexity", "ppl change", "same prefix", "agreement", "task (95% CI)", "task / ref (paired)",
+           "status")
 
 
 def task_cell(v: VariantResult) -> str:
@@ -188,23 +352,48 @@ def task_cell(v: VariantResult) -> str:
     return f"{v.task_score:.3f} [{v.task_low:.2f}, {v.task_high:.2f}]"
 
 
+def ratio_cell(v: VariantResult) -> str:
+    r = v.task_ratio
+    if not r:
+        return "-"
+    return f"{_pct(r['mean'])} [{_pct(r['low'])}, {_pct(r['high'])}]"
+
+
 def rows(report: CompareReport) -> list[list[str]]:
     out = []
     for v in report.variants:
         agree = v.agreement or {}
-        status = f"BROKEN: {v.broken_reason}" if v.broken else ("reference" if v.name == report.reference else
-                                                                 f"#{v.rank}" if v.rank else "-")
-        if v.name == report.recommended and not v.broken:
-            status += " (recommended)"
+        if v.broken:
+            status = f"BROKEN: {v.broken_reason}"
+        elif v.name == report.reference:
+            status = "reference"
+        elif not report.quality_checked:
+            status = "fastest, no quality check" if v.name == report.fastest else "no quality check"
+        elif v.rank:
+            status = f"#{v.rank}" + (" (recommended)" if v.name == report.recommended else "")
+        else:
+            status = f"not ranked: {v.why_not}" if v.why_not else "-"
         out.append([
-            v.name, _fmt(v.size_mb, ".0f"), _fmt(v.load_s, ".2f"), _fmt(v.peak_rss_mb, ".0f"), _fmt(v.ttft_s, ".3f"),
+            v.name, v.settings or "-", _fmt(v.size_mb, ".0f"), _fmt(v.load_s, ".2f"), _fmt(v.peak_rss_mb, ".0f"),
+            _fmt(v.model_rss_mb, ".0f"), _fmt(v.ttft_s, ".3f"),
             _fmt(v.decode_tok_s, ".1f"), _fmt(v.speedup, ".2f"), _fmt(v.perplexity, ".2f"),
             "-" if v.ppl_change is None else f"{v.ppl_change * 100:+.1f}%",
             "-" if not agree else f"{agree['same_prefix']}/{agree['compared']}",
             "-" if not agree else f"{agree['token_agreement'] * 100:.0f}%",
-            task_cell(v), status,
+            task_cell(v), ratio_cell(v), status,
         ])
     return out
+
+
+BRIEF_COLUMNS = ("variant", "settings", "size MB", "peak RSS MB", "model RSS MB", "decode tok/s", "x ref",
+                 "ppl change", "task (95% CI)", "task / ref (paired)", "status")
+"""What ``slmw compare`` prints (a terminal's width); report.md has every column."""
+
+
+def brief_rows(report: CompareReport) -> list[list[str]]:
+    """``BRIEF_COLUMNS`` of every row, the status short (the verdict lines below say why)."""
+    keep = [COLUMNS.index(c) for c in BRIEF_COLUMNS[:-1]]
+    return [[row[k] for k in keep] + [short_status(v, report)] for row, v in zip(rows(report), report.variants)]
 
 
 def to_markdown(report: CompareReport) -> str:
@@ -221,13 +410,26 @@ def to_markdown(report: CompareReport) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in rows(report)]
-    tasks = report.evalset.get("tasks")
+    lines += ["", *(line for line, _kind in verdict_lines(report)[:1])]
+    n = task_examples(report)
     prompts = report.evalset.get("agreement_prompts") or []
-    lines += ["", f"Task score: the evaluator's (per-field accuracy of JSON answers, word F1 otherwise) on {tasks} "
-                  f"eval examples, mean with its bootstrap 95% interval. Agreement: greedy tokens against the "
-                  f"reference's on {len(prompts) or 1} prompts. Recommended: the fastest ONNX variant within "
-                  f"+{QUALITY_TOLERANCE * 100:.0f}% perplexity and at least {TASK_RETAINED * 100:.0f}% of the "
-                  f"reference's task score."]
+    task_data = report.evalset.get("task_source") or report.evalset.get("name")
+    lines += ["", f"Task score: the evaluator's (per-field accuracy of JSON answers, word F1 otherwise) on {n} "
+                  f"eval examples of {task_data}, mean with its bootstrap 95% interval; task / ref: the variant's "
+                  f"mean over the reference's on the same examples, with the paired bootstrap 95% interval "
+                  f"(the examples resampled together). Agreement: greedy tokens against the reference's on "
+                  f"{len(prompts) or 1} prompts. Peak RSS: the measuring process's peak while loading and "
+                  f"decoding (interpreter, runtime and model); model RSS: that peak minus what the process held "
+                  f"before loading the model."]
+    if report.evalset.get("task_note"):
+        lines += ["", str(report.evalset["task_note"])]
+    if report.quality_checked:
+        lines += ["", f"Recommended: the fastest ONNX variant within +{QUALITY_TOLERANCE * 100:.0f}% perplexity "
+                      f"that keeps the task: {task_rule()}. Only the variants that pass both are ranked (#1 the "
+                      f"fastest); the others say why not."]
+    else:
+        lines += ["", "No quality check was made: without the PyTorch reference nothing was compared, so no "
+                      "variant is recommended or ranked."]
     why = [f"- {v.name}: {v.why_not}" for v in report.variants if v.why_not and v.name != report.reference]
     if why:
         lines += ["", "Why not the others:", *why]
@@ -240,15 +442,19 @@ def to_markdown(report: CompareReport) -> str:
 def to_csv(report: CompareReport) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["variant", "kind", "precision", "size_mb", "load_s", "peak_rss_mb", "ttft_s", "decode_tok_s",
+    writer.writerow(["variant", "kind", "precision", "settings", "size_mb", "load_s", "peak_rss_mb", "runtime_rss_mb",
+                     "model_rss_mb", "ttft_s", "decode_tok_s",
                      "speedup", "perplexity", "ppl_change", "same_prefix", "token_agreement", "task_score", "task_low",
-                     "task_high", "task_n", "broken", "broken_reason", "rank", "why_not", "folder"])
+                     "task_high", "task_n", "task_ratio", "task_ratio_low", "task_ratio_high", "broken",
+                     "broken_reason", "rank", "why_not", "folder"])
     for v in report.variants:
         agree = v.agreement or {}
-        writer.writerow([v.name, v.kind, v.precision, v.size_mb, v.load_s, v.peak_rss_mb, v.ttft_s, v.decode_tok_s,
+        ratio = v.task_ratio or {}
+        writer.writerow([v.name, v.kind, v.precision, v.settings, v.size_mb, v.load_s, v.peak_rss_mb, v.runtime_rss_mb,
+                         v.model_rss_mb, v.ttft_s, v.decode_tok_s,
                          v.speedup, v.perplexity, v.ppl_change, agree.get("same_prefix"), agree.get("token_agreement"),
-                         v.task_score, v.task_low, v.task_high, v.task_n, v.broken, v.broken_reason or "", v.rank,
-                         v.why_not or "", v.folder])
+                         v.task_score, v.task_low, v.task_high, v.task_n, ratio.get("mean"), ratio.get("low"),
+                         ratio.get("high"), v.broken, v.broken_reason or "", v.rank, v.why_not or "", v.folder])
     return buf.getvalue()
 
 

@@ -15,7 +15,7 @@ from ..first_use import prepare_in_job
 from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .compare import CompareSettings, compare_variants
-from .evalset import build_evalset
+from .evalset import build_evalset, heldout_tasks
 from .report import write_report
 
 
@@ -54,6 +54,10 @@ def run(recipe: CompareRecipe, ctx: RunContext) -> None:
     ctx.progress("tokenizing the held-out set", 0, None)
     evalset = build_evalset(source.hf_folder, eval_data, perplexity_tokens=recipe.perplexity_tokens,
                             task_examples=recipe.task_examples, prompt=recipe.prompt)
+    if recipe.eval is None:  # the run's own eval split: too few examples -> its data's held-out companion
+        evalset = heldout_tasks(evalset, source.hf_folder, source.eval_data, recipe.task_examples)
+        if evalset.task_note:
+            print(f"[compare] {evalset.task_note}", flush=True)
     names = (["torch-fp32"] if recipe.reference else []) + list(variants)
     print(f"[compare] {source.spec}: {', '.join(names)} on {len(evalset.ppl_ids)} tokens of {evalset.name}", flush=True)
     settings = CompareSettings(threads=recipe.threads, new_tokens=recipe.new_tokens, decode_runs=recipe.decode_runs,

@@ -76,5 +76,6 @@ class VariantTable(DataTable):
     @staticmethod
     def _cells(row: VariantRow) -> list[Text]:
         style = "bold red" if row.broken else "bold green" if row.recommended else "dim" if row.reference else ""
-        return [Text(row.cell(column), style=style, justify="left" if column.key in ("name", "status") else "right")
+        left = ("name", "status", "settings")
+        return [Text(row.cell(column), style=style, justify="left" if column.key in left else "right")
                 for column in COLUMNS]

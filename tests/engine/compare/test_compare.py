@@ -48,6 +48,71 @@ def test_eval_records_give_perplexity_text_and_tasks(tiny_model_dir, tmp_path):
     assert saved.ppl_ids == evalset.ppl_ids and saved.tasks[1].prompt_ids == evalset.tasks[1].prompt_ids
 
 
+def test_the_shipped_demo_eval_is_disjoint_from_the_demo_training_file():
+    from slm_workbench.demo import DEMO_DATASET, DEMO_EVAL
+    from slm_workbench.engine.compare.evalset import _prompt_key
+
+    def keys(path):
+        return {_prompt_key(json.loads(line)["messages"][:-1]) for line in path.read_text().splitlines() if line.strip()}
+
+    held_out = keys(DEMO_EVAL)
+    assert len(held_out) == 64 and not held_out & keys(DEMO_DATASET)
+
+
+def demo_run_data(tmp_path, eval_rows: int, leaked: list[dict] | None = None):
+    """A prepared folder as a run trained on slmw:demo holds it: manifest, train split, a small eval split."""
+    from slm_workbench.demo import DEMO_DATASET
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    lines = DEMO_DATASET.read_text().splitlines()
+    (folder / "manifest.json").write_text(json.dumps({"source": {"spec": "/elsewhere/demo_chat.jsonl",
+                                                                 "sha256": __import__("hashlib").sha256(
+                                                                     DEMO_DATASET.read_bytes()).hexdigest()}}))
+    (folder / "train.jsonl").write_text("\n".join(lines[eval_rows:] + [json.dumps(r) for r in leaked or []]) + "\n")
+    (folder / "eval.jsonl").write_text("\n".join(lines[:eval_rows]) + "\n")
+    return folder
+
+
+def test_a_run_with_too_few_eval_examples_is_judged_on_the_demos_held_out_set(tiny_model_dir, tmp_path):
+    """The smoke LoRA's 17 held-out rows -> the task is scored on slmw:demo-eval, minus any prompt the run
+    trained on, and the evalset says so."""
+    from slm_workbench.demo import DEMO_EVAL
+    from slm_workbench.engine.compare.evalset import heldout_tasks
+
+    leaked = json.loads(DEMO_EVAL.read_text().splitlines()[3])
+    data = demo_run_data(tmp_path, 17, [leaked])
+    evalset = build_evalset(tiny_model_dir, data / "eval.jsonl", perplexity_tokens=200)
+    assert 0 < len(evalset.tasks) <= 17 and not evalset.task_source
+    ppl_before = list(evalset.ppl_ids)
+    evalset = heldout_tasks(evalset, tiny_model_dir, data, 64)
+    assert evalset.task_source == "slmw:demo-eval" and len(evalset.tasks) == 63
+    assert leaked["messages"][-1]["content"] not in [t.reference for t in evalset.tasks[3:4]]
+    assert "63 examples of slmw:demo-eval" in evalset.task_note and "1 that were are left out" in evalset.task_note
+    assert evalset.ppl_ids == ppl_before  # perplexity stays on the run's own eval split
+    saved = EvalSet.load(evalset.save(tmp_path / "e.json"))
+    assert saved.task_source == "slmw:demo-eval"
+
+
+def test_no_fallback_for_enough_examples_other_data_or_a_lowered_task_count(tiny_model_dir, tmp_path):
+    from slm_workbench.engine.compare.evalset import heldout_tasks
+
+    data = demo_run_data(tmp_path, 70)
+    evalset = build_evalset(tiny_model_dir, data / "eval.jsonl", perplexity_tokens=200)
+    assert len(evalset.tasks) >= 64 and heldout_tasks(evalset, tiny_model_dir, data, 64).task_source == ""
+    small = build_evalset(tiny_model_dir, data / "eval.jsonl", perplexity_tokens=200, task_examples=8)
+    assert heldout_tasks(small, tiny_model_dir, data, 8).task_source == ""  # the user asked for 8
+    (data / "manifest.json").write_text(json.dumps({"source": {"spec": "/my/own.jsonl", "sha256": "0" * 64}}))
+    few = build_evalset(tiny_model_dir, data / "eval.jsonl", perplexity_tokens=200, task_examples=64)
+    few.tasks = few.tasks[:10]
+    assert len(heldout_tasks(few, tiny_model_dir, data, 64).tasks) == 10  # not trained on shipped data: unchanged
+
+
+def test_eval_data_can_be_named_by_its_shipped_alias(tiny_model_dir):
+    evalset = build_evalset(tiny_model_dir, "slmw:demo-eval", perplexity_tokens=200)
+    assert len(evalset.tasks) == 64 and evalset.name.endswith("demo_eval.jsonl")
+
+
 def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, tmp_path):
     source = resolve_source(str(tiny_model_dir))
     variants = {name: tiny_variants[name] for name in ("fp32", "int4")}
@@ -67,10 +132,13 @@ def test_compare_measures_ranks_and_flags_broken(tiny_model_dir, tiny_variants, 
     assert fp32.agreement["same_prefix"] == 16 and fp32.agreement["token_agreement"] == 1.0
     for v in (ref, fp32, by["int4"]):
         assert not v.broken, v
-        assert v.rank is not None and v.size_mb > 0 and v.load_s >= 0 and v.peak_rss_mb > 30
+        assert v.size_mb > 0 and v.load_s >= 0 and v.peak_rss_mb > 30 and 0 < v.runtime_rss_mb < v.peak_rss_mb
+        assert v.model_rss_mb == round(v.peak_rss_mb - v.runtime_rss_mb, 1)  # both ways: peak, and model only
+        assert (v.rank is not None) == (v.why_not is None or v.why_not.startswith("slower than"))  # keeps quality
         assert v.decode_tok_s > 0 and v.ttft_s > 0 and len(v.decode_runs_tok_s) == 2
         assert v.task_score is not None and 0 <= v.task_score <= 1
     assert by["int4"].size_mb < fp32.size_mb
+    assert ref.rank is None and ref.settings == "torch fp32" and by["int4"].settings.startswith("b32")
     assert by["exploded"].broken and by["exploded"].rank is None
     assert "NaN" in by["exploded"].broken_reason or "reference" in by["exploded"].broken_reason
     assert report.recommended in ("fp32", "int4")
