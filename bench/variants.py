@@ -165,7 +165,8 @@ OTHERS = ("qint8-dynamic", "torch-dynamic-int8")  # not presets: built (or quant
 NOTES = {
     "torch-fp32": "reference (PyTorch greedy, KV cache)",
     "fp32": "builder fp32",
-    "int8": "builder int8 (MatMulNBits, blocks of 32)",
+    "int8": "builder int8 asymmetric (uint8 zero points), block 32, accuracy level 4",
+    "int8-sym": "builder int8 symmetric (the preset before issue #19), block 32, accuracy level 4",
     "int4": "builder int4 RTN: symmetric, block 32, accuracy level 4",
     "int4-hq": "ours: block offsets folded into one symmetric MatMulNBits, 8-bit embeddings/head",
     "int4-cal": "ours: GPTQ on calibration text (the run's training data; demo data for the base), packed zero points",
@@ -265,6 +266,30 @@ class LlamaPeers:
         return out
 
 
+CHECK_TOKENS = 8
+
+
+def check_prompt_agreement(tokenizer_folder: Path, fp32: Path, variant: Path) -> tuple[int, int, int, list[str]]:
+    """Greedy first tokens of ``variant`` against the fp32 ONNX graph's on the check prompts (the Foundry smoke
+    test's, the README's first question among them, then the compare stage's agreement prompts): how many
+    prompts share the first token, how many the first ``CHECK_TOKENS``, of how many, and which differ."""
+    from transformers import AutoTokenizer
+
+    from slm_workbench.config.deploy_foundry import DEFAULT_PROMPTS
+    from slm_workbench.engine.compare.evalset import AGREEMENT_PROMPTS, DEFAULT_PROMPT
+    from slm_workbench.engine.data.records import chat_text
+    from slm_workbench.engine.measure.backends import open_backend
+
+    texts = list(dict.fromkeys([*DEFAULT_PROMPTS, *AGREEMENT_PROMPTS, DEFAULT_PROMPT]))
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_folder))
+    ids = [tok(chat_text(tok, [{"role": "user", "content": t}], True), add_special_tokens=False)["input_ids"]
+           for t in texts]
+    ref, out = ([backend.greedy(i, CHECK_TOKENS, stop_at_eos=False).tokens for i in ids]
+                for backend in (open_backend("onnx", Path(f), 1) for f in (fp32, variant)))
+    wrong = [repr(t[:30]) for t, a, b in zip(texts, ref, out) if a[:1] != b[:1]]
+    return (sum(a[:1] == b[:1] for a, b in zip(ref, out)), sum(a == b for a, b in zip(ref, out)), len(texts), wrong)
+
+
 def fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -357,7 +382,9 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
     work = args.home / "work" / source.name
     work.mkdir(parents=True, exist_ok=True)
     wanted = [v for v in args.variants.split(",") if v and not (args.no_olive and v == "int4-olive")]
-    presets = resolve_presets([v for v in wanted if v not in OTHERS])
+    presets = resolve_presets([v for v in wanted if v not in OTHERS and v != "int8-sym"])
+    if "int8-sym" in wanted:  # the int8 preset before issue #19, for the A/B
+        presets += resolve_presets(["int8"], symmetric=True)
     NOTES.update({name: note for name, (_, note) in EXPLORED.items()})
     if args.explore:
         presets += resolve_presets(["int4-hq"], accuracy_level=1)  # fp32 activations: the 8-bit head falls off the fast path
@@ -445,6 +472,11 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
             ratio = v.decode_tok_s / peer["decode_tok_s"]
             print(f"goal 2, decode >= 1.3x {peer['name']} at {args.threads} thread(s): {v.name} {ratio:.2f}x "
                   f"({'met' if ratio >= 1.3 else 'NOT met'})")
+    if "fp32" in built:
+        for name in [n for n in built if n.startswith("int8")]:
+            first, full, total, wrong = check_prompt_agreement(folder, built["fp32"], built[name])
+            print(f"{name}: check prompts answered with fp32's first token {first}/{total}, first {CHECK_TOKENS} tokens "
+                  f"{full}/{total}" + (f"; first token differs on {', '.join(wrong)}" if wrong else ""))
     print(f"report: {work / 'report' / 'report.md'}; took {time.time() - started:.0f} s")
     return 0
 
