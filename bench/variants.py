@@ -45,8 +45,13 @@ e.g. into /work/llama-venv; a quiet machine; the load average is printed with ea
         --variants fp32,int8,int8-sym,int4,int4-hq,int4-cal,BEST_INT4 --peers Q4_1,Q4_K_M \\
         --rounds 3 --runs 3 --tasks 64 --threads 1
 
-(Q4_1, the shipped file, is left out for the fine-tuned source by itself.) Not measured yet: the
-llama-cpp-python build had not finished when issue #19's int8 work was done, so no llama.cpp row exists.
+(Q4_1, the shipped file, is left out for the fine-tuned source by itself.) The pipeline, proved once with
+``--home /tmp/int8-home --source finetuned --variants fp32,int8,int8-sym,int4 --peers Q4_K_M --rounds 1
+--runs 3 --tasks 17 --tokens 512 --new-tokens 32`` (llama-cpp-python 0.3.36; load average 4.5-4.9; one
+round, so the speeds are indicative only): perplexity on 512 tokens of the run's eval split, torch/fp32 5.07,
+int8 5.07 (-0.0%), int8-sym 5.07, int4 5.88 (+15.9%), llama.cpp Q4_K_M of the merged weights (an f16 GGUF
+by ``slmw deploy gguf``'s writer, re-quantized) 5.45 (+7.5%, 106 MB); decode tok/s: fp32 35.1, int8 54.5,
+int8-sym 98.3, int4 74.2 (1.33x Q4_K_M), Q4_K_M 55.9.
 
 int8, issue #19 (``slmw compare`` at 1 thread, 2,048 tokens of perplexity, 32 greedy tokens, 1 decode run;
 other helpers loaded the 2 cores, load average 4.8-7.4, so every tok/s below is indicative; the quality columns
@@ -84,8 +89,8 @@ The Foundry check prompts (capital, sea) get fp32's first token from both on the
 
 Speed, decode tok/s at 1 thread, interleaved in one process (64 tokens of the story prompt): base, load
 5.4: fp32 21.2, sym a4 57.0, asym a4 48.6, sym a1 1.8, asym a1 2.0 (3 runs each); load 7.4: sym a4 29.3,
-asym a4 33.2 (6 runs each). So asymmetric int8 costs 0-15% against symmetric (within the noise at this
-load), and accuracy level 1 is unusable for 8-bit weights on CPU (~2 tok/s, below fp32: the 8-bit
+asym a4 33.2 (6 runs each); smoke LoRA merged, load 3.6: sym a4 76.2, asym a4 67.8 (6 runs each). So
+asymmetric int8 costs about 10% (0-15%) of symmetric's decode speed, and accuracy level 1 is unusable for 8-bit weights on CPU (~2 tok/s, below fp32: the 8-bit
 MatMulNBits has no fp32-activation fast path in this onnxruntime). Embedding: both keep the 113 MB fp32
 token embedding (the builder unties it for int8); the head is 8-bit (28 MB + scales). Excluding the head
 from quantization (fp32, tied to the embedding: 228-231 MB) does not change which prompts flip.
