@@ -37,101 +37,70 @@ a GenAI folder built elsewhere, such as an earlier build of a variant, for an A/
 Builds are kept in ``--home`` (default ``.slmw-test-cache/bench-home``), so a rerun only measures.
 Speeds move with the machine's load: the load average is printed with the table.
 
-Issue #14, int4 on a fine-tuned model (the smoke LoRA merged) and on the base, both scored on the
-run's eval split (2,048 tokens of perplexity, 16 tasks by word F1: measured before the compare stage
-scored through the evaluator), measured with ``slmw compare``
-(one round, 3 decode runs, 1 thread) while other jobs loaded the 2 cores (load average 5-12), so
-the speeds are only indicative; no llama.cpp peer (llama-cpp-python is not installed here):
+The figures issue #19 asks for (the best int4 against llama.cpp Q4_K_M of the same merged weights) come from
+one run of, after the calibrated-int4 work is merged (llama-cpp-python built as ``bench/_llama_peer.py`` says,
+e.g. into /work/llama-venv; a quiet machine; the load average is printed with each table)::
 
-| fine-tuned      |  MB | tok/s | perplexity |   ppl | task  | RSS MB |
-|-----------------|-----|-------|------------|-------|-------|--------|
-| torch-fp32      | 538 |   6.9 |       3.10 |  +0.0%| 0.890 |    904 |
-| fp32 (ONNX)     | 544 |   7.8 |       3.10 |  +0.0%| 0.890 |    810 |
-| int4 (builder)  |  90 |  26.2 |       3.33 |  +7.4%| 0.874 |    222 |
-| int4-hq         | 111 |  32.6 |       3.28 |  +6.0%| 0.553 |    270 |
-| int4-cal        | 106 |  36.4 |       3.19 |  +2.8%| 0.868 |    256 |
+    .venv/bin/python bench/variants.py --source both --llama-python /work/llama-venv/bin/python \\
+        --variants fp32,int8,int8-sym,int4,int4-hq,int4-cal,BEST_INT4 --peers Q4_1,Q4_K_M \\
+        --rounds 3 --runs 3 --tasks 64 --threads 1
 
-| base            |  MB | tok/s | perplexity |   ppl | task  | RSS MB |
-|-----------------|-----|-------|------------|-------|-------|--------|
-| torch-fp32      | 538 |   8.5 |       3.37 |  +0.0%| 0.378 |    905 |
-| fp32 (ONNX)     | 544 |  11.0 |       3.37 |  +0.0%| 0.378 |    810 |
-| int4 (builder)  |  90 |  39.7 |       3.49 |  +3.5%| 0.240 |    221 |
-| int4-hq         | 111 |  42.3 |       3.35 |  -0.6%| 0.354 |    265 |
-| int4-cal        | 106 |  50.5 |       3.54 |  +5.1%| 0.369 |    255 |
+(Q4_1, the shipped file, is left out for the fine-tuned source by itself.) The pipeline, proved once with
+``--home /tmp/int8-home --source finetuned --variants fp32,int8,int8-sym,int4 --peers Q4_K_M --rounds 1
+--runs 3 --tasks 17 --tokens 512 --new-tokens 32`` (llama-cpp-python 0.3.36; load average 4.5-4.9; one
+round, so the speeds are indicative only): perplexity on 512 tokens of the run's eval split, torch/fp32 5.07,
+int8 5.07 (-0.0%), int8-sym 5.07, int4 5.88 (+15.9%), llama.cpp Q4_K_M of the merged weights (an f16 GGUF
+by ``slmw deploy gguf``'s writer, re-quantized) 5.45 (+7.5%, 106 MB); decode tok/s: fp32 35.1, int8 54.5,
+int8-sym 98.3, int4 74.2 (1.33x Q4_K_M), Q4_K_M 55.9.
 
-int4-cal (32 x 256 tokens of the run's training split; 128 sequences: same perplexity, task 0.881)
-holds the fine-tuned skill where int4-hq loses it (a merged LoRA moves the weights off the Q4_1
-grid int4-hq fits exactly); on the base weights, which sit on that grid, int4-hq stays best:
-uint8 zero points cannot hold a Q4_1 block's offset. ``int4-hq-cal`` runs GPTQ on int4-hq's exact
-grid to get both; it is built and tested on the tiny model, not yet measured here.
+int8, issue #19 (``slmw compare`` at 1 thread, 2,048 tokens of perplexity, 32 greedy tokens, 1 decode run;
+other helpers loaded the 2 cores, load average 4.8-7.4, so every tok/s below is indicative; the quality columns
+are not affected by load). "first token" / "8 tokens": greedy answers equal to the fp32 ONNX graph's on the six
+check prompts (the Foundry smoke test's two, the README's first question among them, the compare stage's
+other agreement prompts and its story prompt). "sym"/"asym": symmetric or uint8 zero points; "a4"/"a1":
+accuracy level 4 (int8 activations) or 1 (fp32):
 
-The int4 speed goal (>= 1.3x llama.cpp Q4_1 decode at 1 thread, perplexity within +5%), measured
-with ``--variants int4,int4-hq --peers Q4_1 --prebuilt int4-hq-offset8=... --runs 3 --rounds 3``
-(median of 9 interleaved runs), twice, on 2 AVX2 cores without VNNI while another job held one
-core (load average 1.8-2.1 in both runs); ``int4-hq-offset8`` is the previous int4-hq design (a
-second 8-bit MatMulNBits for the offsets, and an Add, per MatMul):
+| base SmolLM2 (fp32 = dequantized Q4_1) |  MB |  ppl  | first token | 8 tokens | capital of France |
+|----------------------------------------|-----|-------|-------------|----------|-------------------|
+| int8 sym a4 (the preset before)        | 270 | +0.9% |         4/6 |      2/6 | "L'Étoile, la Cit" |
+| int8 asym a4 (the preset now)          | 275 | +0.3% |         5/6 |      5/6 | as fp32            |
+| int8 sym a1                            | 270 | +0.6% |         5/6 |      4/6 | "L'Étoile, la Mar" |
+| int8 asym a1                           | 275 | -0.2% |         6/6 |      5/6 | as fp32            |
+| int8 sym a4, blocks of 16              | 287 | +0.4% |         4/6 |      4/6 | "L'Étoile, la Cit" |
+| int8 asym a4, blocks of 16             | 296 | +0.3% |         4/6 |      3/6 | "L'Étoile, la Cit" |
 
-| variant                    |  MB | run 1 tok/s | run 2 tok/s | perplexity |    ppl | vs Q4_1 (run 1, run 2) |
-|----------------------------|-----|-------------|-------------|------------|--------|------------------------|
-| int4 (builder RTN)         |  90 |        69.4 |        70.8 |      29.33 | +31.9% | 1.57x, 1.88x           |
-| int4-hq (folded offsets)   | 111 |        54.7 |        50.5 |      22.39 |  +0.7% | 1.24x, 1.34x           |
-| int4-hq-offset8 (previous) | 111 |        49.5 |        48.3 |      22.39 |  +0.7% | 1.12x, 1.28x           |
-| llama.cpp Q4_1 (shipped)   |  98 |        44.1 |        37.7 |      22.30 |  +0.3% | 1.00x                  |
+| smoke LoRA merged                      |  MB |  ppl  | first token | 8 tokens | task (17 examples) |
+|----------------------------------------|-----|-------|-------------|----------|--------------------|
+| fp32 (ONNX)                            | 544 | +0.0% |         6/6 |      6/6 | 0.850 [0.75, 0.94] |
+| int8 sym a4 (the preset before)        | 270 | +0.0% |         6/6 |      5/6 | 0.850              |
+| int8 asym a4 (the preset now)          | 275 | +0.4% |         5/6 |      2/6 | 0.850              |
+| int8 sym a1                            | 271 |   -   |         6/6 |      5/6 | -                  |
+| int8 asym a1                           | 275 |   -   |         6/6 |      5/6 | -                  |
+| int8 asym a4, blocks of 16             | 296 | +0.3% |         5/6 |      4/6 | 0.850              |
 
-On a quiet machine (load average 0.85-1.05 through the run, nothing else running; the same
-command without ``--prebuilt``): torch fp32 9.4 tok/s; int4 (builder) 66.2 (1.59x llama.cpp Q4_1,
-+31.9%); **int4-hq 48.1 (1.15x llama.cpp Q4_1, +0.7%)**; llama.cpp Q4_1 41.8 (+0.3%). So the
-variant that meets the quality goal decodes at 0.73x the builder's int4 and 1.15x Q4_1: the 1.3x
-speed goal is not met. Also tried since: fusing gate/up into one MatMulNBits (the builder already
-packs q/k/v into one MatMul feeding GroupQueryAttention): identical outputs, +2.9% and +0.7% in two
-interleaved A/B runs (int4-hq 53.3-53.5 vs 52.0-53.0 tok/s, llama.cpp Q4_1 41.5-43.3): noise, so not kept.
+fp32's first-token margins on the base are 0.08 logits on two of the six prompts (the capital of France:
+"The" over "L"; the sleeping tips: "1" over "Here"), 0.20-2.2 on the others; on the LoRA run the smallest is
+0.20 (sleeping tips). Accuracy level 4 moves the top logits by 0.6 (asym) to 1.5 (sym) on the capital
+question, level 1 by 0.15-0.42, so a 0.08 margin is a coin toss for every fast int8. Asymmetric int8 fixes the
+README's question on the base because its weights are Q4_1 blocks (min + q*d): a uint8 grid over the same 32
+values has step 15d/255 = d/17, so every value is within d/34 of it. On the LoRA run (weights off that grid)
+asymmetric int8 is +0.4% where symmetric is +0.0%, and agrees less on long continuations; both keep the task.
+The Foundry check prompts (capital, sea) get fp32's first token from both on the LoRA run.
 
-The single runs spread widely (int4-hq 45.6-64.1 tok/s; llama.cpp 37.8-48.7 in run 1's last
-round), and llama.cpp moved most between the runs: the folded int4-hq is 1.05-1.10x the previous design and
-0.71-0.79x the builder's int4, and sits at the 1.3x line (1.24x, 1.34x): not reliably met.
+Speed, decode tok/s at 1 thread, interleaved in one process (64 tokens of the story prompt): base, load
+5.4: fp32 21.2, sym a4 57.0, asym a4 48.6, sym a1 1.8, asym a1 2.0 (3 runs each); load 7.4: sym a4 29.3,
+asym a4 33.2 (6 runs each); smoke LoRA merged, load 3.6: sym a4 76.2, asym a4 67.8 (6 runs each). So
+asymmetric int8 costs about 10% (0-15%) of symmetric's decode speed, and accuracy level 1 is unusable for 8-bit weights on CPU (~2 tok/s, below fp32: the 8-bit
+MatMulNBits has no fp32-activation fast path in this onnxruntime). Embedding: both keep the 113 MB fp32
+token embedding (the builder unties it for int8); the head is 8-bit (28 MB + scales). Excluding the head
+from quantization (fp32, tied to the embedding: 228-231 MB) does not change which prompts flip.
 
-An earlier full run (previous int4-hq design; other jobs running, load average 1.7-3.8, so all
-speeds are below the runs above; ``--runs 3 --rounds 2``; llama.cpp rows after the rounds):
-
-| variant                    |  MB | decode tok/s | x torch | perplexity |    ppl | same prefix |
-|----------------------------|-----|--------------|---------|------------|--------|-------------|
-| torch-fp32 (reference)     | 538 |          4.5 |    1.00 |      22.24 |  +0.0% | 64/64       |
-| fp32 (builder)             | 544 |          9.4 |    2.09 |      22.24 |  +0.0% | 64/64       |
-| int8 (builder)             | 270 |         18.3 |    4.04 |      22.45 |  +1.0% | 41/64       |
-| int4 (builder RTN)         |  90 |         39.9 |    8.81 |      29.33 | +31.9% |  0/64       |
-| int4-hq (previous design)  | 111 |         25.4 |    5.61 |      22.39 |  +0.7% |  7/64       |
-| int4-olive                 | 197 |         14.5 |    3.21 |      37.66 | +69.3% |  0/64       |
-| qint8-dynamic              | 255 |         26.2 |    5.78 |    4724.01 | BROKEN (212x) | 0/64 |
-| torch-dynamic-int8         |   - |          7.9 |    1.74 |      38.00 | +70.9% |  0/64       |
-| llama.cpp Q4_1 (shipped)   |  98 |         32.3 |    7.12 |      22.30 |  +0.3% | 19/64       |
-| llama.cpp Q4_K_M (requant) | 106 |         39.5 |    8.71 |      23.33 |  +4.9% |  7/64       |
-| llama.cpp Q4_0 (requant)   |  92 |         28.4 |    6.27 |      26.45 | +18.9% |  0/64       |
-
-With ``--explore`` (an earlier run, load ~5, so slower): int4-hq-a1 (previous design) +0.1% at
-1.1 tok/s; builder int4 asymmetric +37.4%, accuracy level 1 +31.1%, k_quant +38.2%, lm_head int8 +19.4%.
-llama.cpp's Q4_K_M is not all 4-bit here: 576-wide rows are not a multiple of 256, so 180 of
-272 tensors fall back to q5_0 (6.2 bits per weight).
-
-What this says about int4 on this model (fp32 = dequantized Q4_1, so every 4-bit block of the
-source is an exact ``scale * q + min``):
-- the builder's RTN int4 loses 32% perplexity; none of its options closes the gap: asymmetric
-  (uint8 zero points) +37%, k_quant +38%, accuracy level 1 +31%, lm_head at 8 bits +19%;
-  asymmetric or lm_head-int8 builds with the default shared embeddings write graphs that do
-  not load (0.18), so they need ``shared_embeddings=false`` (and then carry an fp32 embedding);
-- int4-hq recovers each block exactly (100% exact blocks; the offsets themselves are held to
-  ~8 bits, 0.27% relative weight error in all): +0.7% with int8 activations (accuracy level 4;
-  the previous design: +0.7%, and +0.1% with fp32 activations); that beats llama.cpp's Q4_K_M
-  from the same weights (+4.9% here) and meets the +5% goal;
-- its price is speed. The offsets now ride in the same symmetric MatMulNBits (K augmented with
-  the input's block sums, see ``engine/export/offset_quant.py``): a Reshape, ReduceSum, Pad and
-  Concat per distinct input (~2 us a set) and +8-11% 4-bit MACs, instead of a second MatMulNBits
-  and an Add per MatMul (a decode step, ORT alone: ~18.0 ms against ~19.6). What is left against the builder's int4 is
-  mostly the 8-bit lm_head (~2 ms of a ~18 ms step), which llama.cpp's Q4_1 file also keeps at
-  8 bits (Q8_0). Dropping the second 4-bit part of the offsets (C_lo) saves ~3% of a step but
-  costs +7% perplexity (on 1024 tokens); 8-bit head blocks of 64 instead of 32 change nothing;
-- float zero points in MatMulNBits (the direct way to hold a Q4_1 block) drop onnxruntime 1.31
-  to a dequantize-per-call path (~50x slower per MatMul), and 8-bit MatMulNBits at accuracy
-  level 1 does too: both are unusable on CPU today.
+Earlier int4 findings (issue #14; machine at load 5-12, word-F1 on 16 examples, so only indicative), kept for
+what they explain: the builder's RTN int4 loses ~32% perplexity on the base (its fp32 is dequantized Q4_1),
+int4-hq recovers the Q4_1 blocks exactly (+0.7%) but loses the fine-tuned skill (a merged LoRA moves the
+weights off that grid), GPTQ (int4-cal) holds it; llama.cpp's Q4_K_M is not all 4-bit here (576-wide rows are
+not a multiple of 256, so 180 of 272 tensors fall back to q5_0, 6.2 bits per weight); float zero points in
+MatMulNBits drop to a dequantize-per-call path (~50x slower per MatMul).
 """
 
 from __future__ import annotations
@@ -165,7 +134,8 @@ OTHERS = ("qint8-dynamic", "torch-dynamic-int8")  # not presets: built (or quant
 NOTES = {
     "torch-fp32": "reference (PyTorch greedy, KV cache)",
     "fp32": "builder fp32",
-    "int8": "builder int8 (MatMulNBits, blocks of 32)",
+    "int8": "builder int8 asymmetric (uint8 zero points), block 32, accuracy level 4",
+    "int8-sym": "builder int8 symmetric (the preset before issue #19), block 32, accuracy level 4",
     "int4": "builder int4 RTN: symmetric, block 32, accuracy level 4",
     "int4-hq": "ours: block offsets folded into one symmetric MatMulNBits, 8-bit embeddings/head",
     "int4-cal": "ours: GPTQ on calibration text (the run's training data; demo data for the base), packed zero points",
@@ -265,6 +235,30 @@ class LlamaPeers:
         return out
 
 
+CHECK_TOKENS = 8
+
+
+def check_prompt_agreement(tokenizer_folder: Path, fp32: Path, variant: Path) -> tuple[int, int, int, list[str]]:
+    """Greedy first tokens of ``variant`` against the fp32 ONNX graph's on the check prompts (the Foundry smoke
+    test's, the README's first question among them, then the compare stage's agreement prompts): how many
+    prompts share the first token, how many the first ``CHECK_TOKENS``, of how many, and which differ."""
+    from transformers import AutoTokenizer
+
+    from slm_workbench.config.deploy_foundry import DEFAULT_PROMPTS
+    from slm_workbench.engine.compare.evalset import AGREEMENT_PROMPTS, DEFAULT_PROMPT
+    from slm_workbench.engine.data.records import chat_text
+    from slm_workbench.engine.measure.backends import open_backend
+
+    texts = list(dict.fromkeys([*DEFAULT_PROMPTS, *AGREEMENT_PROMPTS, DEFAULT_PROMPT]))
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_folder))
+    ids = [tok(chat_text(tok, [{"role": "user", "content": t}], True), add_special_tokens=False)["input_ids"]
+           for t in texts]
+    ref, out = ([backend.greedy(i, CHECK_TOKENS, stop_at_eos=False).tokens for i in ids]
+                for backend in (open_backend("onnx", Path(f), 1) for f in (fp32, variant)))
+    wrong = [repr(t[:30]) for t, a, b in zip(texts, ref, out) if a[:1] != b[:1]]
+    return (sum(a[:1] == b[:1] for a, b in zip(ref, out)), sum(a == b for a, b in zip(ref, out)), len(texts), wrong)
+
+
 def fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -357,7 +351,9 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
     work = args.home / "work" / source.name
     work.mkdir(parents=True, exist_ok=True)
     wanted = [v for v in args.variants.split(",") if v and not (args.no_olive and v == "int4-olive")]
-    presets = resolve_presets([v for v in wanted if v not in OTHERS])
+    presets = resolve_presets([v for v in wanted if v not in OTHERS and v != "int8-sym"])
+    if "int8-sym" in wanted:  # the int8 preset before issue #19, for the A/B
+        presets += resolve_presets(["int8"], symmetric=True)
     NOTES.update({name: note for name, (_, note) in EXPLORED.items()})
     if args.explore:
         presets += resolve_presets(["int4-hq"], accuracy_level=1)  # fp32 activations: the 8-bit head falls off the fast path
@@ -445,6 +441,11 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
             ratio = v.decode_tok_s / peer["decode_tok_s"]
             print(f"goal 2, decode >= 1.3x {peer['name']} at {args.threads} thread(s): {v.name} {ratio:.2f}x "
                   f"({'met' if ratio >= 1.3 else 'NOT met'})")
+    if "fp32" in built:
+        for name in [n for n in built if n.startswith("int8")]:
+            first, full, total, wrong = check_prompt_agreement(folder, built["fp32"], built[name])
+            print(f"{name}: check prompts answered with fp32's first token {first}/{total}, first {CHECK_TOKENS} tokens "
+                  f"{full}/{total}" + (f"; first token differs on {', '.join(wrong)}" if wrong else ""))
     print(f"report: {work / 'report' / 'report.md'}; took {time.time() - started:.0f} s")
     return 0
 

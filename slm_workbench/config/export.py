@@ -35,8 +35,9 @@ class VariantSettings(Section):
     accuracy_level: int | None = Field(default=None, ge=0, le=4)
     """MatMulNBits accuracy level: 4 = int8 activations (fast on CPU), 1 = fp32; default 4."""
     symmetric: bool | None = None
-    """Symmetric int4/int8 weights (default: true for int4/int8, false for int4-cal, whose 4-bit zero
-    points are packed beside the weights); the other choice names the variant ``…-asym`` / ``…-sym``."""
+    """Symmetric int4/int8 weights (default: true for int4, false for int8 (uint8 zero points: it answers
+    like fp32) and int4-cal, whose 4-bit zero points are packed beside the weights); the other choice
+    names the variant ``…-asym`` / ``…-sym``."""
     calibration_data: str | None = None
     """Text the calibrated variants (int4-cal, int4-hq-cal) are fitted on: a prepared dataset folder (its train
     split), a JSONL of records, a text file, or ``slmw:demo``. Default: the run's own training data

@@ -19,7 +19,9 @@ def test_defaults_keep_plain_names():
 
 def test_knobs_give_their_own_names_so_builds_never_collide():
     int4, int8 = resolve_presets("int4 int8", block_size=128, accuracy_level=1, symmetric=False)
-    assert (int4.name, int8.name) == ("int4-b128-a1-asym", "int8-b128-a1-asym")
+    assert (int4.name, int8.name) == ("int4-b128-a1-asym", "int8-b128-a1")  # int8 is asymmetric by default
+    (int8_sym,) = resolve_presets("int8", symmetric=True)
+    assert (int8_sym.name, int8_sym.symmetric, "is_symmetric" in int8_sym.builder_options()) == ("int8-sym", True, False)
     assert int4.builder_options() == {"block_size": "128", "accuracy_level": "1", "is_symmetric": "false",
                                       "shared_embeddings": "false"}
     assert all(VARIANT_NAME.match(p.name) for p in (int4, int8))
