@@ -119,37 +119,41 @@ def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: boo
     graph of ``int4-hq``: a block already on such a grid is kept exactly, and carries no error on."""
     import torch
 
-    w = w_nk.clone().double()
+    # The column loop in float32 (as the GPTQ paper's code), the inverse in float64; the weights held transposed
+    # ([K, N]) so that a column is a contiguous row and its error update one in-place rank-1 ``addr_``: ~2x faster
+    # than strided [N, K] columns here.
+    wt = w_nk.T.contiguous().float()
     h = hessian.clone().double()
-    n, k = w.shape
+    k, n = wt.shape
     dead = torch.diag(h) == 0
     h[dead, dead] = 1.0
-    w[:, dead] = 0.0
+    wt[dead, :] = 0.0
     h += torch.eye(k, dtype=h.dtype) * (percdamp * torch.mean(torch.diag(h)))
-    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
-    q = torch.zeros((n, k), dtype=torch.uint8)
+    hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True).float()
+    qt = torch.zeros((k, n), dtype=torch.uint8)
     nb = k // block_size
-    scales = torch.zeros((n, nb), dtype=torch.float64)
-    zeros = torch.zeros((n, nb), dtype=torch.float64)
+    scales = torch.zeros((nb, n), dtype=torch.float32)
+    zeros = torch.zeros((nb, n), dtype=torch.float32)
     scale = zero = None
     for i1 in range(0, k, lazy):
         i2 = min(i1 + lazy, k)
-        w1 = w[:, i1:i2].clone()
+        w1 = wt[i1:i2].clone()
         err1 = torch.zeros_like(w1)
         h1 = hinv[i1:i2, i1:i2]
         for i in range(i2 - i1):
             col = i1 + i
             if col % block_size == 0:
-                scale, zero = _grid(w1[:, i:i + block_size], symmetric, offsets)
-                scales[:, col // block_size], zeros[:, col // block_size] = scale, zero
-            x = w1[:, i]
+                scale, zero = _grid(w1[i:i + block_size].T, symmetric, offsets)
+                scales[col // block_size], zeros[col // block_size] = scale, zero
+            x = w1[i]
             qi = torch.clamp(torch.round(x / scale + zero), 0, 15)  # the same as round(x / scale) + zero for a whole zero
-            q[:, col] = qi.to(torch.uint8)
+            qt[col] = qi.to(torch.uint8)
             e = (x - scale * (qi - zero)) / h1[i, i]
-            w1[:, i:] -= e[:, None] * h1[i, i:][None, :]
-            err1[:, i] = e
-        w[:, i2:] -= err1 @ hinv[i1:i2, i2:]
-    deq = (scales.repeat_interleave(block_size, 1) * (q.double() - zeros.repeat_interleave(block_size, 1)))
+            w1[i:].addr_(h1[i, i:], e, alpha=-1.0)
+            err1[i] = e
+        wt[i2:] -= hinv[i1:i2, i2:].T @ err1
+    q, scales, zeros = qt.T.contiguous(), scales.T.contiguous(), zeros.T.contiguous()
+    deq = (scales.double().repeat_interleave(block_size, 1) * (q.double() - zeros.double().repeat_interleave(block_size, 1)))
     diff = deq - w_nk.double()
     rel = float(torch.sum((diff @ hessian.double()) * diff) / torch.sum((w_nk.double() @ hessian.double()) * w_nk.double()))
     zp = None if symmetric else zeros.numpy().astype(np.float32 if offsets else np.uint8)
@@ -187,35 +191,60 @@ def pack_zero_points(zp: np.ndarray) -> np.ndarray:
 
 
 # -- the graph ----------------------------------------------------------------------------------------
-def _feeds(model: Any, genai_config: dict[str, Any], ids: list[int]) -> dict[str, np.ndarray]:
+def _feeds(model: Any, genai_config: dict[str, Any], batch: list[list[int]]) -> dict[str, np.ndarray]:
+    """The graph's inputs for ``batch``: sequences of one length, no past."""
     decoder = genai_config["model"]["decoder"]
     heads, head_size = int(decoder["num_key_value_heads"]), int(decoder["head_size"])
+    b, n = len(batch), len(batch[0])
     feeds: dict[str, np.ndarray] = {}
     for inp in model.graph.input:
         if inp.name == "input_ids":
-            feeds[inp.name] = np.array([ids], dtype=np.int64)
+            feeds[inp.name] = np.array(batch, dtype=np.int64)
         elif inp.name == "attention_mask":
-            feeds[inp.name] = np.ones((1, len(ids)), dtype=np.int64)
+            feeds[inp.name] = np.ones((b, n), dtype=np.int64)
         elif inp.name == "position_ids":
-            feeds[inp.name] = np.arange(len(ids), dtype=np.int64)[None]
+            feeds[inp.name] = np.tile(np.arange(n, dtype=np.int64), (b, 1))
         elif inp.name.startswith("past_key_values."):
-            feeds[inp.name] = np.zeros((1, heads, 0, head_size), dtype=np.float32)
+            feeds[inp.name] = np.zeros((b, heads, 0, head_size), dtype=np.float32)
         else:
             raise WorkbenchError(f"calibration: the fp32 graph has an input this pass does not know: {inp.name}")
     return feeds
 
 
+def _batches(sequences: list[list[int]], size: int) -> list[list[list[int]]]:
+    """Runs of up to ``size`` sequences of the same length (only the last sequence may be shorter)."""
+    out: list[list[list[int]]] = []
+    for seq in sequences:
+        if out and len(out[-1]) < size and len(out[-1][0]) == len(seq):
+            out[-1].append(seq)
+        else:
+            out.append([seq])
+    return out
+
+
 def collect_hessians(model: Any, names: list[str], sequences: list[list[int]], genai_config: dict[str, Any], *,
-                     threads: int | None = None, on_progress: ProgressFn = lambda m, d, t: None,
+                     threads: int | None = None, batch_size: int = 4, on_progress: ProgressFn = lambda m, d, t: None,
                      check_cancelled: Callable[[], None] = lambda: None) -> dict[str, Any]:
-    """``X^T X`` (torch float32) of each tensor in ``names`` over the calibration ``sequences``: one ONNX Runtime
-    run per sequence, with those tensors added to a copy of the graph's outputs."""
+    """``X^T X`` (torch float64) of each tensor in ``names`` over the calibration ``sequences``: ONE ONNX Runtime
+    pass over them (``batch_size`` sequences a run), the graph computing each ``X^T X`` itself (a Gemm per
+    tensor: MLAS does it ~4x faster than torch at one thread, and only [K, K] comes back instead of the inputs).
+
+    Measured on SmolLM2-135M, 32 sequences of 256 tokens, 1 thread: the previous design (the inputs as outputs,
+    ``x.T @ x`` in torch) took ~100 s at load 4 (27 s of it the forward passes); this takes ~40."""
     import onnxruntime as ort
     import torch
     from onnx import TensorProto, helper
 
-    outputs = list(model.graph.output)
-    model.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names)
+    outputs, nodes = list(model.graph.output), len(model.graph.node)
+    hnames = {n: f"{n}/slmw_hessian" for n in names}
+    for name, hname in hnames.items():
+        model.graph.node.extend([  # [B, S, K] -> [B*S, K] -> [K, K]
+            helper.make_node("Flatten", [name], [f"{name}/slmw_flat"], name=f"{name}/SlmwFlat", axis=-1),
+            helper.make_node("Gemm", [f"{name}/slmw_flat", f"{name}/slmw_flat"], [hname], name=f"{name}/SlmwHessian",
+                             transA=1),
+        ])
+    del model.graph.output[:]
+    model.graph.output.extend(helper.make_tensor_value_info(h, TensorProto.FLOAT, None) for h in hnames.values())
     try:
         options = ort.SessionOptions()
         if threads:
@@ -224,16 +253,17 @@ def collect_hessians(model: Any, names: list[str], sequences: list[list[int]], g
     finally:
         del model.graph.output[:]
         model.graph.output.extend(outputs)
-    hessians: dict[str, Any] = {}
-    for s, ids in enumerate(sequences):
+        del model.graph.node[nodes:]
+    sums: dict[str, np.ndarray] = {}
+    done = 0
+    for batch in _batches(sequences, batch_size):
         check_cancelled()
-        on_progress("calibrating: running the fp32 graph", s, len(sequences))
-        for name, x in zip(names, session.run(names, _feeds(model, genai_config, ids))):
-            x = torch.from_numpy(x.reshape(-1, x.shape[-1]))
-            h = x.T @ x
-            hessians[name] = hessians[name] + h if name in hessians else h
+        on_progress("calibrating: running the fp32 graph", done, len(sequences))
+        for name, h in zip(names, session.run(list(hnames.values()), _feeds(model, genai_config, batch))):
+            sums[name] = sums[name] + h.astype(np.float64) if name in sums else h.astype(np.float64)
+        done += len(batch)
     del session
-    return hessians
+    return {name: torch.from_numpy(h) for name, h in sums.items()}
 
 
 def quantize_calibrated(
@@ -277,6 +307,27 @@ def quantize_calibrated(
     hessians = collect_hessians(model, sorted({n.input[0] for n in calibrated}), sequences, genai_config,
                                 threads=threads, on_progress=on_progress, check_cancelled=check_cancelled)
     stats = CalibratedStats(sequences=len(sequences), tokens=sum(len(s) for s in sequences))
+    by_input: dict[str, list[Any]] = {}
+    for node in calibrated:
+        by_input.setdefault(node.input[0], []).append(node)
+    results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None, float]] = {}
+
+    def fitted(node: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+        """GPTQ of all the matrices reading ``node``'s input at once (q, k, v; gate, up): the rows of one input's
+        matrices are independent given its Hessian, so stacking them makes one column loop of wider steps
+        (~35% fewer Python steps)."""
+        if node.name not in results:
+            group = by_input[node.input[0]]
+            ws = [np.ascontiguousarray(weights[g.name].T) for g in group]
+            q, scale, zp, rel = gptq_blocks(torch.from_numpy(np.concatenate(ws)), hessians[node.input[0]],
+                                            block_size=block_size, symmetric=symmetric and not offsets, offsets=offsets)
+            row = 0
+            for g, part in zip(group, ws):
+                rows = slice(row, row + part.shape[0])
+                results[g.name] = (q[rows], scale[rows], None if zp is None else zp[rows], rel)
+                row += part.shape[0]
+        return results.pop(node.name)
+
     errors = [0.0, 0.0, 0.0]  # weights' squared error, weights' squared norm, worst output error
     rewritten: list[Any] = []
     for done, node in enumerate(nodes):
@@ -290,9 +341,7 @@ def quantize_calibrated(
             rewritten.extend(rw.head_8bit(node, w))
             continue
         k, n = w.shape
-        w_nk = torch.from_numpy(np.ascontiguousarray(w.T))
-        q, scale, zp, rel = gptq_blocks(w_nk, hessians[node.input[0]], block_size=block_size,
-                                        symmetric=symmetric and not offsets, offsets=offsets)
+        q, scale, zp, rel = fitted(node)
         deq = scale.repeat(block_size, 1) * (q.astype(np.float32) - (8.0 if zp is None else zp.repeat(block_size, 1)))
         errors[0] += float(np.square(deq - w.T, dtype=np.float64).sum())
         errors[1] += float(np.square(w, dtype=np.float64).sum())
