@@ -51,6 +51,8 @@ class VariantPreset:
     offsets: bool = False
     """``gptq`` only: exact per-block offsets folded into the MatMulNBits (``int4-hq``'s graph) instead of
     uint8 zero points."""
+    algorithm: str = "slmw-gptq"
+    """``gptq`` only: who fits the 4-bit blocks (``engine/export/calibrated.ALGORITHMS``)."""
     calibration_samples: int = CALIBRATION_SAMPLES
     calibration_data: str | None = None
     """None: the run's training data, or the demo data for a model (``export.calibration_source``)."""
@@ -84,7 +86,7 @@ class VariantPreset:
             out.update(block_size=self.block_size, accuracy_level=self.accuracy_level, symmetric=self.symmetric)
         if self.path == "gptq":
             out.update(calibration_samples=self.calibration_samples, calibration_data=self.calibration_data,
-                       offsets=self.offsets)
+                       offsets=self.offsets, algorithm=self.algorithm)
         if self.extra:
             out["extra_options"] = dict(self.extra)
         return out
@@ -111,6 +113,16 @@ PRESETS: dict[str, VariantPreset] = {
             "int4-hq-cal", "int4", path="gptq", symmetric=False, offsets=True,
             description="int4-hq's exact block offsets, the blocks fitted by GPTQ on calibration text (a run's "
                         "training data); embeddings and lm_head at 8 bits",
+        ),
+        VariantPreset(
+            "int4-gptq-ort", "int4", path="gptq", symmetric=False, algorithm="ort-gptq",
+            description="ONNX Runtime's GPTQ rounding on calibration text (a run's training data), its grid re-derived "
+                        "from the rounded weights; embeddings and lm_head at 8 bits",
+        ),
+        VariantPreset(
+            "int4-hqq-ort", "int4", path="gptq", symmetric=False, algorithm="ort-hqq",
+            description="ONNX Runtime's HQQ (data-free, float zero points, fp32 activations); embeddings and lm_head "
+                        "at 8 bits",
         ),
         VariantPreset(
             "int4-olive", "int4", path="olive", block_size=128, accuracy_level=0,

@@ -266,6 +266,45 @@ def collect_hessians(model: Any, names: list[str], sequences: list[list[int]], g
     return {name: torch.from_numpy(h) for name, h in sums.items()}
 
 
+ALGORITHMS = ("slmw-gptq", "ort-gptq", "ort-hqq")
+"""How the 4-bit blocks are fitted: ``slmw-gptq`` this module's GPTQ (the grid kept as fitted, packed here);
+``ort-gptq`` ONNX Runtime's ``neural_compressor.weight_only.gptq`` on the same Hessians (one pass, not its
+``gptq_quantize``, which runs the model once per input tensor), its ``quant_tensor`` re-deriving each block's
+grid from the rounded weights and its ``make_matmul_weight_only_node`` packing them; ``ort-hqq``
+ONNX Runtime's ``HQQWeightOnlyQuantizer`` (data-free, float zero points, no accuracy level)."""
+
+
+def _ort_quantize(algorithm: str, model: Any, rw: _Rewriter, node: Any, w: np.ndarray, hessian: Any, block_size: int,
+                  symmetric: bool, accuracy_level: int, errors: list[float]) -> list[Any]:
+    """One MatMul through ONNX Runtime's quantization pieces (see ``ALGORITHMS``)."""
+    import logging
+
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
+    k, n = w.shape
+    if algorithm == "ort-hqq":
+        from onnxruntime.quantization.matmul_nbits_quantizer import HQQWeightOnlyQuantConfig, HQQWeightOnlyQuantizer
+
+        return HQQWeightOnlyQuantizer(HQQWeightOnlyQuantConfig(block_size=block_size, bits=4)).quantize(
+            node, [model.graph])
+    from onnxruntime.quantization.neural_compressor.weight_only import (
+        gptq,
+        make_matmul_weight_only_node,
+        quant_tensor,
+    )
+
+    scheme = "sym" if symmetric else "asym"
+    fake = gptq(w.copy(), hessian.numpy().copy(), num_bits=4, group_size=block_size, scheme=scheme, blocksize=128,
+                percdamp=0.01)
+    q, scale, zp = quant_tensor(fake.T, 4, block_size, scheme, "uint")
+    deq = ((q - zp) * scale).reshape(n, k)
+    errors[0] += float(np.square(deq - w.T, dtype=np.float64).sum())
+    errors[1] += float(np.square(w, dtype=np.float64).sum())
+    made, inits = make_matmul_weight_only_node(node, (k, n), 4, block_size, k // block_size, q.astype(np.uint8),
+                                               scale.astype(np.float32), zp, accuracy_level)
+    rw.new_inits.extend(inits)
+    return [made]
+
+
 def quantize_calibrated(
     src: Path,
     dst: Path,
@@ -276,6 +315,7 @@ def quantize_calibrated(
     symmetric: bool = False,
     offsets: bool = False,
     head_bits: int = 8,
+    algorithm: str = "slmw-gptq",
     threads: int | None = None,
     on_progress: ProgressFn = lambda message, done, total: None,
     check_cancelled: Callable[[], None] = lambda: None,
@@ -304,8 +344,11 @@ def quantize_calibrated(
         return any(o in graph_outputs for o in node.output) or node.name.startswith("/lm_head")
 
     calibrated = [n for n in nodes if n.name in weights and not (is_head(n) and head_bits == 8)]
-    hessians = collect_hessians(model, sorted({n.input[0] for n in calibrated}), sequences, genai_config,
-                                threads=threads, on_progress=on_progress, check_cancelled=check_cancelled)
+    if algorithm not in ALGORITHMS:
+        raise WorkbenchError(f"unknown int4 algorithm {algorithm}; choose from {', '.join(ALGORITHMS)}")
+    hessians = {} if algorithm == "ort-hqq" else collect_hessians(
+        model, sorted({n.input[0] for n in calibrated}), sequences, genai_config, threads=threads,
+        on_progress=on_progress, check_cancelled=check_cancelled)
     stats = CalibratedStats(sequences=len(sequences), tokens=sum(len(s) for s in sequences))
     by_input: dict[str, list[Any]] = {}
     for node in calibrated:
@@ -341,6 +384,12 @@ def quantize_calibrated(
             rewritten.extend(rw.head_8bit(node, w))
             continue
         k, n = w.shape
+        if algorithm != "slmw-gptq":  # ONNX Runtime's own pieces
+            rewritten.extend(_ort_quantize(algorithm, model, rw, node, w, hessians.get(node.input[0]), block_size,
+                                           symmetric, accuracy_level, errors))
+            rw.dropped.add(node.input[1])
+            stats.tensors_4bit += 1
+            continue
         q, scale, zp, rel = fitted(node)
         deq = scale.repeat(block_size, 1) * (q.astype(np.float32) - (8.0 if zp is None else zp.repeat(block_size, 1)))
         errors[0] += float(np.square(deq - w.T, dtype=np.float64).sum())
