@@ -186,6 +186,9 @@ def _write_info(folder: Path, preset: VariantPreset, source: ModelSource, second
     import onnxruntime_genai
 
     share, left = quantized_share(folder)
+    if share is not None and preset.quantized and share < 0.999:
+        notes.append(f"{share:.1%} of the matrix weights are quantized; fp32: {', '.join(left[:4])}"
+                     + (f" and {len(left) - 4} more" if len(left) > 4 else ""))
     info = {
         "variant": preset.name,
         "label": source.label(preset.name),
