@@ -9,11 +9,13 @@ over the columns not yet rounded, weighted by the Hessian ``X^T X`` of the layer
 calibration text; with the run's own training data, the directions the fine-tuned skill uses
 are the ones kept.
 
-What runs here, offline and on CPU: one ONNX Runtime pass per calibration sequence over the
-builder's fp32 graph with every weight-MatMul input added as an output (ORT's own
-``gptq_quantize`` runs the whole model once per input tensor, ~120 times more, and re-derives
-each group's grid from the rounded values, which moves them); the GPTQ update per matrix in
-torch; the result as MatMulNBits with packed 4-bit zero points (asymmetric; unlike float zero
+What runs here, offline and on CPU: ONE ONNX Runtime pass over the calibration sequences (4 a run)
+through the builder's fp32 graph, the graph itself computing ``X^T X`` of every weight-MatMul input
+(a Gemm each); ORT's own ``gptq_quantize`` (behind ``MatMulNBitsQuantizer(GPTQWeightOnlyQuantConfig)``)
+runs the whole model once per input tensor, ~120 times more (~55 min for SmolLM2-135M), with no knob
+to avoid it, and re-derives each group's grid from the rounded values, which moves them
+(``ALGORITHMS``: ``ort-gptq`` is its rounding and packing on our Hessians, kept for the comparison,
+docs/quantization.md); the GPTQ update in torch, the matrices sharing an input (q/k/v, gate/up) at once; the result as MatMulNBits with packed 4-bit zero points (asymmetric; unlike float zero
 points these keep onnxruntime's fast CPU kernel) or none (symmetric). The tied embedding / lm_head go to 8-bit blocks
 (GatherBlockQuantized + MatMulNBits sharing one copy, as ``int4-hq``) unless ``head_bits`` is 4:
 then the head MatMul is GPTQ'd too and the embedding keeps its own 8-bit table.
