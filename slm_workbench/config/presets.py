@@ -84,6 +84,8 @@ class VariantPreset:
         out: dict[str, object] = {"precision": self.precision, "path": self.path}
         if self.quantized:
             out.update(block_size=self.block_size, accuracy_level=self.accuracy_level, symmetric=self.symmetric)
+        if self.path in ("offset4", "gptq"):
+            out.update(head_bits=8, embedding_bits=8)  # our passes: the tied embedding / lm_head in 8-bit blocks
         if self.path == "gptq":
             out.update(calibration_samples=self.calibration_samples, calibration_data=self.calibration_data,
                        offsets=self.offsets, algorithm=self.algorithm)
