@@ -113,7 +113,7 @@ def calibration_ids(tokenizer_folder: Path, data: str | Path, samples: int,
 
 # -- GPTQ ---------------------------------------------------------------------------------------------
 def gptq_blocks(w_nk: Any, hessian: Any, *, block_size: int = 32, symmetric: bool = False, offsets: bool = False,
-                percdamp: float = 0.01, lazy: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+                percdamp: float = 0.01, lazy: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
     """GPTQ of ``w_nk`` [N, K] (torch, float32) given the inputs' ``hessian`` [K, K]: q [N, K] in 0..15,
     scale [N, K/bs], zero point [N, K/bs] (None when symmetric: MatMulNBits' default 8) and the relative
     output error ``tr(E H E^T) / tr(W H W^T)``. ``offsets``: each block's grid is its exact min/max
