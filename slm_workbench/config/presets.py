@@ -120,12 +120,8 @@ PRESETS: dict[str, VariantPreset] = {
         VariantPreset(
             "int4-gptq-ort", "int4", path="gptq", symmetric=False, algorithm="ort-gptq",
             description="ONNX Runtime's GPTQ rounding on calibration text (a run's training data), its grid re-derived "
-                        "from the rounded weights; embeddings and lm_head at 8 bits",
-        ),
-        VariantPreset(
-            "int4-hqq-ort", "int4", path="gptq", symmetric=False, algorithm="ort-hqq",
-            description="ONNX Runtime's HQQ (data-free, float zero points, fp32 activations); embeddings and lm_head "
-                        "at 8 bits",
+                        "from the rounded weights; embeddings and lm_head at 8 bits. Kept to compare: on the smoke "
+                        "LoRA +4.8% perplexity where int4-cal (ours, same format) is +2.4%",
         ),
         VariantPreset(
             "int4-olive", "int4", path="olive", block_size=128, accuracy_level=0,

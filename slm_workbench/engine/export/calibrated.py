@@ -20,6 +20,11 @@ points these keep onnxruntime's fast CPU kernel) or none (symmetric). The tied e
 (GatherBlockQuantized + MatMulNBits sharing one copy, as ``int4-hq``) unless ``head_bits`` is 4:
 then the head MatMul is GPTQ'd too and the embedding keeps its own 8-bit table.
 
+Measured against ONNX Runtime's pieces on the smoke LoRA merged (docs/quantization.md): ORT's GPTQ
+rounding with its re-derived grid (``ort-gptq``, same format) +4.8% perplexity where this GPTQ is
++2.4%; ORT's HQQ (``ort-hqq``) +4.2%, 59% of fp32's task score and ~20x slower decoding (float zero
+points). So the rounding stays ours; only the calibration pass changed.
+
 ``int4-hq-cal`` (``offsets``) runs the same GPTQ on ``int4-hq``'s grid: each block's exact min/max,
 ``w = scale * q + min`` with a float zero point, written as ``int4-hq``'s folded graph. A block
 already on a Q4_1 grid rounds without error and carries nothing on, so the base SmolLM2 stays as
