@@ -67,10 +67,11 @@ class ExportRecipe(VariantSettings):
     """A model reference (built-in name, HF folder, prepared name, GGUF) or a training run id; a run's
     LoRA adapter is merged into its base first (kept in the run's ``artifacts/merged``)."""
     variants: list[str] = Field(default_factory=lambda: list(DEFAULT_VARIANTS))
-    """Presets to build: fp32, fp16 (CUDA), int8, int4, int4-hq (4-bit with exact block offsets,
-    8-bit embeddings/head), int4-cal (4-bit GPTQ on calibration data, 8-bit embeddings/head),
-    int4-hq-cal (GPTQ on int4-hq's exact offsets), int4-olive (Olive RTN); or a group: fast (int8, int4), balanced
-    (fp32, int8, int4, int4-hq), all."""
+    """Presets to build: fp32, fp16 (CUDA), int8, int4, int4-hq (data-free 4-bit with exact block offsets,
+    8-bit embeddings/head; loses task skill on fine-tuned weights), int4-cal (4-bit GPTQ on calibration data,
+    8-bit embeddings/head), int4-hq-cal (GPTQ on int4-hq's exact offsets: the best int4), int4-gptq-ort
+    (ONNX Runtime's GPTQ rounding, for comparison), int4-olive (Olive RTN); or a group: fast (int8,
+    int4), balanced (fp32, int8, int4, int4-hq-cal), all."""
     execution_provider: Literal["cpu", "cuda"] = "cpu"
     """Target of the builder; fp16 is always built for CUDA."""
     overwrite: bool = False

@@ -107,3 +107,32 @@ def test_export_job_builds_int4_hq_from_the_fp32_variant(capsys, slmw_home, tiny
     folder = Path(hq["folder"])
     assert folder == slmw_home / "variants" / tiny_model_dir.name / "int4-hq" and (folder / "genai_config.json").is_file()
     assert not (slmw_home / "runs" / data["run"] / "work" / "builder-cache").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["export", "TINY", "--variants", "int4-cal", "--calibration-data", "MISSING"], "no such file or folder"),
+        (["export", "TINY", "--variants", "int4-cal", "--calibration-data", "EMPTY"], "is empty"),
+        (["compare", "TINY", "--variants", "int4-hq-cal", "--eval", "FEW", "--calibration-data", "FEW"],
+         "is the eval split the comparison scores"),
+        (["export", "TINY", "--variants", "int4-cal", "--calibration-data", "FEW", "--calibration-samples", "4"],
+         "--calibration-samples 4 asks for more"),
+        (["export", "TINY", "--variants", "int4-cal", "--block-size", "128"], "block size 128 does not divide"),
+        (["export", "TINY", "--accuracy-level", "7"], "accuracy_level"),
+    ],
+)
+def test_bad_calibration_and_block_settings_are_refused_before_any_build(capsys, monkeypatch, slmw_home,
+                                                                        tiny_model_dir, tmp_path, args, message):
+    from slm_workbench.engine.runs import launcher
+
+    monkeypatch.setattr(launcher, "launch", lambda run_dir: pytest.fail("a job was started"))
+    few = tmp_path / "few.jsonl"
+    few.write_text(json.dumps({"prompt": "Two plus two?", "completion": "Four."}) + "\n")
+    (tmp_path / "empty.jsonl").write_text("")
+    paths = {"TINY": str(tiny_model_dir), "MISSING": str(tmp_path / "missing.jsonl"), "FEW": str(few),
+             "EMPTY": str(tmp_path / "empty.jsonl")}
+    code, _, err = run_cli(capsys, *[paths.get(a, a) for a in args])
+    assert code == 1 and message in err and "Traceback" not in err, err
+    assert not list((slmw_home / "runs").glob("*")) if (slmw_home / "runs").exists() else True
+    assert not list(slmw_home.rglob(".*.partial-*"))

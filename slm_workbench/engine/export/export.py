@@ -42,6 +42,11 @@ class BuiltVariant:
     reused: bool = False
     verified: bool = True
     notes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    """What made the weights (block size, symmetry, accuracy level, algorithm, calibration data and its hash ...)."""
+    settings_hash: str = ""
+    quantized_share: float | None = None
+    """The share of the matrix weights (MatMul and embedding) held in 4/8 bits; the rest stayed fp32."""
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -69,6 +74,91 @@ def calibration_source(source: ModelSource, preset: VariantPreset) -> str:
     return "slmw:demo"
 
 
+def data_hash(data: str) -> str:
+    """sha256 (16 hex) of what ``data`` holds: a file's bytes, a dataset folder's train split files, the demo data."""
+    import hashlib
+
+    from ..data.sources import DEMO_ALIASES
+
+    if data in DEMO_ALIASES:
+        from ...demo import DEMO_DATASET
+
+        data = str(DEMO_DATASET)
+    path = Path(data).expanduser()
+    digest = hashlib.sha256()
+    if path.is_dir():
+        train = path / "train" if (path / "train").is_dir() else path
+        for item in sorted(p for p in train.rglob("*") if p.is_file()):
+            digest.update(item.relative_to(train).as_posix().encode())
+            digest.update(item.read_bytes())
+    elif path.is_file():
+        digest.update(path.read_bytes())
+    else:
+        raise WorkbenchError(f"calibration data: no such file or folder: {path}")
+    return digest.hexdigest()[:16]
+
+
+def variant_identity(preset: VariantPreset, source: ModelSource) -> dict[str, Any]:
+    """Every setting that changes the variant's weights (``preset.settings()``), with the calibration data
+    resolved and its content hash for a calibrated variant."""
+    identity = dict(preset.settings())
+    if preset.path == "gptq":
+        if preset.algorithm == "ort-hqq":  # data-free
+            identity.pop("calibration_data", None)
+            identity.pop("calibration_samples", None)
+        else:
+            data = calibration_source(source, preset)
+            identity.update(calibration_data=data, calibration_data_sha256=data_hash(data))
+    return identity
+
+
+def settings_hash(identity: dict[str, Any]) -> str:
+    import hashlib
+
+    keep = {k: v for k, v in identity.items() if k != "calibration_data"}  # the content hash stands for the data
+    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stale_reason(info: dict[str, Any], identity: dict[str, Any]) -> str | None:
+    """Why a built variant (its ``slmw_variant.json``) is not what ``identity`` asks for; None when it is (or when
+    it was built before settings were recorded)."""
+    recorded = info.get("settings")
+    if not isinstance(recorded, dict):
+        return None
+    if recorded.get("calibration_data_sha256") != identity.get("calibration_data_sha256"):
+        return (f"was built from other calibration data ({recorded.get('calibration_data')}, "
+                f"sha256 {recorded.get('calibration_data_sha256')}; asked: {identity.get('calibration_data')}, "
+                f"sha256 {identity.get('calibration_data_sha256')})")
+    differ = [f"{k} {recorded.get(k)!r} (asked {identity.get(k)!r})" for k in sorted(set(recorded) | set(identity))
+              if k != "calibration_data" and recorded.get(k) != identity.get(k)]
+    return f"was built with other settings: {', '.join(differ)}" if differ else None
+
+
+def quantized_share(folder: Path) -> tuple[float | None, list[str]]:
+    """The share of matrix weights (MatMul and token embedding) held quantized in ``folder``'s graph, and the
+    fp32 matrices left ("name [K x N]")."""
+    import onnx
+
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    dims = {i.name: list(i.dims) for i in model.graph.initializer}
+    quantized = plain = 0
+    left: list[str] = []
+    for node in model.graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type == "MatMulNBits":
+            quantized += attrs["K"].i * attrs["N"].i
+        elif node.op_type == "GatherBlockQuantized":
+            d = dims.get(node.input[0], [])
+            quantized += (d[0] * (d[1] * 8 // attrs["bits"].i if "bits" in attrs else d[1] * 2)) if len(d) == 2 else 0
+        elif node.op_type in ("MatMul", "Gather") and node.input[0 if node.op_type == "Gather" else 1] in dims:
+            d = dims[node.input[0 if node.op_type == "Gather" else 1]]
+            if len(d) == 2 and d[0] * d[1] > 1024:
+                plain += d[0] * d[1]
+                left.append(f"{node.name} [{d[0]} x {d[1]}]")
+    total = quantized + plain
+    return (round(quantized / total, 4) if total else None), left
+
+
 def verify_variant(folder: Path, threads: int = 1) -> None:
     """Load the folder with ONNX Runtime GenAI and decode two tokens; raise if it cannot."""
     import numpy as np
@@ -92,9 +182,13 @@ def verify_variant(folder: Path, threads: int = 1) -> None:
 
 
 def _write_info(folder: Path, preset: VariantPreset, source: ModelSource, seconds: float, notes: list[str],
-                stats: dict[str, Any] | None, execution_provider: str) -> None:
+                stats: dict[str, Any] | None, execution_provider: str, identity: dict[str, Any]) -> dict[str, Any]:
     import onnxruntime_genai
 
+    share, left = quantized_share(folder)
+    if share is not None and preset.quantized and share < 0.999:
+        notes.append(f"{share:.1%} of the matrix weights are quantized; fp32: {', '.join(left[:4])}"
+                     + (f" and {len(left) - 4} more" if len(left) > 4 else ""))
     info = {
         "variant": preset.name,
         "label": source.label(preset.name),
@@ -106,10 +200,15 @@ def _write_info(folder: Path, preset: VariantPreset, source: ModelSource, second
         "seconds": round(seconds, 1),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "notes": notes,
+        "settings": identity,
+        "settings_hash": settings_hash(identity),
+        "quantized_share": share,
+        "fp32_matrices": left,
     }
     if stats:
         info["quantization_stats"] = stats
     (folder / VARIANT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return info
 
 
 def read_variant_info(folder: Path) -> dict[str, Any]:
@@ -139,14 +238,24 @@ def export_variants(
     cache = work_dir / "builder-cache"
     built: list[BuiltVariant] = []
     scratch_fp32: Path | None = None
+    identities = {p.name: variant_identity(p, source) for p in presets}
+    for preset in presets:  # before any build: never measure, nor half-build beside, a variant made otherwise
+        target = source.variant_dir(preset.name)
+        if (target / "genai_config.json").is_file() and not overwrite:
+            reason = stale_reason(read_variant_info(target), identities[preset.name])
+            if reason:
+                raise WorkbenchError(f"variant {preset.name} {reason}; --overwrite rebuilds it")
     try:
         for preset in presets:
             check_cancelled()
             target = source.variant_dir(preset.name)
+            identity = identities[preset.name]
             if (target / "genai_config.json").is_file() and not overwrite:
+                info = read_variant_info(target)
                 built.append(BuiltVariant(preset.name, source.label(preset.name), target, preset.precision, preset.path,
-                                          folder_bytes(target), 0.0, reused=True,
-                                          notes=read_variant_info(target).get("notes", [])))
+                                          folder_bytes(target), 0.0, reused=True, notes=info.get("notes", []),
+                                          settings=info.get("settings") or {}, settings_hash=info.get("settings_hash", ""),
+                                          quantized_share=info.get("quantized_share")))
                 on_built(built[-1])
                 continue
             ep = execution_provider_for(preset, execution_provider)
@@ -187,10 +296,11 @@ def export_variants(
 
                         data = calibration_source(source, preset)
                         progress(f"reading calibration data {data}", 0, 1)
-                        sequences = calibration_ids(source.hf_folder, data, preset.calibration_samples)
+                        sequences = ([] if preset.algorithm == "ort-hqq"
+                                     else calibration_ids(source.hf_folder, data, preset.calibration_samples))
                         calibrated = quantize_calibrated(fp32, partial, sequences=sequences, block_size=preset.block_size,
                                                          accuracy_level=preset.accuracy_level, symmetric=preset.symmetric,
-                                                         offsets=preset.offsets,
+                                                         offsets=preset.offsets, algorithm=preset.algorithm,
                                                          threads=threads, on_progress=progress,
                                                          check_cancelled=check_cancelled)
                         stats = {**calibrated.as_dict(), "calibration_data": data}
@@ -210,13 +320,15 @@ def export_variants(
                 else:
                     notes.append(f"not loaded back here: built for the {ep} execution provider")
                 seconds = time.monotonic() - started
-                _write_info(partial, preset, source, seconds, notes, stats, ep)
+                info = _write_info(partial, preset, source, seconds, notes, stats, ep, identity)
                 replace_dir(partial, target)
             except BaseException:
                 shutil.rmtree(partial, ignore_errors=True)
                 raise
             built.append(BuiltVariant(preset.name, source.label(preset.name), target, preset.precision, preset.path,
-                                      folder_bytes(target), round(seconds, 1), verified=verified, notes=notes))
+                                      folder_bytes(target), round(seconds, 1), verified=verified, notes=notes,
+                                      settings=identity, settings_hash=info["settings_hash"],
+                                      quantized_share=info["quantized_share"]))
             on_built(built[-1])
     finally:
         shutil.rmtree(cache, ignore_errors=True)

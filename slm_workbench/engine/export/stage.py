@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ...config.export import ExportRecipe
 from ..events import BUILT
@@ -12,7 +13,7 @@ from ..preflight.disk import BYTES_PER_WEIGHT, DiskNeed
 from ..preflight.needs import LaunchNeeds
 from ..runs.context import RunContext
 from .export import BuiltVariant, export_variants
-from ...config.presets import resolve_presets
+from ...config.presets import PRESETS, resolve_presets
 from ..model_source import resolve_source
 from .merge import merge_adapter
 
@@ -62,8 +63,82 @@ def run(recipe: ExportRecipe, ctx: RunContext) -> None:
 
 
 def check(recipe: ExportRecipe) -> LaunchNeeds:
-    """The launch check of ``export`` (and ``compare``): the disk the variants still to build take."""
+    """The launch check of ``export`` (and ``compare``): the settings (calibration data, block size, a built
+    variant made otherwise), then the disk the variants still to build take."""
+    check_settings(recipe)
     return LaunchNeeds(export_needs(recipe.model, recipe.variants or [], overwrite=getattr(recipe, "overwrite", False)))
+
+
+EVAL_SPLITS = ("eval", "validation", "test")
+
+
+def matrix_inner_dims(folder: Path) -> dict[str, int]:
+    """The inner dimensions (K) of a decoder's weight matrices, from its config.json."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        hidden = int(config["hidden_size"])
+        heads = int(config.get("num_attention_heads") or 1)
+        head_dim = int(config.get("head_dim") or hidden // heads)
+        return {"hidden (q/k/v, gate/up, lm_head, embedding)": hidden, "attention output": heads * head_dim,
+                "MLP down": int(config.get("intermediate_size") or hidden)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def check_settings(recipe: ExportRecipe) -> None:
+    """Bad settings, each one line before anything is built (a ``WorkbenchError``)."""
+    from .calibrated import calibration_ids, calibration_texts
+    from .export import calibration_source, read_variant_info, stale_reason, variant_identity
+    from ...config.presets import CALIBRATION_SAMPLES
+
+    try:
+        source = resolve_source(recipe.model)
+    except WorkbenchError:
+        return  # the job says what is wrong with the model
+    built = source.built_variants()
+    wanted = recipe.variants
+    if wanted is None:  # compare's default: what is built
+        return
+    presets = resolve_presets([w for w in wanted if w not in built or w in PRESETS], **recipe.variant_knobs())
+    folder = source.hf_folder or source.base_folder
+    dims = matrix_inner_dims(folder) if folder else {}
+    for preset in presets:
+        if preset.path in ("offset4", "gptq") and dims:
+            bad = {what: k for what, k in dims.items() if k % preset.block_size}
+            if bad:
+                fits = [b for b in (16, 32, 64, 128, 256) if all(k % b == 0 for k in dims.values())]
+                raise WorkbenchError(
+                    f"{preset.name}: block size {preset.block_size} does not divide the inner dimension of "
+                    + ", ".join(f"{what} ({k})" for what, k in bad.items())
+                    + f" of {source.name}; those matrices would stay fp32",
+                    hint=f"block sizes that divide them all: {', '.join(map(str, fits)) or 'none'}")
+        if preset.path != "gptq" or preset.algorithm == "ort-hqq":
+            continue
+        data = calibration_source(source, preset)
+        path = Path(data).expanduser()
+        if not data.startswith("slmw:"):
+            if not path.exists():
+                raise WorkbenchError(f"calibration data {data}: no such file or folder")
+            evals = {Path(e).expanduser().resolve() for e in (getattr(recipe, "eval", None), source.eval_data) if e}
+            if path.resolve() in evals and not (path / "dataset_dict.json").is_file() or (
+                    path.name in EVAL_SPLITS and (path.parent / "dataset_dict.json").is_file()):
+                raise WorkbenchError(f"calibration data {data} is the eval split the comparison scores",
+                                     hint="calibrate on training data (a prepared dataset folder uses its train split)")
+        if not calibration_texts(data):
+            raise WorkbenchError(f"calibration data {data} is empty")
+        if preset.calibration_samples != CALIBRATION_SAMPLES and folder is not None:
+            have = len(calibration_ids(folder, data, preset.calibration_samples))
+            if have < preset.calibration_samples:
+                raise WorkbenchError(f"calibration data {data} holds {have} sequences of 256 tokens; "
+                                     f"--calibration-samples {preset.calibration_samples} asks for more")
+    if getattr(recipe, "overwrite", False):
+        return
+    for preset in presets:
+        if preset.name in built:
+            reason = stale_reason(read_variant_info(built[preset.name]), variant_identity(preset, source))
+            if reason:
+                raise WorkbenchError(f"variant {preset.name} of {source.name} {reason}",
+                                     hint=f"slmw export {recipe.model} --variants {preset.name} --overwrite rebuilds it")
 
 
 def export_needs(model: str, variants: list[str], *, overwrite: bool = False) -> list[DiskNeed]:
