@@ -309,32 +309,31 @@ def _fmt(value: Any, spec: str = "") -> str:
 
 def settings_label(info: dict[str, Any]) -> str:
     """A variant's build settings in brief, from its ``slmw_variant.json``: "b32 a4 sym",
-    "gptq b32 a4 asym c32 data:3f2a9c", "hq b32 a4 asym", "olive b128 a0 sym q87%". Reads what is there:
-    a missing field is left out, an unknown one ignored."""
+    "gptq b32 a4 asym c32 data:3f2a9c", "hq b32 a4 asym", "olive b128 a0 sym q87%". The export records them
+    under ``settings`` (with ``calibration_data_sha256``) and ``quantized_share`` beside it; a variant built
+    before that holds the knobs at the top level. A missing field is left out, an unknown one ignored."""
+    recorded = info.get("settings") if isinstance(info.get("settings"), dict) else {}
+    knobs = {**info, **recorded}
     parts: list[str] = []
-    path = info.get("path")
+    path = knobs.get("path")
     if path and path != "builder":
         parts.append({"offset4": "hq"}.get(str(path), str(path)))
-    if info.get("precision") in ("int4", "int8") or "block_size" in info:
-        if info.get("block_size") is not None:
-            parts.append(f"b{info['block_size']}")
-        if info.get("accuracy_level") is not None:
-            parts.append(f"a{info['accuracy_level']}")
-        if info.get("symmetric") is not None:
-            parts.append("sym" if info["symmetric"] else "asym")
-    if info.get("calibration_samples") is not None and (path == "gptq" or info.get("calibration_data_hash")
-                                                        or info.get("calibration_data")):
-        parts.append(f"c{info['calibration_samples']}")
-    data_hash = next((info.get(k) for k in ("calibration_data_hash", "calibration_hash", "calibration_sha256")
-                      if info.get(k)), None)
+    if knobs.get("precision") in ("int4", "int8") or "block_size" in knobs:
+        if knobs.get("block_size") is not None:
+            parts.append(f"b{knobs['block_size']}")
+        if knobs.get("accuracy_level") is not None:
+            parts.append(f"a{knobs['accuracy_level']}")
+        if knobs.get("symmetric") is not None:
+            parts.append("sym" if knobs["symmetric"] else "asym")
+    data_hash = knobs.get("calibration_data_sha256")
+    if knobs.get("calibration_samples") is not None and (path == "gptq" or data_hash or knobs.get("calibration_data")):
+        parts.append(f"c{knobs['calibration_samples']}")
     if data_hash:
         parts.append(f"data:{str(data_hash)[:6]}")
-    elif info.get("calibration_data"):
-        parts.append(f"data:{Path(str(info['calibration_data'])).name[:16]}")
-    stats = info.get("quantization_stats") if isinstance(info.get("quantization_stats"), dict) else {}
-    share = next((x.get(k) for x in (info, stats) for k in ("quantized_share", "quantized_fraction")
-                  if isinstance(x.get(k), (int, float))), None)
-    if share is not None and share < 0.9995:
+    elif knobs.get("calibration_data"):
+        parts.append(f"data:{Path(str(knobs['calibration_data'])).name[:16]}")
+    share = info.get("quantized_share")
+    if isinstance(share, (int, float)) and share < 0.9995:
         parts.append(f"q{share * 100:.0f}%")
     return " ".join(parts)
 

@@ -119,11 +119,22 @@ def settings_hash(identity: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
+LEGACY_SETTINGS = ("precision", "path", "block_size", "accuracy_level", "symmetric")
+"""What ``slmw_variant.json`` recorded at its top level before it had a ``settings`` section."""
+
+
 def stale_reason(info: dict[str, Any], identity: dict[str, Any]) -> str | None:
-    """Why a built variant (its ``slmw_variant.json``) is not what ``identity`` asks for; None when it is (or when
-    it was built before settings were recorded)."""
+    """Why a built variant (its ``slmw_variant.json``) is not what ``identity`` asks for; None when it is.
+
+    A variant built before ``settings`` were recorded is judged by the knobs its file already held at its
+    top level (precision, path, block size, accuracy level, symmetry): an ``int8`` built symmetric is not
+    the asymmetric ``int8`` of today, and is refused rather than measured under that name."""
     recorded = info.get("settings")
     if not isinstance(recorded, dict):
+        legacy = [k for k in LEGACY_SETTINGS if k in info and k in identity and info[k] != identity[k]]
+        if legacy:
+            return "was built with other settings: " + ", ".join(
+                f"{k} {info[k]!r} (asked {identity[k]!r})" for k in legacy)
         return None
     if recorded.get("calibration_data_sha256") != identity.get("calibration_data_sha256"):
         return (f"was built from other calibration data ({recorded.get('calibration_data')}, "

@@ -162,13 +162,14 @@ def test_settings_label_reads_what_is_there():
     assert settings_label({"precision": "fp32", "path": "builder"}) == ""
     assert settings_label({"precision": "int4", "path": "builder", "block_size": 32, "accuracy_level": 4,
                            "symmetric": True}) == "b32 a4 sym"
-    assert settings_label({"precision": "int4", "path": "gptq", "block_size": 32, "accuracy_level": 4,
-                           "symmetric": False, "calibration_samples": 32, "calibration_data": None,
-                           "calibration_data_hash": "3f2a9c77e1"}) == "gptq b32 a4 asym c32 data:3f2a9c"
+    assert settings_label({"precision": "int4", "path": "gptq", "settings": {  # as the export records it
+        "precision": "int4", "path": "gptq", "block_size": 32, "accuracy_level": 4, "symmetric": False,
+        "calibration_samples": 32, "calibration_data": "/x/data", "calibration_data_sha256": "3f2a9c77e1"}},
+    ) == "gptq b32 a4 asym c32 data:3f2a9c"
     assert settings_label({"precision": "int4", "path": "offset4", "block_size": 32, "accuracy_level": 4,
                            "symmetric": False}) == "hq b32 a4 asym"
     assert settings_label({"precision": "int4", "path": "olive", "block_size": 128, "accuracy_level": 0,
-                           "symmetric": True, "quantization_stats": {"quantized_share": 0.87}}) == "olive b128 a0 sym q87%"
+                           "symmetric": True, "quantized_share": 0.87}) == "olive b128 a0 sym q87%"
     assert settings_label({"precision": "int4", "path": "gptq", "calibration_samples": 8,
                            "calibration_data": "/x/run/data"}) == "gptq c8 data:data"
 

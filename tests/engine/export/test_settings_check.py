@@ -94,7 +94,12 @@ def test_stale_reason_names_the_setting_that_differs():
     made = {"precision": "int4", "block_size": 32, "accuracy_level": 4}
     assert stale_reason({"settings": made}, dict(made)) is None
     assert "accuracy_level 4 (asked 1)" in stale_reason({"settings": made}, {**made, "accuracy_level": 1})
-    assert stale_reason({}, made) is None  # built before settings were recorded
+    assert stale_reason({}, made) is None  # built before settings were recorded, nothing to go by
+    # an int8 built symmetric before settings were recorded: its top-level knobs still tell
+    old_int8 = {"precision": "int8", "path": "builder", "block_size": 32, "accuracy_level": 4, "symmetric": True}
+    asked = {**old_int8, "symmetric": False}
+    assert "symmetric True (asked False)" in stale_reason(old_int8, asked)
+    assert stale_reason(old_int8, {**old_int8}) is None
     assert settings_hash(made) != settings_hash({**made, "block_size": 64})
 
 
