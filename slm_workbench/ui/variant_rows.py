@@ -65,8 +65,8 @@ COLUMNS: tuple[Column, ...] = (
 )
 """RSS MB: the measuring process's peak while loading and decoding; model MB: that peak minus what the
 process held before loading the model (interpreter and runtime). task ±95%: the mean and half its bootstrap
-95% interval (report.md has both ends); task/ref: the mean ratio to the reference's and the lower end of
-its paired 95% interval, what the 98% rule reads ("98% ≥91%")."""
+95% interval (report.md has both ends); task/ref: the mean ratio to the reference's and its paired 95%
+interval, what the 98% rule reads ("98% 91–103": kept when the mean is ≥98% and the interval reaches 100%)."""
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 
@@ -116,7 +116,7 @@ def rows_from_report(report: CompareReport) -> list[VariantRow]:
         if v.task_score is not None and v.task_low is not None and v.task_high is not None:
             texts["task_score"] = f"{v.task_score:.2f} ±{(v.task_high - v.task_low) / 2:.2f}"
         if ratio:
-            texts["task_kept"] = f"{ratio['mean'] * 100:.0f}% ≥{ratio['low'] * 100:.0f}%"
+            texts["task_kept"] = f"{ratio['mean'] * 100:.0f}% {ratio['low'] * 100:.0f}–{ratio['high'] * 100:.0f}"
         out.append(VariantRow(v.name, values, short_status(v, report), v.broken, recommended, reference, 1.0,
                               finished=True, ready=not v.broken, texts=texts))
     return out

@@ -44,8 +44,13 @@ REPORT_CSV = REPORT_FILES["csv"]
 QUALITY_TOLERANCE = 0.05
 """Perplexity may rise this much (relative) for a variant to be recommended."""
 TASK_RETAINED = 0.98
-"""Share of the reference's task score a recommended variant keeps (where tasks were scored): the lower
-end of the paired 95% interval of the ratio must reach it."""
+"""Share of the reference's task score a recommended variant keeps (where tasks were scored), on average
+over the same examples; and the paired 95% interval of that ratio must reach 100% (no loss beyond chance).
+
+Why not "the interval's lower end ≥ 98%": on 64 examples that bar fails a variant that answers exactly as
+well as the reference (measured on the smoke LoRA: int4-hq-cal 0.901 vs 0.901, paired [97%, 103%]), so it
+recommends by noise; a variant that loses two answers in 64 is caught by the mean (97%), and one that
+is worse on every resample is caught by the interval."""
 MIN_TASK_EXAMPLES = 64
 """Eval examples a task verdict needs before it is stated without its margin of error: with 64, one
 answer moves the mean by at most ~1.6 points."""
@@ -213,8 +218,8 @@ def sample_caveat(report: CompareReport) -> str:
 
 
 def task_rule() -> str:
-    return (f"the lower end of its paired 95% interval of task score over the reference's is "
-            f"≥{TASK_RETAINED * 100:.0f}%")
+    return (f"its task score is ≥{TASK_RETAINED * 100:.0f}% of the reference's on the same examples and the paired "
+            f"95% interval of that ratio reaches 100%")
 
 
 def verdict_lines(report: CompareReport) -> list[tuple[str, str]]:
@@ -269,10 +274,13 @@ def quality_shortfall(v: VariantResult, ref: VariantResult | None) -> str | None
     if ref is not None and ref.task_score and v.task_score is not None:
         ratio = v.task_ratio
         if ratio is not None:
-            if ratio["low"] < TASK_RETAINED:
+            interval = f"paired 95% interval [{_pct(ratio['low'])}, {_pct(ratio['high'])}]"
+            if ratio["mean"] < TASK_RETAINED:
+                return (f"task {v.task_score:.3f} is {_pct(ratio['mean'])} of the reference's {ref.task_score:.3f} "
+                        f"(less than {TASK_RETAINED * 100:.0f}%; {interval})")
+            if ratio["high"] < 1.0:
                 return (f"task {v.task_score:.3f} is {_pct(ratio['mean'])} of the reference's {ref.task_score:.3f}, "
-                        f"paired 95% interval [{_pct(ratio['low'])}, {_pct(ratio['high'])}]: its lower end is "
-                        f"under {TASK_RETAINED * 100:.0f}%")
+                        f"{interval}: the whole interval under 100%, a loss beyond chance")
         elif v.task_score / ref.task_score < TASK_RETAINED:  # a report without per-example scores: the means
             return (f"task {v.task_score:.3f} is {v.task_score / ref.task_score * 100:.0f}% of the reference's "
                     f"{ref.task_score:.3f} (less than {TASK_RETAINED * 100:.0f}%)")
@@ -333,7 +341,7 @@ def settings_label(info: dict[str, Any]) -> str:
     elif knobs.get("calibration_data"):
         parts.append(f"data:{Path(str(knobs['calibration_data'])).name[:16]}")
     share = info.get("quantized_share")
-    if isinstance(share, (int, float)) and share < 0.9995:
+    if knobs.get("precision") in ("int4", "int8") and isinstance(share, (int, float)) and share < 0.9995:
         parts.append(f"q{share * 100:.0f}%")
     return " ".join(parts)
 
