@@ -340,7 +340,7 @@ def finetuned_source(home: Path):  # noqa: ANN201 - a ModelSource
 def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title: str,  # noqa: ANN001
                  peer_gguf: Path | None = None) -> int:
     from slm_workbench.engine.compare.compare import REFERENCE_NAME, CompareSettings, Entry, compare_variants
-    from slm_workbench.engine.compare.evalset import build_evalset
+    from slm_workbench.engine.compare.evalset import build_evalset, heldout_tasks
     from slm_workbench.engine.compare.judge import agreement, broken_reason
     from slm_workbench.engine.compare.report import write_report
     from slm_workbench.engine.export.export import export_variants
@@ -374,6 +374,10 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
         name, _, path = item.partition("=")
         built[name] = Path(path)
     evalset = build_evalset(folder, eval_data, perplexity_tokens=args.tokens, task_examples=args.tasks)
+    if eval_data is not None:  # as the compare stage: too few eval examples -> the data's held-out companion
+        evalset = heldout_tasks(evalset, folder, eval_data, args.tasks)
+        if evalset.task_note:
+            print(evalset.task_note)
     settings = CompareSettings(threads=args.threads, new_tokens=args.new_tokens, decode_runs=args.runs,
                                rounds=args.rounds, perplexity_tokens=args.tokens)
     extra = [Entry("torch-dynamic-int8", "PyTorch dynamic int8", "torch-dynamic-int8", folder, "int8")] \
@@ -433,7 +437,11 @@ def bench_source(args: argparse.Namespace, source, eval_data: Path | None, title
               f"({'met' if v.ppl_change <= 0.03 else 'NOT met'})")
         if v.task_score is not None and ref.task_score:
             share = v.task_score / ref.task_score
-            print(f"goal 1b, int4 task score >= 98% of fp32's: {v.name} {share:.0%} ({'met' if share >= 0.98 else 'NOT met'})")
+            r = v.task_ratio or {}
+            held = share >= 0.98 and r.get("high", share) >= 1.0  # the compare stage's rule (report.py)
+            interval = f", paired 95% [{r['low']:.0%}, {r['high']:.0%}]" if "low" in r else ""
+            print(f"goal 1b, int4 task score >= 98% of fp32's: {v.name} {v.task_score:.3f} vs {ref.task_score:.3f} = "
+                  f"{share:.0%} on {v.task_n} examples{interval} ({'met' if held else 'NOT met'})")
     peer = next((r for r in rows if r["name"].startswith("llama.cpp Q4_K_M")), None) or next(
         (r for r in rows if r["name"].startswith("llama.cpp Q4_1")), None)
     for v in int4s:

@@ -321,6 +321,7 @@ def quantize_calibrated(
     accuracy_level: int = 4,
     symmetric: bool = False,
     offsets: bool = False,
+    offsets_in: tuple[str, ...] = (),
     head_bits: int = 8,
     algorithm: str = "slmw-gptq",
     threads: int | None = None,
@@ -328,7 +329,9 @@ def quantize_calibrated(
     check_cancelled: Callable[[], None] = lambda: None,
 ) -> CalibratedStats:
     """Rewrite the fp32 GenAI folder ``src`` into ``dst``: GPTQ'd 4-bit MatMulNBits, 8-bit embedding (and head);
-    ``offsets``: exact per-block offsets folded into the MatMulNBits as ``int4-hq`` does (``symmetric`` unused)."""
+    ``offsets``: exact per-block offsets folded into the MatMulNBits as ``int4-hq`` does (``symmetric`` unused);
+    ``offsets_in``: only for the MatMuls whose name holds one of these (all the MatMuls reading one input alike:
+    they share the input's block sums), packed 4-bit zero points for the rest."""
     import json
 
     import onnx
@@ -360,6 +363,8 @@ def quantize_calibrated(
     by_input: dict[str, list[Any]] = {}
     for node in calibrated:
         by_input.setdefault(node.input[0], []).append(node)
+    folded_inputs = {x for x, group in by_input.items()
+                     if offsets or any(part in g.name for g in group for part in offsets_in)}
     results: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None, float]] = {}
 
     def fitted(node: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
@@ -369,8 +374,9 @@ def quantize_calibrated(
         if node.name not in results:
             group = by_input[node.input[0]]
             ws = [np.ascontiguousarray(weights[g.name].T) for g in group]
+            fold = node.input[0] in folded_inputs
             q, scale, zp, rel = gptq_blocks(torch.from_numpy(np.concatenate(ws)), hessians[node.input[0]],
-                                            block_size=block_size, symmetric=symmetric and not offsets, offsets=offsets)
+                                            block_size=block_size, symmetric=symmetric and not fold, offsets=fold)
             row = 0
             for g, part in zip(group, ws):
                 rows = slice(row, row + part.shape[0])
@@ -402,7 +408,7 @@ def quantize_calibrated(
         errors[0] += float(np.square(deq - w.T, dtype=np.float64).sum())
         errors[1] += float(np.square(w, dtype=np.float64).sum())
         errors[2] = max(errors[2], rel)
-        if offsets:  # the folded graph of int4-hq, fed GPTQ's blocks
+        if node.input[0] in folded_inputs:  # the folded graph of int4-hq, fed GPTQ's blocks
             rewritten.extend(rw.folded_4bit(node, w, (q.reshape(n, k // block_size, block_size), scale, -zp * scale)))
             stats.tensors_4bit += 1
             continue

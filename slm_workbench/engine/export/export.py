@@ -311,7 +311,8 @@ def export_variants(
                                      else calibration_ids(source.hf_folder, data, preset.calibration_samples))
                         calibrated = quantize_calibrated(fp32, partial, sequences=sequences, block_size=preset.block_size,
                                                          accuracy_level=preset.accuracy_level, symmetric=preset.symmetric,
-                                                         offsets=preset.offsets, algorithm=preset.algorithm,
+                                                         offsets=preset.offsets, offsets_in=preset.offsets_in,
+                                                         head_bits=preset.head_bits, algorithm=preset.algorithm,
                                                          threads=threads, on_progress=progress,
                                                          check_cancelled=check_cancelled)
                         stats = {**calibrated.as_dict(), "calibration_data": data}

@@ -72,7 +72,8 @@ def test_calibration_ids_are_the_data_rendered_in_sequences(tiny_model_dir, tmp_
         calibration_ids(tiny_model_dir, tmp_path / "missing.jsonl", 2)
 
 
-@pytest.mark.parametrize(("symmetric", "head_bits", "offsets"), [(False, 8, False), (True, 4, False), (False, 8, True)])
+@pytest.mark.parametrize(("symmetric", "head_bits", "offsets"),
+                         [(False, 8, False), (True, 4, False), (False, 8, True), (False, 4, ("gate_proj", "up_proj"))])
 def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants, tmp_path, symmetric, head_bits,
                                                   offsets):
     import onnx
@@ -82,8 +83,9 @@ def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants,
 
     out = tmp_path / "cal"
     seqs = calibration_ids(tiny_model_dir, "slmw:demo", 4)
+    mixed = isinstance(offsets, tuple)  # int4-mix-cal: offsets on the MLP's gate/up only
     stats = quantize_calibrated(tiny_variants["fp32"], out, sequences=seqs, symmetric=symmetric, head_bits=head_bits,
-                                offsets=offsets)
+                                offsets=offsets is True, offsets_in=offsets if mixed else ())
     assert stats.sequences == 4 and stats.tokens == 4 * CALIBRATION_LENGTH
     assert (stats.tensors_4bit, stats.tensors_8bit) == ((10, 1) if head_bits == 8 else (11, 1))
     verify_variant(out)
@@ -92,7 +94,11 @@ def test_calibrated_tiny_model_runs_close_to_fp32(tiny_model_dir, tiny_variants,
     assert "MatMul" not in ops and "GatherBlockQuantized" in ops
     four = [n for n in graph.node if n.op_type == "MatMulNBits" and {a.name: a.i for a in n.attribute}["bits"] == 4]
     assert len(four) == stats.tensors_4bit
-    if offsets:  # int4-hq's folded graph: symmetric MatMulNBits over [x, block sums, block sums]
+    if mixed:  # gate and up read one input: one set of block sums a layer, folded; zero points elsewhere
+        folded = [n for n in four if len(n.input) == 3]
+        assert {n.name.split("/")[-2] for n in folded} == {"gate_proj", "up_proj"} and len(folded) == 2 * 2
+        assert all(len(n.input) == 4 for n in four if n not in folded) and ops.count("Concat") == 2
+    elif offsets:  # int4-hq's folded graph: symmetric MatMulNBits over [x, block sums, block sums]
         assert all(len(n.input) == 3 for n in four) and ops.count("Concat") == 2 * 4
     else:
         assert all(len(n.input) == (3 if symmetric else 4) for n in four) and "Concat" not in ops

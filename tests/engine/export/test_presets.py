@@ -59,3 +59,11 @@ def test_int4_hq_cal_keeps_its_offsets_whatever_symmetric_says():
     (hqcal,) = resolve_presets("int4-hq-cal", symmetric=True, block_size=64)
     assert (hqcal.name, hqcal.offsets, hqcal.symmetric, hqcal.block_size) == ("int4-hq-cal-b64", True, False, 64)
     assert hqcal.settings()["offsets"] is True
+
+
+def test_int4_mix_cal_records_where_it_folds_offsets_and_its_4bit_head():
+    (mix,) = resolve_presets("int4-mix-cal")
+    settings = mix.settings()
+    assert (settings["head_bits"], settings["offsets"], settings["offsets_in"]) == (4, False, ["gate_proj", "up_proj"])
+    (hqcal,) = resolve_presets("int4-hq-cal")  # a preset without offsets_in records none: its old builds still match
+    assert "offsets_in" not in hqcal.settings() and hqcal.settings()["head_bits"] == 8
