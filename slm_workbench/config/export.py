@@ -39,11 +39,11 @@ class VariantSettings(Section):
     like fp32) and int4-cal, whose 4-bit zero points are packed beside the weights); the other choice
     names the variant ``…-asym`` / ``…-sym``."""
     calibration_data: str | None = None
-    """Text the calibrated variants (int4-cal, int4-hq-cal) are fitted on: a prepared dataset folder (its train
-    split), a JSONL of records, a text file, or ``slmw:demo``. Default: the run's own training data
+    """Text the calibrated variants (int4-cal, int4-hq-cal, int4-mix-cal) are fitted on: a prepared dataset
+    folder (its train split), a JSONL of records, a text file, or ``slmw:demo``. Default: the run's own training data
     for a run, the demo data for a model. Never the eval split the comparison scores."""
     calibration_samples: int = Field(default=32, ge=1, le=1024)
-    """Calibration sequences of 256 tokens for int4-cal and int4-hq-cal (one fp32 pass each); a non-default number
+    """Calibration sequences of 256 tokens for the calibrated int4s (one fp32 pass each); a non-default number
     is part of the variant's name (``int4-cal-c128``)."""
 
     @field_validator("block_size")
@@ -69,9 +69,10 @@ class ExportRecipe(VariantSettings):
     variants: list[str] = Field(default_factory=lambda: list(DEFAULT_VARIANTS))
     """Presets to build: fp32, fp16 (CUDA), int8, int4, int4-hq (data-free 4-bit with exact block offsets,
     8-bit embeddings/head; loses task skill on fine-tuned weights), int4-cal (4-bit GPTQ on calibration data,
-    8-bit embeddings/head), int4-hq-cal (GPTQ on int4-hq's exact offsets: the best int4), int4-gptq-ort
-    (ONNX Runtime's GPTQ rounding, for comparison), int4-olive (Olive RTN); or a group: fast (int8,
-    int4), balanced (fp32, int8, int4, int4-hq-cal), all."""
+    8-bit embeddings/head), int4-hq-cal (GPTQ on int4-hq's exact offsets everywhere: the most exact int4),
+    int4-mix-cal (GPTQ, exact offsets on the MLP's gate/up only, a 4-bit head: the fast calibrated int4),
+    int4-gptq-ort (ONNX Runtime's GPTQ rounding, for comparison), int4-olive (Olive RTN); or a group: fast
+    (int8, int4), balanced (fp32, int8, int4, int4-hq-cal, int4-mix-cal), all."""
     execution_provider: Literal["cpu", "cuda"] = "cpu"
     """Target of the builder; fp16 is always built for CUDA."""
     overwrite: bool = False

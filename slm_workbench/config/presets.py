@@ -160,7 +160,7 @@ DEFAULT_VARIANTS = ("fp32", "int8", "int4")
 
 VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
     "fast": ("int8", "int4"),
-    "balanced": ("fp32", "int8", "int4", "int4-mix-cal"),
+    "balanced": ("fp32", "int8", "int4", "int4-hq-cal", "int4-mix-cal"),
     "all": (),  # every preset: see expand_groups
 }
 """Selections by purpose (the Quantize & Compare pane's presets, ``--variants balanced``): ``fast``

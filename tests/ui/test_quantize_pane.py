@@ -68,7 +68,7 @@ async def test_presets_check_variants_and_a_hand_pick_is_custom(tmp_path: Path) 
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:
         await open_pane(pilot)
-        assert checked(app) == ["fp32", "int8", "int4", "int4-mix-cal"]
+        assert checked(app) == ["fp32", "int8", "int4", "int4-hq-cal", "int4-mix-cal"]
         group = app.screen.query_one("#q-group", Select)
         group.value = "fast"
         await pilot.pause()
@@ -138,7 +138,7 @@ async def test_bad_input_is_refused_before_a_job_starts(tmp_path: Path) -> None:
         app.screen.query_one("#q-threads", Input).value = "0"
         await press(pilot, "#q-compare")
         assert "threads" in notes[-1]
-        for name in ("fp32", "int8", "int4", "int4-mix-cal"):
+        for name in ("fp32", "int8", "int4", "int4-hq-cal", "int4-mix-cal"):
             app.screen.query_one(f"#q-v-{name}", Checkbox).value = False
         app.screen.query_one("#q-threads", Input).value = "1"
         await press(pilot, "#q-export")

@@ -74,7 +74,7 @@ class CompareForm(Vertical):
                         placeholder="model, HF folder, GGUF or training run id",
                         tooltip="what to export: a model, any HF folder, or a training run (its adapter is merged first)")
             yield Select([(g, g) for g in (*VARIANT_GROUPS, CUSTOM)], value=DEFAULT_GROUP, allow_blank=False,
-                         id="q-group", compact=True, tooltip="fast: int8+int4; balanced: fp32, int8, int4, int4-hq-cal; all")
+                         id="q-group", compact=True, tooltip="fast: int8+int4; balanced: fp32, int8, int4, int4-hq-cal, int4-mix-cal; all")
             yield Button("Compare", id="q-compare", variant="success", compact=True,
                          tooltip="build what is missing, then measure everything against PyTorch fp32")
             yield Button("Export", id="q-export", compact=True, tooltip="only build the checked variants")
