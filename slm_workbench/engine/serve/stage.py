@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from ...config.serve import ServeRecipe
@@ -20,10 +19,10 @@ from ..runs.context import RunContext
 from .app import ServerState, key_required
 from .pool import ModelPool
 from .request_log import REQUEST_LOG, RequestLog
+from .run_files import SERVER_FILE, read_server_file
 from .server import Server, bind
 
-SERVER_FILE = "server.json"
-"""Where a ``serve`` run says it listens, once it does."""
+__all__ = ["SERVER_FILE", "check_key", "open_server", "read_server_file", "run"]
 
 
 def check_key(host: str, api_key_env: str | None) -> None:
@@ -45,13 +44,6 @@ def open_server(recipe: ServeRecipe, log: RequestLog, on_status: Any = None) -> 
         raise
     state = ServerState(pool, log, api_key_env=recipe.api_key_env, key_required=key_required(recipe.host))
     return Server(state, sock)
-
-
-def read_server_file(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(run_dir) / SERVER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def run(recipe: ServeRecipe, ctx: RunContext) -> None:
