@@ -96,3 +96,18 @@ async def test_the_pane_starts_shows_finds_again_and_stops_a_server(slmw_home: P
             if info.alive:
                 stop_job(info, force=True)
                 wait_for_run(info.dir, timeout=30)
+
+
+def test_a_refused_request_and_a_damaged_line_read_as_such() -> None:
+    from slm_workbench.engine.events import CorruptLine
+    from slm_workbench.ui.widgets.server_view import request_cells, server_line as line_of
+
+    refused = request_cells({"time": 0, "method": "POST", "path": "/v1/chat/completions", "status": 404,
+                             "model": "nope", "error": "The model `nope` does not exist"})
+    assert [str(c) for c in refused[1:]] == ["POST", "/v1/chat/completions", "nope", "—", "—", "404",
+                                             "The model `nope` does not exist"]
+    assert refused[6].style == "yellow"
+    damaged = request_cells(CorruptLine("/r/requests.jsonl", 7, "not JSON (Expecting value)"))
+    assert str(damaged[6]) == "corrupt" and "line 7 of /r/requests.jsonl" in str(damaged[7])
+    assert str(line_of("running", True, None, "loading tiny")) == "◌ starting · loading tiny  · s stops it"
+    assert str(line_of("interrupted", False, None)) == "○ interrupted"

@@ -1,8 +1,9 @@
-"""Job stage ``serve``: the server as a job, until ``slmw runs stop`` (or ``s`` in Runs).
+"""Job stage ``serve``: the server as a job, until ``slmw runs stop`` (or ``s`` in Runs or Deploy).
 
 The port is bound before the models load, so a port in use fails at once with one line.
 Once it listens, ``server.json`` in the run directory says where (URL, models, pid), and
-``requests.jsonl`` gets one line per request (``request_log.py``) for the panes to tail.
+``requests.jsonl`` gets one line per request (``request_log.py``) for the panes to tail
+(``run_files.py`` reads both).
 A stop ends the server within its shutdown grace and the run reads ``cancelled``.
 """
 
