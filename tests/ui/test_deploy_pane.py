@@ -145,18 +145,19 @@ async def test_a_benchmark_fills_its_table_one_client_count_at_a_time(tmp_path: 
             return [str(table.get_row_at(r)[i]) for r in range(table.row_count)]
 
         await wait_for(pilot, lambda: table.row_count == 3, what="the planned client counts")
-        assert column(0) == ["1", "4", "8"] and column(1) == ["4", "measuring…", "waiting"]
-        assert [str(c.label) for c in table.columns.values()][:3] == ["clients", "requests", "errors"]
+        assert column(0) == ["1", "4", "8"] and column(3) == ["0.12", "measuring…", "waiting"]
+        assert [str(c.label) for c in table.columns.values()] == [
+            "clients", "reqs", "errors", "TTFT p50", "TTFT p95", "tok/s all", "× 1 client", "tok/s each", "peak RSS MB"]
         assert pane.check_action("stop_run", ())  # a running benchmark can be stopped
 
         with (run_dir / "metrics.jsonl").open("a") as fh:
             fh.write(json.dumps({"time": T0 + 30, **rows[1]}) + "\n")
-        await wait_for(pilot, lambda: column(1) == ["4", "16", "measuring…"], what="the 4-client row")
-        assert [str(c) for c in table.get_row_at(1)] == ["4", "16", "1", "0.31", "0.9", "24.3", "97.2", "2.34×", "330"]
+        await wait_for(pilot, lambda: column(3) == ["0.12", "0.31", "measuring…"], what="the 4-client row")
+        assert [str(c) for c in table.get_row_at(1)] == ["4", "16", "1", "0.31", "0.9", "97.2", "2.34×", "24.3", "330"]
 
         status = json.loads((run_dir / "status.json").read_text()) | {"state": "cancelled", "pid": None}
         (run_dir / "status.json").write_text(json.dumps(status))
-        await wait_for(pilot, lambda: column(1)[2] == "not measured", what="the count it never measured")
+        await wait_for(pilot, lambda: column(3)[2] == "not measured", what="the count it never measured")
         assert not pane.check_action("stop_run", ())
 
 
