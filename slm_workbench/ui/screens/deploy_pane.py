@@ -15,12 +15,12 @@ server that runs, else the newest), its view chosen by what the stage produces:
   (``widgets/bench_table.py``).
 
 ``s`` stops the followed run while it lives, as ``s`` in the Runs pane does (``stop_job``).
-Everything is read from the run's files by a thread worker, never in the UI thread.
+Everything is read from the run's files (``ui/deploy_run.py``) by a thread worker, never in the
+UI thread.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from ...engine import stages
+from ..deploy_run import DeployRunReader, produced_by
 from ..messages import JobStarted, RunsRefreshed, StartJob
 from ..pane_context import PaneContext
 from ..visibility import is_shown
@@ -48,7 +49,6 @@ DEPLOY_ORDER = ("package", "server", "measurement")
 """Targets by what they give, in the order a model is deployed: packages, a server, its benchmark."""
 SOURCE_FIELDS = ("source", "model", "target", "models")
 """The field a target's recipe names its source with (a picker of models and runs suggests values)."""
-TABLE_ROWS = 50
 
 
 def available_targets() -> list[tuple[str, str]]:
@@ -57,12 +57,6 @@ def available_targets() -> list[tuple[str, str]]:
     specs.sort(key=lambda spec: min((DEPLOY_ORDER.index(p) for p in spec.produces if p in DEPLOY_ORDER),
                                     default=len(DEPLOY_ORDER)))
     return [(spec.name, spec.title) for spec in specs]
-
-
-def produced_by(stage: str) -> frozenset[str]:
-    """What a stage gives (the registry's ``produces``), which picks the view of its runs."""
-    spec = stages.find_stage(stage)
-    return spec.produces if spec else frozenset()
 
 
 @dataclass
@@ -86,59 +80,6 @@ class DeployRead(Message):
     """Request log lines appended since the last read (all of them when ``requests_reset``)."""
     requests_reset: bool = False
     error: str = ""
-
-
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """The followed run's state, last progress, metrics rows, and what its stage leaves: a package
-    and its smoke verdict, a GGUF's folder and manifest, a server's address, a benchmark's plan."""
-    from ...engine.events import Artifact, Progress
-    from ...engine.runs.run import Run
-
-    run = Run(run_dir)
-    events = run.events()
-    progress = [e for e in events if isinstance(e, Progress)]
-    error = run.last_error()
-    activity = ""
-    if progress:
-        p = progress[-1]
-        activity = p.phase + (f" {p.done:g}/{p.total:g} {p.unit}".rstrip() if p.total else "")
-    rows = [{k: v for k, v in row.items() if k != "time"} for row in run.metrics(last=TABLE_ROWS)]
-    info = run.info()
-    produces = produced_by(run.stage)
-    out: dict[str, Any] = {"stage": run.stage, "state": info.state, "alive": info.alive, "activity": activity,
-                           "rows": rows, "error": error.message if error else ""}
-    if "package" in produces:
-        out |= {"smoke": _json(run.artifact("smoke.json")), "package": _json(run.artifact("package.json")),
-                "gguf": _gguf(next((Path(e.path) for e in reversed(events)
-                                    if isinstance(e, Artifact) and e.name == "gguf"), None))}
-    if "server" in produces:
-        from ...engine.serve.run_files import read_server_file
-
-        out["server"] = read_server_file(run_dir)
-    if "measurement" in produces:
-        clients = run.recipe_data().get("clients")
-        out["planned_clients"] = [n for n in clients if isinstance(n, int)] if isinstance(clients, list) else []
-    return out
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _gguf(model_file: Path | None) -> dict[str, Any] | None:
-    """The folder a GGUF was written to: its files with their sizes, and its ``gguf.json``."""
-    if model_file is None:
-        return None
-    folder = model_file.parent
-    try:
-        files = sorted((p.name, p.stat().st_size) for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    except OSError:
-        files = []
-    return {"folder": str(folder), "files": files, "manifest": _json(folder / "gguf.json")}
 
 
 class DeployPane(Vertical):
@@ -169,8 +110,8 @@ class DeployPane(Vertical):
         self.latest: DeployRead | None = None
         self._runs: list[Any] | None = None
         self._poll_lock = threading.Lock()
-        self._requests: Any = None
-        """The followed run's request log reader (a ``FileTail``; the poll thread's, under its lock)."""
+        self._reader = DeployRunReader()
+        """Reads the followed run (the poll thread's, under its lock)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="d-top"):
@@ -325,18 +266,8 @@ class DeployPane(Vertical):
             if followed is None:
                 self.post_message(DeployRead(runs))
                 return
-            read = read_run(followed)
-            reset = False
-            if "server" in produced_by(read["stage"]):
-                from ...engine.runs.follow import LOG_REPLAY_BYTES
-                from ...engine.serve.run_files import request_tail
-
-                if self._requests is None or self._requests.path.parent != followed:
-                    self._requests = request_tail(followed)
-                    self._requests.seek_tail(LOG_REPLAY_BYTES)
-                    reset = True
-                read["requests"] = self._requests.read_new()
-            self.post_message(DeployRead(runs, followed.name, requests_reset=reset, **read))
+            read = self._reader.read(followed)
+            self.post_message(DeployRead(runs, followed.name, **read))
         finally:
             self._poll_lock.release()
 
