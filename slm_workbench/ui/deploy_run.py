@@ -65,6 +65,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     info = run.info()
     produces = produced_by(run.stage)
     out: dict[str, Any] = {"stage": run.stage, "state": info.state, "alive": info.alive, "activity": activity,
+                           "item_index": progress[-1].item_index if progress else None,
                            "rows": rows, "error": error.message if error else ""}
     if "package" in produces:
         out |= {"smoke": _json(run.artifact("smoke.json")), "package": _json(run.artifact("package.json")),

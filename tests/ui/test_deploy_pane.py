@@ -132,8 +132,12 @@ async def test_a_benchmark_fills_its_table_one_client_count_at_a_time(tmp_path: 
              "tok_s_per_client": 41.5, "tok_s_aggregate": 41.5, "peak_rss_mb": 310.0},
             {"clients": 4, "requests": 16, "errors": 1, "ttft_p50_s": 0.31, "ttft_p95_s": 0.9,
              "tok_s_per_client": 24.3, "tok_s_aggregate": 97.25, "peak_rss_mb": 330.0}]
+    def measuring(i: int) -> Progress:  # as deploy.bench writes it before each client count
+        return Progress(phase="measuring", done=i - 1, total=3, unit="client counts", item=f"{[1, 4, 8][i - 1]} clients",
+                        item_index=i, item_count=3, time=T0 + i)
+
     run_dir = write_run(tmp_path / "runs", "20260601-120000-deploy-bench-b0b0", "deploy.bench", "running",
-                        metrics=[{"time": T0, **rows[0]}])
+                        events=[Progress(phase="starting the server", time=T0)])
     (run_dir / "recipe.yaml").write_text("stage: deploy.bench\ntarget: tiny\nclients: [1, 4, 8]\n")
     as_if_running(run_dir)
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=0.1)
@@ -145,13 +149,24 @@ async def test_a_benchmark_fills_its_table_one_client_count_at_a_time(tmp_path: 
             return [str(table.get_row_at(r)[i]) for r in range(table.row_count)]
 
         await wait_for(pilot, lambda: table.row_count == 3, what="the planned client counts")
-        assert column(0) == ["1", "4", "8"] and column(3) == ["0.12", "measuring…", "waiting"]
+        assert column(0) == ["1", "4", "8"] and column(3) == ["waiting"] * 3  # the server is starting
+
+        with (run_dir / "events.jsonl").open("a") as fh:
+            fh.write(measuring(1).to_json() + "\n")
+        await wait_for(pilot, lambda: column(3) == ["measuring…", "waiting", "waiting"], what="1 client under way")
+        with (run_dir / "metrics.jsonl").open("a") as fh:
+            fh.write(json.dumps({"time": T0 + 10, **rows[0]}) + "\n")
+        with (run_dir / "events.jsonl").open("a") as fh:
+            fh.write(measuring(2).to_json() + "\n")
+        await wait_for(pilot, lambda: column(3) == ["0.12", "measuring…", "waiting"], what="the 1-client row")
         assert [str(c.label) for c in table.columns.values()] == [
             "clients", "reqs", "errors", "TTFT p50", "TTFT p95", "tok/s all", "× 1 client", "tok/s each", "peak RSS MB"]
         assert pane.check_action("stop_run", ())  # a running benchmark can be stopped
 
         with (run_dir / "metrics.jsonl").open("a") as fh:
             fh.write(json.dumps({"time": T0 + 30, **rows[1]}) + "\n")
+        with (run_dir / "events.jsonl").open("a") as fh:
+            fh.write(measuring(3).to_json() + "\n")
         await wait_for(pilot, lambda: column(3) == ["0.12", "0.31", "measuring…"], what="the 4-client row")
         assert [str(c) for c in table.get_row_at(1)] == ["4", "16", "1", "0.31", "0.9", "97.2", "2.34×", "24.3", "330"]
 

@@ -75,6 +75,8 @@ class DeployRead(Message):
     gguf: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     planned_clients: list[int] = field(default_factory=list)
+    item_index: int | None = None
+    """The position (from 1) of the item the last progress event is about (a benchmark's client count)."""
     server: dict[str, Any] | None = None
     requests: list[Any] = field(default_factory=list)
     """Request log lines appended since the last read (all of them when ``requests_reset``)."""
@@ -296,7 +298,7 @@ class DeployPane(Vertical):
         bench = self.query_one("#d-bench", BenchTable)
         bench.display = "measurement" in produces
         if bench.display:
-            bench.show(message.planned_clients, message.rows, message.alive)
+            bench.show(message.planned_clients, message.rows, message.alive, message.item_index)
         self._fill_table([] if produces & {"server", "measurement"} else message.rows)
         if previous is None or previous.alive != message.alive or previous.run_id != message.run_id:
             self._take_keys()

@@ -1,7 +1,8 @@
 """A load benchmark's table as it fills: one row per client count of the recipe, in its order.
 
 A client count already measured shows its ``metrics.jsonl`` row (``deploy.bench`` writes one
-per count as it finishes it); the one being measured says so; the rest wait. The speed-up is
+per count as it finishes it); the one its last progress event is about (``item_index``) says it
+is being measured; the rest wait, or were never measured once the run ended. The speed-up is
 the aggregate tokens/s against the one-client row's, as ``bench.json`` has it.
 """
 
@@ -18,17 +19,18 @@ COLUMNS = (("clients", "clients"), ("requests", "reqs"), ("errors", "errors"), (
 """The figures a user compares first come first: an 80-column terminal shows up to the speed-up."""
 
 
-def bench_rows(planned: list[int], measured: list[dict[str, Any]], running: bool) -> list[tuple[Text | str, ...]]:
-    """The table's cells: every planned client count (and any measured one the plan lacks)."""
+def bench_rows(planned: list[int], measured: list[dict[str, Any]], running: bool, measuring: int | None = None
+               ) -> list[tuple[Text | str, ...]]:
+    """The table's cells: every planned client count (and any measured one the plan lacks);
+    ``measuring``: the position (from 1) of the count under way while ``running`` (None: none yet)."""
     by_clients = {row.get("clients"): row for row in measured if isinstance(row.get("clients"), int)}
     one = (by_clients.get(1) or {}).get("tok_s_aggregate")
     order = list(dict.fromkeys([*planned, *by_clients]))
-    waiting = [n for n in order if n not in by_clients]
     out = []
-    for clients in order:
+    for position, clients in enumerate(order, 1):
         row = by_clients.get(clients)
         if row is None:
-            note = "measuring…" if running and clients == waiting[0] else "waiting" if running else "not measured"
+            note = "not measured" if not running else "measuring…" if position == measuring else "waiting"
             out.append((str(clients), "", "", Text(note, style="yellow" if note == "measuring…" else "dim"),
                         *[""] * (len(COLUMNS) - 4)))
             continue
@@ -61,8 +63,8 @@ class BenchTable(DataTable):
             self.add_column(label, key=key)
         self._shown: list[tuple[Any, ...]] = []
 
-    def show(self, planned: list[int], measured: list[dict[str, Any]], running: bool) -> None:
-        rows = bench_rows(planned, measured, running)
+    def show(self, planned: list[int], measured: list[dict[str, Any]], running: bool, measuring: int | None) -> None:
+        rows = bench_rows(planned, measured, running, measuring)
         if [tuple(map(str, r)) for r in rows] == self._shown:
             return  # nothing new: no redraw
         self._shown = [tuple(map(str, r)) for r in rows]
