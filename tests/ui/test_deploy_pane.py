@@ -114,19 +114,89 @@ async def test_a_difference_shows_the_first_differing_token_and_both_texts(tmp_p
         assert "contacts-int8:1" in shown and "registered in Foundry Local" in shown
 
 
-async def test_a_benchmark_run_shows_its_rows_as_a_table(tmp_path: Path) -> None:
-    rows = [{"clients": 1, "ttft_p50_s": 0.12, "agg_tok_s": 41.5, "errors": 0},
-            {"clients": 4, "ttft_p50_s": 0.31, "agg_tok_s": 97.25, "errors": 0}]
-    run_dir = write_run(tmp_path / "runs", "20260601-120000-deploy-bench-b0b0", "deploy.bench", "done",
-                        metrics=[{"time": T0, **r} for r in rows])
+def as_if_running(run_dir: Path) -> None:
+    """Make a written run read as running: this test's own process is its "job" (pid and creation
+    time), with no process group, so a stop could signal nothing."""
+    import os
+
+    import psutil
+
+    status = json.loads((run_dir / "status.json").read_text())
+    status |= {"state": "running", "pid": os.getpid(), "pgid": None, "ended": None,
+               "proc_start": psutil.Process().create_time()}
+    (run_dir / "status.json").write_text(json.dumps(status))
+
+
+async def test_a_benchmark_fills_its_table_one_client_count_at_a_time(tmp_path: Path) -> None:
+    rows = [{"clients": 1, "requests": 4, "errors": 0, "ttft_p50_s": 0.12, "ttft_p95_s": 0.2,
+             "tok_s_per_client": 41.5, "tok_s_aggregate": 41.5, "peak_rss_mb": 310.0},
+            {"clients": 4, "requests": 16, "errors": 1, "ttft_p50_s": 0.31, "ttft_p95_s": 0.9,
+             "tok_s_per_client": 24.3, "tok_s_aggregate": 97.25, "peak_rss_mb": 330.0}]
+    def measuring(i: int) -> Progress:  # as deploy.bench writes it before each client count
+        return Progress(phase="measuring", done=i - 1, total=3, unit="client counts", item=f"{[1, 4, 8][i - 1]} clients",
+                        item_index=i, item_count=3, time=T0 + i)
+
+    run_dir = write_run(tmp_path / "runs", "20260601-120000-deploy-bench-b0b0", "deploy.bench", "running",
+                        events=[Progress(phase="starting the server", time=T0)])
+    (run_dir / "recipe.yaml").write_text("stage: deploy.bench\ntarget: tiny\nclients: [1, 4, 8]\n")
+    as_if_running(run_dir)
+    app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_deploy(pilot)
+        table = pane.query_one("#d-bench", DataTable)
+
+        def column(i: int) -> list[str]:
+            return [str(table.get_row_at(r)[i]) for r in range(table.row_count)]
+
+        await wait_for(pilot, lambda: table.row_count == 3, what="the planned client counts")
+        assert column(0) == ["1", "4", "8"] and column(3) == ["waiting"] * 3  # the server is starting
+
+        with (run_dir / "events.jsonl").open("a") as fh:
+            fh.write(measuring(1).to_json() + "\n")
+        await wait_for(pilot, lambda: column(3) == ["measuring…", "waiting", "waiting"], what="1 client under way")
+        with (run_dir / "metrics.jsonl").open("a") as fh:
+            fh.write(json.dumps({"time": T0 + 10, **rows[0]}) + "\n")
+        with (run_dir / "events.jsonl").open("a") as fh:
+            fh.write(measuring(2).to_json() + "\n")
+        await wait_for(pilot, lambda: column(3) == ["0.12", "measuring…", "waiting"], what="the 1-client row")
+        assert [str(c.label) for c in table.columns.values()] == [
+            "clients", "reqs", "errors", "TTFT p50", "TTFT p95", "tok/s all", "× 1 client", "tok/s each", "peak RSS MB"]
+        assert pane.check_action("stop_run", ())  # a running benchmark can be stopped
+
+        with (run_dir / "metrics.jsonl").open("a") as fh:
+            fh.write(json.dumps({"time": T0 + 30, **rows[1]}) + "\n")
+        with (run_dir / "events.jsonl").open("a") as fh:
+            fh.write(measuring(3).to_json() + "\n")
+        await wait_for(pilot, lambda: column(3) == ["0.12", "0.31", "measuring…"], what="the 4-client row")
+        assert [str(c) for c in table.get_row_at(1)] == ["4", "16", "1", "0.31", "0.9", "97.2", "2.34×", "24.3", "330"]
+
+        status = json.loads((run_dir / "status.json").read_text()) | {"state": "cancelled", "pid": None}
+        (run_dir / "status.json").write_text(json.dumps(status))
+        await wait_for(pilot, lambda: column(3)[2] == "not measured", what="the count it never measured")
+        assert not pane.check_action("stop_run", ())
+
+
+async def test_a_gguf_run_shows_its_files_and_the_llama_cpp_check(tmp_path: Path) -> None:
+    out = tmp_path / "gguf-q8_0"
+    out.mkdir()
+    (out / "model.gguf").write_bytes(b"G" * 2048)
+    (out / "Modelfile").write_text("FROM ./model.gguf\n")
+    manifest = {"type": "q8_0", "writer": "workbench", "template": "ChatML", "seconds": 3.2}
+    (out / "gguf.json").write_text(json.dumps(manifest))
+    run_dir = write_run(tmp_path / "runs", "20260601-130000-deploy-gguf-9a9a", "deploy.gguf", "done", events=[
+        Artifact(name="gguf", path=str(out / "model.gguf"), time=T0), Finished(outcome="done", time=T0 + 3)])
     app = make_app(run_store=RunStore(tmp_path / "runs"), sampler=fixed_sample, poll_interval=60)
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_deploy(pilot)
         pane.open_run(run_dir)
-        table = pane.query_one("#d-table", DataTable)
-        await wait_for(pilot, lambda: table.row_count == 2, what="the bench rows")
-        assert [str(c.label) for c in table.columns.values()] == ["clients", "ttft_p50_s", "agg_tok_s", "errors"]
-        assert table.get_row_at(1) == ["4", "0.31", "97.2", "0"]
+        shown = lambda: str(pane.query_one("#d-smoke", Static).render())  # noqa: E731
+        await wait_for(pilot, lambda: "GGUF q8_0" in shown(), what="the GGUF's files")
+        assert str(out) in shown() and "model.gguf  2K" in shown() and "Modelfile" in shown()
+        assert "llama.cpp check: none recorded by this job" in shown()
+
+        (out / "gguf.json").write_text(json.dumps(manifest | {"check": {"verdict": "passed", "detail": "ppl +0.2%"}}))
+        pane.open_run(run_dir)
+        await wait_for(pilot, lambda: "llama.cpp check: passed  ppl +0.2%" in shown(), what="the recorded check")
 
 
 def test_deploy_pane_with_a_package(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,9 @@
-"""Job stage ``serve``: the server as a job, until ``slmw runs stop`` (or ``s`` in Runs).
+"""Job stage ``serve``: the server as a job, until ``slmw runs stop`` (or ``s`` in Runs or Deploy).
 
 The port is bound before the models load, so a port in use fails at once with one line.
 Once it listens, ``server.json`` in the run directory says where (URL, models, pid), and
-``requests.jsonl`` gets one line per request (``request_log.py``) for the panes to tail.
+``requests.jsonl`` gets one line per request (``request_log.py``) for the panes to tail
+(``run_files.py`` reads both).
 A stop ends the server within its shutdown grace and the run reads ``cancelled``.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from ...config.serve import ServeRecipe
@@ -20,10 +20,10 @@ from ..runs.context import RunContext
 from .app import ServerState, key_required
 from .pool import ModelPool
 from .request_log import REQUEST_LOG, RequestLog
+from .run_files import SERVER_FILE, read_server_file
 from .server import Server, bind
 
-SERVER_FILE = "server.json"
-"""Where a ``serve`` run says it listens, once it does."""
+__all__ = ["SERVER_FILE", "check_key", "open_server", "read_server_file", "run"]
 
 
 def check_key(host: str, api_key_env: str | None) -> None:
@@ -45,13 +45,6 @@ def open_server(recipe: ServeRecipe, log: RequestLog, on_status: Any = None) -> 
         raise
     state = ServerState(pool, log, api_key_env=recipe.api_key_env, key_required=key_required(recipe.host))
     return Server(state, sock)
-
-
-def read_server_file(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(run_dir) / SERVER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def run(recipe: ServeRecipe, ctx: RunContext) -> None:

@@ -3,15 +3,24 @@
 Targets are the stages the stage registry shows in this pane (``view="deploy"``), with its
 titles: the packages (Foundry Local, GGUF + Ollama), the server and its load benchmark. Each
 target's form is generated from its own recipe class (``RecipeForm``). The lower half follows
-one run of a deploy stage (the newest, one just started, or one opened from the Runs pane):
-its state and progress, the smoke test's verdict (``artifacts/smoke.json``), and its metrics
-rows as a table (a benchmark's figures, a server's request log), all read from the run's files
-by a thread worker, never in the UI thread.
+one run of a deploy stage (one just started, one picked or opened from the Runs pane, else a
+server that runs, else the newest), its view chosen by what the stage produces:
+
+- a package: the package and its smoke verdict, or a GGUF's files and its llama.cpp check
+  (``widgets/package_summary.py``);
+- a server: its URL and a live request log (``widgets/server_view.py``, reading the run's
+  ``server.json`` and ``requests.jsonl`` through ``engine/serve/run_files.py``); a TUI opened
+  while a server runs finds it in the run store and shows it again, with its log so far;
+- a measurement: the load benchmark's table filling one client count at a time
+  (``widgets/bench_table.py``).
+
+``s`` stops the followed run while it lives, as ``s`` in the Runs pane does (``stop_job``).
+Everything is read from the run's files (``ui/deploy_run.py``) by a thread worker, never in the
+UI thread.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,22 +29,26 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Select, Static
 
 from ...engine import stages
+from ..deploy_run import DeployRunReader, produced_by
 from ..messages import JobStarted, RunsRefreshed, StartJob
 from ..pane_context import PaneContext
 from ..visibility import is_shown
+from ..widgets.bench_table import BenchTable
+from ..widgets.package_summary import gguf_text, smoke_text
 from ..widgets.recipe_form import RecipeForm
+from ..widgets.server_view import ServerView
 
 DEPLOY_ORDER = ("package", "server", "measurement")
 """Targets by what they give, in the order a model is deployed: packages, a server, its benchmark."""
-SOURCE_FIELDS = ("source", "model", "target")
+SOURCE_FIELDS = ("source", "model", "target", "models")
 """The field a target's recipe names its source with (a picker of models and runs suggests values)."""
-TABLE_ROWS = 50
 
 
 def available_targets() -> list[tuple[str, str]]:
@@ -54,65 +67,26 @@ class DeployRead(Message):
     run_id: str | None = None
     stage: str = ""
     state: str = ""
+    alive: bool = False
+    """The followed run's process lives (it can be stopped)."""
     activity: str = ""
     smoke: dict[str, Any] | None = None
     package: dict[str, Any] | None = None
+    gguf: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
+    planned_clients: list[int] = field(default_factory=list)
+    item_index: int | None = None
+    """The position (from 1) of the item the last progress event is about (a benchmark's client count)."""
+    server: dict[str, Any] | None = None
+    requests: list[Any] = field(default_factory=list)
+    """Request log lines appended since the last read (all of them when ``requests_reset``)."""
+    requests_reset: bool = False
     error: str = ""
 
 
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """The followed run's state, last progress, smoke verdict, package and metrics rows."""
-    from ...engine.events import Progress
-    from ...engine.runs.run import Run
-
-    run = Run(run_dir)
-    progress = [e for e in run.events() if isinstance(e, Progress)]
-    error = run.last_error()
-    activity = ""
-    if progress:
-        p = progress[-1]
-        activity = p.phase + (f" {p.done:g}/{p.total:g} {p.unit}".rstrip() if p.total else "")
-    rows = [{k: v for k, v in row.items() if k != "time"} for row in run.metrics(last=TABLE_ROWS)]
-
-    def artifact_json(name: str) -> dict[str, Any] | None:
-        try:
-            data = json.loads(run.artifact(name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    return {"stage": run.stage, "state": run.info().state, "activity": activity, "rows": rows,
-            "smoke": artifact_json("smoke.json"), "package": artifact_json("package.json"),
-            "error": error.message if error else ""}
-
-
-def smoke_text(smoke: dict[str, Any] | None, package: dict[str, Any] | None) -> Text:
-    out = Text()
-    if package:
-        out.append(f"package {package.get('model_id')}", style="bold")
-        out.append(f"  {package.get('folder')}" + ("  (registered in Foundry Local)" if package.get("installed") else ""))
-        out.append("\n")
-    if smoke is None:
-        return out
-    verdict = smoke.get("verdict", "?")
-    style = {"identical": "bold green", "differs": "bold red", "failed": "bold red"}.get(verdict, "yellow")
-    out.append("smoke test: ", style="bold")
-    out.append(verdict, style=style)
-    if smoke.get("reason"):
-        out.append(f"  {smoke['reason']}")
-    for p in smoke.get("prompts", []):
-        if p.get("identical"):
-            out.append(f"\n  ✓ {p['prompt']!r}: {p['foundry_text']!r}")
-        else:
-            d = p.get("first_difference") or {}
-            out.append(f"\n  ✗ {p['prompt']!r}: token {d.get('index')} Foundry {d.get('foundry')!r} vs "
-                       f"workbench {d.get('workbench')!r}\n    Foundry: {p['foundry_text']!r}\n    "
-                       f"workbench: {p['workbench_text']!r}", style="red")
-    return out
-
-
 class DeployPane(Vertical):
+    BINDINGS = [Binding("s", "stop_run", "Stop")]
+
     DEFAULT_CSS = """
     DeployPane { padding: 0 1; }
     DeployPane #d-top { height: auto; }
@@ -124,7 +98,7 @@ class DeployPane(Vertical):
     DeployPane #d-runs { width: 40; }
     DeployPane #d-activity { width: 1fr; margin-left: 1; }
     DeployPane #d-smoke { height: auto; max-height: 10; }
-    DeployPane #d-table { height: 1fr; min-height: 4; }
+    DeployPane #d-table, DeployPane #d-bench { height: 1fr; min-height: 4; }
     """
 
     def __init__(self, context: PaneContext, **kwargs) -> None:
@@ -134,9 +108,12 @@ class DeployPane(Vertical):
         self.targets = available_targets()
         self.stages = stages.stages_viewed_in("deploy")
         self.followed: Path | None = None
+        """The run picked (from the list, a Build, the Runs pane); None: a live server, else the newest."""
         self.latest: DeployRead | None = None
         self._runs: list[Any] | None = None
         self._poll_lock = threading.Lock()
+        self._reader = DeployRunReader()
+        """Reads the followed run (the poll thread's, under its lock)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="d-top"):
@@ -154,6 +131,12 @@ class DeployPane(Vertical):
             yield Select([], prompt="no deploy run yet", id="d-runs", compact=True, tooltip="deploy runs, newest first")
             yield Static("", id="d-activity")
         yield Static("", id="d-smoke")
+        server = ServerView(id="d-server")
+        server.display = False
+        yield server
+        bench = BenchTable(id="d-bench")
+        bench.display = False
+        yield bench
         table = DataTable(id="d-table", zebra_stripes=True, cursor_type="row")
         table.display = False
         yield table
@@ -206,7 +189,32 @@ class DeployPane(Vertical):
             self.notify(str(exc), title="Cannot start", severity="error", timeout=10)
             return
         source = next((getattr(recipe, name) for name in SOURCE_FIELDS if hasattr(recipe, name)), "")
+        source = ", ".join(source) if isinstance(source, list) else source
         self.post_message(StartJob(recipe, f"{dict(self.targets)[self.target].lower()}: {source}"))
+
+    # -- stopping the followed run ----------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``s`` is shown (and works) while the followed run's process lives."""
+        if action == "stop_run":
+            return self.latest is not None and self.latest.alive
+        return True
+
+    def action_stop_run(self) -> None:
+        """Stop the followed run as ``s`` in the Runs pane does (``launcher.stop_job``)."""
+        if self.latest is None or not self.latest.alive or self.latest.run_id is None:
+            return
+        from ...engine.errors import WorkbenchError
+        from ...engine.runs.launcher import stop_job
+
+        run_dir = self.run_store.root / self.latest.run_id
+        self.followed = run_dir  # keep showing it as it stops, whatever runs newer
+        try:
+            stop_job(self.run_store.info(run_dir))
+        except WorkbenchError as exc:
+            self.notify(str(exc), title="Deploy", severity="warning")
+            return
+        self.notify(f"stop requested for {run_dir.name}", title="Deploy")
+        self._runs_feed.refresh_runs()
 
     # -- following a run --------------------------------------------------------------------------
     def open_run(self, run_dir: Path) -> None:
@@ -225,13 +233,30 @@ class DeployPane(Vertical):
             self.poll(message.runs)
 
     def on_show(self) -> None:
+        self._take_keys()
         if self._runs is not None:
             self.poll(self._runs)
+
+    def _take_keys(self) -> None:
+        """Unless a field here has the keys, the followed run's table takes them (so ``s`` reaches
+        the pane, as the run table takes them in the Runs pane), else the run picker."""
+        if not is_shown(self) or self.has_focus_within:
+            return
+        shown = [w for w in (self.query_one("#d-server", ServerView).query_one("#srv-requests"),
+                             self.query_one("#d-bench"), self.query_one("#d-table")) if is_shown(w)]
+        self.screen.set_focus(shown[0] if shown else self.query_one("#d-runs"))
 
     @on(Select.Changed, "#d-runs")
     def _run_picked(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and (self.followed is None or event.value != self.followed.name):
             self.open_run(self.run_store.root / event.value)
+
+    @staticmethod
+    def _default_run(runs: list[Any]) -> Path | None:
+        """With none picked: a server that runs (re-attaching after a restart), else the newest run."""
+        serving = [r for r in runs if "server" in produced_by(r.stage) and r.alive]
+        candidates = serving or runs
+        return candidates[0].dir if candidates else None
 
     @work(thread=True, group="deploy-poll", description="read the followed deploy run", exit_on_error=False)
     def poll(self, everything: list[Any]) -> None:
@@ -239,16 +264,17 @@ class DeployPane(Vertical):
             return
         try:
             runs = [r for r in everything if r.stage in self.stages]
-            followed = self.followed or (runs[0].dir if runs else None)
+            followed = self.followed or self._default_run(runs)
             if followed is None:
                 self.post_message(DeployRead(runs))
                 return
-            self.post_message(DeployRead(runs, followed.name, **read_run(followed)))
+            read = self._reader.read(followed)
+            self.post_message(DeployRead(runs, followed.name, **read))
         finally:
             self._poll_lock.release()
 
     def on_deploy_read(self, message: DeployRead) -> None:
-        self.latest = message
+        previous, self.latest = self.latest, message
         picker = self.query_one("#d-runs", Select)
         options = [(f"{r.id[-4:]} {r.stage} · {r.state}", r.id) for r in message.runs]
         with self.prevent(Select.Changed):
@@ -263,8 +289,30 @@ class DeployPane(Vertical):
             if message.error:
                 activity.append(f" · {message.error}", style="red")
         self.query_one("#d-activity", Static).update(activity)
-        self.query_one("#d-smoke", Static).update(smoke_text(message.smoke, message.package))
-        self._fill_table(message.rows)
+        summary = smoke_text(message.smoke, message.package)
+        if message.gguf:
+            summary.append_text(gguf_text(message.gguf))
+        self.query_one("#d-smoke", Static).update(summary)
+        produces = produced_by(message.stage)
+        self._show_server(message, "server" in produces)
+        bench = self.query_one("#d-bench", BenchTable)
+        bench.display = "measurement" in produces
+        if bench.display:
+            bench.show(message.planned_clients, message.rows, message.alive, message.item_index)
+        self._fill_table([] if produces & {"server", "measurement"} else message.rows)
+        if previous is None or previous.alive != message.alive or previous.run_id != message.run_id:
+            self._take_keys()
+            self.refresh_bindings()  # the footer shows Stop while the followed run can be stopped
+
+    def _show_server(self, message: DeployRead, serving: bool) -> None:
+        view = self.query_one("#d-server", ServerView)
+        view.display = serving
+        if not serving:
+            return
+        if message.requests_reset:
+            view.clear()
+        view.show_server(message.state, message.alive, message.server, message.activity)
+        view.add_requests(message.requests)
 
     def _fill_table(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#d-table", DataTable)
