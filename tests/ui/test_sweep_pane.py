@@ -273,3 +273,19 @@ async def test_sweep_starts_a_sweep_job_that_the_pane_then_follows(tmp_path: Pat
     assert run.stage == "sweep" and run.title == "sweep smoke-lora" and run.dir == spawned[0]
     recipe = SweepRecipe.model_validate(__import__("yaml").safe_load((run.dir / "recipe.yaml").read_text()))
     assert (recipe.trials, recipe.params["lora.r"], recipe.train["max_steps"]) == (3, "choice:8,16,32", 24)
+
+
+def test_no_sweep_yet_snapshot(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """80x24 with no sweep: the form from the shipped recipe, its command, the Sweep button."""
+    import shutil
+
+    shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
+    monkeypatch.setenv("SLMW_HOME", str(SNAPSHOT_HOME))
+
+    async def run_before(pilot) -> None:
+        await open_form(pilot)
+        from .test_snapshots import settle
+
+        await settle(pilot)
+
+    assert snap_compare(sweep_app(SNAPSHOT_HOME / "runs"), terminal_size=(80, 24), run_before=run_before)
