@@ -289,3 +289,16 @@ def test_no_sweep_yet_snapshot(snap_compare, monkeypatch: pytest.MonkeyPatch) ->
         await settle(pilot)
 
     assert snap_compare(sweep_app(SNAPSHOT_HOME / "runs"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_the_command_names_every_field_off_its_default_and_the_cli_reads_it_back() -> None:
+    from slm_workbench.config.sweep import SweepRecipe
+    from slm_workbench.ui.widgets.sweep_launch import recipe_defaults, sweep_command
+
+    recipe = SweepRecipe(train="smoke-lora", params={"lora.r": "int:4:16:4"}, trials=5, pruner={"enabled": False,
+                         "startup_trials": 3}, task_examples=0, sampler="random", seed=7, storage="/tmp/my study.journal")
+    command = sweep_command("smoke-lora", recipe.model_dump(mode="json"), recipe_defaults())
+    assert command == ("slmw sweep smoke-lora --param lora.r=int:4:16:4 --trials 5 --metric eval_loss "
+                       "--storage '/tmp/my study.journal' --no-pruner-enabled --pruner-startup-trials 3 "
+                       "--task-examples 0 --sampler random --seed 7")
+    assert cli_recipe(command).model_dump() == recipe.model_dump()

@@ -65,7 +65,9 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 def sweep_command(base: str, data: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
     """``slmw sweep BASE --param … --trials N --metric M`` and a flag for every other field that is
-    not at its default (``--parallel``, ``--storage``, ``--pruner-startup-trials``…)."""
+    not at its default (``--parallel``, ``--storage``, ``--pruner-startup-trials``…). A field set
+    back to null has no flag (``seed``); the form never sets one (its fields are never null but
+    ``storage`` and ``direction``, whose default is null)."""
     words = ["slmw", "sweep", shlex.quote(base or "RECIPE")]
     for name, spec in (data.get("params") or {}).items():
         words += ["--param", shlex.quote(f"{name}={spec}")]
