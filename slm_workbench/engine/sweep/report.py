@@ -2,7 +2,9 @@
 
 Importances use Optuna's default evaluator, PED-ANOVA, which needs only numpy (fANOVA and
 mean-decrease-impurity need scikit-learn, which the workbench does not install); they are
-computed once at least two trials are complete.
+computed once ``MIN_IMPORTANCE_TRIALS`` trials are complete (``summary.py`` says why that many).
+What PED-ANOVA warns about goes into the report as ``importance_notes``; only Optuna's notice that
+an argument is experimental is dropped (it is about the API, not about this sweep).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import json
 import math
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
-from .summary import REPORT, TRIALS, best_trial, write_atomic
+from .summary import MIN_IMPORTANCE_TRIALS, REPORT, TRIALS, best_trial, write_atomic
 
 IMPORTANCE_METHOD = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator)"
 _STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "RUNNING": "running", "WAITING": "waiting", "FAIL": "failed"}
@@ -46,30 +49,42 @@ def trial_row(trial: Any) -> dict[str, Any]:
     }
 
 
-def importances(study: Any) -> dict[str, float]:
+def importances(study: Any) -> tuple[dict[str, float], list[str]]:
+    """PED-ANOVA shares of the parameters (best first, summing to 1) and what to say about them.
+
+    None below ``MIN_IMPORTANCE_TRIALS`` complete trials. Optuna normalises all-zero importances
+    to equal shares, which would read as "every parameter matters as much"; they are computed
+    unnormalised here, and all zeros become a note instead of bars."""
     import optuna
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(complete) < 2 or not complete[0].params:
-        return {}
-    try:
-        found = optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
-    except (ValueError, RuntimeError, ZeroDivisionError):
-        return {}
-    return {k: round(float(v), 4) for k, v in found.items() if math.isfinite(v)}
+    if len(complete) < MIN_IMPORTANCE_TRIALS or not complete[0].params:
+        return {}, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = optuna.importance.get_param_importances(
+                study, evaluator=optuna.importance.PedAnovaImportanceEvaluator(), normalize=False)
+        except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+            return {}, [f"PED-ANOVA could not run: {exc}".splitlines()[0]]
+    notes = list(dict.fromkeys(str(w.message).splitlines()[0] for w in caught
+                               if not issubclass(w.category, optuna.exceptions.ExperimentalWarning)))
+    found = {k: float(v) for k, v in raw.items() if math.isfinite(v) and v >= 0}
+    total = sum(found.values())
+    if total <= 0:
+        return {}, [*notes, f"every importance is 0 on {len(complete)} complete trials: no parameter sets the best "
+                            "trials apart from the others"]
+    shares = sorted(((k, v / total) for k, v in found.items()), key=lambda kv: -kv[1])
+    return {k: round(v, 4) for k, v in shares}, notes
 
 
 def write_summary(study: Any, recipe: Any, artifacts: Path, *, location: str, dashboard: str) -> dict[str, Any]:
     """Rewrite both files from the study as it stands; returns the report."""
-    import warnings
-
     with _lock:
         rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
         counts = {state: sum(r["state"] == state for r in rows) for state in _STATE_NAMES.values()}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # experimental-feature notes
-            found = importances(study)
+        found, notes = importances(study)
         report = {
             "study": study.study_name,
             "storage": location,
@@ -81,6 +96,8 @@ def write_summary(study: Any, recipe: Any, artifacts: Path, *, location: str, da
             "best": best_trial(rows, recipe.goal),
             "importances": found,
             "importance_method": IMPORTANCE_METHOD if found else None,
+            "importance_notes": notes,
+            "importance_min_trials": MIN_IMPORTANCE_TRIALS,
             "params": dict(recipe.params),
             "base": recipe.train,
         }

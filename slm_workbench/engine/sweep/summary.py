@@ -12,14 +12,17 @@ file reads as empty.
 
 ``sweep_report.json``: ``study``, ``storage``, ``dashboard`` (the command that opens the storage
 in optuna-dashboard), ``metric``, ``direction``, ``trials`` (wanted), ``counts`` by state,
-``best`` (a row as above), ``importances`` (parameter -> share, PED-ANOVA) and
-``importance_method``, ``base`` (the training recipe the trials start from).
+``best`` (a row as above), ``importances`` (parameter -> share, PED-ANOVA; empty below
+``MIN_IMPORTANCE_TRIALS`` complete trials), ``importance_method``, ``importance_notes`` (what
+PED-ANOVA warned about, or why there are no shares), ``importance_min_trials``, ``base`` (the
+training recipe the trials start from).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,15 @@ REPORT = "sweep_report.json"
 JOURNAL = "optuna.journal"
 """The study's journal file in the sweep's run folder (the default storage)."""
 STATES = ("complete", "pruned", "running", "waiting", "failed")
+MIN_IMPORTANCE_TRIALS = 8
+"""Complete trials before parameter importances are computed or shown.
+
+PED-ANOVA (Optuna's default evaluator) compares where the top 10% of the complete trials put
+each parameter with where all of them did; pruned trials do not count. On 2-4 trials that "top"
+is one trial and the shares only say where it happened to land. 8 is a floor chosen so that a
+12-trial sweep with a few pruned trials still ends with importances; it is not a guarantee:
+Optuna's documentation asks for about 5 trials above the quantile (some 50 trials) for stable
+values, which is why the pane prints the count beside the bars."""
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -79,3 +91,31 @@ def best_trial(rows: list[dict[str, Any]], direction: str) -> dict[str, Any] | N
     complete = [r for r in rows if r.get("state") == "complete"]
     top = ranked(complete, direction)
     return top[0] if top and isinstance(top[0].get("value"), (int, float)) else None
+
+
+@dataclass
+class ImportanceView:
+    """What the Sweep pane shows for importances: shares (best first) or why there are none."""
+
+    shares: dict[str, float] = field(default_factory=dict)
+    complete: int = 0
+    needed: int = MIN_IMPORTANCE_TRIALS
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def enough(self) -> bool:
+        return self.complete >= self.needed
+
+
+def importance_view(report: dict[str, Any], rows: list[dict[str, Any]]) -> ImportanceView:
+    """The importances a report holds, held back below the minimum of complete trials (counted
+    from the rows, so a report written by an older workbench on 3 trials shows no bars either)."""
+    needed = report.get("importance_min_trials")
+    needed = needed if isinstance(needed, int) and needed > 0 else MIN_IMPORTANCE_TRIALS
+    complete = sum(1 for r in rows if r.get("state") == "complete")
+    notes = [str(n) for n in report.get("importance_notes") or [] if n]
+    shares = report.get("importances") or {}
+    if complete < needed or not isinstance(shares, dict):
+        return ImportanceView({}, complete, needed, notes)
+    clean = {str(k): float(v) for k, v in shares.items() if isinstance(v, (int, float))}
+    return ImportanceView(dict(sorted(clean.items(), key=lambda kv: -kv[1])), complete, needed, notes)

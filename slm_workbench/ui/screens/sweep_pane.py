@@ -1,12 +1,15 @@
-"""The Sweep pane: a hyperparameter sweep's trials, best first, their curves and what mattered.
+"""The Sweep pane: a form that starts a sweep; a sweep's trials, best first, their curves and what mattered.
 
 It reads only the sweep run's files (``artifacts/trials.jsonl``, ``artifacts/sweep_report.json``,
 written by the job after each trial; ``engine/sweep/summary.py``) and each trial run's
 ``metrics.jsonl``, in a thread worker on each run list the app's watcher sends; it never
 imports Optuna. The table sorts the trials by the sweep's metric, the best complete one starred;
 the chart overlays their eval-loss curves (the four best in colour, the rest grey); the
-importances are the job's (PED-ANOVA). ``t`` trains the base recipe with the best parameters,
-``c`` compares the best trial's model (its variants against PyTorch), both through ``StartJob``.
+importances are the job's (PED-ANOVA), shown only from ``MIN_IMPORTANCE_TRIALS`` complete trials
+(below, "not enough trials (N of M)"), with what PED-ANOVA warned about. ``t`` trains the base
+recipe with the best parameters, ``c`` compares the best trial's model (its variants against
+PyTorch), both through ``StartJob``. The "new sweep" form (``widgets/sweep_launch.py``, open while
+there is no sweep, ``n`` to open it later) starts one the same way ``slmw sweep`` does.
 """
 
 from __future__ import annotations
@@ -22,17 +25,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Select, Static
+from textual.widgets import Button, Collapsible, DataTable, Input, Select, Static
 
 from ...engine.runs.run import Run
 from ...engine.runs.store import RunInfo
 from ...engine.stages import stages_viewed_in
-from ...engine.sweep.summary import best_trial, ranked, read_report, read_trials
+from ...engine.sweep.summary import ImportanceView, best_trial, importance_view, ranked, read_report, read_trials
 from ..format import STATE_STYLES, clock
 from ..messages import JobStarted, RunsRefreshed, StartJob
 from ..pane_context import PaneContext
 from ..visibility import is_shown
 from ..widgets.metric_chart import MetricChart, Series
+from ..widgets.sweep_launch import SweepLaunch
 
 STAGES = stages_viewed_in("sweep")
 TRIAL_STYLES = {"complete": "green", "pruned": "magenta", "running": "bold cyan", "waiting": "yellow",
@@ -55,15 +59,20 @@ def best_train_recipe(report: dict[str, Any], best: dict[str, Any]) -> Any:
     return TrainRecipe.model_validate(apply(report.get("base") or {}, best.get("params") or {}))
 
 
-def importance_text(importances: dict[str, float], width: int = 12) -> Text:
-    if not importances:
-        return Text("importances: after two complete trials", style="dim")
-    text = Text("importance (PED-ANOVA)\n", style="bold")
-    for name, share in importances.items():
+def importance_text(view: ImportanceView, width: int = 12) -> Text:
+    """Bars from the minimum of complete trials on; below it, how many there are of how many needed."""
+    if not view.enough:
+        text = Text(f"importance: not enough trials ({view.complete} of {view.needed})\n", style="bold")
+        text.append(f"shown from {view.needed} complete trials: PED-ANOVA on fewer says little", style="dim")
+        return text
+    text = Text(f"importance (PED-ANOVA, {view.complete} trials)\n", style="bold")
+    for name, share in view.shares.items():
         bar = "█" * max(1, round(share * width)) if share > 0 else ""
         text.append(f"{name[:14]:<14} ", style="")
         text.append(f"{bar:<{width}}", style="cyan")
         text.append(f" {share:.2f}\n")
+    for note in view.notes:
+        text.append(f"⚠ {note}\n", style="yellow")
     return text
 
 
@@ -71,9 +80,13 @@ class SweepPane(Vertical):
     BINDINGS = [
         Binding("t", "train_best", "Train with the best"),
         Binding("c", "compare_best", "Compare the best"),
+        Binding("n", "new_sweep", "New sweep"),
     ]
     DEFAULT_CSS = """
     SweepPane { height: 1fr; }
+    SweepPane #sw-new { border-top: none; padding: 0; background: $background; }
+    SweepPane #sw-new Contents { padding: 0 0 0 1; height: auto; }
+    SweepPane #sw-new CollapsibleTitle { padding: 0 1 0 0; color: $text-muted; }
     SweepPane #sw-status { height: 1; }
     SweepPane #sw-history { width: 48; }
     SweepPane #sw-activity { width: 1fr; margin-left: 1; }
@@ -116,6 +129,8 @@ class SweepPane(Vertical):
         self.history: list[RunInfo] = []
 
     def compose(self) -> ComposeResult:
+        with Collapsible(title="new sweep", collapsed=False, id="sw-new"):
+            yield SweepLaunch(id="sw-launch")
         with Horizontal(id="sw-status"):
             yield Select([], prompt="no sweep yet", id="sw-history", compact=True, tooltip="sweeps")
             yield Static("", id="sw-activity")
@@ -123,7 +138,8 @@ class SweepPane(Vertical):
         with Horizontal(id="sw-lower"):
             yield MetricChart(id="sw-chart")
             yield Static("", id="sw-importances")
-        yield Static("Start one with `slmw sweep RECIPE --param FIELD=KIND:RANGE …`", id="sw-message")
+        yield Static("no sweep yet: set one up above and press Sweep (the command beside it does the same)",
+                     id="sw-message")
 
     def on_mount(self) -> None:
         self.query_one("#sw-table").border_title = "Trials"
@@ -148,6 +164,7 @@ class SweepPane(Vertical):
 
     def on_job_started(self, message: JobStarted) -> None:
         message.stop()
+        self.query_one("#sw-new", Collapsible).collapsed = True
         self.open_run(message.run_dir)
 
     @on(Select.Changed, "#sw-history")
@@ -188,7 +205,8 @@ class SweepPane(Vertical):
         options = [(Text.assemble(f"{clock(r.status.created if r.status else None)} {r.title}  ",
                                   (r.state, STATE_STYLES.get(r.state, "")), no_wrap=True, overflow="ellipsis"), r.id)
                    for r in message.runs]
-        if self.run_dir is None and message.runs:  # re-attach: the newest sweep
+        if self.run_dir is None and message.runs:  # re-attach: the newest sweep (the form folds away)
+            self.query_one("#sw-new", Collapsible).collapsed = True
             self.open_run(message.runs[0].dir)
         history = self.query_one("#sw-history", Select)
         with self.prevent(Select.Changed):
@@ -242,7 +260,8 @@ class SweepPane(Vertical):
             table.add_row(*cells, key=key)
         if curves is not None:
             self._chart(curves)
-        self.query_one("#sw-importances", Static).update(importance_text(self.report.get("importances") or {}))
+        self.query_one("#sw-importances", Static).update(
+            importance_text(importance_view(self.report, self.trials)) if self.run_dir is not None else "")
         self.query_one("#sw-activity", Static).update(self._activity())
         if self.run_dir is not None:
             self.query_one("#sw-message", Static).update(self._message())
@@ -278,6 +297,26 @@ class SweepPane(Vertical):
         return Text("t trains with the best, c compares it" + (f"; dashboard: {dashboard}" if dashboard else ""))
 
     # -- actions ------------------------------------------------------------------------------
+    def action_new_sweep(self) -> None:
+        """Open the form and put the cursor in its first parameter."""
+        self.query_one("#sw-new", Collapsible).collapsed = False
+        launch = self.query_one(SweepLaunch)
+        first = launch.query(".swl-name")
+        self.call_after_refresh((first.first() if first else launch.query_one("#swl-base")).focus)
+
+    @on(Button.Pressed, "#swl-start")
+    @on(Input.Submitted, "#sw-launch Input")
+    def launch(self) -> None:
+        """Start the form's sweep as a job (Sweep, or Enter in any of its fields); a bad field is one
+        line naming it, and nothing starts."""
+        launch = self.query_one(SweepLaunch)
+        try:
+            recipe = launch.recipe()
+        except ValueError as exc:
+            self.notify(str(exc), title="Cannot start the sweep", severity="error", timeout=10)
+            return
+        self.post_message(StartJob(recipe, f"sweep {Path(launch.base_name).stem}"))
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("train_best", "compare_best"):
             return self.best is not None
