@@ -106,12 +106,14 @@ def recover(study: Any, me: dict[str, Any], heartbeat_s: float, database: bool, 
 
     retried: list[int] = []
     if database:
+        def retries() -> set[int]:
+            return {t.user_attrs["retry_of"] for t in study.get_trials(deepcopy=False) if "retry_of" in t.user_attrs}
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+            before = retries()
             optuna.storages.fail_stale_trials(study)  # its callback, retry_stale, enqueues the retries
-            retried += [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-                        if t.number not in before]
+            retried += sorted(retries() - before)
     else:
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if worker_gone(trial, me, heartbeat_s) and _fail(study, trial.number):

@@ -19,7 +19,7 @@ from slm_workbench.engine.sweep.summary import read_report, read_trials
 from tests.helpers import wait_for_state, wait_until
 
 TRIALS = 3
-STEPS = 16
+STEPS = 12
 
 
 def started_run(capsys) -> str:
@@ -30,7 +30,7 @@ def started_run(capsys) -> str:
 def test_a_killed_workers_trial_is_retried_resuming_its_run_and_every_trial_runs_once(tiny_sweep, tmp_path, capsys,
                                                                                        storage) -> None:
     url = f"sqlite:///{tmp_path / 'sweeps.db'}" if storage == "sqlite" else None
-    train = tiny_sweep().train | {"max_steps": STEPS, "save_steps": 2, "eval_steps": 8}
+    train = tiny_sweep().train | {"max_steps": STEPS, "save_steps": 4, "eval_steps": 6}
     recipe = tiny_sweep(params={"learning_rate": "choice:0.005,0.004,0.003"}, pruner={"enabled": False},
                         trials=TRIALS, train=train, storage=url, heartbeat_s=1, seed=0)
     (tmp_path / "sweep.yaml").write_text(dump_recipe(recipe))
