@@ -7,7 +7,10 @@ parameter that names no field or whose range is empty.
 
 ``--join ID`` adds a worker to an existing sweep: ID is a sweep run here (its recipe and
 storage are read from it), or, on another machine, the sweep's id with ``--storage URL``
-naming the database it lives in (its recipe is read from the study).
+naming the database it lives in (its recipe is read from the study). A RECIPE given with
+``--join`` must be the sweep's own (base recipe, search space, metric): one line names the first
+differences otherwise. The job's launch check (``engine/sweep/stage.check``)
+opens the storage and compares the study's recipe again, before any trial.
 """
 
 from __future__ import annotations
@@ -42,9 +45,27 @@ def add_command(sub: argparse._SubParsersAction) -> None:
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.join:
         recipe = join_recipe(args)
+        if args.recipe is not None:
+            same_recipe(args, recipe)
         return run_recipe_job(recipe, title=f"sweep {recipe.join[-4:]} worker", args=args)
     if args.recipe is None:
         raise RecipeError("slmw sweep: give a training recipe (e.g. smoke-lora) or --join SWEEP_ID")
+    recipe = new_recipe(args)
+    return run_recipe_job(recipe, title=f"sweep {Path(str(args.recipe)).stem}", args=args)
+
+
+def same_recipe(args: argparse.Namespace, joined: SweepRecipe) -> None:
+    """Refuse a RECIPE given with ``--join`` that is not the joined sweep's (``--param`` and the
+    other flags are checked against the study by the job's launch check)."""
+    from ..engine.sweep.study import recipe_mismatch
+
+    why = recipe_mismatch(joined.model_dump(mode="json"), new_recipe(args).model_dump(mode="json"))
+    if why:
+        raise RecipeError(f"slmw sweep --join {args.join}: {args.recipe} is not the recipe of sweep {joined.join}: {why}")
+
+
+def new_recipe(args: argparse.Namespace) -> SweepRecipe:
+    """The sweep recipe of ``slmw sweep RECIPE [flags]``."""
     from ..config.loading import read_recipe_data, recipe_file
 
     where = str(recipe_file(args.recipe))
@@ -61,8 +82,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     params = {**(data.get("params") or {}), **(args.param or {})}
     if not params:
         raise RecipeError(f"{where}: nothing to search; give --param FIELD=KIND:RANGE (e.g. learning_rate=loguniform:1e-4:1e-2)")
-    recipe = build_recipe(args, where=where, base={**data, "stage": "sweep"}, fixed={"params": params})
-    return run_recipe_job(recipe, title=f"sweep {Path(where).stem}", args=args)
+    return build_recipe(args, where=where, base={**data, "stage": "sweep"}, fixed={"params": params})
 
 
 def join_recipe(args: argparse.Namespace) -> SweepRecipe:
@@ -91,16 +111,12 @@ def join_recipe(args: argparse.Namespace) -> SweepRecipe:
 
 def study_recipe(name: str, storage: str) -> dict[str, Any]:
     """The recipe a sweep keeps in its study (for a worker on a machine without the sweep's run)."""
-    import optuna
+    from ..engine.sweep.stage import load
+    from ..engine.sweep.study import open_storage, storage_location
 
-    from ..engine.sweep.study import open_storage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = optuna.load_study(study_name=name, storage=open_storage(storage))
-    except KeyError:
-        raise WorkbenchError(f"no sweep {name!r} in {storage}") from None
+    location = storage_location(storage, Path.cwd())
+    study = load(name, open_storage(location), location)
     recipe = study.user_attrs.get("recipe")
     if not isinstance(recipe, dict):
-        raise WorkbenchError(f"sweep {name!r} in {storage} keeps no recipe (not started by slmw sweep)")
+        raise WorkbenchError(f"sweep {name!r} in {location} keeps no recipe (not started by slmw sweep)")
     return dict(recipe)

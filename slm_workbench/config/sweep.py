@@ -57,6 +57,10 @@ class SweepRecipe(Section):
     lets workers on other machines join (``slmw sweep --join ID``); a path is a journal file."""
     join: str | None = None
     """The sweep (study name) this worker joins; unset: a new sweep named by this run's id."""
+    heartbeat_s: int = Field(default=60, ge=1, le=3600)
+    """Seconds between a running trial's signs of life (Optuna's heartbeat on a database; a
+    ``heartbeat`` record on the journal file); a trial silent for three is failed and retried,
+    resuming its run (a dead worker on this machine is seen at once on the journal file)."""
     pruner: PrunerSection = Field(default_factory=PrunerSection)
     """When trials are stopped early."""
     task_examples: int = Field(default=32, ge=0)

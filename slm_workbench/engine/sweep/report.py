@@ -83,6 +83,9 @@ def write_summary(study: Any, recipe: Any, artifacts: Path, *, location: str, da
     """Rewrite both files from the study as it stands; returns the report."""
     with _lock:
         rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+        retried = {r["retry_of"] for r in rows}
+        for row in rows:  # a trial whose worker died is retried, not marked: its retry says so
+            row["interrupted"] = row["interrupted"] or row["number"] in retried
         counts = {state: sum(r["state"] == state for r in rows) for state in _STATE_NAMES.values()}
         found, notes = importances(study)
         report = {

@@ -1,29 +1,29 @@
-"""The sweep's Optuna study: its storage, sampler and pruner, and recovery after a crash.
+"""The sweep's Optuna study: its storage, sampler and pruner, and the recipe it keeps.
 
 Storage: by default Optuna's journal file (``JournalFileBackend``) in the sweep's run folder,
 safe for several processes on this machine (the workers of ``slmw sweep --join`` append to
-the same file); a database URL (RDB storage, with Optuna's heartbeat so that the trials of a
-worker that died on another machine are failed and retried by the others) lets workers on
-other machines join. Either opens in ``optuna-dashboard`` as it is.
+the same file); a database URL (RDB storage, with Optuna's heartbeat every ``heartbeat_s``, so
+that the trials of a worker that died on another machine are failed and retried by the others,
+``liveness.py``) lets workers on other machines join. Either opens in ``optuna-dashboard`` as it is.
 
-Recovery: a trial still ``RUNNING`` whose worker is gone (this sweep's own earlier process,
-or a dead process on this host) is marked ``FAIL`` with ``interrupted``, its training run is
-stopped if it still runs, and the trial is enqueued again with the same parameters; the
-retry resumes that run from its last checkpoint.
+A storage that cannot be opened (an unknown scheme, a database that does not answer or refuses
+writes, a journal file that cannot be written) is one line naming it, before any trial; so is a
+study whose kept recipe (base training recipe, search space, metric) is not this worker's.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
-from ..runs import launcher, store
 from .summary import JOURNAL
 
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "oracle", "mssql")
+
+
+RECIPE_KEYS = ("train", "params", "metric", "direction")
+"""What every worker of one study must share: the trials' base, the search space, what is optimized."""
 
 
 def is_database(url: str) -> bool:
@@ -32,6 +32,9 @@ def is_database(url: str) -> bool:
 
 def storage_location(storage: str | None, run_dir: Path) -> str:
     """The storage as a user would name it: a database URL, or the journal file's path."""
+    if storage and "://" in storage and not is_database(storage):
+        raise WorkbenchError(f"cannot open the sweep storage {storage}: unknown scheme {storage.split('://', 1)[0]!r}",
+                             hint=f"a database URL ({', '.join(s + '://' for s in RDB_SCHEMES)}…) or a journal file path")
     if storage and is_database(storage):
         return storage
     return str(Path(storage).expanduser().resolve() if storage else run_dir / JOURNAL)
@@ -41,11 +44,14 @@ def dashboard_command(location: str) -> str:
     return f"optuna-dashboard {location}"
 
 
-def open_storage(location: str) -> Any:
+def open_storage(location: str, heartbeat_s: int = 60) -> Any:
+    """Optuna's storage at ``location``; a database beats every ``heartbeat_s`` and hands a trial
+    silent for three beats to ``liveness.retry_stale`` (which retries it, resuming its run)."""
     import optuna
-    import optuna.storages as storages
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
+
+    from .liveness import GRACE_BEATS, retry_stale
 
     if is_database(location):
         import inspect
@@ -54,17 +60,58 @@ def open_storage(location: str) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage).parameters:  # optuna >= 4.9
-                    retry = {"heartbeat_stale_trial_callback": storages.RetryHeartbeatStaleTrialCallback(max_retry=2)}
-                else:
-                    retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=2)}
-                return RDBStorage(location, heartbeat_interval=60, grace_period=180, **retry)
+                name = "heartbeat_stale_trial_callback"  # optuna >= 4.9; before, failed_trial_callback
+                if name not in inspect.signature(RDBStorage).parameters:
+                    name = "failed_trial_callback"
+                storage = RDBStorage(location, heartbeat_interval=heartbeat_s, grace_period=GRACE_BEATS * heartbeat_s,
+                                     **{name: retry_stale})
+                storage.get_all_studies()  # a database that opens but cannot be read says so now
+                return storage
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors are many; the user fixes the URL
             raise WorkbenchError(f"cannot open the sweep storage {location}: {type(exc).__name__}: {exc}".splitlines()[0],
-                                 hint="check the database URL and that its driver is installed") from None
+                                 hint="check the database URL, that it accepts writes and that its driver is installed") from None
     path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):  # a journal file that cannot be appended to fails here, not in a trial
+            pass
+    except OSError as exc:
+        raise WorkbenchError(f"cannot open the sweep storage {location}: {exc.strerror or exc}",
+                             hint="a journal file path that can be written, or a database URL") from None
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def recipe_mismatch(kept: Any, recipe: dict[str, Any]) -> str | None:
+    """How ``recipe`` differs from the recipe a study keeps (``RECIPE_KEYS`` only), or None."""
+    if not isinstance(kept, dict):
+        return "it keeps no recipe (not started by slmw sweep)"
+    differences = []
+    for key in RECIPE_KEYS:
+        differences += _differences(kept.get(key), recipe.get(key), key)
+    if not differences:
+        return None
+    more = f" (and {len(differences) - 3} more)" if len(differences) > 3 else ""
+    return "; ".join(differences[:3]) + more
+
+
+def _differences(kept: Any, mine: Any, where: str) -> list[str]:
+    if isinstance(kept, dict) and isinstance(mine, dict):
+        return [d for key in sorted(set(kept) | set(mine), key=str)
+                for d in _differences(kept.get(key), mine.get(key), f"{where}.{key}")]
+    return [] if kept == mine else [f"{where} is {_short(kept)} there, {_short(mine)} here"]
+
+
+def _short(value: Any) -> str:
+    text = "unset" if value is None else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_study(study: Any, recipe: Any, location: str) -> None:
+    """Refuse a study made by another recipe: its trials would not be comparable with this worker's."""
+    why = recipe_mismatch(study.user_attrs.get("recipe"), recipe.model_dump(mode="json", exclude={"join"}))
+    if why:
+        raise WorkbenchError(f"sweep {study.study_name} in {location} was made by another recipe: {why}",
+                             hint="join it with its own recipe (slmw sweep --join ID), or start a new sweep")
 
 
 def make_sampler(recipe: Any, worker_offset: int) -> Any:
@@ -85,55 +132,3 @@ def make_pruner(recipe: Any) -> Any:
         return optuna.pruners.NopPruner()
     return optuna.pruners.MedianPruner(n_startup_trials=p.startup_trials, n_warmup_steps=p.warmup_steps,
                                        n_min_trials=p.min_trials)
-
-
-def worker_identity(run_dir: Path) -> dict[str, Any]:
-    import psutil
-
-    return {"run": run_dir.name, "host": socket.gethostname(), "pid": os.getpid(),
-            "proc_start": psutil.Process().create_time()}
-
-
-def worker_gone(worker: dict[str, Any], me: dict[str, Any]) -> bool:
-    """True when the worker that ran a trial is known to be gone (only this host's can be known)."""
-    if not worker or worker.get("host") != me["host"]:
-        return False
-    if worker.get("run") == me["run"] and worker.get("pid") != me["pid"]:
-        return True  # this sweep's own earlier process: this one replaced it
-    from ..runs.status import RunStatus
-    from ..runs.store import process_alive
-
-    status = RunStatus(id=str(worker.get("run")), stage="sweep", pid=worker.get("pid"), host=me["host"],
-                       proc_start=worker.get("proc_start"))
-    return not process_alive(status)
-
-
-def recover(study: Any, me: dict[str, Any], run_store: store.RunStore) -> list[int]:
-    """Fail the trials left running by a dead worker and enqueue each interrupted trial once again;
-    returns the numbers of the trials retried."""
-    from optuna.trial import TrialState
-
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not worker_gone(trial.user_attrs.get("worker") or {}, me):
-            continue
-        run_id = trial.user_attrs.get("run_id")
-        if run_id and (run_store.root / run_id).is_dir():
-            info = run_store.info(run_store.root / run_id)
-            if info.alive:
-                launcher.stop_job(info)
-                launcher.wait_for(info.dir)
-        study._storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
-    again = []
-    for trial in trials:
-        if trial.state != TrialState.FAIL or not trial.user_attrs.get("interrupted") or trial.number in retried:
-            continue
-        attrs: dict[str, Any] = {"retry_of": trial.number}
-        run_id = trial.user_attrs.get("run_id")
-        if run_id and (run_store.root / run_id).is_dir():
-            attrs["resume_run"] = run_id
-        study.enqueue_trial(trial.params, user_attrs=attrs, skip_if_exists=False)
-        again.append(trial.number)
-    return again

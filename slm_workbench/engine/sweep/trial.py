@@ -4,12 +4,14 @@ The objective starts the training job through the launcher (so the run is listed
 can be stopped, resumed, compared), follows its ``metrics.jsonl`` and reports each
 ``eval_loss`` to Optuna at its step. When the pruner says so the run is stopped the way
 ``slmw runs stop`` stops it (it checkpoints and ends ``cancelled``) and the trial ends
-``PRUNED``. A finished run gets its task score (``task.py``). A trial retried after a crash
-resumes the run it had (``resume_run``) instead of training from scratch.
+``PRUNED``. A finished run gets its task score (``task.py``). A trial retried after its worker died
+or was stopped resumes the run it had (``resume_run``, stopped first if it still trains)
+instead of training from scratch.
 
 What a trial knows is kept in its user attributes: ``run_id``, ``worker`` (the sweep job
-that ran it: run id, host, pid), ``task``, ``task_run``, ``eval_loss``, ``steps``,
-``pruned_at``, ``error``, ``interrupted`` (the sweep stopped or died under it), ``retry_of``.
+that ran it: run id, host, pid) and ``heartbeat`` (``liveness.py``), ``task``, ``task_run``,
+``eval_loss``, ``steps``, ``pruned_at``, ``error``, ``interrupted`` (the sweep was stopped
+under it), ``retry_of``, ``resume_run`` and ``attempt`` (a retry).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..runs.context import RunContext
 from ..runs.run import Run
 from ..runs.status import TERMINAL_STATES
 from ...config.sweep_space import Param, apply
+from .liveness import Heartbeat
 from .task import TaskScoreUnavailable, task_score
 
 POLL_S = 0.5
@@ -46,8 +49,12 @@ class TrialRunner:
     """The objective of ``study.optimize``: thread-safe, one call per trial."""
 
     def __init__(self, recipe: Any, ctx: RunContext, params: list[Param], worker: dict[str, Any],
-                 run_store: store.RunStore, on_change: Any = lambda: None) -> None:
+                 run_store: store.RunStore, on_change: Any = lambda: None, heartbeat_s: float | None = None) -> None:
         self.recipe = recipe
+        self.heartbeat_s = heartbeat_s
+        """Seconds between the trial's ``heartbeat`` records; None: the storage keeps its own (a database)."""
+        self.started = 0
+        """Trials this runner has begun."""
         self.on_change = on_change
         """Called when a trial has started its run (the summary shows it running)."""
         self.ctx = ctx
@@ -61,7 +68,15 @@ class TrialRunner:
     # -- the objective -----------------------------------------------------------------------
     def __call__(self, trial: Any) -> float:
         self.ctx.check_cancelled()
+        with self._lock:
+            self.started += 1
         trial.set_user_attr("worker", self.worker)
+        if self.heartbeat_s is None:
+            return self._run(trial)
+        with Heartbeat(trial, self.heartbeat_s):
+            return self._run(trial)
+
+    def _run(self, trial: Any) -> float:
         values = {p.name: suggest(trial, p) for p in self.params}
         run_dir = self._start(trial, values)
         trial.set_user_attr("run_id", run_dir.name)
@@ -87,8 +102,13 @@ class TrialRunner:
         from ...config.train import TrainRecipe
 
         resume = trial.user_attrs.get("resume_run")
-        if resume:
+        if resume and (self.run_store.root / resume).is_dir():  # a run of another machine is not here
             info = self.run_store.info(self.run_store.root / resume)
+            if info.alive:  # its worker died and left it training: stop it in order (it checkpoints)
+                launcher.stop_job(info)
+                info = launcher.wait_for(info.dir, timeout=300)
+            if info.state == "done":
+                return info.dir  # it ended by itself meanwhile: its result is the trial's
             if info.status is not None and info.state in ("cancelled", "interrupted", "failed"):
                 launcher.resume_job(info)
                 return info.dir
