@@ -38,12 +38,21 @@ Builds are kept in ``--home`` (default ``.slmw-test-cache/bench-home``), so a re
 Speeds move with the machine's load: the load average is printed with the table.
 
 The figures issue #19 asks for (the best int4 against llama.cpp Q4_K_M of the same merged weights) come from
-one run of, after the calibrated-int4 work is merged (llama-cpp-python built as ``bench/_llama_peer.py`` says,
-e.g. into /work/llama-venv; a quiet machine; the load average is printed with each table)::
+(llama-cpp-python built as ``bench/_llama_peer.py`` says, e.g. into /work/llama-venv; a quiet machine; the load
+average is printed with each table)::
 
     .venv/bin/python bench/variants.py --source both --llama-python /work/llama-venv/bin/python \\
-        --variants fp32,int8,int8-sym,int4,int4-hq,int4-cal,BEST_INT4 --peers Q4_1,Q4_K_M \\
-        --rounds 3 --runs 3 --tasks 64 --threads 1
+        --variants fp32,int8,int4,int4-hq-cal,int4-mix-cal --peers Q4_1,Q4_K_M \\
+        --rounds 2 --runs 3 --tasks 64 --tokens 2048 --new-tokens 64 --threads 1
+
+Measured (issue #19, 1 thread; the task on slmw:demo-eval's 64 examples, the runs' own split holding 17): the
+smoke LoRA merged, on a quiet machine (load 0.72 at the start): int4-mix-cal 174.9 tok/s = 1.37x llama.cpp
+Q4_K_M (127.4; +6.6% perplexity), -0.3% perplexity, task 0.891 vs fp32 0.901 (99%, paired [97%, 101%]);
+int4-hq-cal 138.5 tok/s = 1.09x, -2.1%, 0.901 (100%, [97%, 103%]). The base model (load 1.4 -> 4.0: speeds
+not comparable): int8 -0.8% perplexity, fp32's first token on 5 of the 6 check prompts (the README's
+capital-of-France question among the 5; "Give me three tips for sleeping" differs); int4-hq-cal -0.1%,
+task 0.115 vs 0.120 (96%, [70%, 131%]); int4-mix-cal -2.8% but 0.062 (52%, [21%, 88%]); llama.cpp Q4_1
++0.9%, Q4_K_M +8.1%. docs/quantization.md has the tables.
 
 (Q4_1, the shipped file, is left out for the fine-tuned source by itself.) The pipeline, proved once with
 ``--home /tmp/int8-home --source finetuned --variants fp32,int8,int8-sym,int4 --peers Q4_K_M --rounds 1

@@ -164,12 +164,14 @@ VARIANT_GROUPS: dict[str, tuple[str, ...]] = {
     "all": (),  # every preset: see expand_groups
 }
 """Selections by purpose (the Quantize & Compare pane's presets, ``--variants balanced``): ``fast``
-is the two quick quantized builds; ``balanced`` adds the fp32 ONNX graph and the best int4 measured,
-``int4-hq-cal`` (GPTQ on exact block offsets: on the smoke LoRA it keeps the task where ``int4-hq``
-loses most of it, and on the base SmolLM2 it is as exact as ``int4-hq``). For a model without
-training data ``int4-hq-cal`` is calibrated on the shipped demo data (chat and contact extraction):
-the offsets keep weights already on a Q4_1 grid exact whatever the data, and GPTQ only moves the
-blocks that are not. ``all`` is every preset (fp16 only when the variants are built for CUDA)."""
+is the two quick quantized builds; ``balanced`` adds the fp32 ONNX graph and both calibrated int4s,
+and the comparison's rules pick between them: ``int4-hq-cal`` (GPTQ on exact block offsets
+everywhere: as exact as ``int4-hq`` on the base SmolLM2, whose weights sit on a Q4_1 grid, and it
+keeps a LoRA's task) and ``int4-mix-cal`` (offsets only on the MLP's gate/up, a 4-bit head: ~1.2x
+int4-hq-cal's decode speed; on the smoke LoRA it keeps the task and is recommended, on the base
+model it loses half of the little task score the base has, and int4-hq-cal is the one to use).
+For a model without training data both are calibrated on the shipped demo data (chat and contact
+extraction). ``all`` is every preset (fp16 only when the variants are built for CUDA)."""
 
 
 def expand_groups(names: list[str], *, cuda: bool = False) -> list[str]:

@@ -317,7 +317,8 @@ def _fmt(value: Any, spec: str = "") -> str:
 
 def settings_label(info: dict[str, Any]) -> str:
     """A variant's build settings in brief, from its ``slmw_variant.json``: "b32 a4 sym",
-    "gptq b32 a4 asym c32 data:3f2a9c", "hq b32 a4 asym", "olive b128 a0 sym q87%". The export records them
+    "gptq b32 a4 asym c32 data:3f2a9c", "gptq b32 a4 asym offsets:gate+up head4 c32 data:3f2a9c" (int4-mix-cal),
+    "hq b32 a4 asym", "olive b128 a0 sym q87%". The export records them
     under ``settings`` (with ``calibration_data_sha256``) and ``quantized_share`` beside it; a variant built
     before that holds the knobs at the top level. A missing field is left out, an unknown one ignored."""
     recorded = info.get("settings") if isinstance(info.get("settings"), dict) else {}
@@ -333,6 +334,12 @@ def settings_label(info: dict[str, Any]) -> str:
             parts.append(f"a{knobs['accuracy_level']}")
         if knobs.get("symmetric") is not None:
             parts.append("sym" if knobs["symmetric"] else "asym")
+    if path == "gptq" and knobs.get("offsets"):
+        parts.append("offsets")
+    elif path == "gptq" and knobs.get("offsets_in"):
+        parts.append("offsets:" + "+".join(str(p).removesuffix("_proj") for p in knobs["offsets_in"]))
+    if knobs.get("head_bits") not in (None, 8):
+        parts.append(f"head{knobs['head_bits']}")
     data_hash = knobs.get("calibration_data_sha256")
     if knobs.get("calibration_samples") is not None and (path == "gptq" or data_hash or knobs.get("calibration_data")):
         parts.append(f"c{knobs['calibration_samples']}")

@@ -29,6 +29,13 @@ points). So the rounding stays ours; only the calibration pass changed.
 ``w = scale * q + min`` with a float zero point, written as ``int4-hq``'s folded graph. A block
 already on a Q4_1 grid rounds without error and carries nothing on, so the base SmolLM2 stays as
 exact as with ``int4-hq``; the blocks a merged LoRA moved off the grid are fitted with the data.
+
+``int4-mix-cal`` (``offsets_in``) folds the offsets only where they pay: the folded graph's cost is not its
++8-11% MACs (MatMulNBits at K 576 and 640 take the same ~15 us here) but ~10 us a decode step for each input
+augmented (its small nodes beside the MatMul: 120 inputs, ~1.2 ms of a ~7 ms step). With GPTQ, whole-step
+zero points have ~5x the offsets' output error on every kind of matrix; the MLP's gate/up (one input a
+layer) carry the largest share, so they keep their offsets, the rest take packed zero points, and the
+head is GPTQ'd to 4 bits (the embedding keeps its own 8-bit table). Measured in docs/quantization.md.
 """
 
 from __future__ import annotations

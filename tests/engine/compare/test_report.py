@@ -183,6 +183,13 @@ def test_settings_label_reads_what_is_there():
         "precision": "int4", "path": "gptq", "block_size": 32, "accuracy_level": 4, "symmetric": False,
         "calibration_samples": 32, "calibration_data": "/x/data", "calibration_data_sha256": "3f2a9c77e1"}},
     ) == "gptq b32 a4 asym c32 data:3f2a9c"
+    assert settings_label({"precision": "int4", "path": "gptq", "settings": {  # int4-mix-cal and int4-hq-cal differ
+        "precision": "int4", "path": "gptq", "block_size": 32, "accuracy_level": 4, "symmetric": False,
+        "offsets": False, "offsets_in": ["gate_proj", "up_proj"], "head_bits": 4, "calibration_samples": 32,
+        "calibration_data_sha256": "3f2a9c77e1"}}) == "gptq b32 a4 asym offsets:gate+up head4 c32 data:3f2a9c"
+    assert settings_label({"precision": "int4", "path": "gptq", "settings": {
+        "precision": "int4", "path": "gptq", "block_size": 32, "accuracy_level": 4, "symmetric": False,
+        "offsets": True, "head_bits": 8, "calibration_samples": 32}}) == "gptq b32 a4 asym offsets c32"
     assert settings_label({"precision": "int4", "path": "offset4", "block_size": 32, "accuracy_level": 4,
                            "symmetric": False}) == "hq b32 a4 asym"
     assert settings_label({"precision": "int4", "path": "olive", "block_size": 128, "accuracy_level": 0,
