@@ -126,13 +126,20 @@ def test_a_failed_quantization_leaves_nothing(capsys, gguf_origin_dir, stand_in_
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".q4")] == []
 
 
-def test_a_python_without_llama_cpp_python_is_refused_before_a_job(capsys, gguf_origin_dir, tmp_path, no_llama_cpp):
-    out = tmp_path / "q4"
-    code, _, err = cli(capsys, "deploy", "gguf", str(gguf_origin_dir), "--type", "q4_k_m", "-o", str(out),
-                       "--llama-python", sys.executable)
+@pytest.mark.parametrize(("qtype", "how"), [("q4_k_m", "flag"), ("f16", "env"), ("f16", "missing")])
+def test_a_named_python_that_does_not_work_is_refused_before_a_job(capsys, gguf_origin_dir, tmp_path, no_llama_cpp,
+                                                                   monkeypatch, qtype, how):
+    out = tmp_path / qtype
+    python = str(tmp_path / "no" / "python") if how == "missing" else sys.executable
+    flag = ["--llama-python", python] if how != "env" else []
+    if how == "env":
+        monkeypatch.setenv("SLMW_LLAMA_PYTHON", python)
+    code, _, err = cli(capsys, "deploy", "gguf", str(gguf_origin_dir), "--type", qtype, "-o", str(out), *flag)
     assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) <= 2
-    assert f"llama_python {sys.executable}: {sys.executable} has no llama-cpp-python" in err
-    assert "SLMW_LLAMA_PYTHON" in err and not out.exists() and RunStore().list() == []
+    where = "SLMW_LLAMA_PYTHON" if how == "env" else "llama_python"
+    why = "does not exist" if how == "missing" else f"{python} has no llama-cpp-python"
+    assert f"the Python named for llama-cpp-python does not work: {where} {python}" in err and why in err
+    assert "pip install llama-cpp-python" in err and not out.exists() and RunStore().list() == []
 
 
 @pytest.mark.skipif(not _has_llama_cpp(REAL), reason="set SLMW_LLAMA_PYTHON to a Python with llama-cpp-python "

@@ -37,6 +37,8 @@ class LlamaPython:
     """The interpreter that imports ``llama_cpp``; None when none was found (``why`` says why)."""
     version: str | None
     why: str
+    named: bool = False
+    """Named by the user (recipe or ``$SLMW_LLAMA_PYTHON``): one that does not work is refused, not skipped."""
 
 
 def call(python: str, request: dict[str, Any], *, timeout_s: float = 900) -> dict[str, Any]:
@@ -65,15 +67,16 @@ def find_llama_python(configured: str | None = None) -> LlamaPython:
     if named:
         where, python = named[0]
         if not Path(python).is_file():
-            return LlamaPython(None, None, f"{where} {python} does not exist")
+            return LlamaPython(None, None, f"{where} {python} does not exist", named=True)
     elif importlib.util.find_spec("llama_cpp") is not None:
         where, python = "this interpreter", sys.executable
     else:
         return LlamaPython(None, None, f"no llama-cpp-python ({PYTHON_ENV} is not set and this Python has none)")
     reply = call(python, {"action": "probe"}, timeout_s=120)
     if not reply.get("ok"):
-        return LlamaPython(None, None, f"{where} {python}: {reply.get('error')}")
-    return LlamaPython(python, str(reply.get("version")), f"llama-cpp-python {reply.get('version')} ({python})")
+        return LlamaPython(None, None, f"{where} {python}: {reply.get('error')}", named=bool(named))
+    return LlamaPython(python, str(reply.get("version")), f"llama-cpp-python {reply.get('version')} ({python})",
+                       named=bool(named))
 
 
 def quantize(llama: LlamaPython, src: Path, dst: Path, kind: str, *, threads: int = 1) -> dict[str, Any]:

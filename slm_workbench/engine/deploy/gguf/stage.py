@@ -80,6 +80,8 @@ def plan(source: ModelSource, recipe: GgufRecipe) -> Plan:
     tools = find_llama_cpp(recipe.llama_cpp)
     llama = find_llama_python(recipe.llama_python)
     origin = origin_of(source)
+    if llama.named and llama.python is None:
+        raise WorkbenchError(f"the Python named for llama-cpp-python does not work: {llama.why}", hint=INSTALL_HINT)
     if recipe.type == "q4_k_m" and tools.quantizer is None and llama.python is None:
         raise WorkbenchError(f"--type q4_k_m needs llama.cpp's quantizer: no llama-quantize (looked in "
                              f"{tools.describe_search()}) and {llama.why}; f16 and q8_0 need no llama.cpp for "
