@@ -61,5 +61,7 @@ def cmd_gguf(args: argparse.Namespace) -> int:
     print(f"{folder / manifest['file']}  {manifest['size_bytes'] / 1e6:,.0f} MB  {manifest['type']}  "
           f"({manifest['writer']} writer)")
     print(f"{folder / manifest['modelfile']}  (template: {manifest['template']})")
+    llama_check = manifest.get("check") or {}
+    print(f"llama.cpp check: {llama_check.get('verdict', 'none recorded')}: {llama_check.get('detail', '')}")
     print(f"ollama: cd {folder} && ollama create {name} -f Modelfile")
     return 0

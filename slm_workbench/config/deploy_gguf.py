@@ -12,7 +12,8 @@ from .base import Section
 class GgufRecipe(Section):
     """Write a model or a fine-tuned run as a GGUF file (f16, q8_0, or q4_k_m with llama.cpp's quantizer)
     with an Ollama Modelfile whose TEMPLATE is the model's chat template; a run's LoRA adapter is merged
-    on the way. Models converted from a llama-architecture GGUF (the built-in SmolLM2 and runs fine-tuned
+    on the way. With llama-cpp-python (--llama-python) the file is loaded in llama.cpp and its greedy
+    answers compared with the workbench's. Models converted from a llama-architecture GGUF (the built-in SmolLM2 and runs fine-tuned
     from it) are written by the workbench itself; any other model needs llama.cpp's convert_hf_to_gguf.py."""
 
     stage: Literal["deploy.gguf"] = "deploy.gguf"
@@ -31,3 +32,6 @@ class GgufRecipe(Section):
     llama_cpp: str | None = None
     """A llama.cpp checkout or build folder (convert_hf_to_gguf.py, llama-quantize); default
     ``$SLMW_LLAMA_CPP``, then PATH."""
+    llama_python: str | None = None
+    """A Python that has llama-cpp-python (in an environment of its own): q4_k_m without llama.cpp's
+    CLI, and the check of the written file in llama.cpp; default ``$SLMW_LLAMA_PYTHON``."""

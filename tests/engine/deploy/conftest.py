@@ -10,7 +10,7 @@ import pytest
 
 from slm_workbench.engine.runs.store import RunStore
 
-from .gguf_fixtures import gguf_origin_dir  # noqa: F401
+from .gguf_fixtures import gguf_origin_dir, lora_on_gguf_origin, no_llama_cpp  # noqa: F401
 
 _BASES: dict[tuple[str, str], Path] = {}
 

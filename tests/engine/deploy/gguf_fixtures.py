@@ -9,6 +9,7 @@ to 256 entries, so transformers reads it back in a second) and the tiny model's 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -82,3 +83,33 @@ def logits_of(model_or_dir, ids, gguf_file: str | None = None):
         model = AutoModelForCausalLM.from_pretrained(model_or_dir, gguf_file=gguf_file, dtype=torch.float32)
     with torch.no_grad():
         return model(torch.tensor([ids])).logits[0]
+
+
+@pytest.fixture
+def no_llama_cpp(monkeypatch, tmp_path):
+    """Neither llama.cpp's tools nor a named llama-cpp-python Python."""
+    monkeypatch.delenv("SLMW_LLAMA_CPP", raising=False)
+    monkeypatch.delenv("SLMW_LLAMA_PYTHON", raising=False)
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", f"{empty}{os.pathsep}{os.path.dirname(os.__file__)}")
+
+
+@pytest.fixture
+def lora_on_gguf_origin(slmw_home, gguf_origin_dir) -> Path:
+    """A finished-looking LoRA training run whose base model came from a GGUF."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from slm_workbench.engine.runs.store import RunStore
+
+    run = RunStore().create("train", "stage: train\nmodel: tiny\n", title="lora")
+    torch.manual_seed(1)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(gguf_origin_dir),
+                           LoraConfig(r=4, target_modules=["q_proj", "k_proj", "v_proj"], init_lora_weights=False))
+    model.save_pretrained(run / "artifacts" / "adapter")
+    AutoTokenizer.from_pretrained(gguf_origin_dir).save_pretrained(run / "artifacts" / "adapter")
+    lineage = {"base_model": {"spec": "tiny", "folder": str(gguf_origin_dir)}, "data": {"sha256": "abc"}}
+    (run / "artifacts" / "lineage.json").write_text(json.dumps(lineage))
+    return run

@@ -75,3 +75,47 @@ def test_go_template_braces_in_a_piece_are_literal(smollm2_template):
     pieces = turn_pieces(jinja_render(smollm2_template))
     odd = type(pieces)({**pieces.prefix, "user": "{{user}}\n"}, pieces.suffix)
     assert '{{ "{{" }}user}}' in go_template(odd)
+
+
+# -- the TEMPLATE rendered as Ollama renders it (a Go text/template), against the chat template -----------------
+def _check_conversations() -> list[list[dict[str, str]]]:
+    """The conversations the workbench checks with (Foundry's check prompts, the compare stage's), and the
+    probes that end with a user turn: each asked for an answer (add_generation_prompt)."""
+    from slm_workbench.config.deploy_foundry import DEFAULT_PROMPTS
+    from slm_workbench.engine.compare.evalset import AGREEMENT_PROMPTS
+
+    asked = [[{"role": "user", "content": p}] for p in dict.fromkeys([*DEFAULT_PROMPTS, *AGREEMENT_PROMPTS])]
+    asked.append([{"role": "system", "content": "Answer in French."}, {"role": "user", "content": DEFAULT_PROMPTS[0]}])
+    return asked + [m for m, generation in PROBES if generation]
+
+
+@pytest.mark.parametrize(("name", "bos"), [("smollm2", ""), ("llama3", "<|begin_of_text|>")])
+def test_the_modelfile_template_renders_the_chat_templates_prompt(name, bos, smollm2_template):
+    from tests.engine.deploy.gotemplate import modelfile_parts, ollama_data, render
+
+    render_jinja = jinja_render(smollm2_template if name == "smollm2" else LLAMA3, bos)
+    pieces = turn_pieces(render_jinja, bos)
+    template, system = modelfile_parts(modelfile_text("model.gguf", pieces, "<|im_end|>"))
+    assert template is not None and (system is not None) == (name == "smollm2")
+    for messages in _check_conversations():
+        want = render_jinja(messages, True)
+        assert want.startswith(bos)  # the BOS is the GGUF's add_bos_token, not the template's
+        assert render(template, ollama_data(messages, system)) == want[len(bos):], messages
+    # a conversation that ends with the assistant: Ollama continues that turn, so no end-of-turn after it
+    messages, _ = PROBES[-1]
+    ended = render_jinja(messages, False)[len(bos):]
+    assert render(template, ollama_data(messages, system)) + pieces.suffix["assistant"] == ended
+
+
+def test_the_go_renderer_is_go_not_an_echo(smollm2_template):
+    from tests.engine.deploy.gotemplate import Unsupported, ollama_data, render
+
+    pieces = turn_pieces(jinja_render(smollm2_template))
+    wrong = type(pieces)(pieces.prefix, {**pieces.suffix, "user": "<|im_end|>"})  # a newline lost
+    messages = [{"role": "user", "content": "Hi"}]
+    assert render(go_template(wrong), ollama_data(messages, None)) != jinja_render(smollm2_template)(messages, True)
+    assert render('{{ "{{" }}x{{ if and 0 .Missing }}a{{ else if eq 1 2 1 }}b{{ end }}', {}) == "{{xb"
+    assert render('{{ range $i, $m := .L }}{{ len (slice $.L $i) }}{{ end }}', {"L": [1, 2, 3]}) == "321"
+    for unknown in ("{{- .Content }}", "{{ .A | printf }}", "{{ with .A }}x{{ end }}", "{{ if .A }}x"):
+        with pytest.raises(Unsupported):
+            render(unknown, {"A": "a"})

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ from slm_workbench.cli.main import main
 from slm_workbench.config.deploy_gguf import GgufRecipe
 from slm_workbench.engine.deploy.gguf.stage import plan, resolve_gguf_source
 from slm_workbench.engine.errors import WorkbenchError
-from slm_workbench.engine.runs.store import RunStore
 from tests.engine.deploy.gguf_fixtures import logits_of
 
 FAKE_CONVERTER = """import sys
@@ -31,14 +29,6 @@ open(sys.argv[2], "ab").write(b" quantized " + sys.argv[3].encode())
 
 
 @pytest.fixture
-def no_llama_cpp(monkeypatch, tmp_path):
-    monkeypatch.delenv("SLMW_LLAMA_CPP", raising=False)
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", f"{empty}{os.pathsep}{os.path.dirname(os.__file__)}")
-
-
-@pytest.fixture
 def fake_llama_cpp(tmp_path) -> Path:
     folder = tmp_path / "llama.cpp"
     (folder / "build" / "bin").mkdir(parents=True)
@@ -47,24 +37,6 @@ def fake_llama_cpp(tmp_path) -> Path:
     quantize.write_text(f"#!{sys.executable}\n" + FAKE_QUANTIZE)
     quantize.chmod(quantize.stat().st_mode | stat.S_IEXEC)
     return folder
-
-
-@pytest.fixture
-def lora_on_gguf_origin(slmw_home, gguf_origin_dir) -> Path:
-    """A finished-looking LoRA training run whose base model came from a GGUF."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    run = RunStore().create("train", "stage: train\nmodel: tiny\n", title="lora")
-    torch.manual_seed(1)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(gguf_origin_dir),
-                           LoraConfig(r=4, target_modules=["q_proj", "k_proj", "v_proj"], init_lora_weights=False))
-    model.save_pretrained(run / "artifacts" / "adapter")
-    AutoTokenizer.from_pretrained(gguf_origin_dir).save_pretrained(run / "artifacts" / "adapter")
-    lineage = {"base_model": {"spec": "tiny", "folder": str(gguf_origin_dir)}, "data": {"sha256": "abc"}}
-    (run / "artifacts" / "lineage.json").write_text(json.dumps(lineage))
-    return run
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -88,9 +60,12 @@ def test_other_models_without_llama_cpp_are_refused_in_one_line(tiny_model_dir, 
     assert "smollm2-135m-instruct" in message and "SLMW_LLAMA_CPP" in exc.value.hint
 
 
-def test_q4_k_m_needs_llama_quantize(gguf_origin_dir, no_llama_cpp):
-    with pytest.raises(WorkbenchError, match="q4_k_m needs llama.cpp's llama-quantize"):
+def test_q4_k_m_needs_llama_quantize_or_llama_cpp_python(gguf_origin_dir, no_llama_cpp):
+    with pytest.raises(WorkbenchError) as exc:
         plan(resolve_gguf_source(str(gguf_origin_dir)), GgufRecipe(source=str(gguf_origin_dir), type="q4_k_m"))
+    message = exc.value.message
+    assert "q4_k_m needs llama.cpp's quantizer: no llama-quantize" in message and "no llama-cpp-python" in message
+    assert "\n" not in message and "SLMW_LLAMA_PYTHON" in exc.value.hint and "pip install llama-cpp-python" in exc.value.hint
 
 
 def test_llama_cpp_is_found_in_the_named_folder(tiny_model_dir, fake_llama_cpp, no_llama_cpp, monkeypatch):
@@ -147,6 +122,7 @@ def test_a_lora_run_becomes_a_gguf_and_modelfile(capsys, lora_on_gguf_origin, gg
     result = json.loads(stdout)
     assert (result["writer"], result["type"], result["template"]) == ("workbench", "f16", "ChatML")
     assert result["source"]["run"] == lora_on_gguf_origin.name and result["source"]["data"] == {"sha256": "abc"}
+    assert result["check"]["verdict"] == "not checked" and "SLMW_LLAMA_PYTHON" in result["check"]["detail"]
     assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "gguf.json", "model.gguf"]
     assert not list(out.parent.glob(".deployed*"))
     assert "FROM ./model.gguf" in (out / "Modelfile").read_text()

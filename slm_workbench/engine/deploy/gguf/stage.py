@@ -9,9 +9,12 @@ Two ways to write the file, chosen by ``plan`` before anything heavy runs:
   knows, when the user has it (recipe ``llama_cpp``, ``$SLMW_LLAMA_CPP`` or ``PATH``). Without
   it, a model that did not come from a GGUF is refused in one line saying what is needed.
 
-``q4_k_m`` is f16 from either path, then llama.cpp's ``llama-quantize``. The output folder
-(``model.gguf``, ``Modelfile``, ``gguf.json``) is built aside and renamed into place; an existing
-one is refused unless ``force``.
+``q4_k_m`` is f16 from either path, then llama.cpp's ``llama-quantize``, or, without the CLI,
+``llama_model_quantize`` in a Python that has llama-cpp-python (``llama_python.py``). With such
+a Python the written file is also loaded in llama.cpp and its greedy answers to the check prompts
+compared with the workbench's fp32 ones: ``gguf.json``'s ``check`` (``verdict``, ``detail``), which
+the Deploy pane shows. The output folder (``model.gguf``, ``Modelfile``, ``gguf.json``) is built
+aside and renamed into place; an existing one is refused unless ``force``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from ...fsutil import built_aside
 from ...first_use import prepare_in_job
 from ...models.variants import split_variant
 from ...runs.context import RunContext
+from ....config.deploy_foundry import DEFAULT_PROMPTS
+from .llama_python import INSTALL_HINT, LlamaPython, check_in_llama_cpp, find_llama_python
+from .llama_python import quantize as quantize_in_python
 from .llamacpp import ENV, LlamaCpp, convert, find_llama_cpp, quantize
 from .write import PERMUTED, gguf_origin, write_like_source
 
@@ -46,6 +52,12 @@ class Plan:
     source_gguf: Path | None
     """The GGUF the model came from (its metadata is copied on the workbench path)."""
     tools: LlamaCpp
+    llama: LlamaPython
+    """A Python with llama-cpp-python (the check; q4_k_m when ``tools`` has no ``llama-quantize``)."""
+
+    @property
+    def quantizer(self) -> Literal["llama-quantize", "llama-cpp-python"]:
+        return "llama-quantize" if self.tools.quantizer is not None else "llama-cpp-python"
 
 
 def _llama_hint(tools: LlamaCpp) -> str:
@@ -66,15 +78,20 @@ def origin_of(source: ModelSource) -> Path | None:
 def plan(source: ModelSource, recipe: GgufRecipe) -> Plan:
     """Which writer makes this file; a ``WorkbenchError`` in one line when none can."""
     tools = find_llama_cpp(recipe.llama_cpp)
+    llama = find_llama_python(recipe.llama_python)
     origin = origin_of(source)
-    if recipe.type == "q4_k_m" and tools.quantizer is None:
-        raise WorkbenchError("--type q4_k_m needs llama.cpp's llama-quantize, which was not found; "
-                             "f16 and q8_0 need no llama.cpp for " + WORKBENCH_SUPPORTS, hint=_llama_hint(tools))
+    if llama.named and llama.python is None:
+        raise WorkbenchError(f"the Python named for llama-cpp-python does not work: {llama.why}", hint=INSTALL_HINT)
+    if recipe.type == "q4_k_m" and tools.quantizer is None and llama.python is None:
+        raise WorkbenchError(f"--type q4_k_m needs llama.cpp's quantizer: no llama-quantize (looked in "
+                             f"{tools.describe_search()}) and {llama.why}; f16 and q8_0 need no llama.cpp for "
+                             + WORKBENCH_SUPPORTS,
+                             hint=f"{INSTALL_HINT}, or put llama.cpp's llama-quantize on PATH or in ${ENV}")
     if recipe.converter != "llama.cpp" and origin is not None:
         if not origin.is_file():
             raise ModelNotFoundError(f"{source.spec} came from {origin}, which is gone; its metadata is what the "
                                 "workbench writes the GGUF into", hint="reinstall the package that holds it")
-        return Plan("workbench", origin, tools)
+        return Plan("workbench", origin, tools, llama)
     if recipe.converter == "workbench":
         raise WorkbenchError(f"{source.spec} did not come from a GGUF: the workbench's own writer covers only "
                              + WORKBENCH_SUPPORTS, hint="use converter: auto or llama.cpp")
@@ -82,7 +99,7 @@ def plan(source: ModelSource, recipe: GgufRecipe) -> Plan:
         raise WorkbenchError(f"{source.spec} did not come from a GGUF, so writing it needs llama.cpp's "
                              f"convert_hf_to_gguf.py, which was not found; the workbench writes GGUFs itself only "
                              f"for {WORKBENCH_SUPPORTS}", hint=_llama_hint(tools))
-    return Plan("llama.cpp", origin, tools)
+    return Plan("llama.cpp", origin, tools, llama)
 
 
 def resolve_gguf_source(spec: str) -> ModelSource:
@@ -148,8 +165,13 @@ def write_gguf(source: ModelSource, the_plan: Plan, qtype: str, folder: Path, ct
         ctx.progress("converting with llama.cpp", 0, None)
         convert(the_plan.tools, source.hf_folder, first, first_type, log=log, check_cancelled=ctx.check_cancelled)
     if qtype == "q4_k_m":
-        ctx.progress("quantizing to q4_k_m with llama.cpp", 0, None)
-        quantize(the_plan.tools, first, target, qtype, log=log, check_cancelled=ctx.check_cancelled)
+        ctx.progress(f"quantizing to q4_k_m with llama.cpp ({the_plan.quantizer})", 0, None)
+        if the_plan.quantizer == "llama-quantize":
+            quantize(the_plan.tools, first, target, qtype, log=log, check_cancelled=ctx.check_cancelled)
+        else:
+            log(f"llama_model_quantize {first.name} -> {target.name} (Q4_K_M) in {the_plan.llama.why}")
+            quantize_in_python(the_plan.llama, first, target, qtype)
+        details["quantizer"] = the_plan.quantizer
         first.unlink()
     if not target.is_file():
         raise ModelFormatError(f"no GGUF was written to {target}")
@@ -184,9 +206,14 @@ def run(recipe: GgufRecipe, ctx: RunContext) -> None:
         text, family = modelfile_for(source.hf_folder, GGUF_FILE)
         (folder / MODELFILE).write_text(text, encoding="utf-8")
         size = (folder / GGUF_FILE).stat().st_size
+        ctx.check_cancelled()
+        ctx.progress("loading it in llama.cpp: the check prompts' greedy answers", 0, None)
+        check = check_in_llama_cpp(the_plan.llama, folder / GGUF_FILE, source.hf_folder, list(DEFAULT_PROMPTS),
+                                   log=lambda m: print(f"[deploy.gguf] {m}", flush=True))
+        print(f"[deploy.gguf] llama.cpp check: {check['verdict']}: {check['detail']}", flush=True)
         manifest = {"type": recipe.type, "writer": the_plan.path, "file": GGUF_FILE, "size_bytes": size,
                     "modelfile": MODELFILE, "template": family, "seconds": round(time.perf_counter() - started, 1),
-                    "source": lineage(source, the_plan), **details}
+                    "source": lineage(source, the_plan), **details, "check": check}
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     ctx.artifact("gguf", output / GGUF_FILE, f"{recipe.type} GGUF, {size / 1e6:,.0f} MB ({the_plan.path} writer)")
     ctx.artifact("Modelfile", output / MODELFILE, f"Ollama Modelfile (template: {family}): "
