@@ -67,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     check_key(recipe.host, recipe.api_key_env)
     from .models_cmd import ensure_model
-    from ..engine.serve.pool import split_adapter
+    from ..engine.model_source import split_adapter
     from ..config.serve import split_entry
 
     for entry in recipe.models:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
-from ..fsutil import replace_dir
-from ..models.variants import VARIANT_INFO_FILE
+from ..fsutil import remove_dead_leftovers, replace_dir
+from ..models.variants import VARIANT_INFO_FILE, incomplete_reason, variant_complete
 from .builder import run_builder
 from .genai_folder import logits_output
 from ...config.presets import VariantPreset
@@ -252,7 +252,12 @@ def export_variants(
     identities = {p.name: variant_identity(p, source) for p in presets}
     for preset in presets:  # before any build: never measure, nor half-build beside, a variant made otherwise
         target = source.variant_dir(preset.name)
-        if (target / "genai_config.json").is_file() and not overwrite:
+        remove_dead_leftovers(target.parent)
+        half = incomplete_reason(target)
+        if half is not None and not overwrite:  # left by a writer that died: refused by name, never used
+            raise WorkbenchError(f"variant {source.label(preset.name)} at {target} is half-written: {half}",
+                                 hint="--overwrite rebuilds it")
+        if variant_complete(target) and not overwrite:
             reason = stale_reason(read_variant_info(target), identities[preset.name])
             if reason:
                 raise WorkbenchError(f"variant {preset.name} {reason}; --overwrite rebuilds it")
@@ -261,7 +266,7 @@ def export_variants(
             check_cancelled()
             target = source.variant_dir(preset.name)
             identity = identities[preset.name]
-            if (target / "genai_config.json").is_file() and not overwrite:
+            if variant_complete(target) and not overwrite:
                 info = read_variant_info(target)
                 built.append(BuiltVariant(preset.name, source.label(preset.name), target, preset.precision, preset.path,
                                           folder_bytes(target), 0.0, reused=True, notes=info.get("notes", []),
@@ -287,7 +292,7 @@ def export_variants(
                                 check_cancelled=check_cancelled, on_progress=progress, threads=threads)
                 else:
                     fp32 = source.variant_dir("fp32")
-                    if not (fp32 / "genai_config.json").is_file():
+                    if not variant_complete(fp32):
                         if scratch_fp32 is None:
                             scratch_fp32 = work_dir / "fp32-scratch"
                             shutil.rmtree(scratch_fp32, ignore_errors=True)
