@@ -3,7 +3,9 @@
 Each variant is written aside (``.NAME.partial-PID``), loaded back and run for a few tokens
 (the 0.18 builder can write graphs that do not load, e.g. asymmetric weights shared by the
 embedding and lm_head), described in ``slmw_variant.json``, then renamed into place. A
-variant already built is kept unless ``overwrite`` is set. Post-pass variants (``int4-hq``,
+variant already built (complete: ``models/variants.incomplete_reason``) is kept unless ``overwrite``
+is set; a half-written one, left by a writer that died, is refused by name (``overwrite`` rebuilds
+it), and dead writers' ``.partial-PID`` folders beside it are removed first. Post-pass variants (``int4-hq``,
 ``int4-cal``, ``int4-olive``) start from the fp32 build: the one in place, or a scratch one.
 """
 
