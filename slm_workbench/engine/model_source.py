@@ -139,6 +139,11 @@ def resolve_source(spec: str, *, accept: Collection[Kind] = MODEL_OR_RUN, prepar
         if run is not None:
             return _run_source(spec, run, prepared)
         if "run" in accept and not looks_like_path(spec):
+            named = split_variant(spec)
+            if named.variant is not None:  # a caller that takes no variant: say so, or why its base is nothing
+                base = resolve_source(named.base, accept=accept, prepared=False, run_store=run_store)
+                raise ModelNotFoundError(f"{spec} names a variant of {base.name}; a model or a run is asked for here",
+                                         hint=f"give {named.base}") from None
             raise not_found(spec) from None
         raise
     if prepared:

@@ -51,8 +51,10 @@ def test_each_kind_of_reference(home: dict[str, Path]) -> None:
 
 
 def test_what_a_caller_does_not_accept_is_not_looked_for(home: dict[str, Path]) -> None:
-    with pytest.raises(ModelNotFoundError, match="no model or run named 'mymodel:int8'"):
+    with pytest.raises(ModelNotFoundError, match="mymodel:int8 names a variant of mymodel; a model or a run is asked"):
         resolve_source("mymodel:int8")  # export and compare take a model or a run
+    with pytest.raises(ModelNotFoundError, match="no model or run named 'no-such'"):
+        resolve_source("no-such:int8")
     with pytest.raises(ModelNotFoundError, match=f"no such file or folder: {home['home']}/nowhere"):
         resolve_source(str(home["home"] / "nowhere"))  # a path keeps the model lookup's own line
 
