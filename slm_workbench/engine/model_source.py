@@ -19,12 +19,13 @@ everywhere and a name that is neither fails with the same line (``not_found``). 
 ``resolve_adapter``, with the same run lookup.
 
 A variant's model or run is resolved without ``prepared``; with ``prepared=True`` a variant
-that is not built yet needs it prepared (to be built from). Resolving is cheap: nothing is loaded, prepared or merged (``export/merge.py`` merges a run's
-adapter). ``accept`` says which kinds a caller takes: a kind it does not take is not looked
-for, so a spec falls through to the model lookup and its error (``unknown model '…'`` with the
-built-in names). With ``prepared=True`` a model must be prepared and a run must have a model,
-each failing with one line that says so; a launch check that only asks where files are passes
-``prepared=False`` and reads ``hf_folder`` as None for what is not there yet.
+that is not built yet needs it prepared (to be built from). Resolving is cheap: nothing is
+loaded, prepared or merged (``export/merge.py`` merges a run's adapter). ``accept`` says which
+kinds a caller takes: a kind it does not take is not looked for, so a spec falls through to the
+model-or-run lookup and its error (``MODEL:VARIANT`` where no variant is taken says so). With
+``prepared=True`` a model must be prepared and a run must have a model, each failing with one
+line that says so; a launch check that only asks where files are passes ``prepared=False`` and
+reads ``hf_folder`` as None for what is not there yet.
 """
 
 from __future__ import annotations
