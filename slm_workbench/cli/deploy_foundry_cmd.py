@@ -26,11 +26,22 @@ def add_command(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_foundry)
 
 
+def check_source(spec: str) -> None:
+    """A SOURCE that names nothing fails here, in one line, before a job starts (the built-in model not
+    prepared yet passes: the job prepares it)."""
+    from ..engine.first_use import model_to_prepare
+    from ..engine.model_source import DEPLOY_SOURCE, resolve_source
+
+    if model_to_prepare(spec) is None:
+        resolve_source(spec, accept=DEPLOY_SOURCE, prepared=False)
+
+
 def cmd_foundry(args: argparse.Namespace) -> int:
     from ..engine.deploy.foundry.stage import PACKAGE_JSON
     from ..engine.deploy.foundry.smoke import SMOKE_FILE
 
     recipe = build_recipe(args, where="slmw deploy foundry", fixed={"force": bool(args.force)})
+    check_source(recipe.source)
     info = launch_until_done(recipe, title=f"foundry {recipe.source}", args=args)
     if info is None:
         return 0

@@ -63,11 +63,13 @@ def recipe_from(args: argparse.Namespace):  # -> ServeRecipe
 
 def cmd_serve(args: argparse.Namespace) -> int:
     recipe = recipe_from(args)
+    from ..engine.serve.server import require_port_free
     from ..engine.serve.stage import check_key
 
     check_key(recipe.host, recipe.api_key_env)
+    require_port_free(recipe.host, recipe.port)  # a port in use: one line and exit 1, before minutes of loading
     from .models_cmd import ensure_model
-    from ..engine.serve.pool import split_adapter
+    from ..engine.model_source import split_adapter
     from ..config.serve import split_entry
 
     for entry in recipe.models:
@@ -111,7 +113,11 @@ def _detach(recipe, args: argparse.Namespace) -> int:
     while (info := read_server_file(run_dir)) is None:
         state = store.info(run_dir).state
         if state not in ("queued", "running") or time.monotonic() > deadline:
-            raise WorkbenchError(f"serve job {run_dir.name} is {state} before listening",
+            from ..engine.runs.run import Run
+
+            error = Run(run_dir).last_error()  # e.g. the port taken since the check above
+            why = f": {error.message}" if error is not None else ""
+            raise WorkbenchError(f"serve job {run_dir.name} is {state} before listening{why}",
                                  hint=f"slmw runs logs {run_dir.name}")
         time.sleep(0.2)
     if args.json:

@@ -12,28 +12,38 @@ A reference is, in this order:
 - ``run``: a training run id (or unique prefix/suffix): its merged or full model, else its LoRA
   adapter over its base model. The run's files are read through ``runs.run.Run``.
 
-Resolving is cheap: nothing is loaded, prepared or merged (``export/merge.py`` merges a run's
-adapter). ``accept`` says which kinds a caller takes: a kind it does not take is not looked
-for, so a spec falls through to the model lookup and its error (``unknown model '…'`` with the
-built-in names). With ``prepared=True`` a model must be prepared and a run must have a model,
-each failing with one line that says so; a launch check that only asks where files are passes
-``prepared=False`` and reads ``hf_folder`` as None for what is not there yet.
+This is the only place that tries a name as a model, then as a run: the deploy stages
+(packages, GGUF), serve, chat, export and compare all come here, so a name means the same
+everywhere and a name that is neither fails with the same line (``not_found``). ``BASE:ADAPTER``
+(serve, chat) is split by ``split_adapter``; its adapter, a run or a PEFT folder, is found by
+``resolve_adapter``, with the same run lookup.
+
+A variant's model or run is resolved without ``prepared``; with ``prepared=True`` a variant
+that is not built yet needs it prepared (to be built from). Resolving is cheap: nothing is
+loaded, prepared or merged (``export/merge.py`` merges a run's adapter). ``accept`` says which
+kinds a caller takes: a kind it does not take is not looked for, so a spec falls through to the
+model-or-run lookup and its error (``MODEL:VARIANT`` where no variant is taken says so). With
+``prepared=True`` a model must be prepared and a run must have a model, each failing with one
+line that says so; a launch check that only asks where files are passes ``prepared=False`` and
+reads ``hf_folder`` as None for what is not there yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ModelNotFoundError, WorkbenchError
-from .models.resolve import ModelRef, parse_model
-from .models.variants import GENAI_CONFIG, VariantSet, split_variant
+from .models.resolve import ModelRef, looks_like_path, parse_model
+from .models.variants import GENAI_CONFIG, VariantSet, split_variant, variant_complete
 from .runs.run import Run
 
 Kind = Literal["endpoint", "onnx", "variant", "model", "run"]
 MODEL_OR_RUN: tuple[Kind, ...] = ("model", "run")
+DEPLOY_SOURCE: tuple[Kind, ...] = ("variant", "model", "run")
+"""What ``slmw deploy foundry|gguf`` take: a model, a run, ``MODEL:VARIANT`` or ``RUN:VARIANT``."""
 ANY_SOURCE: tuple[Kind, ...] = ("endpoint", "onnx", "variant", "model", "run")
 
 
@@ -79,11 +89,35 @@ class ModelSource:
     def label(self, variant: str) -> str:
         return f"{self.name}:{variant}"
 
+    def without_variant(self) -> ModelSource:
+        """The model or run a ``variant`` source is a variant of (itself for any other kind)."""
+        if self.kind != "variant":
+            return self
+        return replace(self, spec=split_variant(self.spec).base, kind="run" if self.run is not None else "model",
+                       variant=None, folder=None)
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """("run", id) or ("model", name): what two sources must share to name the same weights."""
+        return ("run", self.run.id) if self.run is not None else ("model", self.name)
+
+
+def not_found(spec: str) -> ModelNotFoundError:
+    """The one error for a name that is neither a model nor a run."""
+    return ModelNotFoundError(f"no model or run named '{spec}'",
+                              hint="`slmw models list` / `slmw runs list` show them; a hub model is owner/name")
+
+
+def find_run(spec: str, run_store: Any = None) -> Run | None:
+    """The run ``spec`` names, or None (the one run lookup of a model-or-run name)."""
+    return Run.find(spec, run_store)
+
 
 def resolve_source(spec: str, *, accept: Collection[Kind] = MODEL_OR_RUN, prepared: bool = True,
                    run_store: Any = None) -> ModelSource:
-    """What ``spec`` names, among the kinds in ``accept``; raises ``ModelNotFoundError`` (or the
-    model lookup's ``ModelFormatError``) naming what was tried."""
+    """What ``spec`` names, among the kinds in ``accept``; raises ``ModelNotFoundError`` (``not_found``
+    for a name that is neither a model nor a run; the model lookup's own error for a path) or
+    ``ModelFormatError``."""
     spec = spec.strip()
     if "endpoint" in accept and spec.startswith(("http://", "https://")):
         return ModelSource(spec, "endpoint", spec)
@@ -94,18 +128,53 @@ def resolve_source(spec: str, *, accept: Collection[Kind] = MODEL_OR_RUN, prepar
         named = split_variant(spec)
         if named.variant is not None:
             base = resolve_source(named.base, prepared=False, run_store=run_store)
+            folder = base.variant_dir(named.variant)
+            if prepared and not variant_complete(folder):  # to be built: from its model or run
+                base = resolve_source(named.base, prepared=True, run_store=run_store)
             return ModelSource(spec, "variant", base.name, base.hf_folder, base.run, base.adapter, base.base_folder,
-                          base.eval_data, base.model, named.variant, base.variant_dir(named.variant))
+                               base.eval_data, base.model, named.variant, folder)
     try:
         ref = parse_model(spec)
     except ModelNotFoundError:
-        run = Run.find(spec, run_store) if "run" in accept else None
-        if run is None:
-            raise
-        return _run_source(spec, run, prepared)
+        run = find_run(spec, run_store) if "run" in accept else None
+        if run is not None:
+            return _run_source(spec, run, prepared)
+        if "run" in accept and not looks_like_path(spec):
+            named = split_variant(spec)
+            if named.variant is not None:  # a caller that takes no variant: say so, or why its base is nothing
+                base = resolve_source(named.base, accept=accept, prepared=False, run_store=run_store)
+                raise ModelNotFoundError(f"{spec} names a variant of {base.name}; a model or a run is asked for here",
+                                         hint=f"give {named.base}") from None
+            raise not_found(spec) from None
+        raise
     if prepared:
         return ModelSource(spec, "model", ref.name, ref.require_prepared(), model=ref)
     return ModelSource(spec, "model", ref.name, ref.folder if ref.prepared else None, model=ref)
+
+
+def resolve_adapter(spec: str, run_store: Any = None) -> Path:
+    """The LoRA adapter after ``BASE:`` (or ``--adapter``): a PEFT adapter folder, or a run that left one."""
+    path = Path(spec).expanduser()
+    if (path / "adapter_config.json").is_file():
+        return path.resolve()
+    run = find_run(spec, run_store)
+    adapter = run.adapter() if run is not None else None
+    if adapter is None:
+        raise ModelNotFoundError(f"no LoRA adapter at {spec}", hint="give a training run id with an adapter, or an adapter folder")
+    return adapter
+
+
+def split_adapter(spec: str, run_store: Any = None) -> tuple[str, str | None]:
+    """``BASE:ADAPTER`` -> (BASE, ADAPTER) when the part after the last colon is a LoRA adapter
+    (``resolve_adapter`` finds it); anything else is (spec, None), so ``MODEL:VARIANT`` stays a variant."""
+    base, sep, tail = spec.rpartition(":")
+    if not sep or not base or not tail:
+        return spec, None
+    try:
+        resolve_adapter(tail, run_store)
+    except ModelNotFoundError:
+        return spec, None
+    return base, tail
 
 
 def _run_source(spec: str, run: Run, prepared: bool) -> ModelSource:

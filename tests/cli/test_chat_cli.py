@@ -42,7 +42,7 @@ def test_compare_side_by_side(capsys, tiny_model_dir: Path) -> None:
     (["chat", "--compare", "a", "b"], "--compare needs --prompt"),
     (["chat"], "give a MODEL"),
     (["chat", "x", "--prompt", "hi", "--max-new-tokens", "0"], "--max-new-tokens"),
-    (["chat", "no-such-model", "--prompt", "hi"], "unknown model"),
+    (["chat", "no-such-model", "--prompt", "hi"], "no model or run named"),
     (["serve", "smollm2-135m-instruct", "--host", "0.0.0.0"], "host 0.0.0.0 is reachable from the network: set api_key_env"),
 ])
 def test_errors_are_one_line(capsys, args: list[str], message: str) -> None:

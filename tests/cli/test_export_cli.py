@@ -68,7 +68,7 @@ def test_model_colon_variant_names_one_variant(capsys, started, tiny_model_dir):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["export", "no-such-model"], "unknown model 'no-such-model'"),
+        (["export", "no-such-model"], "no model or run named 'no-such-model'"),
         (["export", "TINY", "--variants", "int4,int3"], "variants: Value error, unknown variant(s) int3"),
         (["export", "TINY", "--block-size", "48"], "block_size: Value error, block_size must be one of"),
         (["compare", "TINY", "--variants", "Not A Name"], "not a variant name"),

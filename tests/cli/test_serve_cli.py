@@ -40,3 +40,20 @@ def test_detach_starts_the_job_and_prints_where(capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["runs", "show", started["id"], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "cancelled"
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_port_in_use_exits_1_with_one_line_before_anything_starts(capsys: pytest.CaptureFixture[str],
+                                                                      slmw_home: Path, detach: bool) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["serve", "smollm2-135m-instruct", "--port", str(port), *(["--detach"] if detach else [])])
+    err = capsys.readouterr().err
+    assert code == 1 and f"slmw: error: cannot listen on 127.0.0.1:{port}" in err and err.count("error:") == 1
+    assert "--port" in err and "Traceback" not in err
+    assert not (slmw_home / "runs").exists() or not any((slmw_home / "runs").iterdir())  # no job, no preparation
+    assert not (slmw_home / "models" / "smollm2-135m-instruct").exists()

@@ -119,7 +119,7 @@ async def test_a_model_that_cannot_load_says_why(tmp_path: Path, slmw_home: Path
         await pilot.click("#chat-load")
         await until(pilot, lambda: pane.columns() and not pane.models_loading)
         column = pane.query_one(ChatColumn)
-        assert "unknown model 'no-such-model'" in str(column.query_one("#column-state").render())
+        assert "no model or run named 'no-such-model'" in str(column.query_one("#column-state").render())
         assert column.has_class("-failed")
 
 

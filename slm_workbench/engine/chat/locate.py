@@ -18,9 +18,8 @@ from typing import Literal
 
 from ..adapters.lora import split_adapter_model
 from ..errors import ModelNotFoundError
-from ..model_source import ANY_SOURCE, resolve_source
+from ..model_source import ANY_SOURCE, resolve_adapter, resolve_source
 from ..models.variants import is_variant_folder
-from ..runs.run import Run
 
 Kind = Literal["transformers", "onnx", "http"]
 
@@ -39,18 +38,6 @@ class Target:
     @property
     def label(self) -> str:
         return self.spec
-
-
-def resolve_adapter(spec: str) -> Path:
-    """A PEFT adapter folder, or a run id whose run left one."""
-    path = Path(spec).expanduser()
-    if (path / "adapter_config.json").is_file():
-        return path.resolve()
-    run = Run.find(spec)
-    adapter = run.adapter() if run is not None else None
-    if adapter is None:
-        raise ModelNotFoundError(f"no LoRA adapter at {spec}", hint="give a training run id with an adapter, or an adapter folder")
-    return adapter
 
 
 def resolve_target(spec: str, *, adapter: str | None = None) -> Target:

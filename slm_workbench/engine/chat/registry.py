@@ -15,7 +15,7 @@ from typing import Any
 from ..adapters.base import is_lora_variant
 from ..adapters.lora import split_adapter_model
 from ..errors import WorkbenchError
-from ..models.variants import require_variant
+from ..models.variants import require_variant, variant_complete
 from .locate import Target, resolve_target
 from .types import DEFAULT_KEY_ENV, ChatBackend
 
@@ -58,7 +58,7 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
         say(f"connecting to {target.spec}")
         return cls(target.spec, model=endpoint_model, api_key_env=api_key_env)
     assert target.folder is not None
-    if target.kind == "onnx" and is_lora_variant(target.variant) and not (target.folder / "genai_config.json").is_file():
+    if target.kind == "onnx" and is_lora_variant(target.variant) and not variant_complete(target.folder):
         from .variant_build import build_lora_base_on_demand
 
         base_spec = split_adapter_model(target.spec)[0]
@@ -66,7 +66,7 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
             require_variant(target.folder, base_spec)
         say(f"building the adapter base {base_spec} (it is not built yet)…")
         build_lora_base_on_demand(base_spec.rpartition(":")[0], target.variant, target.folder, on_status=say)
-    elif target.kind == "onnx" and target.variant and not (target.folder / "genai_config.json").is_file():
+    elif target.kind == "onnx" and target.variant and not variant_complete(target.folder):
         if not build:
             require_variant(target.folder, target.spec)
         from .variant_build import build_on_demand

@@ -3,7 +3,9 @@
 Each variant is written aside (``.NAME.partial-PID``), loaded back and run for a few tokens
 (the 0.18 builder can write graphs that do not load, e.g. asymmetric weights shared by the
 embedding and lm_head), described in ``slmw_variant.json``, then renamed into place. A
-variant already built is kept unless ``overwrite`` is set. Post-pass variants (``int4-hq``,
+variant already built (complete: ``models/variants.incomplete_reason``) is kept unless ``overwrite``
+is set; a half-written one, left by a writer that died, is refused by name (``overwrite`` rebuilds
+it), and dead writers' ``.partial-PID`` folders beside it are removed first. Post-pass variants (``int4-hq``,
 ``int4-cal``, ``int4-olive``) start from the fp32 build: the one in place, or a scratch one.
 """
 
@@ -19,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WorkbenchError
-from ..fsutil import replace_dir
-from ..models.variants import VARIANT_INFO_FILE
+from ..fsutil import remove_dead_leftovers, replace_dir
+from ..models.variants import VARIANT_INFO_FILE, incomplete_reason, variant_complete
 from .builder import run_builder
 from .genai_folder import logits_output
 from ...config.presets import VariantPreset
@@ -252,7 +254,12 @@ def export_variants(
     identities = {p.name: variant_identity(p, source) for p in presets}
     for preset in presets:  # before any build: never measure, nor half-build beside, a variant made otherwise
         target = source.variant_dir(preset.name)
-        if (target / "genai_config.json").is_file() and not overwrite:
+        remove_dead_leftovers(target.parent)
+        half = incomplete_reason(target)
+        if half is not None and not overwrite:  # left by a writer that died: refused by name, never used
+            raise WorkbenchError(f"variant {source.label(preset.name)} at {target} is half-written: {half}",
+                                 hint="--overwrite rebuilds it")
+        if variant_complete(target) and not overwrite:
             reason = stale_reason(read_variant_info(target), identities[preset.name])
             if reason:
                 raise WorkbenchError(f"variant {preset.name} {reason}; --overwrite rebuilds it")
@@ -261,7 +268,7 @@ def export_variants(
             check_cancelled()
             target = source.variant_dir(preset.name)
             identity = identities[preset.name]
-            if (target / "genai_config.json").is_file() and not overwrite:
+            if variant_complete(target) and not overwrite:
                 info = read_variant_info(target)
                 built.append(BuiltVariant(preset.name, source.label(preset.name), target, preset.precision, preset.path,
                                           folder_bytes(target), 0.0, reused=True, notes=info.get("notes", []),
@@ -287,7 +294,7 @@ def export_variants(
                                 check_cancelled=check_cancelled, on_progress=progress, threads=threads)
                 else:
                     fp32 = source.variant_dir("fp32")
-                    if not (fp32 / "genai_config.json").is_file():
+                    if not variant_complete(fp32):
                         if scratch_fp32 is None:
                             scratch_fp32 = work_dir / "fp32-scratch"
                             shutil.rmtree(scratch_fp32, ignore_errors=True)

@@ -49,7 +49,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.").lower() or "model"
 
 
-def _looks_like_path(spec: str) -> bool:
+def looks_like_path(spec: str) -> bool:
     return spec.startswith(("/", "./", "../", "~")) or spec.endswith(".gguf") or spec.count("/") > 1
 
 
@@ -79,7 +79,7 @@ def parse_model(spec: str | None) -> ModelRef:
         if path.suffix == ".gguf" or _is_gguf(path):
             return ModelRef(spec, "gguf", slug(path.stem), str(path), models / slug(path.stem))
         raise ModelFormatError(f"{path} is neither a model folder nor a GGUF file")
-    if _looks_like_path(spec):
+    if looks_like_path(spec):
         raise ModelNotFoundError(f"no such file or folder: {path}")
     if (models / spec / "config.json").is_file():
         return ModelRef(spec, "folder", spec, str(models / spec), models / spec)

@@ -24,23 +24,7 @@ from typing import Any
 from ...config.serve import split_entry
 from ..chat.types import ChatBackend
 from ..errors import WorkbenchError
-
-
-def split_adapter(spec: str) -> tuple[str, str | None]:
-    """``BASE:ADAPTER`` -> (BASE, ADAPTER) when the part after the last colon is a LoRA
-    adapter (an adapter folder, or a run that left one); anything else is (spec, None), so
-    ``MODEL:VARIANT`` stays a variant."""
-    from ..chat.locate import resolve_adapter
-    from ..errors import ModelNotFoundError
-
-    base, sep, tail = spec.rpartition(":")
-    if not sep or not base or not tail:
-        return spec, None
-    try:
-        resolve_adapter(tail)
-    except ModelNotFoundError:
-        return spec, None
-    return base, tail
+from ..model_source import split_adapter
 
 
 @dataclass
@@ -89,6 +73,7 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
     from ..chat.registry import open_backend
 
     from ..adapters.base import is_lora_variant, read_lora_base
+    from ..models.variants import variant_complete
 
     base, adapter = split_adapter(spec)
     target = resolve_target(base, adapter=adapter)
@@ -98,7 +83,7 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
         return open_backend(target, threads=threads, on_status=on_status)
     assert target.folder is not None
     say = on_status or (lambda _text: None)
-    if target.variant and not (target.folder / "genai_config.json").is_file():
+    if target.variant and not variant_complete(target.folder):
         from ..chat.variant_build import build_on_demand
 
         say(f"building variant {target.spec} (it is not built yet)…")

@@ -38,6 +38,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def require_port_free(host: str, port: int) -> None:
+    """Fail in one line, before any model is prepared or loaded and before a job starts, when ``host:port``
+    cannot be listened on (port 0, any free port, always can). The server binds again for real."""
+    if port != 0:
+        bind(host, port).close()
+
+
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/v1"

@@ -51,7 +51,7 @@ def test_runs_chat_through_their_artifacts(prepared_home: Path) -> None:
 
 
 def test_unknown_targets_say_so(slmw_home: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match="unknown model"):
+    with pytest.raises(ModelNotFoundError, match="no model or run named 'no-such-model'"):
         resolve_target("no-such-model")
 
 

@@ -20,6 +20,13 @@ def _folder(path: Path, *files: str) -> Path:
     return path
 
 
+def _variant(path: Path) -> Path:
+    """A complete variant folder: genai_config.json naming model.onnx, model.onnx, slmw_variant.json (last)."""
+    _folder(path, "model.onnx", "slmw_variant.json")
+    (path / "genai_config.json").write_text('{"model": {"decoder": {"filename": "model.onnx"}}}', encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def train_run(slmw_home: Path, tmp_path: Path) -> Run:
     run_dir = RunStore().create("train", "stage: train\nmodel: some-base\n", title="t")
@@ -63,8 +70,9 @@ def test_a_corrupt_lineage_reads_as_empty(train_run: Run) -> None:
 
 
 def test_variants_reports_and_packages(train_run: Run) -> None:
-    _folder(train_run.variants.dir("int4"), "genai_config.json")
+    _variant(train_run.variants.dir("int4"))
     _folder(train_run.variants.dir("int8"))  # not built: no genai_config.json
+    _folder(train_run.variants.dir("int8-hq"), "genai_config.json")  # half-written: no model file, no marker
     assert train_run.variants.built() == {"int4": train_run.artifacts_dir / "onnx-int4"}
     train_run.report_path("json").write_text("{}")
     assert train_run.report() == train_run.artifacts_dir / "report.json" and train_run.report("csv") is None
@@ -75,7 +83,8 @@ def test_variants_reports_and_packages(train_run: Run) -> None:
 def test_model_variants_live_outside_runs(slmw_home: Path) -> None:
     variants = VariantSet.of_model("m")
     assert variants.dir("int8") == slmw_home / "variants" / "m" / "int8"
-    _folder(variants.dir("int8"), "genai_config.json")
+    _variant(variants.dir("int8"))
+    _variant(variants.root / ".int4.partial-123")  # a writer's folder beside it is never a variant
     assert variants.built() == {"int8": variants.dir("int8")}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slm_workbench.config.serve import split_entry
-from slm_workbench.engine.serve.pool import split_adapter
+from slm_workbench.engine.model_source import split_adapter
 
 
 def test_entries() -> None:

@@ -23,21 +23,53 @@ PYTHON_ENV = "SLMW_FOUNDRY_PYTHON"
 APP_DATA_ENV = "SLMW_FOUNDRY_APP_DATA"
 """Foundry Local's app data folder for ``--install`` (its local catalog); unset: the SDK's default."""
 CHILD = Path(__file__).with_name("sdk_child.py")
-INSTALL_HINT = f"pip install 'slm-workbench[foundry]' (Python >= 3.11), or point {PYTHON_ENV} at a Python that has foundry-local-sdk==2.2.1"
+SDK_VERSION = "2.2.1"
+INSTALL_HINT = (f"give it its own venv (Python >= 3.11): python3.11 -m venv ~/.foundry-sdk && "
+                f"~/.foundry-sdk/bin/pip install foundry-local-sdk=={SDK_VERSION}, then "
+                f"export {PYTHON_ENV}=~/.foundry-sdk/bin/python")
+PROBE = ("import sys, importlib.metadata as m; "
+         "print(sys.version_info >= (3, 11), m.version('foundry-local-sdk'))")
+PROBE_TIMEOUT_S = 60.0
+
+
+def probe(python: str) -> str | None:
+    """What is wrong with ``python`` as the SDK's interpreter (None when it has the SDK): it is run once,
+    so a broken environment is named here rather than by a smoke test that fails later."""
+    try:
+        done = subprocess.run([python, "-I", "-c", PROBE], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return f"did not answer within {PROBE_TIMEOUT_S:.0f} s"
+    except OSError as exc:
+        return f"cannot be run ({exc.strerror or exc})"
+    words = done.stdout.split()
+    if done.returncode != 0 or len(words) < 2:
+        if "PackageNotFoundError" in done.stderr:
+            return "has no foundry-local-sdk"
+        tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"is broken ({tail})"
+    newer, version = words[-2:]
+    if newer != "True":
+        return "is older than Python 3.11"
+    if not version.startswith(SDK_VERSION.rsplit(".", 1)[0] + "."):
+        return f"has foundry-local-sdk {version}, not {SDK_VERSION}"
+    return None
 
 
 def find_python(configured: str | None = None) -> tuple[str | None, str]:
-    """The interpreter with foundry-local-sdk, or None and why not."""
-    for where, value in (("foundry_python", configured), (PYTHON_ENV, os.environ.get(PYTHON_ENV))):
+    """The interpreter with foundry-local-sdk, or None and why not, in one line naming where it looked."""
+    need = f"foundry-local-sdk=={SDK_VERSION} in its own venv"
+    for where, value in (("foundry_python", configured), (f"${PYTHON_ENV}", os.environ.get(PYTHON_ENV))):
         if value:
             if not Path(value).is_file():
-                return None, f"{where} {value} does not exist"
+                return None, f"{where} {value} does not exist; point {PYTHON_ENV} at a Python with {need}"
+            problem = probe(value)
+            if problem is not None:
+                return None, f"{where} {value} {problem}; point {PYTHON_ENV} at a Python with {need}"
             return value, f"{where} {value}"
-    if sys.version_info < (3, 11):
-        return None, f"foundry-local-sdk needs Python >= 3.11 (this is {sys.version.split()[0]}); {INSTALL_HINT}"
-    if importlib.util.find_spec("foundry_local_sdk") is None:
-        return None, f"foundry-local-sdk is not installed; {INSTALL_HINT}"
-    return sys.executable, f"this interpreter ({sys.executable})"
+    if sys.version_info >= (3, 11) and importlib.util.find_spec("foundry_local_sdk") is not None:
+        return sys.executable, f"this interpreter ({sys.executable})"
+    return None, f"${PYTHON_ENV} is not set and this Python has no foundry-local-sdk; set it to a Python with {need}"
 
 
 def call(python: str, request: dict[str, Any], *, timeout_s: float = 600) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """What ``slmw deploy foundry SOURCE`` packages: one ONNX variant of a model or a run.
 
-SOURCE is a model, a run, or ``MODEL:VARIANT`` / ``RUN:VARIANT``. Without a variant it means
+SOURCE is a model, a run, or ``MODEL:VARIANT`` / ``RUN:VARIANT``, resolved by
+``model_source.resolve_source`` as every deploy target and serve resolve it. Without a variant it means
 the variant the latest comparison of that source recommends (``report.json``'s
 ``recommended``), else int8. The source's files are read through ``model_source`` (itself
 through ``runs.run.Run``), as the export and compare stages read them.
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelNotFoundError, WorkbenchError
-from ...model_source import ModelSource, resolve_source
+from ...errors import WorkbenchError
+from ...model_source import DEPLOY_SOURCE, MODEL_OR_RUN, ModelSource, resolve_source
 from ...models.variants import VARIANT_INFO_FILE, split_variant
 from ...runs.run import Run
 from ...runs.store import RunStore
@@ -62,14 +63,11 @@ def _compares_source(run: Run, source: ModelSource) -> bool:
     model = run.recipe_data().get("model")
     if not isinstance(model, str):
         return False
-    base = split_variant(model).base
-    if source.run is not None:
-        other = Run.find(base)
-        return other is not None and other.id == source.run.id
     try:
-        return resolve_source(base).name == source.name
+        compared = resolve_source(split_variant(model).base, accept=MODEL_OR_RUN, prepared=False)
     except WorkbenchError:
         return False
+    return compared.identity == source.identity
 
 
 def recommended_variant(source: ModelSource, store: RunStore | None = None) -> tuple[str, str] | None:
@@ -91,14 +89,10 @@ def recommended_variant(source: ModelSource, store: RunStore | None = None) -> t
 
 
 def resolve_package_source(spec: str) -> PackageSource:
-    """Resolve SOURCE; raises ``ModelNotFoundError`` naming what was tried."""
-    named = split_variant(spec.strip())
-    try:
-        source = resolve_source(named.base)
-    except ModelNotFoundError as exc:
-        raise ModelNotFoundError(f"deploy source {spec!r}: {exc.message}", hint=exc.hint) from None
-    if named.variant is not None:
-        return PackageSource(source, named.variant, "named")
+    """Resolve SOURCE; raises ``ModelNotFoundError`` (``model_source.not_found`` for a name that is neither)."""
+    source = resolve_source(spec, accept=DEPLOY_SOURCE)
+    if source.variant is not None:
+        return PackageSource(source.without_variant(), source.variant, "named")
     found = recommended_variant(source)
     if found is not None:
         return PackageSource(source, found[0], f"recommended by comparison {found[1]}")

@@ -18,6 +18,7 @@ from ....config.deploy_foundry import FoundryRecipe
 from ...errors import WorkbenchError
 from ...events import BROKEN, BUILT, MEASURED
 from ...runs.context import RunContext
+from ...models.variants import variant_complete
 from ...runs.run import PACKAGES
 from . import sdk
 from .smoke import SMOKE_FILE, SmokeResult, describe_result, require_python, smoke_test
@@ -42,8 +43,8 @@ def package_target(recipe: FoundryRecipe, ctx: RunContext, name: str) -> Path:
 
 def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
     """Build the variant when it is a preset not built yet (merging a run's adapter first)."""
-    if src.variant_dir.joinpath("genai_config.json").is_file():
-        return src
+    if variant_complete(src.variant_dir):
+        return src  # a half-written one is refused by name by export_variants
     from ...export.export import export_variants
     from ....config.presets import PRESETS, resolve_presets
     from ...export.merge import merge_adapter

@@ -28,10 +28,9 @@ from typing import Literal
 from ....config.deploy_gguf import GgufRecipe
 from ...errors import ModelFormatError, ModelNotFoundError, WorkbenchError
 from ...export.merge import merge_adapter
-from ...model_source import ModelSource, resolve_source
+from ...model_source import DEPLOY_SOURCE, ModelSource, resolve_source
 from ...fsutil import built_aside
 from ...first_use import prepare_in_job
-from ...models.variants import split_variant
 from ...runs.context import RunContext
 from ....config.deploy_foundry import DEFAULT_PROMPTS
 from .llama_python import INSTALL_HINT, LlamaPython, check_in_llama_cpp, find_llama_python
@@ -103,11 +102,11 @@ def plan(source: ModelSource, recipe: GgufRecipe) -> Plan:
 
 
 def resolve_gguf_source(spec: str) -> ModelSource:
-    named = split_variant(spec)
-    if named.variant is not None:
+    source = resolve_source(spec, accept=DEPLOY_SOURCE, prepared=False)
+    if source.variant is not None:
         raise WorkbenchError(f"{spec} names an ONNX variant; a GGUF is written from the model's own weights",
-                             hint=f"give {named.base}")
-    return resolve_source(spec)
+                             hint=f"give {source.without_variant().spec}")
+    return resolve_source(spec, accept=DEPLOY_SOURCE)
 
 
 def refuse_existing(output: Path, force: bool) -> None:
