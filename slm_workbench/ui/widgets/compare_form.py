@@ -43,12 +43,31 @@ class CompareForm(Vertical):
     CompareForm #q-pick SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     CompareForm #q-pick > SelectOverlay { width: 64; }
     CompareForm Button { margin-left: 1; min-width: 8; }
+    CompareForm #q-variants { height: auto; }
     CompareForm #q-variants Checkbox { margin-right: 1; }
     CompareForm Collapsible { border-top: none; padding: 0; background: $background; }
     CompareForm Collapsible Contents { padding: 0 0 0 1; height: auto; }
     CompareForm CollapsibleTitle { padding: 0 1 0 0; color: $text-muted; }
     CompareForm RecipeForm { height: auto; }
     """
+    BOX_ROW_WIDTH = 76
+    """Columns a row of variant boxes may take (an 80-column terminal, less the pane's padding)."""
+
+    @classmethod
+    def box_rows(cls, names: list[str]) -> list[list[str]]:
+        """The presets in order, in rows of at most ``BOX_ROW_WIDTH`` columns (a compact box and its label take
+        its name's length plus 5)."""
+        rows: list[list[str]] = [[]]
+        width = 0
+        for name in names:
+            need = len(name) + 5
+            if rows[-1] and width + need > cls.BOX_ROW_WIDTH:
+                rows.append([])
+                width = 0
+            rows[-1].append(name)
+            width += need
+        return rows
+
     EXPORT_FIELDS = ("execution_provider", "overwrite", "threads")
     """``ExportRecipe``'s fields that ``CompareRecipe`` lacks or means otherwise (builder threads)."""
 
@@ -79,11 +98,14 @@ class CompareForm(Vertical):
                          tooltip="build what is missing, then measure everything against PyTorch fp32")
             yield Button("Export", id="q-export", compact=True, tooltip="only build the checked variants")
         chosen = set(expand_groups([DEFAULT_GROUP]))
-        with Horizontal(id="q-variants"):
-            for name, preset in PRESETS.items():
-                cuda_only = preset.precision == "fp16" and not self.cuda
-                yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, disabled=cuda_only,
-                               tooltip=preset.description + (" — needs a CUDA GPU, none here" if cuda_only else ""))
+        with Vertical(id="q-variants"):  # rows that fit 80 columns: one row of ten presets is cut off even at 120
+            for row in self.box_rows(list(PRESETS)):
+                with Horizontal():
+                    for name in row:
+                        preset = PRESETS[name]
+                        cuda_only = preset.precision == "fp16" and not self.cuda
+                        yield Checkbox(name, name in chosen, id=f"q-v-{name}", compact=True, disabled=cuda_only,
+                                       tooltip=preset.description + (" — needs a CUDA GPU, none here" if cuda_only else ""))
         from ...config.export import CompareRecipe, ExportRecipe, VariantSettings
 
         knobs = tuple(VariantSettings.model_fields)
