@@ -6,13 +6,15 @@ recipe (``precision: auto`` -> fp32 on CPU). Datasets arrive tokenized with ``la
 neither re-templates nor re-masks them.
 
 Packing: TRL's best-fit-decreasing packing trains padding-free, flattening a whole batch of
-packed rows into ONE sequence whose documents are told apart by ``position_ids``. A varlen
-kernel (flash-attention) then attends within each document; without one (SDPA or eager: every
-CPU, and GPUs without flash-attn) attention runs densely over the flattened sequence under a
-block-diagonal mask, so 4 rows of 512 cost like one sequence of 2048: 4x the attention work of
-the rows apart. There each packed row is its own micro-batch, accumulated up to the recipe's
-batch (``micro_batches``): the same rows per optimizer step, the same loss, a quarter of the
-attention cost (bench/train_overhead.py measures packing on vs off).
+packed rows into ONE sequence whose documents are told apart by ``position_ids`` (and the
+boundaries ``cu_seq_lens_q``). A varlen kernel attends within each document: flash-attention,
+or ``sdpa_packed`` (engine/train/attention.py: SDPA once per document), which a packing job
+loads on every device. So a pass takes the recipe's whole batch of packed rows, and every
+linear layer multiplies all their tokens at once. Under plain SDPA or eager (a model loaded
+without it, e.g. for logit distillation) attention would run densely over the flattened
+sequence under a block-diagonal mask (4 rows of 512 cost like one sequence of 2048); there each
+packed row is its own micro-batch, accumulated up to the recipe's batch (``micro_batches``).
+bench/train_overhead.py measures packing on vs off.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from ...config.train import TrainRecipe
 from ..runs.run import Run
+from .attention import PACKED_ATTENTION
 from .model import resolve_dtype
 
 
@@ -35,7 +38,8 @@ def planned_steps(recipe: TrainRecipe, train_rows: int, processes: int = 1) -> i
 
 def micro_batches(recipe: TrainRecipe, attn_implementation: str | None) -> tuple[int, int]:
     """(rows per forward pass, gradient accumulation steps) for the recipe's batch on this attention."""
-    varlen = bool(attn_implementation) and "flash" in str(attn_implementation)
+    varlen = bool(attn_implementation) and ("flash" in str(attn_implementation)
+                                            or attn_implementation == PACKED_ATTENTION)
     if recipe.packing and recipe.batch_size > 1 and not varlen:
         return 1, recipe.grad_accum * recipe.batch_size
     return recipe.batch_size, recipe.grad_accum
