@@ -43,6 +43,10 @@ def job_tokens_per_s(run_dir: Path) -> float:
     return (end["tokens_seen"] - start["tokens_seen"]) / (end["elapsed_s"] - start["elapsed_s"])
 
 
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def run_job(recipe) -> float:
     from slm_workbench.engine.runs.launcher import start_recipe, wait_for
 
@@ -79,6 +83,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--part", choices=("both", "overhead", "packing"), default="both")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every run (default 1)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from slm_workbench.engine.models.resolve import parse_model
@@ -86,7 +91,7 @@ def main() -> None:
     model_dir = parse_model(args.model).require_prepared()
     work = Path(tempfile.mkdtemp(prefix="slmw-bench-train-"))
     common = dict(model=args.model, method="lora", lora={"r": 16, "alpha": 32, "dropout": 0.0}, learning_rate=1e-3,
-                  max_steps=args.steps, batch_size=4, max_length=256, threads=1, save_steps=10_000, logging_steps=1,
+                  max_steps=args.steps, batch_size=4, max_length=256, threads=args.threads, save_steps=10_000, logging_steps=1,
                   eval_fraction=0.0, warmup_ratio=0.0)
     if args.part != "packing":
         overhead(args, model_dir, work, common)
@@ -122,13 +127,16 @@ def packing(args: argparse.Namespace, work: Path, common: dict) -> None:
                                                max_length=512)).output
     packed_common = {**common, "max_length": 512, "batch_size": 4}
     off, on = [], []
-    for _ in range(args.repeats):
+    print(f"packing: {args.repeats} interleaved repeats (off, on), {args.threads} thread(s); start: {load()}", flush=True)
+    for k in range(args.repeats):
         off.append(run_job(TrainRecipe(data=str(varlen), packing=False, **packed_common)))
         on.append(run_job(TrainRecipe(data=str(varlen), packing=True, **packed_common)))
-    print(f"packing: variable-length data (about 20-400 tokens), max_length 512, batch 4, {args.steps} steps")
+        print(f"  repeat {k + 1}: off {off[-1]:.1f}, on {on[-1]:.1f} non-pad tok/s ({load()})", flush=True)
+    print(f"packing: variable-length data (about 20-400 tokens), max_length 512, batch 4, {args.steps} steps, "
+          f"{args.threads} thread(s)")
     print(f"  packing off: {statistics.median(off):7.1f} non-pad tok/s  (all: {', '.join(f'{x:.1f}' for x in off)})")
     print(f"  packing on : {statistics.median(on):7.1f} non-pad tok/s  (all: {', '.join(f'{x:.1f}' for x in on)})")
-    print(f"  ratio on/off: {statistics.median(on) / statistics.median(off):.2f}  (goal >= 1.5)")
+    print(f"  ratio on/off: {statistics.median(on) / statistics.median(off):.2f}  (goal >= 1.5); end: {load()}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ the model the document boundaries (``cu_seq_lens_q``, from ``position_ids``). Fl
 reads them; SDPA and eager do not, and transformers then masks the whole flattened sequence
 densely (block-diagonal), paying attention over every token pair of the batch. This attention
 function is SDPA run once per document with ``is_causal=True``: each document attends only to
-itself, exactly as it would alone, at the cost of its own length squared, while every linear
-layer sees the whole flattened batch at once (large matrix products). It is registered with
+itself, exactly as it would alone, at the cost of its own length squared (not the row's, nor
+the flattened batch's); the linear layers still see every token of the pass at once. How many
+packed rows a pass takes is engine/train/arguments.py's ``micro_batches``. It is registered with
 transformers' ``AttentionInterface`` (and ``sdpa``'s mask function), so any batch without
 boundaries (eval of unpacked data, generation with a cache) goes through plain ``sdpa``.
 """

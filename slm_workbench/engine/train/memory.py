@@ -175,8 +175,8 @@ def _estimate(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on
     else:
         trainable = lora_parameters(config, recipe.lora.r, recipe.lora.target_modules)
         grad_bytes, opt_bytes = 4, 4  # PEFT keeps adapters in fp32
-    # rows in one forward pass (arguments.py); packed ones flattened, each document attending to itself
-    b, s = micro_batches(recipe, attention_for(recipe))[0], recipe.max_length
+    # rows in one forward pass (arguments.py): packed ones one at a time on a CPU, flattened on a GPU
+    b, s = micro_batches(recipe, attention_for(recipe), on_gpu)[0], recipe.max_length
     h, layers = config["hidden_size"], config["num_hidden_layers"]
     heads, vocab = config["num_attention_heads"], config["vocab_size"]
     act_scale = bits / 16

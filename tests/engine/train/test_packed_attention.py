@@ -133,9 +133,12 @@ def recipe(**fields) -> TrainRecipe:
     return TrainRecipe(model="m", data="d", **{"batch_size": 4, "grad_accum": 2, **fields})
 
 
-def test_packing_jobs_pass_the_whole_batch_at_once(tmp_path: Path) -> None:
+def test_packing_jobs_load_per_document_attention_and_pass_rows_by_device(tmp_path: Path) -> None:
+    """A pass takes one packed row on a CPU (smaller activations ran faster there), the whole batch on a GPU."""
     assert attention_for(recipe(packing=True)) == PACKED_ATTENTION
     assert attention_for(recipe()) is None
-    assert micro_batches(recipe(packing=True), PACKED_ATTENTION) == (4, 2)
+    assert micro_batches(recipe(packing=True), PACKED_ATTENTION) == (1, 8)
+    assert micro_batches(recipe(packing=True), PACKED_ATTENTION, on_gpu=True) == (4, 2)
+    assert micro_batches(recipe(), PACKED_ATTENTION) == (4, 2)
     args = sft_config(recipe(packing=True), tmp_path, steps=10, has_eval=False, attn_implementation=PACKED_ATTENTION)
-    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 2)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (1, 8)
