@@ -8,16 +8,21 @@
    same steps and batch. Non-pad tokens/s; goal: on / off >= 1.5.
 
     .venv/bin/python bench/train_overhead.py [--steps 12] [--repeats 3] [--model smollm2-135m-instruct]
-                                             [--part both|overhead|packing]
+                                             [--part both|overhead|packing] [--threads 1]
 
 Measured here (SmolLM2-135M, 2 AVX2 cores, 1 thread, medians of 3 interleaved repeats):
 
 - overhead (load average ~1.3-1.6): job 44.6 vs plain TRL 44.7 non-pad tok/s -> 0.997 (goal 0.97);
-- packing (another single-thread benchmark on the other core for most of it, load ~1.5-2.1):
-  off 33.4, on 50.3 non-pad tok/s -> 1.51 (goal 1.5). Before packed rows became micro-batches
-  of one row (engine/train/arguments.py), TRL flattened the 4 packed rows into one 2048-token
-  sequence with dense attention across it: on 32.3 vs off 29.7 (1.09, one repeat). The ceiling
-  on this data is about 1.7: unpacked batches here are ~58% real tokens.
+- packing (load average 2.0-2.6: other jobs on the 2 cores; 2 interleaved repeats): off 40.6, 67.2;
+  on 74.2, 111.9 non-pad tok/s -> medians 53.9 -> 93.0, 1.73 (goal 1.5; per repeat 1.83, 1.67).
+  Packed rows now attend per document (engine/train/attention.py: ``sdpa_packed``, SDPA once per
+  document) instead of densely under a block-diagonal mask over the row, one packed row per pass
+  on CPU: before, 58.6 -> 83.7 (1.43, quiet machine). Flattening all 4 packed rows into one
+  2048-token pass ran ~25% slower per token than one row per pass on this CPU (CPU time). The
+  ratio depends on the steps measured, because the unpacked batches' padding varies: over the
+  first 8 steps (``--steps 8``, whose batches pad less) it was 1.33 (82.8 -> 109.8, load 1.0-2.2).
+  Packed runs have no attention mask, so Trainer counts their tokens as ``input_ids != pad`` and
+  SmolLM2's pad token is ``<|im_end|>``: "on" leaves out ~3 tokens per conversation (understated).
 """
 
 from __future__ import annotations
