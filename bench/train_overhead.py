@@ -8,16 +8,21 @@
    same steps and batch. Non-pad tokens/s; goal: on / off >= 1.5.
 
     .venv/bin/python bench/train_overhead.py [--steps 12] [--repeats 3] [--model smollm2-135m-instruct]
-                                             [--part both|overhead|packing]
+                                             [--part both|overhead|packing] [--threads 1]
 
 Measured here (SmolLM2-135M, 2 AVX2 cores, 1 thread, medians of 3 interleaved repeats):
 
 - overhead (load average ~1.3-1.6): job 44.6 vs plain TRL 44.7 non-pad tok/s -> 0.997 (goal 0.97);
-- packing (another single-thread benchmark on the other core for most of it, load ~1.5-2.1):
-  off 33.4, on 50.3 non-pad tok/s -> 1.51 (goal 1.5). Before packed rows became micro-batches
-  of one row (engine/train/arguments.py), TRL flattened the 4 packed rows into one 2048-token
-  sequence with dense attention across it: on 32.3 vs off 29.7 (1.09, one repeat). The ceiling
-  on this data is about 1.7: unpacked batches here are ~58% real tokens.
+- packing (load average 2.0-2.6: other jobs on the 2 cores; 2 interleaved repeats): off 40.6, 67.2;
+  on 74.2, 111.9 non-pad tok/s -> medians 53.9 -> 93.0, 1.73 (goal 1.5; per repeat 1.83, 1.67).
+  Packed rows now attend per document (engine/train/attention.py: ``sdpa_packed``, SDPA once per
+  document) instead of densely under a block-diagonal mask over the row, one packed row per pass
+  on CPU: before, 58.6 -> 83.7 (1.43, quiet machine). Flattening all 4 packed rows into one
+  2048-token pass ran ~25% slower per token than one row per pass on this CPU (CPU time). The
+  ratio depends on the steps measured, because the unpacked batches' padding varies: over the
+  first 8 steps (``--steps 8``, whose batches pad less) it was 1.33 (82.8 -> 109.8, load 1.0-2.2).
+  Packed runs have no attention mask, so Trainer counts their tokens as ``input_ids != pad`` and
+  SmolLM2's pad token is ``<|im_end|>``: "on" leaves out ~3 tokens per conversation (understated).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ def job_tokens_per_s(run_dir: Path) -> float:
     start = next(r for r in rows if r["step"] == 2)
     end = rows[-1]
     return (end["tokens_seen"] - start["tokens_seen"]) / (end["elapsed_s"] - start["elapsed_s"])
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def run_job(recipe) -> float:
@@ -79,6 +88,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--part", choices=("both", "overhead", "packing"), default="both")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every run (default 1)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from slm_workbench.engine.models.resolve import parse_model
@@ -86,7 +96,7 @@ def main() -> None:
     model_dir = parse_model(args.model).require_prepared()
     work = Path(tempfile.mkdtemp(prefix="slmw-bench-train-"))
     common = dict(model=args.model, method="lora", lora={"r": 16, "alpha": 32, "dropout": 0.0}, learning_rate=1e-3,
-                  max_steps=args.steps, batch_size=4, max_length=256, threads=1, save_steps=10_000, logging_steps=1,
+                  max_steps=args.steps, batch_size=4, max_length=256, threads=args.threads, save_steps=10_000, logging_steps=1,
                   eval_fraction=0.0, warmup_ratio=0.0)
     if args.part != "packing":
         overhead(args, model_dir, work, common)
@@ -122,13 +132,16 @@ def packing(args: argparse.Namespace, work: Path, common: dict) -> None:
                                                max_length=512)).output
     packed_common = {**common, "max_length": 512, "batch_size": 4}
     off, on = [], []
-    for _ in range(args.repeats):
+    print(f"packing: {args.repeats} interleaved repeats (off, on), {args.threads} thread(s); start: {load()}", flush=True)
+    for k in range(args.repeats):
         off.append(run_job(TrainRecipe(data=str(varlen), packing=False, **packed_common)))
         on.append(run_job(TrainRecipe(data=str(varlen), packing=True, **packed_common)))
-    print(f"packing: variable-length data (about 20-400 tokens), max_length 512, batch 4, {args.steps} steps")
+        print(f"  repeat {k + 1}: off {off[-1]:.1f}, on {on[-1]:.1f} non-pad tok/s ({load()})", flush=True)
+    print(f"packing: variable-length data (about 20-400 tokens), max_length 512, batch 4, {args.steps} steps, "
+          f"{args.threads} thread(s)")
     print(f"  packing off: {statistics.median(off):7.1f} non-pad tok/s  (all: {', '.join(f'{x:.1f}' for x in off)})")
     print(f"  packing on : {statistics.median(on):7.1f} non-pad tok/s  (all: {', '.join(f'{x:.1f}' for x in on)})")
-    print(f"  ratio on/off: {statistics.median(on) / statistics.median(off):.2f}  (goal >= 1.5)")
+    print(f"  ratio on/off: {statistics.median(on) / statistics.median(off):.2f}  (goal >= 1.5); end: {load()}")
 
 
 if __name__ == "__main__":

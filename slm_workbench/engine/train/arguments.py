@@ -5,14 +5,17 @@ bf16 training is ~3x slower than fp32 and checkpointing only costs time, so both
 recipe (``precision: auto`` -> fp32 on CPU). Datasets arrive tokenized with ``labels``, so TRL
 neither re-templates nor re-masks them.
 
-Packing: TRL's best-fit-decreasing packing trains padding-free, flattening a whole batch of
-packed rows into ONE sequence whose documents are told apart by ``position_ids``. A varlen
-kernel (flash-attention) then attends within each document; without one (SDPA or eager: every
-CPU, and GPUs without flash-attn) attention runs densely over the flattened sequence under a
-block-diagonal mask, so 4 rows of 512 cost like one sequence of 2048: 4x the attention work of
-the rows apart. There each packed row is its own micro-batch, accumulated up to the recipe's
-batch (``micro_batches``): the same rows per optimizer step, the same loss, a quarter of the
-attention cost (bench/train_overhead.py measures packing on vs off).
+Packing: TRL's best-fit-decreasing packing trains padding-free, flattening the packed rows of a
+pass into ONE sequence whose documents are told apart by ``position_ids`` (and the boundaries
+``cu_seq_lens_q``). A packing job loads ``sdpa_packed`` (engine/train/attention.py): SDPA once
+per document, so each document attends only to itself at the cost of its own length squared,
+on every device (plain SDPA or eager would mask the whole flattened sequence densely). How many
+packed rows go in one pass (``micro_batches``): on a GPU (or with flash-attention) the recipe's
+whole batch, for large matrix products; on a CPU one row per pass, accumulated up to the
+recipe's batch (the same rows per optimizer step, the same loss), because there 4 rows of 512
+flattened into 2048 tokens ran ~25% slower per token than the rows one at a time (activations
+spill the caches; SmolLM2-135M, 1 thread, CPU time). bench/train_overhead.py measures packing
+on vs off.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from ...config.train import TrainRecipe
 from ..runs.run import Run
+from .attention import PACKED_ATTENTION
 from .model import resolve_dtype
 
 
@@ -33,10 +37,11 @@ def planned_steps(recipe: TrainRecipe, train_rows: int, processes: int = 1) -> i
     return max(1, math.ceil(train_rows / per_step * recipe.epochs))
 
 
-def micro_batches(recipe: TrainRecipe, attn_implementation: str | None) -> tuple[int, int]:
+def micro_batches(recipe: TrainRecipe, attn_implementation: str | None, on_gpu: bool = False) -> tuple[int, int]:
     """(rows per forward pass, gradient accumulation steps) for the recipe's batch on this attention."""
-    varlen = bool(attn_implementation) and "flash" in str(attn_implementation)
-    if recipe.packing and recipe.batch_size > 1 and not varlen:
+    flash = bool(attn_implementation) and "flash" in str(attn_implementation)
+    whole_batch = flash or (attn_implementation == PACKED_ATTENTION and on_gpu)
+    if recipe.packing and recipe.batch_size > 1 and not whole_batch:
         return 1, recipe.grad_accum * recipe.batch_size
     return recipe.batch_size, recipe.grad_accum
 
@@ -59,9 +64,9 @@ def sft_arguments(recipe: TrainRecipe, run_dir: Path, *, steps: int, has_eval: b
     """``SFTConfig``'s keyword arguments (the logit-distillation configs start from them: engine/train/kd.py)."""
     import torch
 
-    rows_per_pass, accumulation = micro_batches(recipe, attn_implementation)
-    dtype = resolve_dtype(recipe)
     on_gpu = torch.cuda.is_available()
+    rows_per_pass, accumulation = micro_batches(recipe, attn_implementation, on_gpu)
+    dtype = resolve_dtype(recipe)
     eval_every = cadence(recipe.eval_steps, steps, 10)
     save_every = cadence(recipe.save_steps, steps, 5)
     if recipe.early_stopping_patience and has_eval:

@@ -23,6 +23,7 @@ from typing import Any
 from ...config.train import TrainRecipe
 from ..models.info import safetensors_parameters
 from .arguments import micro_batches
+from .attention import attention_for
 
 GIB = 1024**3
 FRAMEWORK_OVERHEAD = {"cpu": 0.6 * GIB, "cuda": 1.0 * GIB}
@@ -146,7 +147,7 @@ def _teacher_shape(recipe: TrainRecipe) -> tuple[dict[str, Any], int] | None:
 def _teacher_bytes(recipe: TrainRecipe, teacher: tuple[dict[str, Any], int], bits: int) -> float:
     config, params = teacher
     config = config.get("text_config", config)
-    b, s = micro_batches(recipe, None)[0], recipe.max_length
+    b, s = micro_batches(recipe, attention_for(recipe))[0], recipe.max_length
     h, heads, vocab = config["hidden_size"], config["num_attention_heads"], config["vocab_size"]
     one_layer = s * b * h * (34 + 5 * heads * s / h) * bits / 16
     return params * bits / 8 + one_layer + b * s * vocab * 4 * (1 + 4)
@@ -174,8 +175,8 @@ def _estimate(recipe: TrainRecipe, config: dict[str, Any], total_params: int, on
     else:
         trainable = lora_parameters(config, recipe.lora.r, recipe.lora.target_modules)
         grad_bytes, opt_bytes = 4, 4  # PEFT keeps adapters in fp32
-    # rows in one forward pass: packed rows go one at a time without a varlen kernel (arguments.py)
-    b, s = micro_batches(recipe, None)[0], recipe.max_length
+    # rows in one forward pass (arguments.py): packed ones one at a time on a CPU, flattened on a GPU
+    b, s = micro_batches(recipe, attention_for(recipe), on_gpu)[0], recipe.max_length
     h, layers = config["hidden_size"], config["num_hidden_layers"]
     heads, vocab = config["num_attention_heads"], config["vocab_size"]
     act_scale = bits / 16

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...config.train import TrainRecipe
 from ..errors import WorkbenchError
+from .attention import attention_for, register
 
 
 @dataclass
@@ -59,6 +60,8 @@ def load_model(recipe: TrainRecipe, folder: Path, tokenizer: Any) -> LoadedModel
     require_cuda_for_qlora(recipe)
     dtype = resolve_dtype(recipe)
     kwargs: dict[str, Any] = {"dtype": dtype, "trust_remote_code": recipe.trust_remote_code}
+    if attention_for(recipe) is not None:  # packed rows: per-document attention, several rows per pass
+        kwargs["attn_implementation"] = register()
     if recipe.method == "qlora":
         from transformers import BitsAndBytesConfig
 
