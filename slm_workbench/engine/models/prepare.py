@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import ModelNotFoundError
-from ..fsutil import built_aside
+from ..fsutil import built_aside, pid_alive
 from .builtin import BUILTIN_MODELS
 from .gguf_convert import Phase, convert_gguf, verify_hf_folder
 from .resolve import ModelRef
@@ -58,18 +58,8 @@ def _remove_stale_partials(folder: Path) -> None:
     """Partial folders left by a killed conversion (their pid is gone)."""
     for partial in folder.parent.glob(f".{folder.name}.partial-*"):
         pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(partial, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _download(ref: ModelRef, on_phase: Phase) -> Path:
