@@ -13,6 +13,8 @@
 Measured here (SmolLM2-135M, 2 AVX2 cores, 1 thread, medians of 3 interleaved repeats):
 
 - overhead (load average ~1.3-1.6): job 44.6 vs plain TRL 44.7 non-pad tok/s -> 0.997 (goal 0.97);
+- packing, quiet machine (load average 0.16 at the start, ~1.0 with this bench running; 2 interleaved
+  repeats, 12 steps): off 69.3, 68.0; on 116.6, 112.3 non-pad tok/s -> medians 68.7 -> 114.4, 1.67;
 - packing (load average 2.0-2.6: other jobs on the 2 cores; 2 interleaved repeats): off 40.6, 67.2;
   on 74.2, 111.9 non-pad tok/s -> medians 53.9 -> 93.0, 1.73 (goal 1.5; per repeat 1.83, 1.67).
   Packed rows now attend per document (engine/train/attention.py: ``sdpa_packed``, SDPA once per
