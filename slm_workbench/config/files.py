@@ -7,6 +7,7 @@ without importing that union, which imports the recipe classes back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,14 @@ def read_recipe_data(path: Path, overrides: list[str] | None = None) -> dict[str
         raise RecipeError(f"{path}: not valid YAML{at}") from None
     data = require_mapping({} if data is None else data, str(path))
     return apply_overrides(data, overrides or [])
+
+
+def dotted_items(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested recipe mapping as ``{"lora.r": 16, ...}``: the dotted keys ``--set`` and ``--param`` take."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out.update(dotted_items(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

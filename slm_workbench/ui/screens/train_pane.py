@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
+from ...config.files import dotted_items
 from ...shipped import shipped_recipe
 from ..messages import EstimateReady, StartJob
 from ..pane_context import PaneContext
@@ -132,7 +133,8 @@ class TrainPane(Vertical):
             return f"slmw train {path}   # save first"
         current = self._recipe.model_dump(mode="json")
         base = _schema().model_validate({"stage": "train", **saved}).model_dump(mode="json")
-        flags = [_flag(key, value) for key, value in _flat(current).items() if _flat(base).get(key) != value]
+        defaults = dotted_items(base)
+        flags = [_flag(key, value) for key, value in dotted_items(current).items() if defaults.get(key) != value]
         return " ".join([f"slmw train {path}", *flags])
 
     def _show_command(self) -> None:
@@ -178,16 +180,6 @@ def _schema() -> Any:
     from ...config.train import TrainRecipe
 
     return TrainRecipe
-
-
-def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _flag(key: str, value: Any) -> str:

@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
+from ...config.files import dotted_items
 from ...config.sweep_space import KINDS
 from ...engine.errors import WorkbenchError
 from .distill_launch import error_line, training_recipes
@@ -72,9 +73,9 @@ def sweep_command(base: str, data: Mapping[str, Any], defaults: Mapping[str, Any
     for name, spec in (data.get("params") or {}).items():
         words += ["--param", shlex.quote(f"{name}={spec}")]
     words += ["--trials", str(data.get("trials")), "--metric", str(data.get("metric"))]
-    flat_defaults = _flat(defaults)
+    flat_defaults = dotted_items(defaults)
     shown = {k: v for k, v in data.items() if k not in ("stage", "train", "params", "trials", "metric", "join")}
-    for key, value in _flat(shown).items():
+    for key, value in dotted_items(shown).items():
         if key in flat_defaults and value == flat_defaults[key]:
             continue
         option = "--" + key.replace(".", "-").replace("_", "-")
@@ -308,14 +309,4 @@ def recipe_defaults() -> dict[str, Any]:
             continue
         value = info.get_default(call_default_factory=True)
         out[name] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
-    return out
-
-
-def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
     return out
