@@ -125,7 +125,16 @@ def test_sweep_pane_snapshot(snap_compare, monkeypatch: pytest.MonkeyPatch) -> N
     shutil.rmtree(SNAPSHOT_HOME, ignore_errors=True)
     monkeypatch.setenv("SLMW_HOME", str(SNAPSHOT_HOME))
     write_sweep(SNAPSHOT_HOME / "runs")
-    assert snap_compare(sweep_app(SNAPSHOT_HOME / "runs"), terminal_size=(120, 40), run_before=settle)
+    async def charted(pilot) -> None:
+        """As ``settle``, then until the chart holds the trials' curves: the pane reads them on its poll,
+        and repaints on a timer: a snapshot taken before showed "no points yet" about one run in three."""
+        await settle(pilot)
+        chart = pilot.app.screen.query_one(MetricChart)
+        await wait_for(pilot, lambda: any(len(s) for s in chart.series) and not chart._dirty,
+                       what="the trials' curves drawn")  # the chart repaints on its own timer
+        await settle(pilot)
+
+    assert snap_compare(sweep_app(SNAPSHOT_HOME / "runs"), terminal_size=(120, 40), run_before=charted)
 
 
 async def test_importance_bars_from_the_minimum_of_complete_trials_with_peds_notes(tmp_path: Path) -> None:
@@ -264,7 +273,9 @@ async def test_sweep_starts_a_sweep_job_that_the_pane_then_follows(tmp_path: Pat
         pane, launch = await open_form(pilot)
         trials = launch.query_one("#swl-trials", Input)
         trials.value = "3"
+        await pilot.pause()  # the pane focuses the form's first field after a refresh: focus trials after that
         trials.focus()
+        await wait_for(pilot, lambda: app.focused is trials, what="the trials field focused")
         await pilot.press("enter")  # Enter in a field launches, as Sweep does
         await wait_for(pilot, lambda: bool(spawned), what="the sweep job to start")
         await wait_for(pilot, lambda: pane.run_dir == spawned[0], what="the pane to follow the new sweep")
