@@ -164,6 +164,8 @@ async def open_form(pilot):
     await wait_for(pilot, lambda: bool(pane.query("#sw-launch")), what="the new-sweep form")
     launch = pane.query_one("#sw-launch")
     await wait_for(pilot, lambda: launch.command == SHIPPED_COMMAND, what="the shipped recipe's command")
+    # The pane gives its table the focus once shown; a field focused before that would lose it to the table.
+    await wait_for(pilot, lambda: pane.has_focus_within, what="the pane's first focus")
     return pane, launch
 
 
@@ -192,16 +194,22 @@ async def test_with_no_sweep_the_form_is_open_and_its_command_follows_what_is_ty
         assert SHIPPED_COMMAND in str(launch.query_one("#swl-command").render())
 
         trials = launch.query_one("#swl-trials", Input)
-        trials.focus()
         trials.value = ""
+        trials.focus()
+        await wait_for(pilot, lambda: app.focused is trials, what="the trials field to hold the focus")
         await pilot.press("6")
+        await wait_for(pilot, lambda: trials.value == "6", what="the typed trial count")
         launch.query_one("#swl-parallel", Input).value = "2"
         launch.query_one("#swl-storage", Input).value = "sqlite:///sweeps.db"
         launch.query_one("#swl-metric", Select).value = "task"
         rank = launch.rows()[1]
         rank.query_one(".swl-kind", Select).value = "int"
         rank.query_one(".swl-range", Input).value = "4:32:4"
-        await pilot.click("#swl-add")
+        # Changing the kind re-lays the row out; a click aimed before that lands lands where the button was
+        # (CI, loaded, missed it once). Tab to the button and press Enter, as a keyboard user does.
+        await pilot.pause()
+        launch.query_one("#swl-add").focus()
+        await pilot.press("enter")
         await wait_for(pilot, lambda: len(launch.rows()) == 3, what="a third parameter row")
         await pilot.press(*"warmup_ratio")
         launch.rows()[2].query_one(".swl-kind", Select).value = "uniform"
