@@ -9,6 +9,13 @@ Goal: trial / plain >= 0.95. Measured (quiet machine, load average 1.09 before a
 repeats): plain job 99.8, 104.0; trial 98.5, 105.4 non-pad tok/s -> medians 101.9, 102.0: 1.001.
 
     .venv/bin/python bench/sweep.py [--steps 12] [--repeats 3] [--model smollm2-135m-instruct]
+
+`--search` measures what a sweep finds instead: the shipped recipe (recipes/smoke-lora.yaml) trained and
+scored as a user would (`slmw train`, then `slmw eval` on the held-out examples), then a 12-trial sweep of
+the same recipe over learning rate, LoRA rank and warmup on `--metric task`, every trial scored on the same
+examples. Printed: both task scores and eval losses, the sweep's wall time, the load.
+
+    .venv/bin/python bench/sweep.py --search [--trials 12] [--parallel 2] [--examples 64]
 """
 
 from __future__ import annotations
@@ -55,13 +62,80 @@ def run_trial(recipe) -> float:
     return job_tokens_per_s(RunStore().root / trial["run_id"])
 
 
+def last_eval_loss(run_dir: Path) -> float | None:
+    import json
+
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    losses = [r["eval_loss"] for r in rows if "eval_loss" in r]
+    return losses[-1] if losses else None
+
+
+def search(args: argparse.Namespace) -> None:
+    """The shipped recipe against the best of a task-scored sweep of it, in one run (one home)."""
+    import time
+
+    from slm_workbench.config.loading import load_recipe
+    from slm_workbench.config.sweep import SweepRecipe
+    from slm_workbench.engine.runs.launcher import start_recipe, wait_for
+    from slm_workbench.engine.runs.store import RunStore
+    from slm_workbench.engine.sweep.summary import best_trial, read_trials
+    from slm_workbench.engine.sweep.task import task_score
+
+    from slm_workbench.shipped import shipped_recipe
+
+    shipped = load_recipe(shipped_recipe("smoke-lora"))
+    print(f"load average before: {load()}  ({os.cpu_count()} cores); home {os.environ.get('SLMW_HOME', '~/.slmw')}",
+          flush=True)
+    started = time.monotonic()
+    run_dir = start_recipe(shipped, title="bench shipped smoke-lora")
+    info = wait_for(run_dir, timeout=3600)
+    if info.state != "done":
+        raise SystemExit(f"shipped recipe run {run_dir} ended {info.state}: see {run_dir / 'worker.log'}")
+    score, _ = task_score(run_dir.name, args.examples, run_store=RunStore(), title="bench shipped task",
+                          stop_requested=lambda: False)
+    shipped_s = time.monotonic() - started
+    print(f"shipped recipe: run {run_dir.name}, task {score:.3f} on {args.examples} examples, eval loss "
+          f"{last_eval_loss(run_dir):.4f}, {shipped_s / 60:.1f} min (train + score); load {load()}", flush=True)
+
+    params = {"learning_rate": "loguniform:1e-4:1e-2", "lora.r": "choice:8,16,32", "warmup_ratio": "uniform:0:0.1"}
+    sweep = SweepRecipe(train="smoke-lora", params=params, trials=args.trials, metric="task",
+                        task_examples=args.examples, parallel=args.parallel, seed=0)
+    started = time.monotonic()
+    sweep_dir = start_recipe(sweep, title="bench sweep search")
+    info = wait_for(sweep_dir, timeout=4 * 3600)
+    wall = time.monotonic() - started
+    if info.state != "done":
+        raise SystemExit(f"sweep {sweep_dir} ended {info.state}: see {sweep_dir / 'worker.log'}")
+    rows = read_trials(sweep_dir / "artifacts")
+    best = best_trial(rows, "maximize")
+    states = {}
+    for row in rows:
+        states[row.get("state")] = states.get(row.get("state"), 0) + 1
+    print(f"sweep {sweep_dir.name}: {args.trials} trials on --metric task ({args.examples} examples), parallel "
+          f"{args.parallel}: wall {wall / 60:.1f} min; trial states {states}")
+    for row in sorted(rows, key=lambda r: r.get("number", 0)):
+        print(f"  trial {row.get('number')}: {row.get('state')}, params {row.get('params')}, task {row.get('task')}, "
+              f"eval loss {row.get('eval_loss')}")
+    if best:
+        print(f"best trial {best.get('number')}: task {best.get('task')}, eval loss {best.get('eval_loss')}, "
+              f"params {best.get('params')}")
+    print(f"shipped recipe: task {score:.3f}, eval loss {last_eval_loss(run_dir):.4f}")
+    print(f"load average after: {load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--search", action="store_true", help="the shipped recipe against a task-scored sweep of it")
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--examples", type=int, default=64)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", default="smollm2-135m-instruct")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.search:
+        return search(args)
     from slm_workbench.config.recipes import PrepareDataRecipe
     from slm_workbench.config.train import TrainRecipe
     from slm_workbench.engine.data import prepare_dataset

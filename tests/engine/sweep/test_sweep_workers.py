@@ -2,7 +2,11 @@
 trials of the tiny model: one worker is killed mid-trial; the other sees it (Optuna's heartbeat on
 the database, the trial's liveness record on the journal), fails its trial and retries it resuming
 its run, and finishes the study with exactly `--trials` finished trials, each run once. The killed
-worker, resumed, reports the same best trial."""
+worker, resumed, reports the same best trial.
+
+PostgreSQL runs too where ``SLMW_TEST_POSTGRES_URL`` names an empty database the test may fill
+(``postgresql://USER@127.0.0.1:PORT/DB``; needs ``psycopg``, the ``postgres`` extra); it is skipped
+otherwise, since no server comes with the suite."""
 
 from __future__ import annotations
 
@@ -26,10 +30,16 @@ def started_run(capsys) -> str:
     return capsys.readouterr().out.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+POSTGRES_URL = os.environ.get("SLMW_TEST_POSTGRES_URL")
+
+
+@pytest.mark.parametrize("storage", [
+    "sqlite", "journal",
+    pytest.param("postgresql", marks=pytest.mark.skipif(
+        not POSTGRES_URL, reason="set SLMW_TEST_POSTGRES_URL to an empty PostgreSQL database to run it"))])
 def test_a_killed_workers_trial_is_retried_resuming_its_run_and_every_trial_runs_once(tiny_sweep, tmp_path, capsys,
                                                                                        storage) -> None:
-    url = f"sqlite:///{tmp_path / 'sweeps.db'}" if storage == "sqlite" else None
+    url = {"sqlite": f"sqlite:///{tmp_path / 'sweeps.db'}", "postgresql": POSTGRES_URL}.get(storage)
     train = tiny_sweep().train | {"max_steps": STEPS, "save_steps": 4, "eval_steps": 6}
     recipe = tiny_sweep(params={"learning_rate": "choice:0.005,0.004,0.003"}, pruner={"enabled": False},
                         trials=TRIALS, train=train, storage=url, heartbeat_s=1, seed=0)
