@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .study import pruning_value
 from .summary import MIN_IMPORTANCE_TRIALS, REPORT, TRIALS, best_trial, write_atomic
 
 IMPORTANCE_METHOD = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator)"
@@ -23,11 +24,13 @@ _STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "RUNNING": "running"
 _lock = threading.Lock()
 
 
-def trial_row(trial: Any) -> dict[str, Any]:
+def trial_row(trial: Any, recipe: Any) -> dict[str, Any]:
     attrs = trial.user_attrs
     value = trial.value if trial.values else None
-    if trial.state.name == "PRUNED" and value is None and trial.intermediate_values:
-        value = trial.intermediate_values[max(trial.intermediate_values)]  # where it stood when pruned
+    if trial.state.name == "PRUNED":  # Optuna keeps its last report as its value: an eval loss, as reported
+        value = None
+        if trial.intermediate_values and recipe.metric == "eval_loss":  # only then the metric's own unit
+            value = pruning_value(trial.intermediate_values[max(trial.intermediate_values)], recipe.goal)
     worker = attrs.get("worker") or {}
     return {
         "number": trial.number,
@@ -82,7 +85,7 @@ def importances(study: Any) -> tuple[dict[str, float], list[str]]:
 def write_summary(study: Any, recipe: Any, artifacts: Path, *, location: str, dashboard: str) -> dict[str, Any]:
     """Rewrite both files from the study as it stands; returns the report."""
     with _lock:
-        rows = [trial_row(t) for t in study.get_trials(deepcopy=False)]
+        rows = [trial_row(t, recipe) for t in study.get_trials(deepcopy=False)]
         retried = {r["retry_of"] for r in rows}
         for row in rows:  # a trial whose worker died is retried, not marked: its retry says so
             row["interrupted"] = row["interrupted"] or row["number"] in retried

@@ -124,6 +124,16 @@ def make_sampler(recipe: Any, worker_offset: int) -> Any:
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
 
 
+def pruning_value(eval_loss: float, goal: str) -> float:
+    """What a trial reports to the pruner for an eval loss (and, applied again, the eval loss back).
+
+    Optuna's pruners compare intermediate values in the study's direction, but an eval loss is better
+    lower whatever the sweep's metric. Under a maximised metric (the task score) it is reported negated;
+    reported as it was, the median pruner stopped the trials that learned best: a 12-trial task sweep
+    of smoke-lora pruned the two lowest eval losses (0.284, 0.286) and finished one at 1.03."""
+    return eval_loss if goal == "minimize" else -eval_loss
+
+
 def make_pruner(recipe: Any) -> Any:
     import optuna
 

@@ -27,6 +27,7 @@ from ..runs.run import Run
 from ..runs.status import TERMINAL_STATES
 from ...config.sweep_space import Param, apply
 from .liveness import Heartbeat
+from .study import pruning_value
 from .task import TaskScoreUnavailable, task_score
 
 POLL_S = 0.5
@@ -137,7 +138,7 @@ class TrialRunner:
                         last[key] = float(row[key])
                 if isinstance(row.get("eval_loss"), (int, float)) and step not in reported:  # the final row repeats it
                     reported.add(step)
-                    trial.report(float(row["eval_loss"]), step)
+                    trial.report(pruning_value(float(row["eval_loss"]), self.recipe.goal), step)
                     final = last_step is not None and step >= last_step  # trained to the end: nothing to save
                     if not ended and not final and self.recipe.pruner.enabled and trial.should_prune():
                         self._stop(run_dir)

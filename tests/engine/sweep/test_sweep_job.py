@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from slm_workbench.engine.runs.launcher import start_recipe
@@ -12,8 +13,11 @@ from slm_workbench.engine.sweep.summary import read_report, read_trials
 from tests.helpers import wait_for_state
 
 
-def test_four_trials_are_training_runs_and_the_bad_one_is_pruned(tiny_sweep) -> None:
-    sweep = start_recipe(tiny_sweep(), title="tiny sweep")
+@pytest.mark.parametrize("metric", ["eval_loss", "task"])
+def test_four_trials_are_training_runs_and_the_bad_one_is_pruned(tiny_sweep, metric) -> None:
+    """Under `task` the study maximises, yet the pruner must still stop the trial whose eval loss is
+    high (reported as it was, the eval loss made the pruner stop the best-learning trials)."""
+    sweep = start_recipe(tiny_sweep(metric=metric, task_examples=2 if metric == "task" else 0), title="tiny sweep")
     info = wait_for_state(sweep, {"done", "failed", "cancelled"}, timeout=600)
     assert info.state == "done", (sweep / "worker.log").read_text()[-3000:]
     rows = read_trials(sweep / "artifacts")
@@ -27,10 +31,16 @@ def test_four_trials_are_training_runs_and_the_bad_one_is_pruned(tiny_sweep) -> 
         assert trial_run.state == ("cancelled" if row["state"] == "pruned" else "done")
         recipe = yaml.safe_load((trial_run.dir / "recipe.yaml").read_text())
         assert recipe["learning_rate"] == row["params"]["learning_rate"]
-    assert all(r["steps"] == 24 and r["value"] == r["eval_loss"] for r in rows[:3])
+    if metric == "eval_loss":
+        assert all(r["steps"] == 24 and r["value"] == r["eval_loss"] for r in rows[:3])
+        assert rows[3]["value"] == rows[3]["eval_loss"]  # where it stood when pruned
+    else:  # a pruned trial has no task score: its eval loss is not shown as one
+        assert all(r["steps"] == 24 and r["value"] == r["task"] is not None for r in rows[:3])
+        assert rows[3]["value"] is None and rows[3]["eval_loss"] > max(r["eval_loss"] for r in rows[:3])
     report = read_report(sweep / "artifacts")
     assert report["counts"]["complete"] == 3 and report["counts"]["pruned"] == 1
-    assert report["best"]["number"] in (0, 1, 2) and report["direction"] == "minimize"
+    assert report["best"]["number"] in (0, 1, 2)
+    assert report["direction"] == ("minimize" if metric == "eval_loss" else "maximize")
     assert report["dashboard"] == f"optuna-dashboard {sweep / 'optuna.journal'}"
     assert (sweep / "optuna.journal").stat().st_size > 0
     assert json.loads((sweep / "artifacts" / "sweep_report.json").read_text())["study"] == sweep.name
