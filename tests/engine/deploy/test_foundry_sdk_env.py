@@ -93,8 +93,6 @@ def test_a_real_python_without_the_sdk_is_named(tmp_path, monkeypatch) -> None:
 @needs_311
 def test_a_venv_whose_sdk_does_not_import_is_refused_before_any_package_is_written(
         tmp_path, monkeypatch, slmw_home) -> None:
-    from slm_workbench.cli.main import main
-
     python = _venv_whose_sdk_does_not_import(tmp_path / "broken")
     monkeypatch.setenv(sdk.PYTHON_ENV, python)
     found, why = sdk.find_python()
@@ -113,3 +111,17 @@ def test_unset_names_the_variable_and_a_working_one_is_used(tmp_path, monkeypatc
     good = _answers(tmp_path / "good", [3, 11], "2.2.1")
     monkeypatch.setenv(sdk.PYTHON_ENV, good)
     assert sdk.find_python() == (good, f"$SLMW_FOUNDRY_PYTHON {good}")
+
+
+def test_install_without_a_working_sdk_is_refused_by_the_cli_before_a_job_starts(tmp_path, monkeypatch, capsys) -> None:
+    from slm_workbench.cli.main import main
+    from slm_workbench.engine.runs.store import RunStore
+
+    python = _answers(tmp_path / "noimport", [3, 12], "2.2.1", "ImportError: no cffi")
+    monkeypatch.setenv(sdk.PYTHON_ENV, python)
+    assert main(["deploy", "foundry", "smollm2-135m-instruct", "--install"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (f"slmw: error: --install needs the Foundry Local SDK: $SLMW_FOUNDRY_PYTHON {python} has "
+                      "foundry-local-sdk 2.2.1 but it does not import (ImportError: no cffi); point "
+                      "SLMW_FOUNDRY_PYTHON at a Python with foundry-local-sdk==2.2.1 in its own venv")
+    assert not RunStore().list()  # no job was started
