@@ -68,6 +68,8 @@ def test_foundry_local_answers_with_the_workbench_tokens_and_install_refuses_a_n
     for answer in smoke["prompts"]:
         assert answer["foundry_text"] == answer["workbench_text"] and answer["foundry_text"]
         assert answer["foundry_prompt_tokens"] == answer["workbench_prompt_tokens"]
+        assert answer["foundry_s"] > 0 and answer["workbench_s"] > 0
+    assert smoke["foundry_load_s"] > 0
     package = json.loads(Run(tmp_path / "run").artifact("package.json").read_text())
     assert package["installed"] and package["model_id"] == "tiny:1"
     reply = foundry_sdk.call(PYTHON, {"action": "check", "model_id": "tiny:1", "app_data_dir": str(tmp_path / "foundry")})
