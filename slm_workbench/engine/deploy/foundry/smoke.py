@@ -11,6 +11,7 @@ the first differing token with both texts.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,6 @@ def compare_answers(encode: Any, decode: Any, prompt: str, foundry: str, workben
 def workbench_answers(package: Path, prompts: list[str], max_new_tokens: int) -> tuple[list[tuple[str, int, float]], Any]:
     """Each prompt's greedy answer, prompt length and seconds from the workbench's backend, and the backend
     (for its tokenizer)."""
-    import time
-
     from ...chat.og_backend import OnnxGenaiBackend
 
     backend = OnnxGenaiBackend(package, label=package.name)
