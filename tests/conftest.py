@@ -114,11 +114,12 @@ def smoke_lora_cached(smollm2_dir: Path) -> Path:
 
     from slm_workbench.config.loading import load_recipe
     from slm_workbench.engine.runs.launcher import start_recipe
-    from tests.helpers import wait_for_state
+    from slm_workbench.engine.runs.store import process_alive
+    from tests.helpers import wait_for_state, wait_until
 
     key = hashlib.sha256((REPO / "recipes" / "smoke-lora.yaml").read_bytes() + repr(SMOKE_LORA_SETTINGS).encode())
     root = TEST_CACHE / "runs" / f"smoke-lora-{key.hexdigest()[:10]}"
-    done = [d for d in root.glob("*-train-*") if (d / "artifacts" / "adapter" / "adapter_config.json").is_file()]
+    done = [d for d in root.glob("2*-train-*") if (d / "artifacts" / "adapter" / "adapter_config.json").is_file()]
     if done:
         return done[0]
     scratch = Path(tempfile.mkdtemp(prefix="slmw-smoke-lora-"))
@@ -131,9 +132,13 @@ def smoke_lora_cached(smollm2_dir: Path) -> Path:
                                    title="smoke lora (test cache)")
             info = wait_for_state(run_dir, {"done", "failed", "interrupted"}, timeout=1200)
         assert info.state == "done", (run_dir / "worker.log").read_text()[-3000:]
+        wait_until(lambda: info.status is None or not process_alive(info.status), timeout=120,
+                   what="the training worker to exit")  # it has written `done`; let it finish before the move
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         root.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(run_dir), str(root / run_dir.name))
+        aside = root / f".{run_dir.name}.partial-{os.getpid()}"  # renamed into place once wholly copied
+        shutil.move(str(run_dir), str(aside))
+        aside.rename(root / run_dir.name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return root / run_dir.name
