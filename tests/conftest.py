@@ -99,3 +99,54 @@ def prepared_home(slmw_home: Path, smollm2_dir: Path) -> Path:
     models.mkdir(parents=True, exist_ok=True)
     (models / smollm2_dir.name).symlink_to(smollm2_dir, target_is_directory=True)
     return slmw_home
+
+
+SMOKE_LORA_SETTINGS = ["max_steps=16", "eval_fraction=0", "save_steps=16"]
+"""The smoke recipe as ``tests/engine/train/test_smollm2_e2e.py`` trains it (it teaches the demo skill)."""
+
+
+@pytest.fixture(scope="session")
+def smoke_lora_cached(smollm2_dir: Path) -> Path:
+    """The smoke LoRA of SmolLM2 (``recipes/smoke-lora.yaml`` at 16 steps) as a finished run directory,
+    trained once as a job into ``$SLMW_TEST_CACHE/runs/`` (about 2 min on 2 cores), then reused."""
+    import hashlib
+    import tempfile
+
+    from slm_workbench.config.loading import load_recipe
+    from slm_workbench.engine.runs.launcher import start_recipe
+    from slm_workbench.engine.runs.store import process_alive
+    from tests.helpers import wait_for_state, wait_until
+
+    key = hashlib.sha256((REPO / "recipes" / "smoke-lora.yaml").read_bytes() + repr(SMOKE_LORA_SETTINGS).encode())
+    root = TEST_CACHE / "runs" / f"smoke-lora-{key.hexdigest()[:10]}"
+    done = [d for d in root.glob("2*-train-*") if (d / "artifacts" / "adapter" / "adapter_config.json").is_file()]
+    if done:
+        return done[0]
+    scratch = Path(tempfile.mkdtemp(prefix="slmw-smoke-lora-"))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SLMW_HOME", str(scratch))
+            (scratch / "models").mkdir()
+            (scratch / "models" / smollm2_dir.name).symlink_to(smollm2_dir, target_is_directory=True)
+            run_dir = start_recipe(load_recipe(REPO / "recipes" / "smoke-lora.yaml", SMOKE_LORA_SETTINGS),
+                                   title="smoke lora (test cache)")
+            info = wait_for_state(run_dir, {"done", "failed", "interrupted"}, timeout=1200)
+        assert info.state == "done", (run_dir / "worker.log").read_text()[-3000:]
+        wait_until(lambda: info.status is None or not process_alive(info.status), timeout=120,
+                   what="the training worker to exit")  # it has written `done`; let it finish before the move
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+        aside = root / f".{run_dir.name}.partial-{os.getpid()}"  # renamed into place once wholly copied
+        shutil.move(str(run_dir), str(aside))
+        aside.rename(root / run_dir.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return root / run_dir.name
+
+
+@pytest.fixture
+def smoke_lora_run(prepared_home: Path, smoke_lora_cached: Path) -> Path:
+    """A copy of the cached smoke LoRA run in this test's home (``runs/<id>``), so a stage may write into it."""
+    target = prepared_home / "runs" / smoke_lora_cached.name
+    shutil.copytree(smoke_lora_cached, target, symlinks=True)
+    return target

@@ -1,6 +1,7 @@
 """The smoke test through Foundry Local itself (foundry-local-sdk 2.2.1 in its own interpreter),
-and ``install``. Skipped, with the reason, where no interpreter with the SDK is found
-(``SLMW_FOUNDRY_PYTHON``, or the ``foundry`` extra installed here)."""
+and ``install``. ``make test`` builds that interpreter (``.venv-foundry``, the Makefile's
+``foundry-sdk``) and points ``SLMW_FOUNDRY_PYTHON`` at it; where no interpreter with the SDK is
+found these tests are skipped with the reason."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from slm_workbench.engine.runs.context import RunContext
 from slm_workbench.engine.runs.run import Run
 from tests.export_fixtures import link_variants
 
+from .conftest import make_lora_run
+
 PYTHON, WHY = foundry_sdk.find_python()
-needs_sdk = pytest.mark.skipif(PYTHON is None, reason=f"no Foundry Local SDK: {WHY}")
+needs_sdk = pytest.mark.skipif(PYTHON is None, reason=f"no Foundry Local SDK: {WHY} (`make foundry-sdk` builds one)")
 
 
 def _ctx(run_dir: Path) -> RunContext:
@@ -65,10 +68,14 @@ def test_foundry_local_answers_with_the_workbench_tokens_and_install_refuses_a_n
     for answer in smoke["prompts"]:
         assert answer["foundry_text"] == answer["workbench_text"] and answer["foundry_text"]
         assert answer["foundry_prompt_tokens"] == answer["workbench_prompt_tokens"]
+        assert answer["foundry_s"] > 0 and answer["workbench_s"] > 0
+    assert smoke["foundry_load_s"] > 0
     package = json.loads(Run(tmp_path / "run").artifact("package.json").read_text())
     assert package["installed"] and package["model_id"] == "tiny:1"
     reply = foundry_sdk.call(PYTHON, {"action": "check", "model_id": "tiny:1", "app_data_dir": str(tmp_path / "foundry")})
     assert reply == {"ok": True, "exists": True}
+    listed = foundry_sdk.call(PYTHON, {"action": "list", "app_data_dir": str(tmp_path / "foundry")})
+    assert listed == {"ok": True, "models": ["tiny:1"]}  # the smoke test's own registration was thrown away
 
     again = recipe.model_copy(update={"output": str(tmp_path / "out2")})
     with pytest.raises(WorkbenchError, match=r"tiny:1 is already registered in Foundry Local"):
@@ -76,3 +83,21 @@ def test_foundry_local_answers_with_the_workbench_tokens_and_install_refuses_a_n
     assert not (tmp_path / "out2" / "tiny").exists()  # refused before anything was written
     run(again.model_copy(update={"force": True, "smoke": False}), _ctx(tmp_path / "run3"))
     assert json.loads(Run(tmp_path / "run3").artifact("package.json").read_text())["installed"]
+
+
+@needs_sdk
+def test_a_lora_run_deployed_with_its_default_variant_answers_the_same_through_foundry_local(
+        slmw_home, tiny_model_dir, tmp_path):
+    """A fine-tuned run (an adapter that changes what the tiny model says): merged, its default variant
+    (int8) built, packaged, and Foundry Local gives the workbench's greedy tokens."""
+    from transformers import AutoTokenizer
+
+    run_dir = make_lora_run(tiny_model_dir, seed=3, r=8, targets=["q_proj", "v_proj", "down_proj"], title="lora")
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(run_dir / "artifacts" / "adapter")  # as training does
+    run(FoundryRecipe(source=run_dir.name, max_new_tokens=16), _ctx(tmp_path / "deploy"))
+    smoke = json.loads(Run(tmp_path / "deploy").artifact("smoke.json").read_text())
+    assert smoke["verdict"] == "identical", smoke
+    package = json.loads(Run(tmp_path / "deploy").artifact("package.json").read_text())
+    assert package["variant"] == "int8" and package["folder"].endswith(f"{run_dir.name}-int8")
+    assert Run(run_dir).merged_dir.is_dir()
+    assert all(p["foundry_text"] for p in smoke["prompts"])

@@ -23,11 +23,59 @@ from pathlib import Path
 from typing import Any
 
 from ....config.deploy_bench import BenchRecipe
-from ...errors import WorkbenchError
+from ...errors import ModelNotFoundError, WorkbenchError
+from ...preflight.needs import LaunchNeeds
 from ...runs.context import RunContext
 from . import load
 
 SERVER_START_S = 300.0
+
+
+def check(recipe: BenchRecipe) -> LaunchNeeds:
+    """The launch check: a target that cannot be served is one line before a job starts (a URL off this
+    machine; a model, run, variant or adapter that names nothing). What can only fail once loaded (a
+    corrupt model file, an adapter trained on another base) still fails in the job, in its server's log."""
+    if recipe.target.startswith(("http://", "https://")):
+        load.require_loopback(recipe.target)
+    else:
+        require_servable(recipe.target)
+    return LaunchNeeds()
+
+
+def require_servable(entry: str) -> None:
+    """What ``slmw serve ENTRY`` would load exists, without loading it: raises naming what is missing.
+    A preset variant not built yet passes (the server builds it), as does the built-in model not
+    prepared yet (the CLI prepares it first)."""
+    from ....config.presets import PRESETS
+    from ....config.serve import split_entry
+    from ...adapters.base import is_lora_variant
+    from ...adapters.lora import ADAPTER_SUFFIX
+    from ...chat.locate import resolve_target
+    from ...first_use import model_to_prepare
+    from ...model_source import split_adapter
+    from ...models.variants import variant_complete
+    from ...runs.run import Run
+
+    spec = split_entry(entry)[1]
+    base, adapter = split_adapter(spec)
+    if model_to_prepare(base.partition("+")[0]) is not None:
+        return
+    target = resolve_target(base, adapter=adapter)
+    if target.kind == "http":
+        raise WorkbenchError(f"cannot serve {spec}: it is an endpoint already",
+                             hint="give its URL (http://127.0.0.1:PORT/v1) or a model, a variant, a run or a folder")
+    if target.kind == "onnx" and target.variant and target.folder is not None and not variant_complete(target.folder):
+        if target.variant not in PRESETS and not is_lora_variant(target.variant):
+            raise ModelNotFoundError(f"variant {target.variant} of {base.partition('+')[0].rpartition(':')[0]} is not "
+                                     f"built and is not a preset the server can build ({target.folder})",
+                                     hint=f"presets: {', '.join(PRESETS)}")
+    if target.onnx_adapter:
+        named = Path(target.onnx_adapter).expanduser()
+        run = Run.find(target.onnx_adapter)
+        if not ((named.suffix == ADAPTER_SUFFIX and named.is_file()) or (named / "adapter_config.json").is_file()
+                or (run is not None and run.adapter() is not None)):
+            raise ModelNotFoundError(f"no adapter named {target.onnx_adapter} (not a LoRA run, an adapter folder nor "
+                                     f"an {ADAPTER_SUFFIX} file)", hint="slmw runs list shows the training runs")
 
 
 @contextlib.contextmanager

@@ -27,8 +27,22 @@ SDK_VERSION = "2.2.1"
 INSTALL_HINT = (f"give it its own venv (Python >= 3.11): python3.11 -m venv ~/.foundry-sdk && "
                 f"~/.foundry-sdk/bin/pip install foundry-local-sdk=={SDK_VERSION}, then "
                 f"export {PYTHON_ENV}=~/.foundry-sdk/bin/python")
-PROBE = ("import sys, importlib.metadata as m; "
-         "print(sys.version_info >= (3, 11), m.version('foundry-local-sdk'))")
+PROBE = """
+import json, sys
+found = {"python": list(sys.version_info[:2]), "sdk": None, "import_error": None}
+if sys.version_info >= (3, 11):
+    import importlib.metadata as m
+    try:
+        found["sdk"] = m.version("foundry-local-sdk")
+        import foundry_local_sdk
+    except m.PackageNotFoundError:
+        pass
+    except Exception as exc:
+        found["import_error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+print(json.dumps(found))
+"""
+"""Run in the candidate interpreter (``-I``): its version, the SDK's installed version, and whether
+``import foundry_local_sdk`` works (an SDK whose import fails is named here, not by a smoke test later)."""
 PROBE_TIMEOUT_S = 60.0
 
 
@@ -42,17 +56,22 @@ def probe(python: str) -> str | None:
         return f"did not answer within {PROBE_TIMEOUT_S:.0f} s"
     except OSError as exc:
         return f"cannot be run ({exc.strerror or exc})"
-    words = done.stdout.split()
-    if done.returncode != 0 or len(words) < 2:
-        if "PackageNotFoundError" in done.stderr:
-            return "has no foundry-local-sdk"
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    try:
+        found = json.loads(lines[-1])
+        major, minor = found["python"]
+    except (IndexError, ValueError, KeyError, TypeError):
         tail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         return f"is broken ({tail})"
-    newer, version = words[-2:]
-    if newer != "True":
-        return "is older than Python 3.11"
-    if not version.startswith(SDK_VERSION.rsplit(".", 1)[0] + "."):
+    if (major, minor) < (3, 11):
+        return f"is Python {major}.{minor}, older than 3.11"
+    version = found.get("sdk")
+    if not version:
+        return "has no foundry-local-sdk"
+    if not str(version).startswith(SDK_VERSION.rsplit(".", 1)[0] + "."):
         return f"has foundry-local-sdk {version}, not {SDK_VERSION}"
+    if found.get("import_error"):
+        return f"has foundry-local-sdk {version} but it does not import ({found['import_error']})"
     return None
 
 

@@ -6,7 +6,7 @@ and ``foundry_local_sdk`` (2.2.1): that SDK pins ``onnxruntime-genai-core``, whi
 share a process with the workbench's ``onnxruntime_genai``, so this file never imports the
 workbench either.
 
-Request: ``{"action": "smoke" | "install" | "check", "package", "model_id" ("name:version"),
+Request: ``{"action": "smoke" | "install" | "check" | "list", "package", "model_id" ("name:version"),
 "app_data_dir" (null: the SDK's default), "prompts", "max_new_tokens", "force"}``.
 """
 
@@ -93,10 +93,17 @@ def check(request: dict) -> dict:
     return {"ok": True, "exists": catalog.get_model_variant(request["model_id"]) is not None}
 
 
+def list_models(request: dict) -> dict:
+    from foundry_local_sdk import CatalogType
+
+    catalog = _manager(request.get("app_data_dir")).get_catalog(CatalogType.LOCAL)
+    return {"ok": True, "models": sorted(m.id for m in catalog.list_models())}
+
+
 def main() -> int:
     request = json.loads(sys.stdin.read())
     try:
-        result = {"smoke": smoke, "install": install, "check": check}[request["action"]](request)
+        result = {"smoke": smoke, "install": install, "check": check, "list": list_models}[request["action"]](request)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
         result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(result), flush=True)

@@ -11,6 +11,7 @@ the first differing token with both texts.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ class PromptResult:
     """``index`` (token position), ``foundry`` and ``workbench`` (that token's text on each side)."""
     foundry_prompt_tokens: int | None = None
     workbench_prompt_tokens: int | None = None
+    foundry_s: float | None = None
+    """Seconds each side took to answer (Foundry: its ``ChatSession`` request; workbench: its backend)."""
+    workbench_s: float | None = None
 
 
 @dataclass
@@ -42,6 +46,8 @@ class SmokeResult:
     sdk: str | None = None
     python: str | None = None
     model_id: str | None = None
+    foundry_load_s: float | None = None
+    """Seconds Foundry Local took to load the registered package (``model.load()``)."""
     prompts: list[PromptResult] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -70,8 +76,9 @@ def compare_answers(encode: Any, decode: Any, prompt: str, foundry: str, workben
     return PromptResult(prompt, foundry, workbench, False, {"index": k, "foundry": token(a), "workbench": token(b)})
 
 
-def workbench_answers(package: Path, prompts: list[str], max_new_tokens: int) -> tuple[list[tuple[str, int]], Any]:
-    """Each prompt's greedy answer and prompt length from the workbench's backend, and the backend (for its tokenizer)."""
+def workbench_answers(package: Path, prompts: list[str], max_new_tokens: int) -> tuple[list[tuple[str, int, float]], Any]:
+    """Each prompt's greedy answer, prompt length and seconds from the workbench's backend, and the backend
+    (for its tokenizer)."""
     from ...chat.og_backend import OnnxGenaiBackend
 
     backend = OnnxGenaiBackend(package, label=package.name)
@@ -79,8 +86,9 @@ def workbench_answers(package: Path, prompts: list[str], max_new_tokens: int) ->
     out = []
     for prompt in prompts:
         messages = [Message(role="user", content=prompt)]
+        start = time.perf_counter()
         text = "".join(delta.text for delta in backend.stream(messages, params))
-        out.append((text, len(backend.prompt_ids(messages, params))))
+        out.append((text, len(backend.prompt_ids(messages, params)), time.perf_counter() - start))
     return out, backend
 
 
@@ -94,11 +102,13 @@ def smoke_test(package: Path, *, prompts: list[str], max_new_tokens: int, model_
                                           "prompts": prompts, "max_new_tokens": max_new_tokens})
         if not reply.get("ok"):
             return SmokeResult("failed", reason=str(reply.get("error")), python=python, model_id=model_id)
-        result = SmokeResult("identical", sdk=reply.get("sdk"), python=python, model_id=reply.get("model_id"))
+        result = SmokeResult("identical", sdk=reply.get("sdk"), python=python, model_id=reply.get("model_id"),
+                             foundry_load_s=reply.get("load_s"))
         decode = lambda ids: backend.tokenizer.decode(ids)  # noqa: E731
-        for (text, n_prompt), got in zip(answers, reply["answers"]):
+        for (text, n_prompt, seconds), got in zip(answers, reply["answers"]):
             found = compare_answers(backend.encode, decode, got["prompt"], got["text"], text)
             found.foundry_prompt_tokens, found.workbench_prompt_tokens = got.get("prompt_tokens"), n_prompt
+            found.foundry_s, found.workbench_s = got.get("seconds"), seconds
             result.prompts.append(found)
     finally:
         backend.close()

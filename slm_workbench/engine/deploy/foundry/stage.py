@@ -19,6 +19,7 @@ from ...errors import WorkbenchError
 from ...events import BROKEN, BUILT, MEASURED
 from ...runs.context import RunContext
 from ...models.variants import variant_complete
+from ...preflight.needs import LaunchNeeds
 from ...runs.run import PACKAGES
 from . import sdk
 from .smoke import SMOKE_FILE, SmokeResult, describe_result, require_python, smoke_test
@@ -62,6 +63,14 @@ def ensure_variant(src: PackageSource, ctx: RunContext) -> PackageSource:
                             on_built=lambda variant: report_built(ctx, variant, finished=False))
     assert built and built[0].folder == src.variant_dir
     return PackageSource(source, src.variant, src.chosen_by)
+
+
+def check(recipe: FoundryRecipe) -> LaunchNeeds:
+    """The launch check: ``install`` needs the SDK's interpreter, so a missing or broken one is one line
+    naming ``$SLMW_FOUNDRY_PYTHON`` before a job starts (the smoke test alone is skipped without it)."""
+    if recipe.install:
+        require_python(recipe.foundry_python, "--install")
+    return LaunchNeeds()
 
 
 def run(recipe: FoundryRecipe, ctx: RunContext) -> None:
