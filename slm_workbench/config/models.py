@@ -17,3 +17,6 @@ class PrepareModelRecipe(Section):
     """A built-in name (``slmw models list``), a local HF folder, a ``.gguf`` file, or a hub id."""
     force: bool = False
     """Convert again even when a prepared folder exists."""
+    chat_template: str | None = None
+    """The chat template written into the prepared model's tokenizer: ``chatml`` or ``gemma`` (shipped), or a
+    ``.jinja`` file. None: the model's own (a base model keeps none; ``slmw models list`` shows which)."""
