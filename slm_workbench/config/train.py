@@ -33,6 +33,10 @@ class TrainRecipe(Section):
     data: str = Field(min_length=1)
     """A prepared dataset folder (``slmw data prepare``), or a raw source (a file, ``slmw:demo``)
     that the job prepares first with this model's tokenizer."""
+    chat_template: str | None = None
+    """The chat template to train with, written into the saved model's tokenizer (and so into its exports):
+    ``chatml``, ``gemma`` or a ``.jinja`` file. None: the model's own. A base model has none: training it on
+    conversations needs one."""
     train_on: Literal["completion", "all"] = "completion"
     """For a raw ``data`` source: train on assistant turns only, or on every token."""
     eval_fraction: float = Field(default=0.1, ge=0.0, le=0.5)

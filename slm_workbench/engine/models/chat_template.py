@@ -190,14 +190,19 @@ def _fits(tokenizer: Any, name: str) -> bool:
     return bool(marker) and len(tokenizer(marker, add_special_tokens=False)["input_ids"]) == 1
 
 
+def no_template(what: str, use: str = "chat with it") -> ChatTemplateError:
+    """The one line for a model without a chat template asked to chat, naming the options that give it one."""
+    return ChatTemplateError(f"{what} has no chat template (a base model): to {use}, give it one",
+                             hint="slmw models prepare MODEL --chat-template chatml|gemma|PATH.jinja, "
+                             f"or train it with `{OPTION}` in the recipe (--set chat_template=chatml)")
+
+
 def require_template(tokenizer: Any, what: str, use: str = "chat with it") -> str:
     """The tokenizer's template, or one line naming the option that gives it one."""
     template = template_text(tokenizer)
     if template:
         return template
-    raise ChatTemplateError(f"{what} has no chat template (a base model): to {use}, give it one",
-                            hint=f"slmw models prepare MODEL --chat-template chatml|gemma|PATH.jinja, "
-                            f"or train it with `{OPTION}` in the recipe (--set chat_template=chatml)")
+    raise no_template(what, use)
 
 
 def has_template_files(folder: Path) -> bool:
