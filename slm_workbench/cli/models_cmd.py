@@ -43,8 +43,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([i.as_dict() for i in infos])
         return 0
-    rows = [(i.name, i.kind, "yes" if i.prepared else "no", human_count(i.parameters), human_bytes(i.size_bytes), i.folder) for i in infos]
-    print(table(["NAME", "KIND", "PREPARED", "PARAMS", "SIZE", "FOLDER"], rows))
+    rows = [(i.name, i.kind, "yes" if i.prepared else "no", human_count(i.parameters), human_bytes(i.size_bytes),
+             i.chat_template or "-", i.folder) for i in infos]
+    print(table(["NAME", "KIND", "PREPARED", "PARAMS", "SIZE", "TEMPLATE", "FOLDER"], rows))
     return 0
 
 

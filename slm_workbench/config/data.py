@@ -56,6 +56,13 @@ class PrepareDataRecipe(Section):
     overwrite: bool = False
     """Replace ``output`` if it already holds files."""
 
+    @field_validator("chat_template")
+    @classmethod
+    def _chat_template_path(cls, value: str | None) -> str | None:
+        from .train import chat_template_choice
+
+        return chat_template_choice(value)
+
     @field_validator("template")
     @classmethod
     def _template_has_placeholder(cls, value: str | None) -> str | None:

@@ -110,6 +110,11 @@ class TrainRecipe(Section):
     """Logit distillation from a teacher while training (TRL's GKD, DistillationTrainer or GOLD trainer
     instead of SFT); the teacher loads beside the student. None: plain SFT on the data's answers."""
 
+    @field_validator("chat_template")
+    @classmethod
+    def _template_path(cls, value: str | None) -> str | None:
+        return chat_template_choice(value)
+
     @field_validator("node_rank")
     @classmethod
     def _rank_below_nodes(cls, value: int, info: ValidationInfo) -> int:
@@ -150,6 +155,23 @@ def inline_train_recipe(value: Any, what: str) -> Any:
             raise ValueError(f"{what} is a recipe of stage {stage!r}; it must be a training recipe (stage: train)")
         value = {**value, "stage": "train"}
     return value
+
+
+SHIPPED_TEMPLATES = ("chatml", "gemma")
+"""The chat templates the workbench ships (``slm_workbench/chat_templates``); anything else is a file."""
+
+
+def chat_template_choice(value: str | None) -> str | None:
+    """A ``chat_template`` field: a shipped name as is, a file made absolute where the recipe is read
+    (a job runs in its run directory, where a relative path would name nothing)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value in SHIPPED_TEMPLATES:
+        return value
+    from pathlib import Path
+
+    return str(Path(value).expanduser().absolute())
 
 
 def split_endpoint(text: str) -> tuple[str, int]:
