@@ -1,0 +1,45 @@
+"""A base model (no chat template) trained on conversations: refused at launch without a template, and with
+``chat_template: gemma`` the run's tokenizer and its merged model carry the template and stop on its end of turn."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slm_workbench.engine.errors import WorkbenchError
+from slm_workbench.engine.models.chat_template import load_template
+from slm_workbench.engine.runs.launcher import start_recipe
+from tests.helpers import wait_for_state
+
+
+@pytest.fixture
+def base_recipe(tiny_recipe, tiny_base_model_dir):
+    return lambda **more: tiny_recipe(model=str(tiny_base_model_dir), max_steps=4, save_steps=4, eval_fraction=0.0,
+                                      **more)
+
+
+def test_conversations_on_a_base_model_are_refused_before_a_run_exists(base_recipe, slmw_home):
+    with pytest.raises(WorkbenchError) as exc:
+        start_recipe(base_recipe(), title="no template")
+    assert "has no chat template (a base model)" in str(exc.value) and "chat_template: chatml|gemma" in str(exc.value)
+    assert not (slmw_home / "runs").exists() or not list((slmw_home / "runs").iterdir())
+
+
+def test_a_run_trained_with_gemma_carries_it_to_its_adapter_and_merged_model(base_recipe):
+    from transformers import AutoTokenizer
+
+    run_dir = start_recipe(base_recipe(chat_template="gemma", merge=True), title="gemma template")
+    info = wait_for_state(run_dir, {"done", "failed"}, timeout=240)
+    assert info.state == "done", (run_dir / "worker.log").read_text()[-2000:]
+    gemma = load_template("gemma").text
+    for name in ("adapter", "merged"):
+        assert AutoTokenizer.from_pretrained(run_dir / "artifacts" / name).chat_template == gemma
+    merged = run_dir / "artifacts" / "merged"
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    eos = json.loads((merged / "generation_config.json").read_text())["eos_token_id"]
+    assert eos == [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")]
+    lineage = json.loads((run_dir / "artifacts" / "lineage.json").read_text())
+    assert lineage["chat_template"] == "gemma"
+    manifest = json.loads((run_dir / "data" / "manifest.json").read_text())
+    assert manifest["tokenizer"]["chat_template"] == "gemma"
