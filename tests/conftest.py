@@ -9,8 +9,9 @@ model fixtures:
 - ``tiny_model_dir`` (session): a random 2-layer Llama (hidden 64) with the real SmolLM2
   tokenizer and chat template; for fast tests.
 - ``tiny_base_model_dir`` (session): the same with a base model's tokenizer: no chat template,
-  EOS ``<|endoftext|>``, and Gemma's ``<start_of_turn>``/``<end_of_turn>`` added, so both shipped
-  templates (chatml, gemma) end a turn on one token.
+  BOS/EOS ``<|endoftext|>`` (the BOS added to every text, as Gemma's tokenizer does), and Gemma's
+  ``<start_of_turn>``/``<end_of_turn>`` added, so both shipped templates (chatml, gemma) end a turn
+  on one token.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ def tiny_base_model_dir(smollm2_tokenizer_dir: Path, tmp_path_factory: pytest.Te
     tokenizer.chat_template = None
     tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
     tokenizer.bos_token = tokenizer.eos_token = tokenizer.pad_token = "<|endoftext|>"
+    from tokenizers.processors import TemplateProcessing
+
+    # like Gemma's, the tokenizer adds its BOS to a text (a chat template writes it itself)
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<|endoftext|> $A", pair="<|endoftext|> $A <|endoftext|> $B", special_tokens=[("<|endoftext|>", 0)])
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
