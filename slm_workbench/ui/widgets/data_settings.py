@@ -97,6 +97,7 @@ class DataSettings(Vertical):
     def on_mount(self) -> None:
         self.form.control("model").placeholder = DEFAULT_MODEL  # type: ignore[attr-defined]
         self.form.control("output").placeholder = "folder to write"  # type: ignore[attr-defined]
+        self.form.control("chat_template").placeholder = "model's own · chatml · gemma"  # type: ignore[attr-defined]
 
     @property
     def form(self) -> RecipeForm:
