@@ -41,3 +41,17 @@ def test_prepared_with_gemma_it_chats_and_stops_on_end_of_turn(tiny_base_model_d
         assert json.loads((folder / "generation_config.json").read_text())["eos_token_id"][-1] == end
     finally:
         backend.close()
+
+
+def test_eval_on_a_base_model_is_one_line_naming_the_option(tiny_base_model_dir: Path, slmw_home: Path) -> None:
+    from slm_workbench.engine.eval.answerers import LocalAnswerer
+
+    with pytest.raises(ChatTemplateError) as exc:
+        LocalAnswerer("transformers", tiny_base_model_dir, label="base")
+    assert exc.value.message == "base has no chat template (a base model): to ask it the examples, give it one"
+    folder = prepare_model(parse_model(str(tiny_base_model_dir)), chat_template="gemma")
+    answerer = LocalAnswerer("transformers", folder, label="gemma")
+    try:
+        assert answerer.tokenizer.convert_tokens_to_ids("<end_of_turn>") in answerer.eos
+    finally:
+        answerer.close()
