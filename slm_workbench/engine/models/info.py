@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .builtin import BUILTIN_MODELS
-from .chat_template import PROVENANCE_KEY, describe, has_template_files
+from .chat_template import PROVENANCE_KEY, has_template_files
 from .gguf_convert import PROVENANCE_FILE
 from .resolve import ModelRef
 
@@ -31,8 +31,8 @@ class ModelInfo:
     dtype: str = ""
     size_bytes: int | None = None
     chat_template: str | None = None
-    """``none (base model)``, ``own`` (the model brought it), ``chatml``, ``gemma``, ``file NAME.jinja``;
-    None while the model is not prepared."""
+    """``none`` (a base model), ``own`` (the model brought it), ``chatml``, ``gemma``, ``file:PATH``;
+    None while the model is not prepared (``chat_template.describe`` words it for a table)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +84,7 @@ def model_info(ref: ModelRef) -> ModelInfo:
         context_length=config.get("max_position_embeddings"),
         dtype=str(config.get("dtype") or config.get("torch_dtype") or ""),
         size_bytes=sum(f.stat().st_size for f in ref.folder.rglob("*") if f.is_file()),
-        chat_template=describe(folder_template(ref.folder)),
+        chat_template=folder_template(ref.folder),
     )
 
 

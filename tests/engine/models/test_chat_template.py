@@ -92,11 +92,18 @@ def generation_eos(folder: Path) -> list[int]:
     return [eos] if isinstance(eos, int) else eos
 
 
-def test_a_base_model_is_prepared_and_recorded_without_a_template(base_gguf, slmw_home):
+def test_a_base_model_is_prepared_and_recorded_without_a_template(base_gguf, slmw_home, capsys):
+    from slm_workbench.cli.main import main
+
     folder = prepare_model(parse_model(str(base_gguf)))
     assert json.loads((folder / gguf_convert.PROVENANCE_FILE).read_text())["chat_template"] == "none"
     assert not tokenizer_of(folder).chat_template
-    assert model_info(parse_model(str(base_gguf))).chat_template == "none (base model)"
+    assert model_info(parse_model(str(base_gguf))).chat_template == "none"
+    assert main(["models", "list"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert "TEMPLATE" in header.split() and any("tiny-base" in r and "none (base model)" in r for r in rows)
+    assert main(["models", "info", "tiny-base"]) == 0
+    assert "chat_template   none (base model)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("name", "end_of_turn"), [("chatml", "<|im_end|>"), ("gemma", "<end_of_turn>")])
@@ -133,7 +140,7 @@ def test_a_template_file_is_recorded_by_its_path(tiny_base_model_dir, slmw_home,
     own.write_text(load_template("chatml").text.replace("<|im_start|>", "<|im_start|> "))
     folder = prepare_model(parse_model(str(tiny_base_model_dir)), chat_template=str(own))
     assert tokenizer_of(folder).chat_template == own.read_text()
-    assert model_info(parse_model("tiny-base")).chat_template == "file mine.jinja"
+    assert model_info(parse_model("tiny-base")).chat_template == f"file:{own}"
 
 
 # -- templates that do not render a conversation -----------------------------------------------------------------
