@@ -185,6 +185,13 @@ def apply_template(tokenizer: Any, chosen: ChosenTemplate) -> None:
     tokenizer.chat_template = chosen.text
 
 
+def check_fits(folder: Path, chosen: ChosenTemplate) -> None:
+    """Everything ``apply_template`` checks, against the tokenizer in ``folder`` (a launch check)."""
+    from transformers import AutoTokenizer
+
+    apply_template(AutoTokenizer.from_pretrained(folder), chosen)
+
+
 def _fits(tokenizer: Any, name: str) -> bool:
     marker = end_of_turn_text(load_template(name).text, **_special(tokenizer))
     return bool(marker) and len(tokenizer(marker, add_special_tokens=False)["input_ids"]) == 1

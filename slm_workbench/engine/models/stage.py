@@ -30,9 +30,14 @@ def run(recipe: PrepareModelRecipe, ctx: RunContext) -> None:
 def check(recipe: PrepareModelRecipe) -> LaunchNeeds:
     """The launch check: a chosen chat template renders a conversation; the disk the converted model takes."""
     if recipe.chat_template:
-        from .chat_template import check_renders, load_template
+        from .chat_template import check_fits, check_renders, load_template
 
-        check_renders(load_template(recipe.chat_template))
+        chosen = load_template(recipe.chat_template)
+        ref = parse_model(recipe.model)
+        if ref.prepared:
+            check_fits(ref.folder, chosen)
+        else:
+            check_renders(chosen)  # its end of turn is checked against the GGUF's tokenizer once that is read
     return LaunchNeeds(prepare_model_needs(recipe.model, recipe.force))
 
 

@@ -127,11 +127,15 @@ def chat_template_error(recipe: TrainRecipe, ref: ModelRef, data: Path) -> str |
     """The recipe's ``chat_template`` does not render a conversation; or the data holds conversations
     (messages, prompt/completion, Alpaca rows) and neither the model (a base model) nor the recipe
     gives a chat template to render them with. Text data needs none."""
-    from ..models.chat_template import OPTION, check_renders, load_template
+    from ..models.chat_template import OPTION, check_fits, check_renders, load_template
 
     if recipe.chat_template:
         try:
-            check_renders(load_template(recipe.chat_template))
+            chosen = load_template(recipe.chat_template)
+            if ref.prepared:
+                check_fits(ref.folder, chosen)  # renders, and its end of turn is one token of this vocabulary
+            else:
+                check_renders(chosen)
         except WorkbenchError as exc:
             return str(exc)
         return None

@@ -72,3 +72,11 @@ def test_a_recipe_template_that_does_not_render_is_refused(tiny_model_dir: Path,
     result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=256,
                                    chat_template=str(bad)), has_cuda=False)
     assert len(result.errors) == 1 and result.errors[0].startswith(f"{bad}: not a valid Jinja template")
+
+
+def test_a_recipe_template_whose_end_of_turn_the_vocabulary_splits_is_refused(tiny_model_dir: Path,
+                                                                                tiny_chat_data: Path) -> None:
+    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=256,
+                                   chat_template="gemma"), has_cuda=False)  # SmolLM2's vocabulary has no <end_of_turn>
+    assert len(result.errors) == 1 and "ends a turn with '<end_of_turn>'" in result.errors[0]
+    assert "use chatml, whose end of turn is one token here" in result.errors[0]
