@@ -43,3 +43,13 @@ def test_a_run_trained_with_gemma_carries_it_to_its_adapter_and_merged_model(bas
     assert lineage["chat_template"] == "gemma"
     manifest = json.loads((run_dir / "data" / "manifest.json").read_text())
     assert manifest["tokenizer"]["chat_template"] == "gemma"
+
+
+def test_text_on_a_base_model_trains_without_a_template(base_recipe, tmp_path):
+    text = tmp_path / "text.jsonl"
+    text.write_text("".join(json.dumps({"text": f"User {i} lives in Oslo."}) + "\n" for i in range(16)))
+    run_dir = start_recipe(base_recipe(data=str(text)), title="text on a base model")
+    info = wait_for_state(run_dir, {"done", "failed"}, timeout=240)
+    assert info.state == "done", (run_dir / "worker.log").read_text()[-2000:]
+    assert json.loads((run_dir / "artifacts" / "lineage.json").read_text())["chat_template"] == "none"
+    assert not (run_dir / "artifacts" / "adapter" / "chat_template.jinja").exists()
