@@ -61,7 +61,7 @@ def prepare_model(
             fcntl.flock(lock, fcntl.LOCK_EX)
         _remove_stale_partials(ref.folder)
         if ref.prepared and not force:
-            if chosen is not None and folder_template(ref.folder) != chosen.name:
+            if chosen is not None and not has_template(ref.folder, chosen):
                 return retemplate(ref.folder, ref.folder, chosen, on_phase=on_phase)
             on_phase("already prepared", 1, 1)
             return ref.folder
@@ -94,19 +94,39 @@ def template_target(ref: ModelRef) -> Path:
     return ref.folder if ref.folder.parent.resolve() == models.resolve() else models / slug(ref.folder.name)
 
 
+def has_template(folder: Path, chosen: ChosenTemplate) -> bool:
+    """Whether ``folder`` is recorded with ``chosen`` and its tokenizer holds that text (a file edited since is not)."""
+    if folder_template(folder) != chosen.name:
+        return False
+    jinja = folder / "chat_template.jinja"
+    try:
+        text = jinja.read_text(encoding="utf-8") if jinja.is_file() else json.loads(
+            (folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("chat_template")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return text == chosen.text
+
+
 def _retemplate_locked(source: Path, target: Path, chosen: ChosenTemplate, *, force: bool, on_phase: Phase) -> Path:
     paths.ensure_writable_dir(target.parent, "workbench models folder")
     with open(target.parent / f".{target.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.resolve() != source.resolve() and (target / "config.json").is_file():
-            if folder_template(target) == chosen.name and not force:
+            if has_template(target, chosen) and not force:
                 on_phase("already prepared", 1, 1)
                 return target
-            if not force:
-                raise WorkbenchError(f"{target} already holds a model ({folder_template(target)} template); "
-                                     f"{source} with the {chosen.tag} template would replace it",
+            if not force and _recorded_source(target) != str(source):
+                raise WorkbenchError(f"{target} already holds another model ({_recorded_source(target) or 'unknown source'});"
+                                     f" {source} with the {chosen.tag} template would replace it",
                                      hint="--reconvert replaces it")
         return retemplate(source, target, chosen, on_phase=on_phase)
+
+
+def _recorded_source(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8")).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def retemplate(source: Path, target: Path, chosen: ChosenTemplate, *, on_phase: Phase) -> Path:

@@ -141,6 +141,9 @@ def test_a_template_file_is_recorded_by_its_path(tiny_base_model_dir, slmw_home,
     folder = prepare_model(parse_model(str(tiny_base_model_dir)), chat_template=str(own))
     assert tokenizer_of(folder).chat_template == own.read_text()
     assert model_info(parse_model("tiny-base")).chat_template == f"file:{own}"
+    own.write_text(load_template("chatml").text)  # edited since: prepared again, not "already prepared"
+    prepare_model(parse_model(str(tiny_base_model_dir)), chat_template=str(own))
+    assert tokenizer_of(folder).chat_template == load_template("chatml").text
 
 
 # -- templates that do not render a conversation -----------------------------------------------------------------
@@ -215,3 +218,17 @@ def test_the_recipe_makes_a_template_path_absolute(tmp_path, monkeypatch):
     assert PrepareModelRecipe(model="m", chat_template="gemma").chat_template == "gemma"
     with pytest.raises(WorkbenchError):
         load_template(str(tmp_path / "t.jinja"))
+
+
+def test_another_folder_of_the_same_name_is_not_replaced_without_reconvert(tiny_base_model_dir, slmw_home, tmp_path):
+    import shutil
+
+    prepare_model(parse_model(str(tiny_base_model_dir)), chat_template="chatml")
+    other = tmp_path / "elsewhere" / "tiny-base"
+    shutil.copytree(tiny_base_model_dir, other)
+    with pytest.raises(WorkbenchError, match="already holds another model") as exc:
+        prepare_model(parse_model(str(other)), chat_template="gemma")
+    assert exc.value.hint == "--reconvert replaces it"
+    assert model_info(parse_model("tiny-base")).chat_template == "chatml"
+    prepare_model(parse_model(str(other)), chat_template="gemma", force=True)
+    assert model_info(parse_model("tiny-base")).chat_template == "gemma"
