@@ -143,7 +143,8 @@ def convert_gguf(
         model.config.name_or_path = display_name
         if tokenizer.eos_token_id is not None:
             model.generation_config.eos_token_id = tokenizer.eos_token_id
-            model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+            pad = tokenizer.pad_token_id  # Gemma's <pad> is id 0: not "missing"
+            model.generation_config.pad_token_id = pad if pad is not None else tokenizer.eos_token_id
         add_stop_ids(model.generation_config, tokenizer)
         check_cancelled()
         on_phase("writing safetensors", 3, total)
