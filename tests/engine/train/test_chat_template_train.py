@@ -26,7 +26,7 @@ def test_conversations_on_a_base_model_are_refused_before_a_run_exists(base_reci
     assert not (slmw_home / "runs").exists() or not list((slmw_home / "runs").iterdir())
 
 
-def test_a_run_trained_with_gemma_carries_it_to_its_adapter_and_merged_model(base_recipe):
+def test_a_run_trained_with_gemma_carries_it_to_its_adapter_and_merged_model(base_recipe, tiny_base_model_dir):
     from transformers import AutoTokenizer
 
     run_dir = start_recipe(base_recipe(chat_template="gemma", merge=True), title="gemma template")
@@ -43,6 +43,17 @@ def test_a_run_trained_with_gemma_carries_it_to_its_adapter_and_merged_model(bas
     assert lineage["chat_template"] == "gemma"
     manifest = json.loads((run_dir / "data" / "manifest.json").read_text())
     assert manifest["tokenizer"]["chat_template"] == "gemma"
+
+    # chat on the run's adapter over its base (a base model without a template): the adapter's tokenizer renders
+    from slm_workbench.engine.chat.registry import open_backend
+    from slm_workbench.engine.chat.types import GenParams
+
+    backend = open_backend(str(tiny_base_model_dir), adapter=str(run_dir / "artifacts" / "adapter"), threads=1)
+    try:
+        assert backend.tokenizer.chat_template == gemma
+        assert tokenizer.convert_tokens_to_ids("<end_of_turn>") in backend.generate_kwargs(GenParams())["eos_token_id"]
+    finally:
+        backend.close()
 
 
 def test_text_on_a_base_model_trains_without_a_template(base_recipe, tmp_path):
