@@ -111,10 +111,10 @@ def _retemplate_locked(source: Path, target: Path, chosen: ChosenTemplate, *, fo
     paths.ensure_writable_dir(target.parent, "workbench models folder")
     with open(target.parent / f".{target.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "config.json").is_file() and has_template(target, chosen) and not force:
+            on_phase("already prepared", 1, 1)
+            return target
         if target.resolve() != source.resolve() and (target / "config.json").is_file():
-            if has_template(target, chosen) and not force:
-                on_phase("already prepared", 1, 1)
-                return target
             if not force and _recorded_source(target) != str(source):
                 raise WorkbenchError(f"{target} already holds another model ({_recorded_source(target) or 'unknown source'});"
                                      f" {source} with the {chosen.tag} template would replace it",
@@ -123,8 +123,10 @@ def _retemplate_locked(source: Path, target: Path, chosen: ChosenTemplate, *, fo
 
 
 def _recorded_source(folder: Path) -> str | None:
+    """The folder a templated copy was written from, else the source its provenance names."""
     try:
-        return json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8")).get("source")
+        info = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+        return info.get("templated_from") or info.get("source")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -149,7 +151,7 @@ def retemplate(source: Path, target: Path, chosen: ChosenTemplate, *, on_phase: 
             eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
         add_stop_ids(generation, tokenizer)
         generation.save_pretrained(partial)
-        _write_provenance(source, partial, chosen)
+        _write_provenance(source, partial, chosen, target)
         on_phase("verifying the folder", 2, 3)
         verify_hf_folder(partial)
     on_phase("done", 3, 3)
@@ -175,13 +177,16 @@ def _link_or_copy_file(src: str | Path, dest: str | Path) -> None:
     shutil.copy2(src, dest)
 
 
-def _write_provenance(source: Path, folder: Path, chosen: ChosenTemplate) -> None:
+def _write_provenance(source: Path, folder: Path, chosen: ChosenTemplate, target: Path) -> None:
+    """``folder`` (``target`` being written aside) records ``chosen``, and the folder it was copied from."""
     try:
         info = json.loads((source / PROVENANCE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        info = {"name": folder.name, "source": str(source), "converted_from": "folder", "created": time.time()}
+        info = {"name": target.name, "source": str(source), "converted_from": "folder", "created": time.time()}
     info[PROVENANCE_KEY] = chosen.name
     info["chat_template_set"] = time.time()
+    if source.resolve() != target.resolve():
+        info["templated_from"] = str(source)
     (folder / PROVENANCE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
@@ -203,14 +208,14 @@ def _download(ref: ModelRef, on_phase: Phase, chosen: ChosenTemplate | None = No
             raise ModelNotFoundError(f"cannot fetch hub model {ref.source}: {exc}") from exc
         shutil.rmtree(partial / ".cache", ignore_errors=True)
         if chosen is not None:
-            _template_in_place(partial, chosen)
+            _template_in_place(partial, chosen, ref)
         on_phase("verifying the downloaded folder", 1, 2)
         verify_hf_folder(partial)
     on_phase("done", 2, 2)
     return ref.folder
 
 
-def _template_in_place(folder: Path, chosen: ChosenTemplate) -> None:
+def _template_in_place(folder: Path, chosen: ChosenTemplate, ref: ModelRef) -> None:
     """Give a freshly downloaded folder (still aside) the chosen template."""
     from transformers import AutoTokenizer, GenerationConfig
 
@@ -221,4 +226,6 @@ def _template_in_place(folder: Path, chosen: ChosenTemplate) -> None:
         GenerationConfig(eos_token_id=tokenizer.eos_token_id)
     add_stop_ids(generation, tokenizer)
     generation.save_pretrained(folder)
-    _write_provenance(folder, folder, chosen)
+    info = {"name": ref.name, "source": ref.source, "converted_from": "hub", PROVENANCE_KEY: chosen.name,
+            "created": time.time()}
+    (folder / PROVENANCE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

@@ -232,3 +232,20 @@ def test_another_folder_of_the_same_name_is_not_replaced_without_reconvert(tiny_
     assert model_info(parse_model("tiny-base")).chat_template == "chatml"
     prepare_model(parse_model(str(other)), chat_template="gemma", force=True)
     assert model_info(parse_model("tiny-base")).chat_template == "gemma"
+
+
+def test_a_hub_model_is_given_its_template_before_it_is_moved_into_place(tiny_base_model_dir, slmw_home, monkeypatch):
+    import shutil
+
+    import huggingface_hub
+
+    def snapshot_download(repo_id, *, local_dir, **kwargs):  # the hub, answered by the tiny base model
+        shutil.copytree(tiny_base_model_dir, local_dir, dirs_exist_ok=True)
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    folder = prepare_model(parse_model("someone/tiny-base"), chat_template="gemma")
+    assert folder == slmw_home / "models" / "hub--someone--tiny-base"
+    provenance = json.loads((folder / gguf_convert.PROVENANCE_FILE).read_text())
+    assert provenance["chat_template"] == "gemma" and provenance["source"] == "someone/tiny-base"
+    assert tokenizer_of(folder).chat_template == load_template("gemma").text and leftovers(folder.parent) == []
