@@ -8,6 +8,10 @@ model fixtures:
   ``<repo>/.slmw-test-cache``); for end-to-end tests.
 - ``tiny_model_dir`` (session): a random 2-layer Llama (hidden 64) with the real SmolLM2
   tokenizer and chat template; for fast tests.
+- ``tiny_base_model_dir`` (session): the same with a base model's tokenizer: no chat template,
+  BOS/EOS ``<|endoftext|>`` (the BOS added to every text, as Gemma's tokenizer does), and Gemma's
+  ``<start_of_turn>``/``<end_of_turn>`` added, so both shipped templates (chatml, gemma) end a turn
+  on one token.
 """
 
 from __future__ import annotations
@@ -89,6 +93,34 @@ def tiny_model_dir(smollm2_tokenizer_dir: Path, tmp_path_factory: pytest.TempPat
     folder = tmp_path_factory.mktemp("tiny-llama")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model_dir(smollm2_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Llama whose tokenizer has no chat template (a base model)."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir)
+    tokenizer.chat_template = None
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+    tokenizer.bos_token = tokenizer.eos_token = tokenizer.pad_token = "<|endoftext|>"
+    from tokenizers.processors import TemplateProcessing
+
+    # like Gemma's, the tokenizer adds its BOS to a text (a chat template writes it itself)
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<|endoftext|> $A", pair="<|endoftext|> $A <|endoftext|> $B", special_tokens=[("<|endoftext|>", 0)])
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )
+    folder = tmp_path_factory.mktemp("tiny-base") / "tiny-base"
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    assert not (folder / "chat_template.jinja").exists()
     return folder
 
 

@@ -24,7 +24,7 @@ from .output import human_bytes, print_json
 from .recipe_flags import add_recipe_flags, build_recipe
 from .stage_cmd import add_stage_verbs
 
-COMMON = ("source", "format", "columns", "roles", "template", "split", "model")
+COMMON = ("source", "format", "columns", "roles", "template", "split", "model", "chat_template")
 """The fields every verb takes: what to read and how (``source`` is the PATH argument)."""
 CLEANING = ("train_on", "max_length", "min_tokens", "dedupe", "eval_fraction", "seed", "on_error")
 
@@ -113,7 +113,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print("  " + line)
     if sample is not None:
         print(f"row {args.render} as the model sees it: {sample.n_tokens} tokens, {sample.n_trained} trained "
-              f"({'assistant turns' if args.train_on == 'completion' else 'all tokens'}; trained text in ⟦ ⟧ or green)")
+              f"({'assistant turns' if args.train_on == 'completion' else 'all tokens'}; trained text in ⟦ ⟧ or green), "
+              f"rendered with {sample.template}")
         show_sample(sample, sys.stdout)
     return 0
 
@@ -129,7 +130,8 @@ def _render(args: argparse.Namespace, pv: Any) -> Any:
         raise WorkbenchError(f"{args.path}: row {wanted} is not a readable row", hint="see `slmw data validate`")
     loc, row = match[0]
     ensure_model(args.model, quiet=args.json)
-    return render_sample(row, load_tokenizer(args.model), spec=pv.detection.spec, template=args.template,
+    tokenizer = load_tokenizer(args.model, args.chat_template)
+    return render_sample(row, tokenizer, spec=pv.detection.spec, template=args.template,
                          train_on=args.train_on, loc=loc, file=args.path)
 
 
@@ -140,7 +142,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     progress = ProgressPrinter(args.path)
     try:
         report = validate(args.path, format=args.format, columns=dict(args.columns), roles=dict(args.roles),
-                          template=args.template, model=args.model, max_length=args.max_length,
+                          template=args.template, model=args.model, chat_template=args.chat_template,
+                          max_length=args.max_length,
                           max_issues=max(args.max_issues, 1000 if args.json else 0), on_progress=progress)
     except WorkbenchError as exc:
         progress.done()

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..config.recipes import PrepareModelRecipe
+from ..engine.models.chat_template import describe
 from ..engine.models.info import model_info
 from ..engine.models.resolve import parse_model, prepared_models
 from .jobs import add_job_flags, run_recipe_job
@@ -43,8 +44,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([i.as_dict() for i in infos])
         return 0
-    rows = [(i.name, i.kind, "yes" if i.prepared else "no", human_count(i.parameters), human_bytes(i.size_bytes), i.folder) for i in infos]
-    print(table(["NAME", "KIND", "PREPARED", "PARAMS", "SIZE", "FOLDER"], rows))
+    rows = [(i.name, i.kind, "yes" if i.prepared else "no", human_count(i.parameters), human_bytes(i.size_bytes),
+             describe(i.chat_template) if i.chat_template else "-", i.folder) for i in infos]
+    print(table(["NAME", "KIND", "PREPARED", "PARAMS", "SIZE", "TEMPLATE", "FOLDER"], rows))
     return 0
 
 
@@ -80,5 +82,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             value = human_bytes(value)
         elif key == "parameters":
             value = f"{value:,}" if value else "-"
+        elif key == "chat_template" and value:
+            value = describe(value)
         print(f"{key:15} {value if value not in (None, '') else '-'}")
     return 0

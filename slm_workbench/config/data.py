@@ -33,6 +33,9 @@ class PrepareDataRecipe(Section):
     model: str | None = None
     """The model whose tokenizer (and chat template) is used: anything ``slmw models`` accepts
     (default: the built-in smollm2-135m-instruct, which must be prepared), or a tokenizer folder."""
+    chat_template: str | None = None
+    """The chat template conversations are rendered with, instead of the model's own (a base model has none):
+    ``chatml``, ``gemma`` or a ``.jinja`` file. Train with the same ``chat_template``."""
     train_on: Literal["completion", "all"] = "completion"
     """``completion``: the loss covers only assistant turns (prompt tokens masked); ``all``: every token."""
     max_length: int = Field(default=2048, ge=8, le=1_048_576)
@@ -52,6 +55,13 @@ class PrepareDataRecipe(Section):
     and eval.jsonl with the canonical records (re-encoded by the trainer with the same function)."""
     overwrite: bool = False
     """Replace ``output`` if it already holds files."""
+
+    @field_validator("chat_template")
+    @classmethod
+    def _chat_template_path(cls, value: str | None) -> str | None:
+        from .train import chat_template_choice
+
+        return chat_template_choice(value)
 
     @field_validator("template")
     @classmethod

@@ -33,6 +33,10 @@ class TrainRecipe(Section):
     data: str = Field(min_length=1)
     """A prepared dataset folder (``slmw data prepare``), or a raw source (a file, ``slmw:demo``)
     that the job prepares first with this model's tokenizer."""
+    chat_template: str | None = None
+    """The chat template to train with, written into the saved model's tokenizer (and so into its exports):
+    ``chatml``, ``gemma`` or a ``.jinja`` file. None: the model's own. A base model has none: training it on
+    conversations needs one."""
     train_on: Literal["completion", "all"] = "completion"
     """For a raw ``data`` source: train on assistant turns only, or on every token."""
     eval_fraction: float = Field(default=0.1, ge=0.0, le=0.5)
@@ -106,6 +110,11 @@ class TrainRecipe(Section):
     """Logit distillation from a teacher while training (TRL's GKD, DistillationTrainer or GOLD trainer
     instead of SFT); the teacher loads beside the student. None: plain SFT on the data's answers."""
 
+    @field_validator("chat_template")
+    @classmethod
+    def _template_path(cls, value: str | None) -> str | None:
+        return chat_template_choice(value)
+
     @field_validator("node_rank")
     @classmethod
     def _rank_below_nodes(cls, value: int, info: ValidationInfo) -> int:
@@ -146,6 +155,23 @@ def inline_train_recipe(value: Any, what: str) -> Any:
             raise ValueError(f"{what} is a recipe of stage {stage!r}; it must be a training recipe (stage: train)")
         value = {**value, "stage": "train"}
     return value
+
+
+SHIPPED_TEMPLATES = ("chatml", "gemma")
+"""The chat templates the workbench ships (``slm_workbench/chat_templates``); anything else is a file."""
+
+
+def chat_template_choice(value: str | None) -> str | None:
+    """A ``chat_template`` field: a shipped name as is, a file made absolute where the recipe is read
+    (a job runs in its run directory, where a relative path would name nothing)."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value in SHIPPED_TEMPLATES:
+        return value
+    from pathlib import Path
+
+    return str(Path(value).expanduser().absolute())
 
 
 def split_endpoint(text: str) -> tuple[str, int]:

@@ -177,6 +177,6 @@ def test_models_info_json_of_the_prepared_builtin(capsys, prepared_home):
     code, out, _ = run_cli(capsys, "models", "info", DEFAULT_MODEL, "--json")
     assert code == 0
     info = json.loads(out)
-    assert info["prepared"] is True and info["chat_template"] is True
+    assert info["prepared"] is True and info["chat_template"] == "own"
     assert info["parameters"] == pytest.approx(134.5e6, rel=0.005)
     assert (info["architecture"], info["layers"], info["vocab_size"]) == ("LlamaForCausalLM", 30, 49152)

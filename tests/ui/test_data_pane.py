@@ -218,3 +218,21 @@ async def test_the_settings_show_the_recipes_defaults_and_name_a_bad_field(tmp_p
         pane.query_one("#data-columns", Input).value = "prompt"
         await press(pilot, "#data-check")
         assert notes[-1] == "columns: expected NAME=VALUE pairs, got 'prompt'"
+
+
+async def test_a_base_model_sample_names_the_option_then_renders_with_the_chosen_template(
+        tmp_path: Path, tiny_base_model_dir: Path) -> None:
+    data = write_data(tmp_path / "chat.jsonl", broken_line=False)
+    async with data_app(tmp_path).run_test(size=(120, 40)) as pilot:
+        pane = await ready_pane(pilot)
+        await open_file(pilot, pane, data, tiny_base_model_dir)
+        await wait_for(pilot, lambda: "cannot be used" in sample_text(pane), what="the refused sample")
+        assert "no chat template (a base model)" in sample_text(pane) and "chat_template" in sample_text(pane)
+
+        pane.query_one("#data-chat_template", Input).value = "gemma"
+        pane.query_one("#data-chat_template", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "rendered with chat template: gemma" in sample_text(pane), what="the gemma sample")
+        body = pane.query_one(LossMaskView).body
+        trained = "".join(body.plain[s.start:s.end] for s in body.spans if s.style == TRAINED)
+        assert trained == "Hello there!<end_of_turn>" and "<start_of_turn>model\n" in body.plain

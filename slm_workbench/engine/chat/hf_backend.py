@@ -60,7 +60,9 @@ class TransformersBackend:
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if self.device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
+            # a run's adapter keeps the tokenizer it was trained with (its chat template, when the recipe chose one)
+            own = adapter is not None and (Path(adapter) / "tokenizer_config.json").is_file()
+            self.tokenizer = AutoTokenizer.from_pretrained(Path(adapter) if own else self.folder)
             self.base = AutoModelForCausalLM.from_pretrained(self.folder, dtype=dtype).to(self.device).eval()
         except (OSError, ValueError, KeyError) as exc:  # what transformers raises for a folder it cannot use
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -112,8 +114,17 @@ class TransformersBackend:
             "top_p": params.top_p if params.sample else 1.0, "top_k": None,
             "repetition_penalty": params.repetition_penalty,
             "pad_token_id": config.pad_token_id if config.pad_token_id is not None else self.tokenizer.eos_token_id,
+            "eos_token_id": self._eos_ids(config),
         }
         return kwargs
+
+    def _eos_ids(self, config: Any) -> list[int]:
+        """The model's EOS ids and its chat template's end of turn (an adapter's template may end turns on
+        a token its base's generation config does not stop on)."""
+        from ..models.chat_template import stop_ids
+
+        have = [config.eos_token_id] if isinstance(config.eos_token_id, int) else list(config.eos_token_id or [])
+        return have + [i for i in stop_ids(self.tokenizer) if i not in have]
 
     def stream(self, messages: list[Message], params: GenParams, stop: threading.Event | None = None) -> Iterator[Delta]:
         import torch

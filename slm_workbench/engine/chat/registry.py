@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..adapters.base import is_lora_variant
@@ -38,6 +39,19 @@ def backend_class(kind: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def require_chat_template(target: Target) -> None:
+    """One line, before anything loads, for a model whose tokenizer has no chat template (a base model):
+    chat and serve render conversations with it. A variant not built yet is checked once it is."""
+    from ..models.chat_template import has_template_files, no_template
+
+    if target.kind == "http" or target.folder is None or not target.folder.is_dir():
+        return
+    adapter = Path(target.adapter) if target.adapter else None
+    folder = adapter if adapter is not None and (adapter / "tokenizer_config.json").is_file() else target.folder
+    if (folder / "tokenizer_config.json").is_file() and not has_template_files(folder):
+        raise no_template(target.spec)
+
+
 def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_model: str | None = None,
                  api_key_env: str = DEFAULT_KEY_ENV, threads: int | None = None, build: bool = True,
                  isolate: bool = False, on_status: Callable[[str], None] | None = None) -> ChatBackend:
@@ -46,6 +60,7 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
     ``isolate``: load and run a local model in a child process (``isolated.py``), so the
     caller's threads keep the GIL; what a UI wants. Endpoints are always in-process."""
     target = spec if isinstance(spec, Target) else resolve_target(spec, adapter=adapter)
+    require_chat_template(target)
     say = on_status or (lambda _text: None)
     if isolate and target.kind != "http":
         from .isolated import ProcessBackend
@@ -73,6 +88,7 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
 
         say(f"building variant {target.spec} (it is not built yet)…")
         build_on_demand(target.spec.rpartition(":")[0], target.variant, on_status=say)
+    require_chat_template(target)
     say(f"loading {target.spec}")
     if target.kind == "transformers":
         return cls(target.folder, label=target.label, adapter=target.adapter, threads=threads)

@@ -8,7 +8,7 @@ only inside the functions that need them, so importing this package is cheap.
 - ``open_source(spec)`` -> ``Source``: what a path or hub id is (raises ``DataFileError``).
 - ``preview(spec, n)`` -> ``Preview``: first rows, columns, detected format, issues in them.
 - ``validate(spec, format=, columns=, roles=, template=, model=, max_length=)`` -> ``ValidationReport``.
-- ``load_tokenizer(model)``, ``render_sample(row, tokenizer, spec=, template=, train_on=)`` -> ``RenderedSample``.
+- ``load_tokenizer(model, chat_template=None)`` (a shipped or file template instead of the model's own), ``render_sample(row, tokenizer, spec=, template=, train_on=)`` -> ``RenderedSample``.
 - ``Encoder(tokenizer, train_on=)`` / ``encode_example(record, tokenizer)``: ids + labels (-100 masked).
 - ``prepare_dataset(PrepareDataRecipe, write=)`` -> ``PrepareResult`` (dataset + ``manifest.json``).
 - ``histogram(lengths)``, ``histogram_lines(hist)``, ``length_stats(lengths)``.

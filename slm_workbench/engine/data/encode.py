@@ -51,6 +51,9 @@ class RenderedSample(Encoded):
     text: str
     tokens: list[str]
     """Each token's characters in ``text`` ('' for a token the tokenizer added)."""
+    template: str = ""
+    """What rendered it: ``text template``, ``plain text``, or the chat template (``the model's own``,
+    ``chatml``, ``gemma``, ``file NAME.jinja``)."""
 
     def segments(self) -> list[tuple[str, bool]]:
         """Runs of text with one flag each: ``(text, trained)``; their concatenation is ``text``."""
@@ -187,6 +190,14 @@ class Encoder:
             end = offsets[real[n + 1]][0] if n + 1 < len(real) else len(text)
             pieces[k] = text[begin:end]
         return RenderedSample(list(ids), labels_for(ids, token_ranges(offsets, spans)), text, pieces)
+
+    def template_of(self, record: dict[str, Any]) -> str:
+        """Which template renders ``record`` (the tag a view shows over its sample)."""
+        if "messages" in record:
+            from .tokenizer import template_tag
+
+            return f"chat template: {template_tag(self.tokenizer)}"
+        return "text template" if "completion" in record else "plain text"
 
     def __getstate__(self) -> dict[str, Any]:  # datasets.map(num_proc=N) pickles the function
         return {"tokenizer": self.tokenizer, "train_on": self.train_on}

@@ -81,7 +81,7 @@ def scan(recipe: PrepareDataRecipe, *, keep: bool, on_progress: ProgressFn | Non
     """The checked, deduplicated, tokenized rows of ``recipe.source`` (no files written)."""
     source = open_source(recipe.source, split=recipe.split)
     the_plan = plan(source, format=recipe.format, columns=recipe.columns, roles=recipe.roles, template=recipe.template)
-    tokenizer = load_tokenizer(recipe.model)
+    tokenizer = load_tokenizer(recipe.model, recipe.chat_template)
     result = run_pass(the_plan, tokenizer=tokenizer, train_on=recipe.train_on, max_length=recipe.max_length,
                       min_tokens=recipe.min_tokens, dedupe=recipe.dedupe, keep=keep,
                       abort_on_error=recipe.on_error == "abort", on_progress=on_progress, check_cancelled=check_cancelled)

@@ -98,4 +98,5 @@ def render_sample(value: Any, tokenizer: Any, *, spec: FormatSpec | None = None,
     if record is None:
         first = next(i for i in issues if i.severity == "error")
         raise DataFormatError(first.headline, hint=first.hint)
-    return encoder_for(tokenizer, train_on).sample(record)
+    encoder = encoder_for(tokenizer, train_on)
+    return replace(encoder.sample(record), template=encoder.template_of(record))

@@ -6,8 +6,10 @@ conversation: ``render(messages[:i], add_generation_prompt=True)`` ends where th
 starts, and ``render(messages[:i + 1])`` ends where it stops. Re-rendering prefixes costs a
 render per turn, so for templates where it gives the same spans on a set of probes (SmolLM2's
 and most ChatML-like ones) the answer is instead found right after the assistant header. The answer's own end-of-turn
-token (``<|im_end|>``) is inside the span, so the model learns to stop; the whitespace the
-template writes after it is not. Templates whose prefixes are not prefixes of the whole
+token (``<|im_end|>``, ``<end_of_turn>``: what the template writes right after an answer, else the
+tokenizer's EOS) is inside the span, so the model learns to stop; the whitespace the
+template writes after it is not. A tokenizer without a chat template (a base model) cannot
+render conversations: the refusal names the option that gives it one. Templates whose prefixes are not prefixes of the whole
 (some rewrite history) fall back to finding the answer text itself.
 
 A text template (the form Olive's ``--text_template`` uses) renders a row's columns; its
@@ -20,6 +22,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from ..models.chat_template import OPTION, end_of_turn_text, template_text
 from .issues import DataFormatError, Issue, Loc
 
 Span = tuple[int, int]
@@ -97,16 +100,17 @@ class ChatRenderer:
     """Render conversations with a tokenizer's chat template, and find the assistant spans."""
 
     def __init__(self, tokenizer: Any) -> None:
-        template = getattr(tokenizer, "chat_template", None)
-        if isinstance(template, dict):
-            template = template.get("default")
+        template = template_text(tokenizer)
         if not template:
             raise DataFormatError(
-                f"the tokenizer {getattr(tokenizer, 'name_or_path', '')!s} has no chat template",
-                hint="give a text template, e.g. --template '### Question: {prompt}\\n### Answer: {completion}'")
+                f"the tokenizer {getattr(tokenizer, 'name_or_path', '')!s} has no chat template (a base model), "
+                "so conversations cannot be rendered",
+                hint=f"choose one: `{OPTION}` in the recipe (--set chat_template=chatml), --chat-template chatml, "
+                "or a text template, e.g. --template '### Question: {prompt}\\n### Answer: {completion}'")
         self.tokenizer = tokenizer
         self.template = template
-        self.eos = getattr(tokenizer, "eos_token", None) or ""
+        special = {k: v for k in ("bos_token", "eos_token") if isinstance(v := getattr(tokenizer, k, None), str)}
+        self.eos = end_of_turn_text(template, **special) or getattr(tokenizer, "eos_token", None) or ""
         self._fast = self._compile()
         self._header: str | None = None
         self._header = self._calibrate()

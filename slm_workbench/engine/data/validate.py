@@ -66,6 +66,7 @@ def validate(
     roles: dict[str, str] | None = None,
     template: str | None = None,
     model: str | None = None,
+    chat_template: str | None = None,
     max_length: int | None = None,
     train_on: str = "completion",
     max_issues: int = 1000,
@@ -75,7 +76,7 @@ def validate(
     """Check every row. Raises ``DataFileError`` (unreadable file) or ``DataFormatError``
     (settings that cannot fit the file); row problems are in the report, never raised."""
     the_plan = plan(source, format=format, columns=columns, roles=roles, template=template)
-    tokenizer = load_tokenizer(model) if (model or max_length) else None
+    tokenizer = load_tokenizer(model, chat_template) if (model or max_length) else None
     result = run_pass(the_plan, tokenizer=tokenizer, train_on=train_on, max_length=max_length,  # type: ignore[arg-type]
                       max_issues=max_issues, on_progress=on_progress, check_cancelled=check_cancelled)
     log = result.log

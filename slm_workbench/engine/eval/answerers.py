@@ -74,12 +74,14 @@ class LocalAnswerer:
         self.kind, self.label = kind, label
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         if not getattr(self.tokenizer, "chat_template", None):
-            raise WorkbenchError(f"{label}: its tokenizer has no chat template, so it cannot be asked the examples",
-                                 hint="evaluate a chat model, or the run that fine-tuned it")
+            from ..models.chat_template import no_template
+
+            raise no_template(label, "ask it the examples")
         self.backend: Any = (TorchBackend(folder, threads, adapter=adapter) if kind == "transformers"
                              else GenaiBackend(folder, threads))
-        eos = self.tokenizer.eos_token_id
-        self.eos = {eos} if isinstance(eos, int) else set(eos or [])
+        from ..models.chat_template import stop_ids
+
+        self.eos = set(stop_ids(self.tokenizer))  # the EOS and the chat template's end of turn
 
     def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         return list(self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..model_source import ModelSource
+from ..models.chat_template import add_stop_ids
 
 
 def merge_adapter(source: ModelSource, log: callable = print) -> ModelSource:  # type: ignore[valid-type]
@@ -30,9 +31,11 @@ def merge_adapter(source: ModelSource, log: callable = print) -> ModelSource:  #
     try:
         base = AutoModelForCausalLM.from_pretrained(source.base_folder, dtype=torch.float32)
         merged = PeftModel.from_pretrained(base, source.adapter).merge_and_unload()
-        merged.save_pretrained(partial, safe_serialization=True)
         tok_dir = source.adapter if (source.adapter / "tokenizer_config.json").is_file() else source.base_folder
-        AutoTokenizer.from_pretrained(tok_dir).save_pretrained(partial)
+        tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+        add_stop_ids(merged.generation_config, tokenizer)  # the run's chat template may end turns on another token
+        merged.save_pretrained(partial, safe_serialization=True)
+        tokenizer.save_pretrained(partial)
         os.replace(partial, target)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

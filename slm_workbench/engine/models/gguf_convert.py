@@ -8,7 +8,10 @@ Traps handled here:
   ``save_pretrained`` and ``Trainer`` refuse it; after dequantization the weights are plain
   fp32, so the quantizer tag is dropped before saving (weights are bit-identical);
 - the folder is written aside (``.NAME.partial-PID``) and renamed into place, so an
-  interrupted or failed conversion leaves nothing that looks like a model.
+  interrupted or failed conversion leaves nothing that looks like a model;
+- a base model's GGUF has no chat template: it is converted all the same and recorded as
+  ``chat_template: none``, unless a template is chosen (``chat_template.py``), which is then
+  written into the tokenizer and its end of turn into the generation config's EOS ids.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from ..errors import ModelFormatError, ModelNotFoundError, StorageError
 from ..fsutil import built_aside
 from ..paths import describe_os_error
+from .chat_template import PROVENANCE_KEY, ChosenTemplate, add_stop_ids, apply_template, template_text
 
 GGUF_MAGIC = b"GGUF"
 PROVENANCE_FILE = "slmw_model.json"
@@ -111,10 +115,12 @@ def convert_gguf(
     *,
     display_name: str,
     upstream: str = "",
+    chat_template: ChosenTemplate | None = None,
     on_phase: Phase = lambda phase, done, total: None,
     check_cancelled: Callable[[], None] = lambda: None,
 ) -> Path:
-    """Write ``out_dir`` as an HF folder converted from ``gguf_path``; atomic and idempotent."""
+    """Write ``out_dir`` as an HF folder converted from ``gguf_path``; atomic and idempotent.
+    ``chat_template`` replaces the GGUF's own template (or gives one to a base model)."""
     total = 6
     on_phase("checking the GGUF file", 0, total)
     summary = inspect_gguf(gguf_path)
@@ -126,6 +132,10 @@ def convert_gguf(
 
         on_phase("reading the tokenizer and chat template", 1, total)
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        recorded = "own" if template_text(tokenizer) else "none"
+        if chat_template is not None:  # checked before minutes go into the weights
+            apply_template(tokenizer, chat_template)
+            recorded = chat_template.name
         check_cancelled()
         on_phase("reading and dequantizing the weights", 2, total)
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
@@ -133,12 +143,14 @@ def convert_gguf(
         model.config.name_or_path = display_name
         if tokenizer.eos_token_id is not None:
             model.generation_config.eos_token_id = tokenizer.eos_token_id
-            model.generation_config.pad_token_id = tokenizer.pad_token_id or tokenizer.eos_token_id
+            pad = tokenizer.pad_token_id  # Gemma's <pad> is id 0: not "missing"
+            model.generation_config.pad_token_id = pad if pad is not None else tokenizer.eos_token_id
+        add_stop_ids(model.generation_config, tokenizer)
         check_cancelled()
         on_phase("writing safetensors", 3, total)
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
-        write_provenance(partial, display_name, gguf_path, summary, upstream)
+        write_provenance(partial, display_name, gguf_path, summary, upstream, recorded)
         del model
         check_cancelled()
         on_phase("verifying the converted folder", 4, total)
@@ -148,7 +160,8 @@ def convert_gguf(
     return out_dir
 
 
-def write_provenance(folder: Path, name: str, gguf_path: Path, summary: GgufSummary, upstream: str) -> None:
+def write_provenance(folder: Path, name: str, gguf_path: Path, summary: GgufSummary, upstream: str,
+                     chat_template: str) -> None:
     info = {
         "name": name,
         "source": str(gguf_path),
@@ -157,13 +170,15 @@ def write_provenance(folder: Path, name: str, gguf_path: Path, summary: GgufSumm
         "upstream": upstream,
         "converted_from": "gguf",
         "parameters": summary.parameters,
+        PROVENANCE_KEY: chat_template,
         "created": time.time(),
     }
     (folder / PROVENANCE_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
 def verify_hf_folder(folder: Path) -> None:
-    """Load config and tokenizer back and check the traps: no BOS added, a real EOS, a template."""
+    """Load config and tokenizer back and check the traps: a real EOS, weights written. A base model
+    without a chat template is welcome (its provenance records ``chat_template: none``)."""
     from transformers import AutoConfig, AutoTokenizer
 
     AutoConfig.from_pretrained(folder)
@@ -172,5 +187,3 @@ def verify_hf_folder(folder: Path) -> None:
         raise ModelFormatError(f"{folder}: no safetensors weights were written")
     if tokenizer.eos_token is None:
         raise ModelFormatError(f"{folder}: the converted tokenizer has no EOS token")
-    if not tokenizer.chat_template:
-        raise ModelFormatError(f"{folder}: the converted tokenizer has no chat template")

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .builtin import BUILTIN_MODELS
+from .chat_template import PROVENANCE_KEY, has_template_files
+from .gguf_convert import PROVENANCE_FILE
 from .resolve import ModelRef
 
 
@@ -28,7 +30,9 @@ class ModelInfo:
     context_length: int | None = None
     dtype: str = ""
     size_bytes: int | None = None
-    chat_template: bool | None = None
+    chat_template: str | None = None
+    """``none`` (a base model), ``own`` (the model brought it), ``chatml``, ``gemma``, ``file:PATH``;
+    None while the model is not prepared (``chat_template.describe`` words it for a table)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,9 +74,6 @@ def model_info(ref: ModelRef) -> ModelInfo:
     if not ref.prepared:
         return ModelInfo(**base)
     config = json.loads((ref.folder / "config.json").read_text(encoding="utf-8"))
-    tok_config_path = ref.folder / "tokenizer_config.json"
-    tok_config = json.loads(tok_config_path.read_text(encoding="utf-8")) if tok_config_path.is_file() else {}
-    has_template = bool(tok_config.get("chat_template")) or (ref.folder / "chat_template.jinja").is_file()
     return ModelInfo(
         **base,
         architecture=",".join(config.get("architectures") or [config.get("model_type", "?")]),
@@ -83,5 +84,17 @@ def model_info(ref: ModelRef) -> ModelInfo:
         context_length=config.get("max_position_embeddings"),
         dtype=str(config.get("dtype") or config.get("torch_dtype") or ""),
         size_bytes=sum(f.stat().st_size for f in ref.folder.rglob("*") if f.is_file()),
-        chat_template=has_template,
+        chat_template=folder_template(ref.folder),
     )
+
+
+def folder_template(folder: Path) -> str:
+    """The template a prepared folder's provenance records (``own``, ``none``, ``chatml``, ``gemma``,
+    ``file:PATH``), else whether its tokenizer files carry one (``own``/``none``)."""
+    try:
+        recorded = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8")).get(PROVENANCE_KEY)
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    return "own" if has_template_files(folder) else "none"

@@ -22,12 +22,22 @@ def run(recipe: PrepareModelRecipe, ctx: RunContext) -> None:
         ctx.progress(phase, done, total or None, unit="steps")
         print(f"[models.prepare] {phase}", flush=True)
 
-    folder = prepare_model(ref, force=recipe.force, on_phase=on_phase, check_cancelled=ctx.check_cancelled)
+    folder = prepare_model(ref, force=recipe.force, chat_template=recipe.chat_template, on_phase=on_phase,
+                           check_cancelled=ctx.check_cancelled)
     ctx.artifact("model", folder, f"Hugging Face folder for {ref.name}")
 
 
 def check(recipe: PrepareModelRecipe) -> LaunchNeeds:
-    """The launch check: the disk the converted model takes."""
+    """The launch check: a chosen chat template renders a conversation; the disk the converted model takes."""
+    if recipe.chat_template:
+        from .chat_template import check_fits, check_renders, load_template
+
+        chosen = load_template(recipe.chat_template)
+        ref = parse_model(recipe.model)
+        if ref.prepared:
+            check_fits(ref.folder, chosen)
+        else:
+            check_renders(chosen)  # its end of turn is checked against the GGUF's tokenizer once that is read
     return LaunchNeeds(prepare_model_needs(recipe.model, recipe.force))
 
 

@@ -88,6 +88,9 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
 
         say(f"building variant {target.spec} (it is not built yet)…")
         build_on_demand(target.spec.rpartition(":")[0], target.variant, on_status=say)
+    from ..chat.registry import require_chat_template
+
+    require_chat_template(target)
     say(f"loading {target.spec} (batches of up to {parallel})")
     from .batching import BatchedOnnx
 

@@ -40,6 +40,7 @@ def write_artifacts(recipe: TrainRecipe, ctx: RunContext, trainer: Any, loaded: 
         "run": ctx.run_dir.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "base_model": {"spec": recipe.model, "folder": str(base)},
+        "chat_template": chat_template_of(recipe, base),
         "data": {"folder": str(data.folder), "source": data.manifest.get("source"), "rows": data.manifest.get("rows")},
         "method": recipe.method,
         "steps": trainer.state.global_step,
@@ -53,9 +54,26 @@ def write_artifacts(recipe: TrainRecipe, ctx: RunContext, trainer: Any, loaded: 
 
 
 def save_folder(model: Any, tokenizer: Any, folder: Path) -> Path:
+    """The model (or adapter) and its tokenizer, whose chat template it was trained with; a whole model's
+    generation config stops on that template's end of turn too."""
+    from ..models.chat_template import add_stop_ids
+
+    if getattr(model, "generation_config", None) is not None:
+        add_stop_ids(model.generation_config, tokenizer)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def chat_template_of(recipe: TrainRecipe, base: Path) -> str:
+    """The template the run trained with: the recipe's choice, else what its base model's folder records."""
+    if recipe.chat_template:
+        from ..models.chat_template import load_template
+
+        return load_template(recipe.chat_template).name
+    from ..models.info import folder_template
+
+    return folder_template(base)
 
 
 def final_metrics(trainer: Any, data: Any) -> dict[str, float]:

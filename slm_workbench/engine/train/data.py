@@ -44,7 +44,8 @@ def prepare_raw(recipe: TrainRecipe, out: Path, on_progress: Callable[..., None]
     from ..data import prepare_dataset
 
     prep = PrepareDataRecipe(
-        source=recipe.data, output=str(out), model=recipe.model, train_on=recipe.train_on,
+        source=recipe.data, output=str(out), model=recipe.model, chat_template=recipe.chat_template,
+        train_on=recipe.train_on,
         max_length=recipe.max_length, eval_fraction=recipe.eval_fraction, seed=recipe.seed,
         output_format="hf", overwrite=True,
     )

@@ -48,6 +48,10 @@ def load_tokenizer(recipe: TrainRecipe, folder: Path) -> Any:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=recipe.trust_remote_code)
+    if recipe.chat_template:  # saved with the run's adapter or model, so every later stage renders with it
+        from ..models.chat_template import apply_template, load_template
+
+        apply_template(tokenizer, load_template(recipe.chat_template))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ...config.train import TrainRecipe
 from ..errors import WorkbenchError
-from ..models.resolve import parse_model
+from ..models.resolve import ModelRef, parse_model
 
 
 @dataclass
@@ -61,6 +61,8 @@ def preflight(recipe: TrainRecipe, *, has_cuda: bool | None = None) -> Preflight
 
         result.errors.extend(launch_errors(recipe, ref.folder if ref.prepared else None))
     data = Path(recipe.data).expanduser()
+    if (template_error := chat_template_error(recipe, ref, data)) is not None:
+        result.errors.append(template_error)
     if (data / "manifest.json").is_file():
         _check_prepared(recipe, ref.folder if ref.prepared else None, data, result)
     elif not data.exists() and _looks_like_path(recipe.data):
@@ -119,6 +121,52 @@ def context_error(recipe: TrainRecipe, folder: Path) -> str | None:
         return None
     return (f"max_length {recipe.max_length} is beyond the context of {recipe.model} ({context} tokens, "
             f"max_position_embeddings in {folder / 'config.json'}): set max_length to {context} or less")
+
+
+def chat_template_error(recipe: TrainRecipe, ref: ModelRef, data: Path) -> str | None:
+    """The recipe's ``chat_template`` does not render a conversation; or the data holds conversations
+    (messages, prompt/completion, Alpaca rows) and neither the model (a base model) nor the recipe
+    gives a chat template to render them with. Text data needs none."""
+    from ..models.chat_template import OPTION, check_fits, check_renders, load_template
+
+    if recipe.chat_template:
+        try:
+            chosen = load_template(recipe.chat_template)
+            if ref.prepared:
+                check_fits(ref.folder, chosen)  # renders, and its end of turn is one token of this vocabulary
+            else:
+                check_renders(chosen)
+        except WorkbenchError as exc:
+            return str(exc)
+        return None
+    if not ref.prepared:
+        return None  # prepared by the job, which says so when it renders the first conversation
+    from ..models.info import folder_template
+
+    if folder_template(ref.folder) != "none" or not _holds_conversations(recipe.data, data):
+        return None
+    return (f"{recipe.model} has no chat template (a base model) and {recipe.data} holds conversations: choose one "
+            f"with `{OPTION}` in the recipe, or --set chat_template=chatml")
+
+
+def _holds_conversations(spec: str, data: Path) -> bool:
+    """Whether training renders ``data`` with a chat template (read from a prepared dataset's manifest,
+    or the first rows of a local file or a shipped source; a hub dataset is left to the job)."""
+    if (data / "manifest.json").is_file():
+        try:
+            manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return manifest.get("template") == "chat" and ((manifest.get("format") or {}).get("name") != "text")
+    if not (data.exists() or spec.startswith("slmw:")):
+        return False
+    from ..data.pipeline import plan
+
+    try:
+        found = plan(spec)
+    except WorkbenchError:
+        return False  # the job names what is wrong with the data
+    return found.template is None and found.spec is not None and found.spec.name != "text"
 
 
 def _looks_like_path(spec: str) -> bool:

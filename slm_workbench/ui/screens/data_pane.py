@@ -56,14 +56,14 @@ at roughly 1 MB/s a core, against some 20 MB/s for the structural one)."""
 _TOKENIZER_LOCK = threading.Lock()
 
 
-def tokenizer_for(model: str) -> Any:
+def tokenizer_for(model: str, chat_template: str | None = None) -> Any:
     """The model's tokenizer, loaded by one worker at a time: ``transformers``' lazy imports are
     not thread-safe, and the sample, the checks and the lengths all want it at once. Loaded
     here first, the engine's own ``load_tokenizer`` then finds it in its cache."""
     from ...engine.data import load_tokenizer
 
     with _TOKENIZER_LOCK:
-        return load_tokenizer(model)
+        return load_tokenizer(model, chat_template)
 
 
 def cancel_check() -> Callable[[], None]:
@@ -306,9 +306,10 @@ class DataPane(Vertical):
 
         try:
             if model:
-                tokenizer_for(model)
+                tokenizer_for(model, settings.chat_template)
             report = validate(source, format=settings.format, columns=settings.columns, roles=settings.roles,
-                              template=settings.template, model=model, max_length=settings.max_length if model else None,
+                              template=settings.template, model=model, chat_template=settings.chat_template,
+                              max_length=settings.max_length if model else None,
                               train_on=settings.train_on, on_progress=self._progress(gen, "validate"),
                               check_cancelled=cancel_check())
         except Cancelled:
@@ -336,7 +337,7 @@ class DataPane(Vertical):
         try:
             recipe = validate_recipe({"stage": "data.prepare", "source": ref, "output": "-", "split": source.split,
                                       **settings.recipe_fields()}, "Data settings")
-            tokenizer_for(settings.model)
+            tokenizer_for(settings.model, settings.chat_template)
             result = prepare_dataset(recipe, write=False, on_progress=self._progress(gen, "stats"),
                                      check_cancelled=cancel_check())
         except Cancelled:
@@ -387,7 +388,7 @@ class DataPane(Vertical):
             self.post_message(msg.SampleRendered(gen, row.row, row.where, settings.train_on, None, list(row.issues), raw))
             return
         try:
-            tokenizer = tokenizer_for(settings.model)
+            tokenizer = tokenizer_for(settings.model, settings.chat_template)
         except WorkbenchError as exc:
             self.post_message(msg.DataFailed(gen, "sample", exc.message, exc.hint))
             return

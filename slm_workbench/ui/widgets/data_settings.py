@@ -26,11 +26,11 @@ from .recipe_form import RecipeForm, parse_pairs  # noqa: F401 - parse_pairs re-
 Scope = Literal["format", "tokens", "clean"]
 SCOPES: dict[str, Scope] = {
     "format": "format", "columns": "format", "roles": "format", "template": "format",
-    "model": "tokens", "train_on": "tokens", "max_length": "tokens",
+    "model": "tokens", "chat_template": "tokens", "train_on": "tokens", "max_length": "tokens",
     "min_tokens": "clean", "dedupe": "clean", "eval_fraction": "clean", "seed": "clean", "on_error": "clean",
 }
-FIELDS = ["format", "columns", "roles", "template", "model", "train_on", "max_length", "min_tokens", "dedupe",
-          "eval_fraction", "seed", "on_error", "output", "output_format", "overwrite"]
+FIELDS = ["format", "columns", "roles", "template", "model", "chat_template", "train_on", "max_length", "min_tokens",
+          "dedupe", "eval_fraction", "seed", "on_error", "output", "output_format", "overwrite"]
 """Every field of ``PrepareDataRecipe`` but ``source`` (the picker) and ``split`` (the source's)."""
 SECTIONS = {"format": "Format", "model": "Tokenizer", "min_tokens": "Clean and split", "output": "Save"}
 PREFIX = "data-"
@@ -45,6 +45,7 @@ class DataSettingsValues:
     roles: dict[str, str]
     template: str | None
     model: str
+    chat_template: str | None
     train_on: str
     max_length: int
     min_tokens: int
@@ -59,7 +60,7 @@ class DataSettingsValues:
     def recipe_fields(self) -> dict[str, Any]:
         """The ``PrepareDataRecipe`` fields (all but ``source``, ``split`` and ``output``)."""
         return {"format": self.format, "columns": self.columns, "roles": self.roles, "template": self.template,
-                "model": self.model, "train_on": self.train_on, "max_length": self.max_length,
+                "model": self.model, "chat_template": self.chat_template, "train_on": self.train_on, "max_length": self.max_length,
                 "min_tokens": self.min_tokens, "dedupe": self.dedupe, "eval_fraction": self.eval_fraction,
                 "seed": self.seed, "on_error": self.on_error, "output_format": self.output_format,
                 "overwrite": self.overwrite}
@@ -96,6 +97,7 @@ class DataSettings(Vertical):
     def on_mount(self) -> None:
         self.form.control("model").placeholder = DEFAULT_MODEL  # type: ignore[attr-defined]
         self.form.control("output").placeholder = "folder to write"  # type: ignore[attr-defined]
+        self.form.control("chat_template").placeholder = "model's own · chatml · gemma"  # type: ignore[attr-defined]
 
     @property
     def form(self) -> RecipeForm:

@@ -67,6 +67,10 @@ class LossMaskView(VerticalScroll):
         head.append(f"{sample.n_tokens} tokens, {sample.n_trained} trained")
         covered = "assistant turns" if train_on == "completion" else "every token"
         head.append(f" (loss on {covered})\n", style="dim")
+        if sample.template:
+            head.append("rendered with ", style="dim")
+            head.append(sample.template, style="bold")
+            head.append("\n")
         head.append("trained", style=TRAINED)
         head.append(" text is in the loss · ", style="dim")
         head.append("masked", style=MASKED)

@@ -43,3 +43,40 @@ def test_data_prepared_for_another_tokenizer_is_refused(tiny_model_dir: Path, tm
     result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(prepared), max_length=512), has_cuda=False)
     assert "prepared with another tokenizer (other-model)" in result.errors[0]
     assert "4000 tokens; max_length 512 truncates them" in result.warnings[0]
+
+
+# -- a base model (no chat template) --------------------------------------------------------------------------
+def test_conversations_on_a_base_model_without_a_template_are_refused_naming_the_option(
+        tiny_base_model_dir: Path, tiny_chat_data: Path) -> None:
+    result = preflight(TrainRecipe(model=str(tiny_base_model_dir), data=str(tiny_chat_data), max_length=256),
+                       has_cuda=False)
+    assert result.errors == [
+        f"{tiny_base_model_dir} has no chat template (a base model) and {tiny_chat_data} holds conversations: "
+        "choose one with `chat_template: chatml|gemma|PATH.jinja` in the recipe, or --set chat_template=chatml"]
+    chosen = preflight(TrainRecipe(model=str(tiny_base_model_dir), data=str(tiny_chat_data), max_length=256,
+                                   chat_template="gemma"), has_cuda=False)
+    assert chosen.errors == []
+
+
+def test_text_on_a_base_model_needs_no_template(tiny_base_model_dir: Path, tmp_path: Path) -> None:
+    text = tmp_path / "text.jsonl"
+    text.write_text("".join(json.dumps({"text": f"Line {i}."}) + "\n" for i in range(4)))
+    assert preflight(TrainRecipe(model=str(tiny_base_model_dir), data=str(text), max_length=256),
+                     has_cuda=False).errors == []
+
+
+def test_a_recipe_template_that_does_not_render_is_refused(tiny_model_dir: Path, tiny_chat_data: Path,
+                                                           tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jinja"
+    bad.write_text("{% if %}")
+    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=256,
+                                   chat_template=str(bad)), has_cuda=False)
+    assert len(result.errors) == 1 and result.errors[0].startswith(f"{bad}: not a valid Jinja template")
+
+
+def test_a_recipe_template_whose_end_of_turn_the_vocabulary_splits_is_refused(tiny_model_dir: Path,
+                                                                                tiny_chat_data: Path) -> None:
+    result = preflight(TrainRecipe(model=str(tiny_model_dir), data=str(tiny_chat_data), max_length=256,
+                                   chat_template="gemma"), has_cuda=False)  # SmolLM2's vocabulary has no <end_of_turn>
+    assert len(result.errors) == 1 and "ends a turn with '<end_of_turn>'" in result.errors[0]
+    assert "use chatml, whose end of turn is one token here" in result.errors[0]

@@ -24,7 +24,7 @@ from ...chat.template_render import training_rendering, variant_renderings
 from ...errors import WorkbenchError
 from ...fsutil import built_aside
 from .source import PackageSource
-from .template import inference_model, prompt_template
+from .template import inference_model, prompt_template, system_folded
 
 INFERENCE_MODEL = "inference_model.json"
 LINEAGE = "lineage.json"
@@ -32,6 +32,9 @@ CARD = "README.md"
 CHECK_PROBES = tuple((name, conv) for name, conv in PROBES if conv[0]["role"] == "system")
 """Conversations with a system prompt: a template that adds a default system message of its own
 (SmolLM2's does) cannot be written as a PromptTemplate for conversations without one."""
+FOLDED_PROBES = tuple((name, conv) for name, conv in PROBES if conv[0]["role"] != "system")
+"""Conversations without one, for a template that writes the system prompt inside the first user turn
+(Gemma), whose PromptTemplate holds for those only (``template.system_folded``)."""
 
 
 def copy_variant(variant_dir: Path, folder: Path) -> None:
@@ -48,7 +51,7 @@ def template_round_trip(tokenizer: Any, folder: Path, label: str) -> list[str]:
     checked: list[str] = []
     problems: list[str] = []
     try:
-        for probe, conversation in CHECK_PROBES:
+        for probe, conversation in (FOLDED_PROBES if system_folded(tokenizer) else CHECK_PROBES):
             for prompt in (True, False):
                 reference = training_rendering(tokenizer, conversation, label, prompt=prompt)
                 if reference.error:

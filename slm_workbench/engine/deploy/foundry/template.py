@@ -7,6 +7,12 @@ own renderings of growing conversations with sentinel contents, so they are exac
 template writes; the template round-trip check (``chat/template_render.foundry_rendering``)
 then confirms they give the training ids. SDK 2.x applies the tokenizer's chat template
 itself and treats ``PromptTemplate`` as legacy: the smoke test exercises that path.
+
+A template that writes the system prompt inside the first user turn (Gemma) cannot be cut into
+a ``system`` piece: its pieces are cut from conversations without one (``system_folded``), and
+``system`` writes a system message as a user turn of its own, as Ollama's Gemma template does.
+What such a template writes before everything (Gemma's ``<bos>``) is in ``prompt``, so the
+PromptTemplate is exact for one user turn without a system prompt, the case it is checked on.
 """
 
 from __future__ import annotations
@@ -40,12 +46,27 @@ def _cut(longer: str, prefix: str, what: str) -> str:
     return longer[len(prefix):]
 
 
+def _render(tokenizer: Any, messages: list[dict[str, str]], *, generation: bool = False) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+
+
+def system_folded(tokenizer: Any) -> bool:
+    """Whether the template writes a leading system message inside the first user turn (Gemma), so the
+    PromptTemplate holds for conversations without a system message only."""
+    user = _render(tokenizer, [{"role": "user", "content": _USER}])
+    both = _render(tokenizer, [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": _USER}])
+    head = user[: user.index(_USER)]
+    return both.startswith(head + _SYSTEM) and both.index(_SYSTEM) < both.index(_USER) and head != ""
+
+
 def prompt_template(tokenizer: Any) -> dict[str, str]:
     """``{"system", "user", "assistant", "prompt"}``, each with ``{Content}`` once."""
 
     def render(messages: list[dict[str, str]], *, generation: bool = False) -> str:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+        return _render(tokenizer, messages, generation=generation)
 
+    if system_folded(tokenizer):
+        return _folded_template(render)
     system = [{"role": "system", "content": _SYSTEM}]
     user = [*system, {"role": "user", "content": _USER}]
     assistant = [*user, {"role": "assistant", "content": _ASSISTANT}]
@@ -65,6 +86,33 @@ def prompt_template(tokenizer: Any) -> dict[str, str]:
                                  "Foundry Local's PromptTemplate cannot express it")
         out[role] = text.replace(sentinel, CONTENT)
     return out
+
+
+def _folded_template(render: Any) -> dict[str, str]:
+    """The pieces of a template that folds the system prompt into the first user turn, cut from
+    conversations without one; ``system`` is written as a user turn of its own."""
+    user = [{"role": "user", "content": _USER}]
+    assistant = [*user, {"role": "assistant", "content": _ASSISTANT}]
+    again = [*assistant, {"role": "user", "content": _USER}]
+    u, a, g = render(user), render(assistant), render(user, generation=True)
+    second = _cut(render(again), a, "a second user message")
+    head = u[: u.index(_USER)]
+    start = head[len(head) - len(second[: second.index(_USER)]):] if _USER in second else head
+    pieces = {
+        "user": second,
+        "assistant": _cut(a, u, "an assistant message"),
+        "prompt": g,  # with what the template writes first (Gemma's <bos>): exact for one user turn
+    }
+    first_user = u[len(head) - len(start):]
+    pieces["system"] = first_user.replace(_USER, _SYSTEM)
+    out = {}
+    for role, text in pieces.items():
+        sentinel = {"system": _SYSTEM, "assistant": _ASSISTANT}.get(role, _USER)
+        if text.count(sentinel) != 1:
+            raise WorkbenchError(f"the chat template's {role} piece does not hold its message exactly once; "
+                                 "Foundry Local's PromptTemplate cannot express it")
+        out[role] = text.replace(sentinel, CONTENT)
+    return {k: out[k] for k in ("system", "user", "assistant", "prompt")}
 
 
 def inference_model(name: str, template: dict[str, str]) -> dict[str, Any]:

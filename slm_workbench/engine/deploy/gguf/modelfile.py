@@ -13,7 +13,9 @@ back to the chat template embedded in the GGUF).
 
 A template that injects a default system prompt when none is given (SmolLM2 does) becomes
 a ``SYSTEM`` line; a BOS token the template writes itself is left to the GGUF's
-``add_bos_token``, as llama.cpp tokenizes the prompt.
+``add_bos_token``, as llama.cpp tokenizes the prompt. A template that writes the system prompt
+inside the first user turn (Gemma: ``<start_of_turn>user\nSYSTEM\n\nUSER<end_of_turn>``) is a turn
+template whose system message folds into the next user turn (``TurnPieces.system_in_user``).
 """
 
 from __future__ import annotations
@@ -40,13 +42,23 @@ class TurnPieces:
     """Text the template writes before everything (a BOS token); left to the GGUF."""
     default_system: str | None = None
     """The system prompt the template adds when a conversation has none."""
+    system_in_user: str | None = None
+    """Set when a leading system message is written inside the first user turn, before its content and
+    followed by this separator (Gemma: ``"\n\n"``); the system pieces are then unused."""
 
     def render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
         """What the Go template renders (with the default system prompt as Ollama adds it)."""
         if self.default_system is not None and (not messages or messages[0]["role"] != "system"):
             messages = [{"role": "system", "content": self.default_system}, *messages]
         out = [self.bos]
-        for m in messages:
+        for i, m in enumerate(messages):
+            if self.system_in_user is not None:
+                if m["role"] == "system":
+                    continue
+                folded = i == 1 and m["role"] == "user" and messages[0]["role"] == "system"
+                lead = messages[0]["content"] + self.system_in_user if folded else ""
+                out += [self.prefix[m["role"]], lead, m["content"], self.suffix[m["role"]]]
+                continue
             out += [self.prefix[m["role"]], m["content"], self.suffix[m["role"]]]
         if add_generation_prompt:
             out.append(self.prefix["assistant"])
@@ -90,11 +102,45 @@ PROBES: tuple[tuple[list[dict[str, str]], bool], ...] = (
 def turn_pieces(render: Render, bos_token: str = "") -> TurnPieces:
     """Recover each role's prefix and suffix from the template; raise ``TemplateNotConvertible``."""
     try:
-        return _turn_pieces(render, bos_token)
+        try:
+            return _turn_pieces(render, bos_token)
+        except TemplateNotConvertible as first:
+            folded = _folded_pieces(render, bos_token)
+            if folded is None:
+                raise first from None
+            return folded
     except TemplateNotConvertible:
         raise
     except Exception as exc:  # noqa: BLE001 - a template may refuse a probe (raise_exception) or fail to render
         raise TemplateNotConvertible(f"the template refused a probe conversation: {type(exc).__name__}: {exc}") from None
+
+
+def _folded_pieces(render: Render, bos_token: str) -> TurnPieces | None:
+    """The pieces of a template that writes a leading system message inside the first user turn, checked
+    on every probe; None when the template is not that either."""
+    user = [{"role": "user", "content": _U}]
+    turn = [*user, {"role": "assistant", "content": _A}]
+    head, tail = _cut(render(user, False), _U)                          # bos+pre_u | suf_u
+    with_system = render([{"role": "system", "content": _S}, *user], False)
+    if not (with_system.startswith(head + _S) and with_system.endswith(_U + tail)):
+        return None
+    separator = with_system[len(head + _S): len(with_system) - len(_U + tail)]
+    if any(mark in separator for mark in (_S, _U)):
+        return None
+    generation = _strip_prefix(render(user, True), head + _U + tail, "generation prompt")
+    after_answer = _cut(render(turn, False), _A)[1]
+    again = _cut(render([*turn, {"role": "user", "content": _V}], False), _A, _V)[1]
+    pre_user = _strip_prefix(again, after_answer, "a second user turn")
+    bos = bos_token if bos_token and head.startswith(bos_token) else ""
+    if head != bos + pre_user:
+        return None
+    pieces = TurnPieces(prefix={"system": "", "user": pre_user, "assistant": generation},
+                        suffix={"system": "", "user": tail, "assistant": after_answer}, bos=bos,
+                        system_in_user=separator)
+    for messages, generation_prompt in PROBES:
+        if render(messages, generation_prompt) != pieces.render(messages, generation_prompt):
+            return None
+    return pieces
 
 
 def _turn_pieces(render: Render, bos_token: str) -> TurnPieces:
@@ -134,10 +180,17 @@ def go_template(pieces: TurnPieces) -> str:
         return text.replace("{{", '{{ "{{" }}')
 
     p, s = pieces.prefix, pieces.suffix
+    if pieces.system_in_user is not None:  # a leading system message goes inside the user turn after it
+        system = ""
+        lead = ('{{ if eq $i 1 }}{{ range $k, $first := slice $.Messages 0 1 }}{{ if eq .Role "system" }}'
+                f'{{{{ .Content }}}}{lit(pieces.system_in_user)}{{{{ end }}}}{{{{ end }}}}{{{{ end }}}}')
+    else:
+        system = f'{lit(p["system"])}{{{{ .Content }}}}{lit(s["system"])}'
+        lead = ""
     return (
         '{{ range $i, $_ := .Messages }}{{ $last := eq (len (slice $.Messages $i)) 1 }}'
-        f'{{{{ if eq .Role "system" }}}}{lit(p["system"])}{{{{ .Content }}}}{lit(s["system"])}'
-        f'{{{{ else if eq .Role "user" }}}}{lit(p["user"])}{{{{ .Content }}}}{lit(s["user"])}'
+        f'{{{{ if eq .Role "system" }}}}{system}'
+        f'{{{{ else if eq .Role "user" }}}}{lit(p["user"])}{lead}{{{{ .Content }}}}{lit(s["user"])}'
         f'{{{{ else if eq .Role "assistant" }}}}{lit(p["assistant"])}{{{{ .Content }}}}'
         f'{{{{ if not $last }}}}{lit(s["assistant"])}{{{{ end }}}}{{{{ end }}}}'
         f'{{{{ if and $last (ne .Role "assistant") }}}}{lit(p["assistant"])}{{{{ end }}}}{{{{ end }}}}'

@@ -132,6 +132,8 @@ def modelfile_for(hf_folder: Path, gguf_name: str) -> tuple[str, str]:
         note = f"no TEMPLATE: the chat template is not a turn template ({exc}); Ollama uses the GGUF's own"
         return modelfile_text(gguf_name, None, tokenizer.eos_token, note=note), "not converted"
     family = "ChatML" if pieces.prefix["user"].startswith("<|im_start|>") else "turn template"
+    if pieces.system_in_user is not None:
+        family += ", the system prompt in the first user turn"
     return modelfile_text(gguf_name, pieces, tokenizer.eos_token), family
 
 
