@@ -16,6 +16,10 @@ the same recipe over learning rate, LoRA rank and warmup on `--metric task`, eve
 examples. Printed: both task scores and eval losses, the sweep's wall time, the load.
 
     .venv/bin/python bench/sweep.py --search [--trials 12] [--parallel 2] [--examples 64]
+
+Measured (2026-12-07, load average 4.7 before, 4.2 after: other jobs on the 2 cores): shipped recipe task
+0.850, eval loss 0.271 (4.1 min); sweep 17.8 min, 8 complete + 4 pruned, best trial 2 task 0.912 (lr 6.2e-4,
+r 16, warmup 0.060; eval loss 0.278).
 """
 
 from __future__ import annotations
