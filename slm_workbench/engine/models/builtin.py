@@ -19,20 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFoundError
+from .assemble import Assembly, assemble_once
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-
-
-@dataclass(frozen=True)
-class Assembly:
-    """A GGUF that a package writes from chunk packages: ``import module; module.assemble(path)``."""
-
-    module: str
-    sha256: str
-    """Of the whole GGUF, pinned here: the file is checked against it after every assembly."""
-    size: int
-    parameters: int
-    """For the disk estimate before the file exists (the GGUF's tensor table says the same)."""
 
 
 @dataclass(frozen=True)
@@ -80,14 +69,17 @@ class BuiltinModel:
             except ModelNotFoundError:
                 return None
         path = self.assembled_path()
-        return path if path.is_file() and path.stat().st_size == self.assembly.size else None
+        return path if self.assembly.done(path) else None
 
     def gguf_path(self, on_phase: Callable[[str, int, int], None] = lambda phase, done, total: None) -> Path:
         """The GGUF file: inside the installed distribution, or assembled into the store on first use."""
         if self.assembly is not None:
-            from .assemble import assembled_gguf
-
-            return assembled_gguf(self, on_phase)
+            ready = self.ready_gguf()
+            if ready is not None:
+                return ready
+            self.check_installed()
+            return assemble_once(self.assembly, self.assembled_path(), package=self.distribution, install=self.install,
+                                 on_phase=on_phase)
         try:
             files = importlib.metadata.files(self.distribution) or []
         except importlib.metadata.PackageNotFoundError:
