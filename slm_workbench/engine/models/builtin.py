@@ -41,11 +41,13 @@ class BuiltinModel:
         return self.install
 
     def check_installed(self) -> None:
-        """Fail with one line when the package (or one of its chunk packages) is missing; no file is read."""
+        """Fail with one line when the package (or one of its chunk packages) is missing; nothing is assembled."""
+        if self.assembly is None:
+            self.gguf_path()  # the file inside the package: finding it is cheap
+            return
         needed = [self.distribution]
         try:
-            if self.assembly is not None:
-                needed += [req.split("==")[0].split(";")[0].strip() for req in importlib.metadata.requires(self.distribution) or []]
+            needed += [req.split("==")[0].split(";")[0].strip() for req in importlib.metadata.requires(self.distribution) or []]
             for dist in needed:
                 importlib.metadata.distribution(dist)
         except importlib.metadata.PackageNotFoundError as exc:
