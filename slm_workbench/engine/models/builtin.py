@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import paths
 from ..errors import ModelNotFoundError
 from .assemble import Assembly, assemble_once
 
@@ -59,8 +60,6 @@ class BuiltinModel:
 
     def assembled_path(self) -> Path:
         """Where an assembled GGUF lives in the workbench's store (only for ``assembly`` models)."""
-        from .. import paths
-
         return paths.cache_dir() / "gguf" / self.name / self.filename
 
     def ready_gguf(self) -> Path | None:
