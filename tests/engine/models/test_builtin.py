@@ -185,3 +185,22 @@ def test_disk_need_before_assembly_counts_the_gguf_and_the_fp32_folder(fake):
     needs = prepare_model_needs(model.name, force=False)
     assert [(n.bytes, n.what) for n in needs] == [(len(CONTENT), "fake.gguf assembled"), (4000, "fake-chunked in fp32")]
     assert model.ready_gguf() is None  # the estimate assembled nothing
+
+
+def test_chat_on_a_builtin_with_a_missing_chunk_package_is_one_line(fake, capsys: pytest.CaptureFixture[str]):
+    """The CLI checks the packages before it starts a preparation job: one line, exit 1, no job."""
+    from slm_workbench.cli.main import main
+    from slm_workbench.engine.runs.store import RunStore
+
+    model, _pkg, site = fake
+    for info in site.glob("fake_chunked_gguf_part1-*.dist-info"):
+        for f in info.iterdir():
+            f.unlink()
+        info.rmdir()
+    importlib.invalidate_caches()
+    code = main(["chat", model.name, "--prompt", "Hi", "--max-new-tokens", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.startswith("slmw: error:")]
+    assert line == "slmw: error: built-in model fake-chunked needs the package fake-chunked-gguf-part1, which is not installed"
+    assert RunStore().list() == [] and not (paths.models_dir() / model.name).exists()
