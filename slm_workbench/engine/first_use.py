@@ -51,7 +51,7 @@ def prepare_job(ref: ModelRef, run_store: run_files.RunStore | None = None, *, s
     if not start:
         return None
     if ref.kind == "builtin":
-        BUILTIN_MODELS[ref.name].gguf_path()  # fail here, clearly, when the package is missing
+        BUILTIN_MODELS[ref.name].check_installed()  # fail here, clearly, when a package is missing
     return start_recipe(PrepareModelRecipe(model=ref.spec), title=f"prepare {ref.name}", run_store=run_store)
 
 

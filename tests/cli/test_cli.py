@@ -84,12 +84,14 @@ def test_runs_list_empty(capsys):
 def test_models_list(capsys, slmw_home):
     code, out, _ = run_cli(capsys, "models", "list")
     assert code == 0
-    header, row = out.splitlines()
+    header, row, gemma = out.splitlines()
     assert header.split()[:3] == ["NAME", "KIND", "PREPARED"]
     assert row.split()[:3] == [DEFAULT_MODEL, "builtin", "no"]
+    assert gemma.split()[:3] == ["gemma-3-270m", "builtin", "no"]
     code, out, _ = run_cli(capsys, "models", "list", "--json")
-    [model] = json.loads(out)
+    model, gemma_info = json.loads(out)
     assert (model["name"], model["prepared"], model["folder"]) == (DEFAULT_MODEL, False, str(slmw_home / "models" / DEFAULT_MODEL))
+    assert (gemma_info["upstream"], gemma_info["license"]) == ("google/gemma-3-270m", "Gemma Terms of Use (https://ai.google.dev/gemma/terms)")
 
 
 def test_system_check_follows_the_job_to_done(checked):

@@ -7,6 +7,14 @@ tokenizer files, and keeps its scratch files in ``cache_dir`` (inside the run di
 Its ``--help`` crashes in 0.18 (a ``%`` in a help string), so the options used here were
 read from its source: ``-i/-o/-p/-e/-c`` and ``--extra_options KEY=VALUE ...`` with
 ``block_size``, ``accuracy_level``, ``is_symmetric``, ``shared_embeddings`` ...
+
+It runs through ``builder_compat`` (a patch for Gemma 3's RoPE layout under transformers 5). A
+model with sliding-window layers (Gemma 3: 5 local layers of 512 tokens for each global one) is
+built with ``windowed_kv_cache=false``: the builder's default on CPU gives those layers
+window-sized caches, and the runtime 0.18 then refuses any generation whose ``max_length`` is under
+the window ("KV cache capacity (38) must be at least local_window_size (512)"), which is every
+short answer, the variant check (``max_length=8``) included. Without it, those layers keep
+``max_length`` caches and attention still masks to the window (GQA's ``local_window_size``).
 """
 
 from __future__ import annotations
@@ -24,20 +32,38 @@ _LAYER = re.compile(r"^Reading layer (\d+)")
 
 def builder_command(source: Path, out: Path, precision: str, execution_provider: str, cache_dir: Path,
                     options: dict[str, str]) -> list[str]:
-    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source), "-o", str(out),
+    cmd = [sys.executable, "-m", "slm_workbench.engine.export.builder_compat", "-i", str(source), "-o", str(out),
            "-p", precision, "-e", execution_provider, "-c", str(cache_dir)]
     if options:
         cmd += ["--extra_options", *(f"{k}={v}" for k, v in options.items())]
     return cmd
 
 
-def num_layers(source: Path) -> int:
+def _config(source: Path) -> dict:
     import json
 
     try:
-        return int(json.loads((source / "config.json").read_text())["num_hidden_layers"])
-    except (OSError, ValueError, KeyError, TypeError):
+        config = json.loads((source / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def num_layers(source: Path) -> int:
+    try:
+        return int(_config(source)["num_hidden_layers"])
+    except (KeyError, TypeError, ValueError):
         return 0
+
+
+def model_options(source: Path) -> dict[str, str]:
+    """Builder options the model itself calls for (see the module docstring)."""
+    config = _config(source)
+    layer_types = config.get("layer_types") or []
+    window = config.get("sliding_window")
+    if isinstance(window, int) and window > 0 and "sliding_attention" in layer_types:
+        return {"windowed_kv_cache": "false"}
+    return {}
 
 
 def run_builder(
@@ -65,7 +91,7 @@ def run_builder(
         elif line.startswith("Saving GenAI config"):
             on_progress("writing genai_config.json", total, total)
 
-    cmd = builder_command(source, out, precision, execution_provider, cache_dir, options or {})
+    cmd = builder_command(source, out, precision, execution_provider, cache_dir, {**model_options(source), **(options or {})})
     run_logged(cmd, log, what=f"the model builder ({precision}, {execution_provider})", env=child_env(threads),
                cwd=cache_dir.parent, check_cancelled=check_cancelled, on_line=on_line)
     return out

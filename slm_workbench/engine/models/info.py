@@ -22,6 +22,8 @@ class ModelInfo:
     folder: str
     prepared: bool
     description: str = ""
+    upstream: str = ""
+    license: str = ""
     architecture: str = ""
     parameters: int | None = None
     layers: int | None = None
@@ -70,6 +72,8 @@ def model_info(ref: ModelRef) -> ModelInfo:
         folder=str(ref.folder),
         prepared=ref.prepared,
         description=builtin.description if builtin else "",
+        upstream=builtin.upstream if builtin else "",
+        license=builtin.license if builtin else "",
     )
     if not ref.prepared:
         return ModelInfo(**base)

@@ -68,7 +68,7 @@ def prepare_model(
         if ref.kind == "builtin":
             builtin = BUILTIN_MODELS[ref.name]
             return convert_gguf(
-                builtin.gguf_path(), ref.folder, display_name=ref.name, upstream=builtin.upstream,
+                builtin.gguf_path(on_phase), ref.folder, display_name=ref.name, upstream=builtin.upstream,
                 chat_template=chosen, on_phase=on_phase, check_cancelled=check_cancelled,
             )
         if ref.kind == "gguf":

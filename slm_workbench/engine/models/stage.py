@@ -43,7 +43,7 @@ def check(recipe: PrepareModelRecipe) -> LaunchNeeds:
 
 def prepare_model_needs(model: str, force: bool) -> list[DiskNeed]:
     """A GGUF converted to an HF folder takes the fp32 size of its parameters (none for a folder,
-    a hub id or a model prepared already)."""
+    a hub id or a model prepared already); a built-in GGUF still to be assembled, its own size too."""
     from pathlib import Path
 
     from .builtin import BUILTIN_MODELS
@@ -53,7 +53,16 @@ def prepare_model_needs(model: str, force: bool) -> list[DiskNeed]:
         ref = parse_model(model)
         if ref.kind in ("folder", "hub") or (ref.prepared and not force):
             return []
-        gguf = BUILTIN_MODELS[ref.name].gguf_path() if ref.kind == "builtin" else Path(ref.source)
+        builtin = BUILTIN_MODELS.get(ref.name) if ref.kind == "builtin" else None
+        gguf = builtin.ready_gguf() if builtin else Path(ref.source)
+        if gguf is None and builtin is not None and builtin.assembly is not None:
+            assembly = builtin.assembly
+            return [
+                DiskNeed(builtin.assembled_path(), assembly.size, f"{builtin.filename} assembled"),
+                DiskNeed(ref.folder.parent, assembly.parameters * 4, f"{ref.name} in fp32"),
+            ]
+        if gguf is None:
+            return []
         fp32 = inspect_gguf(gguf).fp32_bytes
     except WorkbenchError:
         return []

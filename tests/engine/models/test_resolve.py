@@ -69,13 +69,13 @@ def test_a_folder_prepared_under_home_by_name(slmw_home):
     ref = parse_model("my-finetune")
     assert (ref.kind, ref.folder) == ("folder", slmw_home / "models" / "my-finetune")
     names = [r.name for r in prepared_models()]
-    assert names == [DEFAULT_MODEL, "my-finetune"]
+    assert names == [*BUILTIN_MODELS, "my-finetune"]
 
 
 def test_prepared_models_skip_partials_and_folders_without_config(slmw_home):
     hf_folder(slmw_home / "models" / f".{DEFAULT_MODEL}.partial-123")
     (slmw_home / "models" / "empty").mkdir()
-    assert [r.name for r in prepared_models()] == [DEFAULT_MODEL]
+    assert [r.name for r in prepared_models()] == list(BUILTIN_MODELS)
 
 
 def test_unknown_name_is_named_with_the_builtins_as_hint():
