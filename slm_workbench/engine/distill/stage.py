@@ -153,6 +153,12 @@ class Distillation:
         spec = self.recipe.student
         if spec.model is not None:
             self.state.student = {"spec": spec.model}
+            warning = self.larger_student()
+            if warning is not None:
+                if not any(getattr(e, "kind", "") == "warning" and getattr(e, "message", "") == warning
+                           for e in Run(self.ctx.run_dir).events()):  # the launch check said it already
+                    self.ctx.warn(warning)
+                return f"student model {spec.model}: {warning}"
             return f"student model {spec.model}"
         from .student import cut_layers
 
@@ -235,6 +241,18 @@ class Distillation:
         return "; ".join(summary_lines(card))
 
     # -- helpers -----------------------------------------------------------------------------
+    def larger_student(self) -> str | None:
+        """The warning for a student model with more parameters than the teacher (None: smaller, or unknown)."""
+        from ..models.resolve import parse_model
+        from ..train.teacher import teacher_tokenizer_folder
+
+        pytorch = self.state.teacher.get("pytorch")
+        student = parse_model(self.recipe.student.model)
+        if not pytorch or not student.prepared:
+            return None
+        teacher = teacher_tokenizer_folder(pytorch)  # a run's adapter folder has no config: its base has the shape
+        return sizes_warning(_config_folder(teacher, pytorch), student.folder)
+
     def teacher_base(self) -> str | None:
         """The model or run the teacher's variants belong to (None for an endpoint)."""
         if self.state.teacher.get("endpoint"):
@@ -319,12 +337,13 @@ def card_model(role: str, base: str, variant: str) -> Any:
 
     if variant == "torch":
         folder = teacher_folder(base)
-        return CardModel(role, base, "torch", folder, "fp32", folder)
+        return CardModel(role, base, "torch", folder, "fp32", folder, "torch")
     folder = variant_folder(base, variant)
     if folder is None or not (folder / "genai_config.json").is_file():
         raise WorkbenchError(f"{base}:{variant} is not built", hint=f"build it: slmw export {base} --variants {variant}")
     hf = teacher_folder(base)
-    return CardModel(role, f"{base}:{variant}", "onnx", folder, str(read_variant_info(folder).get("precision", variant)), hf)
+    return CardModel(role, f"{base}:{variant}", "onnx", folder, str(read_variant_info(folder).get("precision", variant)),
+                     hf, variant)
 
 
 def run(recipe: DistillRecipe, ctx: RunContext) -> None:
@@ -360,7 +379,40 @@ def check(recipe: DistillRecipe) -> LaunchNeeds:
     card = recipe.card.data
     if card is not None and card not in DEMO_ALIASES and not Path(card).expanduser().exists():
         raise WorkbenchError(f"card.data: no such file or folder: {card}")
-    return LaunchNeeds()
+    needs = LaunchNeeds()
+    if recipe.student.model is not None and not (teacher is not None and is_endpoint(teacher)):
+        from ..models.resolve import parse_model
+
+        folder, _unknown = estimate_teacher_folder(recipe)
+        student = parse_model(recipe.student.model)
+        warning = sizes_warning(folder, student.folder) if folder is not None and student.prepared else None
+        if warning is not None:
+            needs.warnings.append(warning)
+    return needs
+
+
+def _config_folder(found: Path | None, spec: str) -> Path | None:
+    """An HF folder with the teacher's ``config.json``: ``found``, else the base model of the run ``spec``."""
+    if found is not None and (found / "config.json").is_file():
+        return found
+    run = Run.find(spec)
+    try:
+        return run.base_model() if run is not None else None
+    except WorkbenchError:
+        return None
+
+
+def sizes_warning(teacher_folder: Path | None, student_folder: Path) -> str | None:
+    """A student with more parameters than the teacher: a warning naming both sizes (never a refusal)."""
+    from .card import larger_student
+    from .student import model_cost
+
+    if teacher_folder is None:
+        return None
+    try:
+        return larger_student(model_cost(teacher_folder).params, model_cost(student_folder).params)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _refuse_vocabulary_mismatch(recipe: DistillRecipe, teacher: str) -> None:

@@ -67,7 +67,8 @@ def test_teacher_and_student_measured_on_the_same_examples(tiny_model_dir: Path,
     for one in (t, s):
         assert one["decode_tok_s"] > 0 and one["peak_rss_mb"] > one["runtime_rss_mb"] > 0
         assert one["task_n"] == 3 and len(one["task_scores"]) == 3  # the 3 examples with references
-        assert one["perplexity"] > 0 and one["layers"] == 2
+        assert one["answer_perplexity"] > 0 and one["answer_tokens"] > 0 and one["layers"] == 2
+        assert one["model_rss_mb"] == round(one["peak_rss_mb"] - one["runtime_rss_mb"], 1)
         assert len(one["decode_runs_tok_s"]) == 2  # one run in each of the 2 rounds
     assert card["speedup"] == round(s["decode_tok_s"] / t["decode_tok_s"], 4)
     assert card["memory_ratio"] == round(s["peak_rss_mb"] / t["peak_rss_mb"], 4)
@@ -75,13 +76,16 @@ def test_teacher_and_student_measured_on_the_same_examples(tiny_model_dir: Path,
     assert {"teacher", "student"} == {role for role, _ in phases}
     assert any(phase == "speed round 2" for _, phase in phases)
     assert not any("tokenize differently" in n for n in card["notes"])  # the same tokenizer: comparable
-    assert any("prompts included" in n for n in card["notes"])
+    assert card["answer_perplexity_comparable"] is True and t["tokenizer"] == s["tokenizer"]
+    assert (t["variant"], s["variant"]) == ("fp32", "int4") and s["embeddings"] == "quantized"
     path = write_card(card, tmp_path / "artifacts")
     assert json.loads(path.read_text())["speedup"] == card["speedup"]
     assert read_card(tmp_path) == card
     text = (tmp_path / "artifacts" / "card.md").read_text()
-    assert "| decode tok/s |" in text and "accuracy retained" in text
-    assert len(summary_lines(card)) == 3 and to_markdown(card).startswith("# Distillation card")
+    assert "| decode tok/s |" in text and "accuracy retained" in text and "| model-only RSS MB |" in text
+    lines = summary_lines(card)
+    assert lines[0].startswith("accuracy retained") and "same tokenizer: comparable" in lines[-1]
+    assert f"{s['model_rss_mb']:.0f} MB" in lines[2] and to_markdown(card).startswith("# Distillation card")
 
 
 def test_examples_without_references_are_refused(tiny_model_dir: Path, tiny_variants: dict[str, Path],
