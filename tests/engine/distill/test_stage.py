@@ -149,3 +149,25 @@ def test_the_launch_check_takes_a_teacher_recipe(distill_recipe, tiny_model_dir:
 
     recipe = distill_recipe(teacher=None, teacher_recipe={"model": str(tiny_model_dir), "data": "slmw:demo"})
     assert not check_distill(recipe).refusals
+
+
+def test_launch_warns_of_a_student_larger_than_the_teacher_and_starts_all_the_same(
+        distill_recipe, tiny_model_dir: Path, tiny_deep_model_dir: Path) -> None:
+    from slm_workbench.engine.distill.stage import check as check_distill
+    from slm_workbench.engine.distill.student import model_cost
+
+    recipe = distill_recipe(student={"model": str(tiny_deep_model_dir)})  # 6 layers learning from 2
+    needs = check_distill(recipe)
+    small, large = model_cost(tiny_model_dir).params / 1e6, model_cost(tiny_deep_model_dir).params / 1e6
+    assert not needs.refusals and len(needs.warnings) == 1
+    assert f"{large:.1f}M parameters, more than the teacher's {small:.1f}M" in needs.warnings[0]
+    smaller = distill_recipe(teacher=str(tiny_deep_model_dir), student={"model": str(tiny_model_dir)})
+    assert not check_distill(smaller).warnings
+
+
+def test_a_card_variant_that_no_export_builds_is_refused_in_one_line(distill_recipe) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'int5' is not an export preset the card can build"):
+        distill_recipe(card={"variant": "int5"})
+    assert distill_recipe(card={"variant": "int4"}).card.variant == "int4"
