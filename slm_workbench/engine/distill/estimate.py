@@ -43,6 +43,11 @@ class DistillEstimate:
             return None
         return self.train_gib * 1.1 <= self.available_gib
 
+    @property
+    def larger(self) -> bool:
+        """A student with more parameters than its teacher (warned of at launch, never refused)."""
+        return self.teacher is not None and self.student is not None and self.student.params > self.teacher.params
+
     def line(self) -> str:
         """The estimate in one line, for the form."""
         parts = []
@@ -51,7 +56,9 @@ class DistillEstimate:
             parts.append(f"teacher {t.params / 1e6:.1f}M params, {_layers(t.layers)}")
         if s is not None:
             text = f"student {s.params / 1e6:.1f}M, {_layers(s.layers)}"
-            if t is not None:
+            if t is not None and self.larger:
+                text += f" (LARGER than the teacher: {s.params / t.params:.0%} of its parameters; not faster or smaller)"
+            elif t is not None:
                 text += f" ({s.params / t.params:.0%} of the teacher; ~{t.macs_per_token / s.macs_per_token:.1f}x " \
                         "less work per token)"
             parts.append(text)

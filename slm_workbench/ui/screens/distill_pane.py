@@ -105,6 +105,9 @@ class DistillPane(Vertical):
         runs: list[RunInfo]
         models: list[tuple[str, str]]
         datasets: list[str]
+        names: list[str] | None = None
+        """Every model the workbench has (``prepared_models``: the built-in ones, prepared or not, and the
+        folders prepared under the home), read in the worker."""
 
     @dataclass
     class Read(Message):
@@ -233,12 +236,14 @@ class DistillPane(Vertical):
                   if r.stage in MODEL_STAGES and r.state == "done" and Run(r.dir).has_model]
         datasets = sorted({str(p) for r in everything if r.stage == "data.prepare" and r.state == "done"
                            for p in Run(r.dir).datasets()})
-        self.post_message(self.Listed(distills, models, datasets))
+        from ...engine.models.resolve import prepared_models
+
+        self.post_message(self.Listed(distills, models, datasets, [ref.name for ref in prepared_models()]))
 
     def on_distill_pane_listed(self, message: Listed) -> None:
         message.stop()
         self.history = message.runs
-        self.query_one(DistillLaunch).set_sources(message.models, message.datasets)
+        self.query_one(DistillLaunch).set_sources(message.models, message.datasets, message.names)
         options = [(Text.assemble(f"{clock(r.status.created if r.status else None)} {r.title}  ",
                                   (r.state, STATE_STYLES.get(r.state, "")), no_wrap=True, overflow="ellipsis"), r.id)
                    for r in message.runs]
