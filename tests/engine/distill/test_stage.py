@@ -171,3 +171,26 @@ def test_a_card_variant_that_no_export_builds_is_refused_in_one_line(distill_rec
     with pytest.raises(ValidationError, match="'int5' is not an export preset the card can build"):
         distill_recipe(card={"variant": "int5"})
     assert distill_recipe(card={"variant": "int4"}).card.variant == "int4"
+
+
+def test_the_student_phase_warns_of_a_larger_student_once(distill_recipe, tiny_model_dir: Path,
+                                                          tiny_deep_model_dir: Path) -> None:
+    """Sizes unknown at launch (a model the job prepares) are checked again in the student phase; a
+    warning the launch check already wrote is not written twice (a resumed phase neither)."""
+    from slm_workbench.config.loading import dump_recipe
+    from slm_workbench.engine.distill.stage import Distillation
+    from slm_workbench.engine.runs.context import RunContext
+
+    recipe = distill_recipe(student={"model": str(tiny_deep_model_dir)})
+    run_dir = RunStore().create("distill", dump_recipe(recipe))
+    job = Distillation(recipe, RunContext(run_dir))
+    job.state.teacher = {"spec": str(tiny_model_dir), "answers": str(tiny_model_dir), "pytorch": str(tiny_model_dir)}
+    detail = job.student()
+    warnings = [e.message for e in Run(run_dir).events() if e.kind == "warning"]
+    assert len(warnings) == 1 and "more than the teacher's" in warnings[0] and warnings[0] in detail
+    job.student()  # again (a resume): said once
+    assert [e.message for e in Run(run_dir).events() if e.kind == "warning"] == warnings
+    smaller = distill_recipe(teacher=str(tiny_deep_model_dir), student={"model": str(tiny_model_dir)})
+    job = Distillation(smaller, RunContext(RunStore().create("distill", dump_recipe(smaller))))
+    job.state.teacher = {"spec": "t", "answers": "t", "pytorch": str(tiny_deep_model_dir)}
+    assert job.student() == f"student model {tiny_model_dir}"
