@@ -509,3 +509,19 @@ async def test_the_pickers_offer_every_model_and_the_estimate_warns_of_a_larger_
         screen.query_one("#dls-model", Input).value = str(tiny_model_dir)
         await wait_for(pilot, lambda: "of the teacher;" in str(estimate.content), what="the estimate of the new pair")
         assert "LARGER" not in str(estimate.content)
+
+
+async def test_at_80x24_the_card_scrolls_to_its_last_line(tmp_path: Path) -> None:
+    run = write_distill(tmp_path / "runs")
+    (run / "artifacts" / "report.json").write_text(json.dumps(CROSS_CARD))
+    app = distill_app(tmp_path / "runs", poll=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_pane(pilot)
+        await wait_for(pilot, lambda: pane.view is not None and pane.view.card is not None, what="the card")
+        await pilot.pause()
+        box = app.screen.query_one("#d-card-box")
+        assert box.max_scroll_y > 0  # taller than the room it has: it scrolls, nothing is lost
+        box.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y
