@@ -60,7 +60,9 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
     from slm_workbench.config.loading import dump_recipe
 
     path = tmp_path / "distill.yaml"
-    path.write_text(dump_recipe(distill_recipe()), encoding="utf-8")
+    recipe = distill_recipe()
+    recipe.card.variant = "int4"  # measured as a 4-bit deployment: the export phase builds both int4 variants
+    path.write_text(dump_recipe(recipe), encoding="utf-8")
     code = main(["distill", str(path), "--json"])  # the command a user types; waits, prints the card
     printed = json.loads(capsys.readouterr().out)
     run_dir = RunStore().root / printed["id"]
@@ -68,7 +70,7 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
     assert printed["card"] == read_card(run_dir) and [p["name"] for p in printed["phases"]][0] == "teacher"
     state = read_state(run_dir)
     assert {p.name: p.state for p in state.phases} == {
-        "teacher": "skipped", "generate": "done", "student": "done", "train": "done", "export": "skipped",
+        "teacher": "skipped", "generate": "done", "student": "done", "train": "done", "export": "done",
         "card": "done"}
     generate, train = Run.get(state.run_of("generate")), Run.get(state.run_of("train"))
     assert generate.stage == "data.generate" and train.stage == "train"
@@ -84,6 +86,14 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
         assert key in card
     assert card["speedup"] == round(card["student"]["decode_tok_s"] / card["teacher"]["decode_tok_s"], 4)
     assert card["teacher"]["layers"] == 2 and card["student"]["layers"] == 1
+    assert card["variant"] == "int4" and card["student"]["spec"] == f"{train.id}:int4"
+    for side in (card["teacher"], card["student"]):  # the export engine's int4: the tied embedding quantized too
+        assert (side["variant"], side["precision"], side["embeddings"], side["backend"]) == ("int4", "int4",
+                                                                                             "quantized", "onnx")
+        assert side["model_rss_mb"] > 0 and side["answer_perplexity"] > 0
+    assert (train.artifacts_dir / "onnx-int4" / "genai_config.json").is_file()
+    assert card["answer_perplexity_comparable"] is True  # a cut copies its teacher's tokenizer
+    assert card["teacher"]["tokenizer"] == card["student"]["tokenizer"] == f"{tiny_model_dir.name} tokenizer"
     assert (run_dir / "artifacts" / "card.md").is_file()
 
 
