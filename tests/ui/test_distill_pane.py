@@ -397,7 +397,7 @@ CROSS_CARD = {
                 "answer_perplexity": 3.02, "model_rss_mb": 160.0, "variant": "int4"},
     "answer_perplexity_comparable": False, "memory_ratio_model_only": 0.38, "variant": "int4",
     "notes": ["teacher and student tokenize differently (…): each answer perplexity is per token of its own "
-              "vocabulary, so the two are not comparable; the task score is"]}
+              "vocabulary, so the two are not comparable: compare the task scores"]}
 
 
 async def test_the_card_labels_each_answer_perplexity_with_its_tokenizer(tmp_path: Path) -> None:

@@ -323,7 +323,7 @@ def card_notes(teacher: CardSide, student: CardSide, same_tokenizer: bool) -> li
     if not same_tokenizer:
         notes.append(f"teacher and student tokenize differently ({teacher.tokenizer}, {_num(teacher.vocab_size, ',d')} "
                      f"tokens; {student.tokenizer}, {_num(student.vocab_size, ',d')} tokens): each answer perplexity "
-                     "is per token of its own vocabulary, so the two are not comparable; the task score is")
+                     "is per token of its own vocabulary, so the two are not comparable: compare the task scores")
     if student.params and teacher.params and student.params > teacher.params:
         notes.append(f"the student ({student.params / 1e6:.1f}M parameters) is larger than the teacher "
                      f"({teacher.params / 1e6:.1f}M): it is not expected to be faster or smaller")

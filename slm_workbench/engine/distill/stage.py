@@ -247,7 +247,10 @@ class Distillation:
         from ..train.teacher import teacher_tokenizer_folder
 
         pytorch = self.state.teacher.get("pytorch")
-        student = parse_model(self.recipe.student.model)
+        try:
+            student = parse_model(self.recipe.student.model)
+        except WorkbenchError:  # refused at launch; the training phase says it again
+            return None
         if not pytorch or not student.prepared:
             return None
         teacher = teacher_tokenizer_folder(pytorch)  # a run's adapter folder has no config: its base has the shape
@@ -384,7 +387,10 @@ def check(recipe: DistillRecipe) -> LaunchNeeds:
         from ..models.resolve import parse_model
 
         folder, _unknown = estimate_teacher_folder(recipe)
-        student = parse_model(recipe.student.model)
+        try:
+            student = parse_model(recipe.student.model)
+        except WorkbenchError as exc:  # before the teacher answers anything, not at the training phase
+            raise WorkbenchError(f"student.model: {exc.message}", hint=exc.hint) from None
         warning = sizes_warning(folder, student.folder) if folder is not None and student.prepared else None
         if warning is not None:
             needs.warnings.append(warning)

@@ -204,3 +204,9 @@ def test_the_student_phase_warns_of_a_larger_student_once(distill_recipe, tiny_m
     job = Distillation(smaller, RunContext(RunStore().create("distill", dump_recipe(smaller))))
     job.state.teacher = {"spec": "t", "answers": "t", "pytorch": str(tiny_deep_model_dir)}
     assert job.student() == f"student model {tiny_model_dir}"
+
+
+def test_launch_refuses_a_student_model_that_names_nothing(distill_recipe) -> None:
+    with pytest.raises(WorkbenchError, match="student.model: unknown model 'no-such-model'"):
+        launcher.start_recipe(distill_recipe(student={"model": "no-such-model"}))
+    assert not RunStore().list()  # refused before the teacher answered anything
