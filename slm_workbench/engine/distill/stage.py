@@ -152,7 +152,10 @@ class Distillation:
     def student(self) -> str:
         spec = self.recipe.student
         if spec.model is not None:
-            self.state.student = {"spec": spec.model}
+            self.state.student = {"spec": student_spec(spec.model, log=lambda line: self.ctx.progress(
+                "student", message=line))}
+            if self.state.student["spec"] != spec.model:
+                self.state.student["from_run"] = spec.model
             warning = self.larger_student()
             if warning is not None:
                 if not any(getattr(e, "kind", "") == "warning" and getattr(e, "message", "") == warning
@@ -243,18 +246,15 @@ class Distillation:
     # -- helpers -----------------------------------------------------------------------------
     def larger_student(self) -> str | None:
         """The warning for a student model with more parameters than the teacher (None: smaller, or unknown)."""
-        from ..models.resolve import parse_model
-        from ..train.teacher import teacher_tokenizer_folder
+        from .estimate import model_folder
 
         pytorch = self.state.teacher.get("pytorch")
         try:
-            student = parse_model(self.recipe.student.model)
+            teacher, _why = model_folder(pytorch) if pytorch else (None, "")
+            student, _why = model_folder(str(self.recipe.student.model))
         except WorkbenchError:  # refused at launch; the training phase says it again
             return None
-        if not pytorch or not student.prepared:
-            return None
-        teacher = teacher_tokenizer_folder(pytorch)  # a run's adapter folder has no config: its base has the shape
-        return sizes_warning(_config_folder(teacher, pytorch), student.folder)
+        return sizes_warning(teacher, student) if student is not None else None
 
     def teacher_base(self) -> str | None:
         """The model or run the teacher's variants belong to (None for an endpoint)."""
@@ -384,52 +384,55 @@ def check(recipe: DistillRecipe) -> LaunchNeeds:
         raise WorkbenchError(f"card.data: no such file or folder: {card}")
     needs = LaunchNeeds()
     if recipe.student.model is not None and not (teacher is not None and is_endpoint(teacher)):
-        from ..models.resolve import parse_model
-
         folder, _unknown = estimate_teacher_folder(recipe)
-        try:
-            student = parse_model(recipe.student.model)
-        except WorkbenchError as exc:  # before the teacher answers anything, not at the training phase
-            raise WorkbenchError(f"student.model: {exc.message}", hint=exc.hint) from None
-        warning = sizes_warning(folder, student.folder) if folder is not None and student.prepared else None
+        student = _student_folder(recipe)
+        warning = sizes_warning(folder, student) if student is not None else None
         if warning is not None:
             needs.warnings.append(warning)
     return needs
 
 
-def _config_folder(found: Path | None, spec: str) -> Path | None:
-    """An HF folder with the teacher's ``config.json``: ``found``, else the base model of the run ``spec``."""
-    if found is not None and (found / "config.json").is_file():
-        return found
-    run = Run.find(spec)
+def student_spec(spec: str, *, log: Callable[[str], None] = print) -> str:
+    """What the student's training starts from: a model as given, or a run's model (its LoRA merged once)."""
+    from ..model_source import resolve_source
+
+    if resolve_source(spec, prepared=False).run is None:
+        return spec
+    return str(teacher_folder(spec, log=log))
+
+
+def _student_folder(recipe: DistillRecipe) -> Path | None:
+    """The student model's HF folder (a run's: its model, else its base), None while it is to be prepared;
+    a name that is nothing is refused here, before the teacher answers anything."""
+    from .estimate import model_folder
+
     try:
-        return run.base_model() if run is not None else None
-    except WorkbenchError:
-        return None
+        return model_folder(str(recipe.student.model))[0]
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"student.model: {exc.message}", hint=exc.hint) from None
 
 
-def sizes_warning(teacher_folder: Path | None, student_folder: Path) -> str | None:
+def sizes_warning(teacher: Path | None, student: Path) -> str | None:
     """A student with more parameters than the teacher: a warning naming both sizes (never a refusal)."""
     from .card import larger_student
     from .student import model_cost
 
-    if teacher_folder is None:
+    if teacher is None:
         return None
     try:
-        return larger_student(model_cost(teacher_folder).params, model_cost(student_folder).params)
+        return larger_student(model_cost(teacher).params, model_cost(student).params)
     except (OSError, ValueError, KeyError):
         return None
 
 
 def _refuse_vocabulary_mismatch(recipe: DistillRecipe, teacher: str) -> None:
     """Logit KD between tokenizers that differ: refused before the teacher answers a single prompt."""
-    from ..models.resolve import parse_model
     from ..train.kd import vocabulary_mismatch
     from ..train.teacher import teacher_tokenizer_folder
 
     tokenizer_folder = teacher_tokenizer_folder(split_variant(teacher).base)
-    student = parse_model(recipe.student.model)
-    if tokenizer_folder is not None and student.prepared:
-        why = vocabulary_mismatch(student.folder, tokenizer_folder, recipe.method, teacher)
+    student = _student_folder(recipe)
+    if tokenizer_folder is not None and student is not None:
+        why = vocabulary_mismatch(student, tokenizer_folder, recipe.method, teacher)
         if why:
             raise WorkbenchError(why)

@@ -207,6 +207,28 @@ def test_the_student_phase_warns_of_a_larger_student_once(distill_recipe, tiny_m
 
 
 def test_launch_refuses_a_student_model_that_names_nothing(distill_recipe) -> None:
-    with pytest.raises(WorkbenchError, match="student.model: unknown model 'no-such-model'"):
+    with pytest.raises(WorkbenchError, match="student.model: no model or run named 'no-such-model'"):
         launcher.start_recipe(distill_recipe(student={"model": "no-such-model"}))
     assert not RunStore().list()  # refused before the teacher answered anything
+
+
+def test_a_run_that_produced_a_model_is_a_student_the_pane_can_offer(distill_recipe, tiny_model_dir: Path,
+                                                                     tiny_deep_model_dir: Path) -> None:
+    """The Distill pane's student picker lists runs with a model: the launch check sizes such a run, the
+    estimate reads it, and the student phase trains from its model folder."""
+    import shutil
+
+    from slm_workbench.engine.distill.estimate import estimate
+    from slm_workbench.engine.distill.stage import check as check_distill
+    from slm_workbench.engine.distill.stage import student_spec
+    from slm_workbench.engine.distill.student import model_cost
+
+    run_dir = RunStore().create("train", "stage: train\n")
+    shutil.copytree(tiny_deep_model_dir, run_dir / "artifacts" / "model")
+    recipe = distill_recipe(student={"model": run_dir.name})
+    assert student_spec(run_dir.name, log=lambda line: None) == str(run_dir / "artifacts" / "model")
+    assert student_spec(str(tiny_model_dir)) == str(tiny_model_dir)  # a model: as given
+    needs = check_distill(recipe)  # 6 layers (the run's model) learning from 2: larger, warned
+    assert len(needs.warnings) == 1 and "more than the teacher's" in needs.warnings[0]
+    found = estimate(recipe, available=None)
+    assert found.student == model_cost(tiny_deep_model_dir) and found.larger and "LARGER" in found.line()
