@@ -46,8 +46,10 @@ class CardSettings(Section):
     examples: int = Field(default=64, ge=1)
     """Examples each model answers for the task score (64 keeps one answer under ~2 points)."""
     variant: str = "int8"
-    """The precision both are measured in: an ONNX variant name (``int8``, ``fp32``, ``int4``) built
-    for each, or ``torch`` (PyTorch fp32)."""
+    """The precision both are measured in, so memory and speed are those of the deployment: an export
+    preset (``int8``, ``fp32``, ``int4`` ...) built for each by the export engine when missing, or ``torch``
+    (PyTorch fp32). ``int4`` quantizes the token embedding table too (4 bits, shared with a tied head);
+    ``int8`` keeps it in fp32."""
     threads: int = Field(default=1, ge=1)
     """Threads for both while measuring."""
     new_tokens: int = Field(default=64, ge=8, le=2048)
@@ -56,6 +58,16 @@ class CardSettings(Section):
     """Decode runs per model per round; the median is reported."""
     rounds: int = Field(default=2, ge=1, le=10)
     """Speed rounds visiting teacher and student in turn (spreads outside load over both)."""
+
+    @field_validator("variant")
+    @classmethod
+    def _known_variant(cls, value: str) -> str:
+        from .presets import PRESETS
+
+        if value != "torch" and value not in PRESETS:
+            raise ValueError(f"{value!r} is not an export preset the card can build for both models "
+                             f"(choose one of: torch, {', '.join(PRESETS)})")
+        return value
 
 
 class DistillRecipe(Section):

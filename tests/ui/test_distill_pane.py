@@ -43,15 +43,17 @@ PROMPTS = [
 CARD = {
     "teacher": {"label": "smoke-lora int8", "spec": f"{TEACHER}:int8", "backend": "onnx", "precision": "int8",
                 "params": 134515008, "layers": 30, "size_mb": 270.1, "decode_tok_s": 71.2, "ttft_s": 0.05,
-                "peak_rss_mb": 612.0, "perplexity": 3.1, "task_score": 0.90, "task_low": 0.85, "task_high": 0.94,
-                "task_n": 64},
+                "peak_rss_mb": 612.0, "runtime_rss_mb": 43.0, "model_rss_mb": 569.0, "variant": "int8",
+                "tokenizer": "SmolLM2-135M-Instruct tokenizer", "answer_perplexity": 1.42, "task_score": 0.90,
+                "task_low": 0.85, "task_high": 0.94, "task_n": 64},
     "student": {"label": "6 layers int8", "spec": f"{TRAIN}:int8", "backend": "onnx", "precision": "int8",
                 "params": 48632064, "layers": 6, "size_mb": 98.4, "decode_tok_s": 192.3, "ttft_s": 0.02,
-                "peak_rss_mb": 337.0, "perplexity": 3.6, "task_score": 0.84, "task_low": 0.78, "task_high": 0.89,
-                "task_n": 64},
+                "peak_rss_mb": 337.0, "runtime_rss_mb": 43.0, "model_rss_mb": 294.0, "variant": "int8",
+                "tokenizer": "SmolLM2-135M-Instruct tokenizer", "answer_perplexity": 1.87, "task_score": 0.84,
+                "task_low": 0.78, "task_high": 0.89, "task_n": 64},
     "speedup": 2.7, "memory_ratio": 0.55, "accuracy_retained": 0.933, "inference_time_reduction": 0.63,
-    "memory_reduction": 0.45, "size_ratio": 0.36, "examples": 64, "data": "slmw:demo-eval", "threads": 1,
-    "variant": "int8", "machine": {}, "notes": []}
+    "memory_reduction": 0.45, "memory_ratio_model_only": 0.52, "size_ratio": 0.36, "answer_perplexity_comparable": True,
+    "examples": 64, "data": "slmw:demo-eval", "threads": 1, "variant": "int8", "machine": {}, "notes": []}
 
 
 def row(i: int) -> str:
@@ -385,3 +387,141 @@ def test_distill_pane_snapshot(snap_compare, monkeypatch: pytest.MonkeyPatch, si
     app = make_app(run_store=RunStore(SNAPSHOT_HOME / "runs"), sampler=fixed_sample, poll_interval=60,
                    initial_pane="distill")
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+CROSS_CARD = {
+    **CARD,
+    "teacher": {**CARD["teacher"], "tokenizer": "gemma-3-270m tokenizer", "vocab_size": 262144,
+                "answer_perplexity": 2.31, "model_rss_mb": 420.0, "variant": "int4"},
+    "student": {**CARD["student"], "tokenizer": "SmolLM2-135M-Instruct tokenizer", "vocab_size": 49152,
+                "answer_perplexity": 3.02, "model_rss_mb": 160.0, "variant": "int4"},
+    "answer_perplexity_comparable": False, "memory_ratio_model_only": 0.38, "variant": "int4",
+    "notes": ["teacher and student tokenize differently (…): each answer perplexity is per token of its own "
+              "vocabulary, so the two are not comparable: compare the task scores"]}
+
+
+async def test_the_card_labels_each_answer_perplexity_with_its_tokenizer(tmp_path: Path) -> None:
+    run = write_distill(tmp_path / "runs")
+    (run / "artifacts" / "report.json").write_text(json.dumps(CROSS_CARD))
+    app = distill_app(tmp_path / "runs", poll=60)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = await open_pane(pilot)
+        await wait_for(pilot, lambda: pane.view is not None and pane.view.card is not None, what="the card")
+        rendered = plain(app.screen.query_one("#d-card", Static).content)
+        assert "answer ppl" in rendered and "2.31" in rendered and "3.02" in rendered
+        assert "teacher gemma-3-270m, student SmolLM2-135M-Instruct" in " ".join(rendered.split())
+        assert "≠ tok" in rendered
+        assert "not comparable" in rendered and "model RSS MB" in rendered and "160" in rendered
+        assert rendered.count("tokenize differently") == 0  # the note is the line above, not said twice
+        headline = str(app.screen.query_one("#d-headline", Static).content)
+        assert headline.index("of the teacher's accuracy") < headline.index("faster")  # the task score first
+        assert "model only 0.38×" in headline and "as int4" in headline
+
+
+async def test_c_and_v_act_on_the_student_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``c``: a comparison of the student's training run, followed in the Quantize pane; ``v``: teacher and
+    student side by side in the Chat pane (the card's pair, each as it was measured)."""
+    registered(monkeypatch)
+    root = tmp_path / "runs"
+    started: list = []
+
+    def start_recipe(recipe, *, title, run_store, force):  # noqa: ANN001, ANN202 - launcher.start_recipe's shape
+        started.append(recipe)
+        return write_run(run_store.root, "20260601-130000-compare-c0c0", "compare", "running", title=title)
+
+    monkeypatch.setattr("slm_workbench.engine.runs.launcher.start_recipe", start_recipe)
+    write_distill(root)
+    chats: list = []
+    app = distill_app(root, poll=60)
+
+    def hook(message) -> None:  # noqa: ANN001
+        if isinstance(message, OpenInChat) and message.specs not in chats:
+            chats.append(message.specs)
+
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        pane = await open_pane(pilot)
+        await wait_for(pilot, lambda: pane.view is not None and pane.view.card is not None, what="the card")
+        monkeypatch.setattr(app.screen, "on_open_in_chat", lambda message: message.stop())  # no models load here
+        await wait_for(pilot, lambda: app.screen.query_one(DistillSamples).has_focus, what="the answers focused")
+        assert {"c", "v"} <= set(footer_keys(app))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: bool(chats), what="the chat asked for")
+        assert chats == [[f"{TEACHER}:int8", f"{TRAIN}:int8"]]
+        app.screen.query_one("#panes").current = "distill"  # back from the Chat pane (it may have opened)
+        await pilot.pause()
+        app.screen.query_one(DistillSamples).focus()
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.screen.query_one("#panes").current == "quantize",
+                       what="the comparison followed in the Quantize pane")
+    assert len(started) == 1 and started[0].stage == "compare" and started[0].model == TRAIN
+
+
+async def test_c_and_v_wait_for_a_trained_student(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    posted: list = []
+    write_distill(tmp_path / "runs", stage="generate", rows=2)
+    app = distill_app(tmp_path / "runs", poll=60)
+
+    def hook(message) -> None:  # noqa: ANN001
+        if isinstance(message, (StartJob, OpenInChat)):
+            posted.append(message)
+
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        pane = await open_pane(pilot)
+        await wait_for(pilot, lambda: pane.view is not None, what="the run read")
+        await pilot.pause()
+        assert "c" not in footer_keys(app) and "v" not in footer_keys(app)
+        await pilot.press("c")
+        await pilot.press("v")
+        await pilot.pause()
+    assert not posted  # no student yet: neither key does anything, and neither is offered
+
+
+async def test_the_pickers_offer_every_model_and_the_estimate_warns_of_a_larger_student(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_dir: Path, tiny_deep_model_dir: Path) -> None:
+    """Two model families in the pickers (whatever is built in or prepared, no name hard-coded), and the
+    estimate line follows the pair: a student with more parameters than the teacher is said to be LARGER."""
+    from slm_workbench.engine import paths
+    from slm_workbench.engine.models.builtin import BUILTIN_MODELS
+
+    models = paths.models_dir()
+    models.mkdir(parents=True, exist_ok=True)
+    (models / "family-b-270m").symlink_to(tiny_deep_model_dir, target_is_directory=True)  # a second family
+    app = distill_app(tmp_path / "runs", poll=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot)
+        screen = app.screen
+        await wait_for(pilot, lambda: not screen.query_one("#d-new", Collapsible).collapsed, what="the form")
+        teacher_pick = screen.query_one("#dl-teacher-pick", Select)
+        student_pick = screen.query_one("#dl-student-pick", Select)
+        offered = {str(value) for _, value in student_pick._options}
+        assert {*BUILTIN_MODELS, "family-b-270m"} <= offered
+        assert {f"teacher\t{name}" for name in (*BUILTIN_MODELS, "family-b-270m")} <= {
+            str(value) for _, value in teacher_pick._options}
+        screen.query_one("#dl-teacher-as", Select).value = "teacher"
+        screen.query_one("#dl-teacher", Input).value = str(tiny_model_dir)
+        screen.query_one("#dl-prompts", Input).value = "slmw:demo"
+        student_pick.value = "family-b-270m"
+        estimate = screen.query_one("#dl-estimate", Static)
+        await wait_for(pilot, lambda: "LARGER than the teacher" in str(estimate.content), what="the larger student")
+        assert "6 layers" in str(estimate.content) and "2 layers" in str(estimate.content)
+        teacher_pick.value = "teacher\tfamily-b-270m"  # the pair swapped: a smaller student, no warning
+        screen.query_one("#dls-model", Input).value = str(tiny_model_dir)
+        await wait_for(pilot, lambda: "of the teacher;" in str(estimate.content), what="the estimate of the new pair")
+        assert "LARGER" not in str(estimate.content)
+
+
+async def test_at_80x24_the_card_scrolls_to_its_last_line(tmp_path: Path) -> None:
+    run = write_distill(tmp_path / "runs")
+    (run / "artifacts" / "report.json").write_text(json.dumps(CROSS_CARD))
+    app = distill_app(tmp_path / "runs", poll=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_pane(pilot)
+        await wait_for(pilot, lambda: pane.view is not None and pane.view.card is not None, what="the card")
+        await pilot.pause()
+        box = app.screen.query_one("#d-card-box")
+        assert box.max_scroll_y > 0  # taller than the room it has: it scrolls, nothing is lost
+        box.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y

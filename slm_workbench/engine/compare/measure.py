@@ -6,7 +6,9 @@ kernel's ``VmHWM`` of this process: ``getrusage``'s ``ru_maxrss`` is no use here
 carries the forking process's high-water mark across ``fork`` and ``exec`` (every variant would
 report the compare job's own peak). SPEC is a
 JSON object (``backend``, ``folder``, ``evalset``, ``threads``, ``new_tokens``,
-``decode_runs``, ``chunk``, ``task_max_tokens``); OUT receives the measurements. Progress
+``decode_runs``, ``chunk``, ``task_max_tokens``; optionally ``answers``, a JSON file of
+``[prompt ids, reference ids]`` pairs whose reference NLL is scored as ``slmw eval`` scores it,
+and ``text_perplexity: false`` to skip the held-out text); OUT receives the measurements. Progress
 lines go to stdout as ``PROGRESS <phase> <done> <total>``.
 """
 
@@ -84,7 +86,16 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)  # loading + decoding: what serving it costs
     speed_only = bool(spec.get("speed_only"))
-    if not speed_only:
+    if not speed_only and spec.get("answers"):  # the evaluator's answer perplexity (the distill card)
+        from ..eval.answerers import reference_nll
+
+        pairs = json.loads(Path(spec["answers"]).read_text(encoding="utf-8"))
+        scored = []
+        for k, (prompt, ref) in enumerate(pairs):
+            say("answer-perplexity", k, len(pairs))
+            scored.append(reference_nll(backend, prompt, ref))
+        out["answer_nll"] = scored  # per example: [summed NLL, reference tokens] or None
+    if not speed_only and spec.get("text_perplexity", True):
         ids = evalset.ppl_ids[: max(2, backend.context_length - 1)]
         say("perplexity", 0, 1)
         t0 = time.perf_counter()

@@ -1,16 +1,24 @@
 """The distillation card: teacher vs student on the same examples, backend, precision and threads.
 
 Each model is measured in a process of its own by the comparison's measurer
-(``compare/measure.py``: decode tokens/s, TTFT, its own peak RSS from ``VmHWM``, perplexity of
-held-out text, greedy answers to the task examples), with token ids from its own tokenizer, so a
-student with another vocabulary is measured on the same text. Speed rounds after the first visit
-teacher and student in turn, spreading outside load over both. Answers are scored by the
-evaluator's task score (``eval/metrics.py``), and ``accuracy_retained`` carries a paired
-bootstrap interval over the examples.
+(``compare/measure.py``: decode tokens/s, TTFT, its own peak RSS from ``VmHWM``, greedy answers
+to the task examples, and the NLL of the reference answers), with token ids from its own
+tokenizer, so a student with another vocabulary is measured on the same text. Speed rounds after
+the first visit teacher and student in turn, spreading outside load over both. Answers are scored
+by the evaluator's task score (``eval/metrics.py``), and ``accuracy_retained`` carries a paired
+bootstrap interval over the examples: the task score is the headline.
+
+Perplexity is the evaluator's (``slmw eval``): of the reference *answers* only, tokenized as each
+model's chat template renders the assistant turn (``eval/answerers.reference_ids``), aggregated as
+exp(sum NLL / sum tokens) with its bootstrap interval. It is per token of each model's own
+vocabulary, so it is labelled with the tokenizer it was counted in, and teacher and student
+figures are said to be comparable only when the two tokenizers are the same.
 
 The runtime's fixed memory (the interpreter and ONNX Runtime, before the model loads) is in
-both peaks; ``memory_ratio`` keeps it (it is what serving costs), and
-``memory_ratio_model_only`` removes it, beside the weights' own sizes.
+both peaks; ``memory_ratio`` keeps it (it is what serving costs), and each side's
+``model_rss_mb`` and ``memory_ratio_model_only`` remove it, beside the weights' own sizes and
+the variant each model ran as (``card.variant``: ``int4`` shows the memory of a 4-bit deployment,
+its embedding table quantized and shared with a tied head where the builder does so).
 """
 
 from __future__ import annotations
@@ -24,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from ..compare.compare import CompareSettings, Entry, machine_info, run_measure, score_task, weights_bytes
+from ..compare.measure import model_rss_mb
 from ..compare.report import VariantResult
-from ..export.export import folder_bytes
-from ..eval.bootstrap import paired_ratio
+from ..export.export import folder_bytes, read_variant_info
+from ..eval.bootstrap import paired_ratio, perplexity_interval
 from .layout import CARD_JSON, CARD_MD
 
 Progress = Callable[[str, str, float, float], None]
@@ -45,6 +54,8 @@ class CardModel:
     precision: str
     config_folder: Path | None = None
     """An HF folder with its ``config.json`` (parameters, layers)."""
+    variant: str = ""
+    """What it ran as: the ONNX variant's name (``int4``), or ``torch`` (PyTorch fp32)."""
 
 
 @dataclass
@@ -56,15 +67,30 @@ class CardSide:
     params: int | None = None
     layers: int | None = None
     size_mb: float | None = None
+    variant: str = ""
+    """What it ran as (``int4``, ``int8``, ``torch``): speed and memory are of this."""
+    embeddings: str | None = None
+    """``quantized`` or ``fp32`` (the token embedding table of an ONNX variant); None for PyTorch."""
+    fp32_matrices: list[str] = field(default_factory=list)
+    """Matrices an ONNX variant left in fp32 (its ``slmw_variant.json``)."""
     decode_tok_s: float | None = None
     decode_runs_tok_s: list[float] = field(default_factory=list)
     ttft_s: float | None = None
     load_s: float | None = None
     peak_rss_mb: float | None = None
+    """The measuring process's own peak (``VmHWM``) after loading and decoding: what serving it costs."""
     runtime_rss_mb: float | None = None
     """Resident memory of the measuring process before the model loads (interpreter + runtime)."""
-    perplexity: float | None = None
-    ppl_tokens: int | None = None
+    model_rss_mb: float | None = None
+    """``peak_rss_mb`` less ``runtime_rss_mb``: what the model itself adds."""
+    tokenizer: str = ""
+    """Which tokenizer its figures per token are counted in (``SmolLM2-135M-Instruct tokenizer``)."""
+    vocab_size: int | None = None
+    answer_perplexity: float | None = None
+    """Perplexity of the reference answers as ``slmw eval`` computes it, per token of its own tokenizer."""
+    answer_ppl_low: float | None = None
+    answer_ppl_high: float | None = None
+    answer_tokens: int | None = None
     task_score: float | None = None
     task_low: float | None = None
     task_high: float | None = None
@@ -120,7 +146,13 @@ def headline(teacher: CardSide, student: CardSide, *, samples: int = 1000) -> di
 def _side(model: CardModel, data: dict[str, Any] | None) -> CardSide:
     params, layers = model_shape(model.config_folder)
     size = weights_bytes(model.folder) if model.backend == "torch" else folder_bytes(model.folder)
-    side = CardSide(model.spec, model.backend, model.precision, str(model.folder), params, layers, round(size / 1e6, 1))
+    side = CardSide(model.spec, model.backend, model.precision, str(model.folder), params, layers, round(size / 1e6, 1),
+                    variant=model.variant or model.precision)
+    if model.backend != "torch":
+        left = read_variant_info(model.folder).get("fp32_matrices")
+        side.fp32_matrices = [str(m) for m in left] if isinstance(left, list) else []
+        side.embeddings = "fp32" if any("embed" in m for m in side.fp32_matrices) else "quantized" \
+            if model.precision in ("int4", "int8") else "fp32"
     if data is None:
         return side
     rates = data.get("decode_runs_tok_s") or []
@@ -130,9 +162,62 @@ def _side(model: CardModel, data: dict[str, Any] | None) -> CardSide:
     side.ttft_s = round(statistics.median(ttfts), 4) if ttfts else None
     side.load_s, side.peak_rss_mb, side.runtime_rss_mb = data.get("load_s"), data.get("peak_rss_mb"), data.get(
         "rss_before_load_mb")
-    side.perplexity = None if data.get("perplexity") is None else round(float(data["perplexity"]), 4)
-    side.ppl_tokens = data.get("ppl_tokens")
+    side.model_rss_mb = model_rss_mb(side.peak_rss_mb, side.runtime_rss_mb)
+    scored = [pair for pair in data.get("answer_nll") or [] if pair]
+    found = perplexity_interval([p[0] for p in scored], [p[1] for p in scored])
+    if found is not None:
+        side.answer_perplexity, side.answer_ppl_low, side.answer_ppl_high = (
+            round(found.mean, 4), round(found.low, 4), round(found.high, 4))
+        side.answer_tokens = int(sum(p[1] for p in scored))
     return side
+
+
+def origin_name(folder: Path | None, depth: int = 0) -> str:
+    """The model a folder's tokenizer came from, followed through what the workbench made of it: a
+    prepared model's upstream, a keep_layers student's teacher, a run's base model; else the folder's name."""
+    if folder is None:
+        return "?"
+    folder = Path(folder)
+    if depth < 6:
+        from ..models.gguf_convert import PROVENANCE_FILE
+        from .student import read_student
+
+        try:
+            made = json.loads((folder / PROVENANCE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            made = None
+        if isinstance(made, dict) and (made.get("upstream") or made.get("name")):
+            return str(made.get("upstream") or made.get("name")).rstrip("/").rsplit("/", 1)[-1]
+        student = read_student(folder)
+        if student is not None and student.get("teacher_folder"):
+            return origin_name(Path(str(student["teacher_folder"])), depth + 1)
+        if folder.parent.name == "artifacts":  # a run's merged or trained model: the run's base model
+            from ..runs.run import Run
+
+            try:
+                base = Run(folder.parent.parent).base_model()
+            except Exception:  # noqa: BLE001 - a damaged run: named by its folder below
+                base = None
+            if base is not None and Path(base).resolve() != folder.resolve():
+                return origin_name(base, depth + 1)
+    name = folder.name
+    return name.removeprefix("hub--").rsplit("--", 1)[-1] if name.startswith("hub--") else name
+
+
+def answer_pairs(tokenizer: Any, examples: dict[str, Any], tasks: list[Any]) -> list[list[list[int]]]:
+    """[prompt ids, reference ids] of each task example, as ``slmw eval`` renders them for perplexity."""
+    from ..eval.answerers import reference_ids
+
+    eos = tokenizer.eos_token_id
+    eos_ids = {eos} if isinstance(eos, int) else set(eos or [])
+    pairs = []
+    for task in tasks:
+        example = examples.get(task.id)
+        if example is None:
+            continue
+        prompt, ref = reference_ids(tokenizer, eos_ids, example.messages, example.reference)
+        pairs.append([prompt, ref])
+    return pairs
 
 
 def measure_card(teacher: CardModel, student: CardModel, *, eval_data: Path, settings: Any, work_dir: Path,
@@ -142,7 +227,9 @@ def measure_card(teacher: CardModel, student: CardModel, *, eval_data: Path, set
     from transformers import AutoTokenizer
 
     from ..compare.evalset import build_evalset
+    from ..compare.evalset import data_path as eval_path
     from ..errors import WorkbenchError
+    from ..eval.examples import load_examples
 
     work_dir.mkdir(parents=True, exist_ok=True)
     compare = CompareSettings(threads=settings.threads, new_tokens=settings.new_tokens,
@@ -150,6 +237,7 @@ def measure_card(teacher: CardModel, student: CardModel, *, eval_data: Path, set
     specs: dict[str, dict[str, Any]] = {}
     tokenizers: dict[str, Any] = {}
     evalsets: dict[str, Any] = {}
+    examples: dict[str, Any] | None = None
     for model in (teacher, student):
         on_progress(model.role, "tokenizing the examples", 0, 1)
         evalsets[model.role] = build_evalset(model.folder, eval_data, task_examples=settings.examples)
@@ -158,10 +246,16 @@ def measure_card(teacher: CardModel, student: CardModel, *, eval_data: Path, set
                                  hint="set card.data to a JSONL of chats (the last turn is the reference), "
                                       "a prepared folder, or slmw:demo-eval")
         tokenizers[model.role] = AutoTokenizer.from_pretrained(str(model.folder))
+        if examples is None:
+            examples = {e.id: e for e in load_examples(eval_path(eval_data), settings.examples).examples}
+        answers = work_dir / f"answers-{model.role}.json"
+        answers.write_text(json.dumps(answer_pairs(tokenizers[model.role], examples, evalsets[model.role].tasks)),
+                           encoding="utf-8")
         specs[model.role] = {"evalset": str(evalsets[model.role].save(work_dir / f"evalset-{model.role}.json")),
                              "threads": compare.threads, "new_tokens": compare.new_tokens,
                              "decode_runs": compare.decode_runs, "chunk": compare.chunk,
-                             "task_max_tokens": compare.task_max_tokens}
+                             "task_max_tokens": compare.task_max_tokens, "answers": str(answers),
+                             "text_perplexity": False}
     entries = {m.role: Entry(m.role, m.spec, m.backend, m.folder, m.precision) for m in (teacher, student)}
     raw: dict[str, dict[str, Any]] = {}
 
@@ -190,16 +284,19 @@ def measure_card(teacher: CardModel, student: CardModel, *, eval_data: Path, set
                                                                        result.task_high, result.task_n)
         side.task_scores, side.task_delta = result.task_scores, result.task_delta
         sides[model.role] = side
-    notes = ["perplexity is of the held-out conversations as rendered, prompts included: a student trained on "
-             "answers only (train_on: completion) is not taught the prompts' text, so its figure can be far above "
-             "the teacher's while its answers hold up; the task score is what the answers are judged by"]
-    if tokenizers["teacher"].get_vocab() != tokenizers["student"].get_vocab():
-        notes.append("teacher and student tokenize differently: their perplexities are per token of their own "
-                     "vocabularies and are not comparable")
+    same_tokenizer = tokenizers["teacher"].get_vocab() == tokenizers["student"].get_vocab()
+    for model in (teacher, student):
+        side = sides[model.role]
+        side.vocab_size = len(tokenizers[model.role])
+        side.tokenizer = f"{origin_name(model.config_folder or model.folder)} tokenizer"
+    if same_tokenizer:
+        sides["student"].tokenizer = sides["teacher"].tokenizer  # one tokenizer, one name (a cut copies it)
+    notes = card_notes(sides["teacher"], sides["student"], same_tokenizer)
     card = {
         "teacher": asdict(sides["teacher"]),
         "student": asdict(sides["student"]),
         **headline(sides["teacher"], sides["student"]),
+        "answer_perplexity_comparable": same_tokenizer,
         "examples": sides["student"].task_n,
         "data": str(eval_data),
         "threads": settings.threads,
@@ -220,25 +317,69 @@ def _num(value: Any, spec: str = "") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def card_notes(teacher: CardSide, student: CardSide, same_tokenizer: bool) -> list[str]:
+    """What a reader of the figures must know: perplexities that do not compare, a student that is not smaller."""
+    notes = []
+    if not same_tokenizer:
+        notes.append(f"teacher and student tokenize differently ({teacher.tokenizer}, {_num(teacher.vocab_size, ',d')} "
+                     f"tokens; {student.tokenizer}, {_num(student.vocab_size, ',d')} tokens): each answer perplexity "
+                     "is per token of its own vocabulary, so the two are not comparable: compare the task scores")
+    if student.params and teacher.params and student.params > teacher.params:
+        notes.append(f"the student ({student.params / 1e6:.1f}M parameters) is larger than the teacher "
+                     f"({teacher.params / 1e6:.1f}M): it is not expected to be faster or smaller")
+    return notes
+
+
+def larger_student(teacher_params: int | None, student_params: int | None) -> str | None:
+    """The warning for a student with more parameters than its teacher (not a refusal), else None."""
+    if not teacher_params or not student_params or student_params <= teacher_params:
+        return None
+    return (f"the student has {student_params / 1e6:.1f}M parameters, more than the teacher's "
+            f"{teacher_params / 1e6:.1f}M: it will not be faster or smaller than the teacher (distilling goes on)")
+
+
+def _mb(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.0f} MB"
+
+
+def perplexity_line(card: dict[str, Any]) -> str:
+    """Each model's answer perplexity with the tokenizer it is counted in, and whether they compare."""
+    t, s = card.get("teacher") or {}, card.get("student") or {}
+    same = card.get("answer_perplexity_comparable")
+    verdict = ("the same tokenizer: comparable" if same else
+               "different tokenizers: not comparable, judge by the task score" if same is False else "")
+    return (f"answer perplexity: teacher {_num(t.get('answer_perplexity'), '.2f')} ({t.get('tokenizer') or '?'}), "
+            f"student {_num(s.get('answer_perplexity'), '.2f')} ({s.get('tokenizer') or '?'})"
+            + (f"; {verdict}" if verdict else ""))
+
+
 def summary_lines(card: dict[str, Any]) -> list[str]:
-    """The three headline figures in words (the CLI, the pane, card.md)."""
+    """The headline figures in words, the task score first (the CLI, the pane, card.md)."""
+    t, s = card.get("teacher") or {}, card.get("student") or {}
     interval = card.get("accuracy_retained_interval") or {}
     kept = _pct(card.get("accuracy_retained"))
     if interval:
         kept += f" [{_pct(interval.get('low'))}, {_pct(interval.get('high'))}]"
+    ran = t.get("variant") if t.get("variant") == s.get("variant") else f"{t.get('variant')} / {s.get('variant')}"
     return [
+        f"accuracy retained: {kept} of the teacher's task score ({_num(t.get('task_score'), '.3f')} -> "
+        f"{_num(s.get('task_score'), '.3f')}) on {card.get('examples')} held-out examples",
         f"speed: {_num(card.get('speedup'), '.2f')}x teacher's decode tokens/s "
-        f"({_pct(card.get('inference_time_reduction'))} less inference time)",
-        f"memory: {_num(card.get('memory_ratio'), '.2f')}x teacher's peak RSS ({_pct(card.get('memory_reduction'))} less; "
-        f"without the runtime's fixed memory {_num(card.get('memory_ratio_model_only'), '.2f')}x)",
-        f"accuracy retained: {kept} of the teacher's task score on {card.get('examples')} held-out examples",
+        f"({_pct(card.get('inference_time_reduction'))} less inference time), as {ran or card.get('variant')}",
+        f"memory: {_num(card.get('memory_ratio'), '.2f')}x teacher's peak RSS ({_mb(t.get('peak_rss_mb'))} -> "
+        f"{_mb(s.get('peak_rss_mb'))}, {_pct(card.get('memory_reduction'))} less); model only "
+        f"{_num(card.get('memory_ratio_model_only'), '.2f')}x ({_mb(t.get('model_rss_mb'))} -> "
+        f"{_mb(s.get('model_rss_mb'))}), as {ran or card.get('variant')}",
+        perplexity_line(card),
     ]
 
 
 ROWS: tuple[tuple[str, str, str], ...] = (
-    ("params", "parameters", ",d"), ("layers", "layers", "d"), ("size_mb", "size MB", ".1f"),
+    ("task_score", "task score", ".3f"), ("params", "parameters", ",d"), ("layers", "layers", "d"),
+    ("variant", "ran as", ""), ("embeddings", "embedding table", ""), ("size_mb", "size MB", ".1f"),
     ("decode_tok_s", "decode tok/s", ".1f"), ("ttft_s", "TTFT s", ".3f"), ("peak_rss_mb", "peak RSS MB", ".0f"),
-    ("runtime_rss_mb", "runtime RSS MB", ".0f"), ("perplexity", "perplexity", ".3f"), ("task_score", "task score", ".3f"),
+    ("model_rss_mb", "model-only RSS MB", ".0f"), ("runtime_rss_mb", "runtime RSS MB", ".0f"),
+    ("answer_perplexity", "answer perplexity", ".3f"), ("tokenizer", "counted in", ""),
 )
 
 
@@ -255,6 +396,10 @@ def to_markdown(card: dict[str, Any]) -> str:
         if side.get("task_low") is not None:
             lines.append(f"\n{name} task score 95% interval: [{side['task_low']:.3f}, {side['task_high']:.3f}] "
                          f"(n={side.get('task_n')})")
+        if side.get("answer_ppl_low") is not None:
+            lines.append(f"\n{name} answer perplexity 95% interval: [{side['answer_ppl_low']:.3f}, "
+                         f"{side['answer_ppl_high']:.3f}] ({side.get('answer_tokens')} tokens of the "
+                         f"{side.get('tokenizer') or '?'})")
     lines += [f"\nNote: {note}" for note in card.get("notes", [])]
     return "\n".join(lines) + "\n"
 

@@ -43,6 +43,11 @@ class DistillEstimate:
             return None
         return self.train_gib * 1.1 <= self.available_gib
 
+    @property
+    def larger(self) -> bool:
+        """A student with more parameters than its teacher (warned of at launch, never refused)."""
+        return self.teacher is not None and self.student is not None and self.student.params > self.teacher.params
+
     def line(self) -> str:
         """The estimate in one line, for the form."""
         parts = []
@@ -51,7 +56,9 @@ class DistillEstimate:
             parts.append(f"teacher {t.params / 1e6:.1f}M params, {_layers(t.layers)}")
         if s is not None:
             text = f"student {s.params / 1e6:.1f}M, {_layers(s.layers)}"
-            if t is not None:
+            if t is not None and self.larger:
+                text += f" (LARGER than the teacher: {s.params / t.params:.0%} of its parameters; not faster or smaller)"
+            elif t is not None:
                 text += f" ({s.params / t.params:.0%} of the teacher; ~{t.macs_per_token / s.macs_per_token:.1f}x " \
                         "less work per token)"
             parts.append(text)
@@ -72,14 +79,20 @@ def _layers(n: int) -> str:
 def teacher_folder(recipe: DistillRecipe, run_store: Any = None) -> tuple[Path | None, str]:
     """The HF folder whose config describes the teacher (a run's merged model or its base: the same
     shapes), or (None, why not)."""
-    from ..model_source import resolve_source
-
     if recipe.teacher_recipe is not None:  # kept inline: the teacher is trained from its model
         from ...config.train import TrainRecipe
 
         spec = str(recipe.teacher_recipe.get("model") or TrainRecipe.model_fields["model"].default)
     else:
         spec = recipe.teacher or ""
+    return model_folder(spec, run_store)
+
+
+def model_folder(spec: str, run_store: Any = None) -> tuple[Path | None, str]:
+    """The HF folder whose config describes ``spec`` (a model, a run: its merged or full model, else its
+    base, the same shapes; an endpoint has none), or (None, why not). Raises for a name that is nothing."""
+    from ..model_source import resolve_source
+
     source = resolve_source(spec, accept=("endpoint", "variant", "model", "run"), prepared=False, run_store=run_store)
     if source.kind == "endpoint":
         return None, "an endpoint teacher: its size is unknown here"
@@ -100,7 +113,6 @@ def estimate(recipe: DistillRecipe, *, run_store: Any = None, device: str = "cpu
              available: float | None = None) -> DistillEstimate:
     """The teacher's and student's shapes and the student's training memory (``available``: bytes free)."""
     from ...config.train import TrainRecipe
-    from ..models.resolve import parse_model
     from ..train import memory
 
     folder, why = teacher_folder(recipe, run_store)
@@ -114,11 +126,11 @@ def estimate(recipe: DistillRecipe, *, run_store: Any = None, device: str = "cpu
             student_config = {**_config(folder), "num_hidden_layers": keep}
             student = ModelCost(keep, cut.params, cut.macs_per_token)
     else:
-        ref = parse_model(str(recipe.student.model))
-        if ref.prepared:
-            student_config, student = _config(ref.folder), model_cost(ref.folder)
+        found, student_why = model_folder(str(recipe.student.model), run_store)  # a model, or a run's model
+        if found is not None:
+            student_config, student = _config(found), model_cost(found)
         else:
-            why = why or f"{ref.name} is not prepared yet (the job prepares it)"
+            why = why or student_why
     train_gib = None
     if student_config is not None and student is not None:
         fields: dict[str, Any] = {**recipe.train, "model": "student", "data": "generated"}

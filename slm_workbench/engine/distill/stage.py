@@ -152,7 +152,16 @@ class Distillation:
     def student(self) -> str:
         spec = self.recipe.student
         if spec.model is not None:
-            self.state.student = {"spec": spec.model}
+            self.state.student = {"spec": student_spec(spec.model, log=lambda line: self.ctx.progress(
+                "student", message=line))}
+            if self.state.student["spec"] != spec.model:
+                self.state.student["from_run"] = spec.model
+            warning = self.larger_student()
+            if warning is not None:
+                if not any(getattr(e, "kind", "") == "warning" and getattr(e, "message", "") == warning
+                           for e in Run(self.ctx.run_dir).events()):  # the launch check said it already
+                    self.ctx.warn(warning)
+                return f"student model {spec.model}: {warning}"
             return f"student model {spec.model}"
         from .student import cut_layers
 
@@ -235,6 +244,18 @@ class Distillation:
         return "; ".join(summary_lines(card))
 
     # -- helpers -----------------------------------------------------------------------------
+    def larger_student(self) -> str | None:
+        """The warning for a student model with more parameters than the teacher (None: smaller, or unknown)."""
+        from .estimate import model_folder
+
+        pytorch = self.state.teacher.get("pytorch")
+        try:
+            teacher, _why = model_folder(pytorch) if pytorch else (None, "")
+            student, _why = model_folder(str(self.recipe.student.model))
+        except WorkbenchError:  # refused at launch; the training phase says it again
+            return None
+        return sizes_warning(teacher, student) if student is not None else None
+
     def teacher_base(self) -> str | None:
         """The model or run the teacher's variants belong to (None for an endpoint)."""
         if self.state.teacher.get("endpoint"):
@@ -319,12 +340,13 @@ def card_model(role: str, base: str, variant: str) -> Any:
 
     if variant == "torch":
         folder = teacher_folder(base)
-        return CardModel(role, base, "torch", folder, "fp32", folder)
+        return CardModel(role, base, "torch", folder, "fp32", folder, "torch")
     folder = variant_folder(base, variant)
     if folder is None or not (folder / "genai_config.json").is_file():
         raise WorkbenchError(f"{base}:{variant} is not built", hint=f"build it: slmw export {base} --variants {variant}")
     hf = teacher_folder(base)
-    return CardModel(role, f"{base}:{variant}", "onnx", folder, str(read_variant_info(folder).get("precision", variant)), hf)
+    return CardModel(role, f"{base}:{variant}", "onnx", folder, str(read_variant_info(folder).get("precision", variant)),
+                     hf, variant)
 
 
 def run(recipe: DistillRecipe, ctx: RunContext) -> None:
@@ -360,18 +382,57 @@ def check(recipe: DistillRecipe) -> LaunchNeeds:
     card = recipe.card.data
     if card is not None and card not in DEMO_ALIASES and not Path(card).expanduser().exists():
         raise WorkbenchError(f"card.data: no such file or folder: {card}")
-    return LaunchNeeds()
+    needs = LaunchNeeds()
+    if recipe.student.model is not None and not (teacher is not None and is_endpoint(teacher)):
+        folder, _unknown = estimate_teacher_folder(recipe)
+        student = _student_folder(recipe)
+        warning = sizes_warning(folder, student) if student is not None else None
+        if warning is not None:
+            needs.warnings.append(warning)
+    return needs
+
+
+def student_spec(spec: str, *, log: Callable[[str], None] = print) -> str:
+    """What the student's training starts from: a model as given, or a run's model (its LoRA merged once)."""
+    from ..model_source import resolve_source
+
+    if resolve_source(spec, prepared=False).run is None:
+        return spec
+    return str(teacher_folder(spec, log=log))
+
+
+def _student_folder(recipe: DistillRecipe) -> Path | None:
+    """The student model's HF folder (a run's: its model, else its base), None while it is to be prepared;
+    a name that is nothing is refused here, before the teacher answers anything."""
+    from .estimate import model_folder
+
+    try:
+        return model_folder(str(recipe.student.model))[0]
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"student.model: {exc.message}", hint=exc.hint) from None
+
+
+def sizes_warning(teacher: Path | None, student: Path) -> str | None:
+    """A student with more parameters than the teacher: a warning naming both sizes (never a refusal)."""
+    from .card import larger_student
+    from .student import model_cost
+
+    if teacher is None:
+        return None
+    try:
+        return larger_student(model_cost(teacher).params, model_cost(student).params)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _refuse_vocabulary_mismatch(recipe: DistillRecipe, teacher: str) -> None:
     """Logit KD between tokenizers that differ: refused before the teacher answers a single prompt."""
-    from ..models.resolve import parse_model
     from ..train.kd import vocabulary_mismatch
     from ..train.teacher import teacher_tokenizer_folder
 
     tokenizer_folder = teacher_tokenizer_folder(split_variant(teacher).base)
-    student = parse_model(recipe.student.model)
-    if tokenizer_folder is not None and student.prepared:
-        why = vocabulary_mismatch(student.folder, tokenizer_folder, recipe.method, teacher)
+    student = _student_folder(recipe)
+    if tokenizer_folder is not None and student is not None:
+        why = vocabulary_mismatch(student, tokenizer_folder, recipe.method, teacher)
         if why:
             raise WorkbenchError(why)

@@ -84,8 +84,7 @@ class LocalAnswerer:
         self.eos = set(stop_ids(self.tokenizer))  # the EOS and the chat template's end of turn
 
     def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        return list(self.tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
-                                                       return_dict=True)["input_ids"])
+        return prompt_ids(self.tokenizer, messages)
 
     def answer(self, messages: list[dict[str, str]], max_new_tokens: int,
                sampling: Sampling | None = None) -> Answer:
@@ -104,27 +103,45 @@ class LocalAnswerer:
 
     def reference_ids(self, messages: list[dict[str, str]], reference: str) -> tuple[list[int], list[int]]:
         """(prompt ids, the reference's ids as the template renders the assistant turn)."""
-        prompt = self._prompt_ids(messages)
-        full = list(self.tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reference}],
-                                                       tokenize=True, add_generation_prompt=False,
-                                                       return_dict=True)["input_ids"])
-        if full[: len(prompt)] == prompt and len(full) > len(prompt):
-            ref = full[len(prompt):]
-            end = next((i for i, t in enumerate(ref) if t in self.eos), None)
-            return prompt, ref[: end + 1] if end is not None else ref
-        return prompt, list(self.tokenizer(reference, add_special_tokens=False)["input_ids"])
+        return reference_ids(self.tokenizer, self.eos, messages, reference)
 
     def reference_nll(self, messages: list[dict[str, str]], reference: str) -> tuple[float, int] | None:
-        prompt, ref = self.reference_ids(messages, reference)
-        ids = (prompt + ref)[: self.backend.context_length]
-        scored = len(ids) - len(prompt)
-        if scored < 1:
-            return None
-        nll = self.backend.nll(ids, NLL_CHUNK)
-        return float(nll[-scored:].sum()), scored
+        return reference_nll(self.backend, *self.reference_ids(messages, reference))
 
     def close(self) -> None:
         self.backend = None
+
+
+def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """The chat prompt's token ids, generation prompt added, as the model is asked."""
+    return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                              return_dict=True)["input_ids"])
+
+
+def reference_ids(tokenizer: Any, eos: set[int], messages: list[dict[str, str]],
+                  reference: str) -> tuple[list[int], list[int]]:
+    """(prompt ids, the reference's ids as the template renders the assistant turn, up to and including
+    its end-of-turn token). Perplexity of answers is computed over these (``slmw eval``, the distill card)."""
+    prompt = prompt_ids(tokenizer, messages)
+    full = list(tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": reference}],
+                                              tokenize=True, add_generation_prompt=False,
+                                              return_dict=True)["input_ids"])
+    if full[: len(prompt)] == prompt and len(full) > len(prompt):
+        ref = full[len(prompt):]
+        end = next((i for i, t in enumerate(ref) if t in eos), None)
+        return prompt, ref[: end + 1] if end is not None else ref
+    return prompt, list(tokenizer(reference, add_special_tokens=False)["input_ids"])
+
+
+def reference_nll(backend: Any, prompt: list[int], ref: list[int]) -> tuple[float, int] | None:
+    """(summed NLL of ``ref`` after ``prompt``, tokens scored) from a measuring backend; None when the
+    context leaves no reference token."""
+    ids = (prompt + ref)[: backend.context_length]
+    scored = len(ids) - len(prompt)
+    if scored < 1:
+        return None
+    nll = backend.nll(ids, NLL_CHUNK)
+    return float(nll[-scored:].sum()), scored
 
 
 class EndpointAnswerer:

@@ -25,7 +25,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Collapsible, Select, Static
 
@@ -93,8 +93,9 @@ class DistillPane(Vertical):
     DistillPane DistillSamples { width: 3fr; border: round $primary; padding: 0 1; }
     DistillPane #d-chart { width: 2fr; border: round $panel; }
     DistillPane #d-bottom { height: auto; max-height: 50%; }
-    DistillPane DistillCard { width: 61; border: round $panel; padding: 0 1; }
-    DistillPane DistillCard.-empty { width: 1fr; }
+    DistillPane #d-card-box { width: 62; height: auto; max-height: 100%; border: round $panel; padding: 0 0 0 1;
+                              scrollbar-size-vertical: 1; }
+    DistillPane #d-card-box.-empty { width: 1fr; }
     DistillPane #d-headline { width: 1fr; border: round $success; padding: 0 1; height: auto; }
     """
 
@@ -105,6 +106,9 @@ class DistillPane(Vertical):
         runs: list[RunInfo]
         models: list[tuple[str, str]]
         datasets: list[str]
+        names: list[str] | None = None
+        """Every model the workbench has (``prepared_models``: the built-in ones, prepared or not, and the
+        folders prepared under the home), read in the worker."""
 
     @dataclass
     class Read(Message):
@@ -146,13 +150,14 @@ class DistillPane(Vertical):
             yield DistillSamples(id="d-samples")
             yield MetricChart(id="d-chart")
         with Horizontal(id="d-bottom"):
-            yield DistillCard(id="d-card")
+            with VerticalScroll(id="d-card-box"):  # scrolls (wheel, or focused: arrows) where the terminal is short
+                yield DistillCard(id="d-card")
             yield Static("", id="d-headline")
 
     def on_mount(self) -> None:
         self.query_one(DistillSamples).border_title = "Teacher's answers, newest first"
         self.query_one("#d-chart").border_title = "Student training"
-        self.query_one(DistillCard).border_title = "Card: teacher vs student"
+        self.query_one("#d-card-box").border_title = "Card: teacher vs student"
         self.query_one("#d-headline").border_title = "Student vs teacher"
         self._show()
         self._runs_feed.subscribe_runs(self)
@@ -233,12 +238,14 @@ class DistillPane(Vertical):
                   if r.stage in MODEL_STAGES and r.state == "done" and Run(r.dir).has_model]
         datasets = sorted({str(p) for r in everything if r.stage == "data.prepare" and r.state == "done"
                            for p in Run(r.dir).datasets()})
-        self.post_message(self.Listed(distills, models, datasets))
+        from ...engine.models.resolve import prepared_models
+
+        self.post_message(self.Listed(distills, models, datasets, [ref.name for ref in prepared_models()]))
 
     def on_distill_pane_listed(self, message: Listed) -> None:
         message.stop()
         self.history = message.runs
-        self.query_one(DistillLaunch).set_sources(message.models, message.datasets)
+        self.query_one(DistillLaunch).set_sources(message.models, message.datasets, message.names)
         options = [(Text.assemble(f"{clock(r.status.created if r.status else None)} {r.title}  ",
                                   (r.state, STATE_STYLES.get(r.state, "")), no_wrap=True, overflow="ellipsis"), r.id)
                    for r in message.runs]
@@ -271,7 +278,7 @@ class DistillPane(Vertical):
         self._plot()
         self.query_one(DistillCard).show(view)
         card = view.card if view is not None else None
-        self.query_one(DistillCard).set_class(card is None, "-empty")
+        self.query_one("#d-card-box").set_class(card is None, "-empty")
         followed = self._follow[1] is not None
         self.query_one("#d-body").display = self.query_one("#d-bottom").display = followed
         self.query_one("#d-phases").display = followed

@@ -42,8 +42,9 @@ MODEL_STAGES = model_stages()
 
 
 def expected_rows(recipe: Any) -> list[str]:
-    """The variants a compare/export recipe will show, the reference first."""
-    return (["torch-fp32"] if recipe.stage == "compare" and recipe.reference else []) + list(recipe.variants)
+    """The variants a compare/export recipe will show, the reference first (a comparison of the variants
+    already built, ``variants`` None, shows them once the job names them)."""
+    return (["torch-fp32"] if recipe.stage == "compare" and recipe.reference else []) + list(recipe.variants or [])
 
 
 class QuantizePane(Vertical):

@@ -123,6 +123,8 @@ class DistillLaunch(Vertical):
         generation: int
         line: str
         fits: bool | None
+        larger: bool = False
+        """The student has more parameters than the teacher."""
 
     def __init__(self, values: Mapping[str, Any] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -194,8 +196,11 @@ class DistillLaunch(Vertical):
         self.call_after_refresh(self.changed)
 
     # -- pickers ----------------------------------------------------------------------------------
-    def set_sources(self, runs: list[tuple[str, str]], datasets: list[str]) -> None:
-        """Offer these as teacher / student (``(run id, title)`` of runs that produced a model) and prompts."""
+    def set_sources(self, runs: list[tuple[str, str]], datasets: list[str], models: list[str] | None = None) -> None:
+        """Offer these as teacher / student (``models``: every model the workbench has, the built-in ones
+        prepared or not, when given; ``(run id, title)`` of runs that produced a model) and prompts."""
+        if models is not None:
+            self.models = list(models)
         models = [(Text(m, no_wrap=True, overflow="ellipsis"), f"teacher\t{m}") for m in self.models]
         run_options = [(Text(f"{title} · {run_id}", no_wrap=True, overflow="ellipsis"), f"teacher\t{run_id}")
                        for run_id, title in runs]
@@ -331,13 +336,14 @@ class DistillLaunch(Vertical):
         device = "cuda" if system.gpus() else "cpu"
         found = estimate(recipe, run_store=getattr(self.app, "run_store", None), device=device,
                          available=available_memory(device))
-        self.post_message(self.Estimated(generation, found.line(), found.fits))
+        self.post_message(self.Estimated(generation, found.line(), found.fits, found.larger))
 
     def on_distill_launch_estimated(self, message: Estimated) -> None:
         message.stop()
         if message.generation != self._generation:
             return
-        style = "" if message.fits is None else "green" if message.fits else "bold red"
+        style = "bold red" if message.fits is False else "yellow" if message.larger else "" if message.fits is None \
+            else "green"
         self.query_one("#dl-estimate", Static).update(Text(message.line, style=style))
 
 

@@ -128,9 +128,10 @@ CARD_ROWS: tuple[tuple[str, str, str, bool], ...] = (
     ("decode tok/s ↑", "decode_tok_s", ".1f", True),
     ("TTFT ms ↓", "ttft_ms", ".0f", True),
     ("peak RSS MB ↓", "peak_rss_mb", ".0f", True),
+    ("model RSS MB ↓", "model_rss_mb", ".0f", True),
     ("size MB ↓", "size_mb", ".1f", True),
-    ("params", "params_m", ".1f", True),
-    ("perplexity ↓", "perplexity", ".2f", False),
+    ("params M", "params_m", ".1f", True),
+    ("answer ppl ↓", "answer_perplexity", ".2f", False),
 )
 
 
@@ -147,14 +148,34 @@ def card_table(card: dict[str, Any]) -> Table:
     table.add_column("teacher", justify="right", no_wrap=True, overflow="ellipsis", min_width=9, max_width=16)
     table.add_column("student", justify="right", no_wrap=True, overflow="ellipsis", min_width=9, max_width=16)
     table.add_column("s÷t", justify="right", style="dim", no_wrap=True, width=6)
+    table.add_row("task score ↑", _task(teacher), _task(student),  # the headline: first
+                  _ratio(student.get("task_score"), teacher.get("task_score"), ".0%", ""), style="bold")
     for label, key, fmt, ratio in CARD_ROWS:
         if teacher.get(key) is None and student.get(key) is None:
             continue
         table.add_row(label, _num(teacher.get(key), fmt), _num(student.get(key), fmt),
-                      _ratio(student.get(key), teacher.get(key)) if ratio else "")
-    table.add_row("task score ↑", _task(teacher), _task(student),
-                  _ratio(student.get("task_score"), teacher.get("task_score"), ".0%", ""))
+                      _ratio(student.get(key), teacher.get(key)) if ratio else
+                      "≠ tok" if key == "answer_perplexity" and card.get("answer_perplexity_comparable") is False
+                      else "")
     return table
+
+
+def tokenizer_line(card: dict[str, Any]) -> Text | None:
+    """Which tokenizer each answer perplexity is counted in, and whether the two compare."""
+    teacher, student = card.get("teacher") or {}, card.get("student") or {}
+    if teacher.get("answer_perplexity") is None and student.get("answer_perplexity") is None:
+        return None
+
+    def name(side: dict[str, Any]) -> str:
+        return str(side.get("tokenizer") or "?").removesuffix(" tokenizer")
+
+    comparable = card.get("answer_perplexity_comparable")
+    if comparable:
+        return Text(f"ppl comparable: one tokenizer ({name(teacher)})", style="dim")
+    text = Text(f"answer ppl per own tokenizer: teacher {name(teacher)}, student {name(student)}", style="dim")
+    if comparable is False:
+        text.append(" — not comparable, judge by the task score", style="yellow")
+    return text
 
 
 def card_heading(card: dict[str, Any]) -> Text:
@@ -170,8 +191,14 @@ def card_heading(card: dict[str, Any]) -> Text:
 
 
 def headline(card: dict[str, Any]) -> Text:
-    """The three figures: how much faster, how much less memory, how much accuracy kept."""
+    """The three figures, the task score first: how much accuracy kept, how much faster, how much less memory."""
     text = Text()
+    kept = card.get("accuracy_retained")
+    if isinstance(kept, (int, float)):
+        text.append(f"{kept:.0%}", style="bold cyan")
+        text.append(" of the teacher's accuracy\n")
+    else:
+        text.append("accuracy retained: not measured\n", style="dim")
     speedup = card.get("speedup")
     if isinstance(speedup, (int, float)):
         reduction = card.get("inference_time_reduction")
@@ -185,16 +212,13 @@ def headline(card: dict[str, Any]) -> Text:
         reduction = card.get("memory_reduction")
         reduction = reduction if isinstance(reduction, (int, float)) else 1 - ratio
         text.append(f"{ratio:.2f}×", style="bold cyan")
-        text.append(f" the memory (−{reduction:.0%})\n")
+        text.append(f" the memory (−{reduction:.0%})")
+        model_only = card.get("memory_ratio_model_only")
+        if isinstance(model_only, (int, float)):
+            text.append(f"; model only {model_only:.2f}×", style="dim")
     else:
-        text.append("memory: not measured\n", style="dim")
-    kept = card.get("accuracy_retained")
-    if isinstance(kept, (int, float)):
-        text.append(f"{kept:.0%}", style="bold cyan")
-        text.append(" of the teacher's accuracy")
-    else:
-        text.append("accuracy retained: not measured", style="dim")
-    settings = [f"{card[k]}" for k in ("variant",) if card.get(k)]
+        text.append("memory: not measured", style="dim")
+    settings = [f"as {card[k]}" for k in ("variant",) if card.get(k)]
     if card.get("threads"):
         settings.append(f"{card['threads']} thread{'s' if card['threads'] != 1 else ''}")
     if card.get("examples"):
@@ -217,5 +241,7 @@ class DistillCard(Static):
                              + (f": {phase.state}" if phase is not None and phase.state != "pending" else ""),
                              style="dim"))
             return
-        notes = [Text(f"note: {n}", style="dim") for n in card.get("notes") or [] if isinstance(n, str)]
-        self.update(Group(card_heading(card), card_table(card), *notes))
+        tokenizers = tokenizer_line(card)
+        notes = [Text(f"note: {n}", style="dim") for n in card.get("notes") or [] if isinstance(n, str)
+                 and not (tokenizers is not None and "tokenize differently" in n)]  # said above, shorter
+        self.update(Group(card_heading(card), card_table(card), *([tokenizers] if tokenizers else []), *notes))

@@ -60,7 +60,9 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
     from slm_workbench.config.loading import dump_recipe
 
     path = tmp_path / "distill.yaml"
-    path.write_text(dump_recipe(distill_recipe()), encoding="utf-8")
+    recipe = distill_recipe()
+    recipe.card.variant = "int4"  # measured as a 4-bit deployment: the export phase builds both int4 variants
+    path.write_text(dump_recipe(recipe), encoding="utf-8")
     code = main(["distill", str(path), "--json"])  # the command a user types; waits, prints the card
     printed = json.loads(capsys.readouterr().out)
     run_dir = RunStore().root / printed["id"]
@@ -68,7 +70,7 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
     assert printed["card"] == read_card(run_dir) and [p["name"] for p in printed["phases"]][0] == "teacher"
     state = read_state(run_dir)
     assert {p.name: p.state for p in state.phases} == {
-        "teacher": "skipped", "generate": "done", "student": "done", "train": "done", "export": "skipped",
+        "teacher": "skipped", "generate": "done", "student": "done", "train": "done", "export": "done",
         "card": "done"}
     generate, train = Run.get(state.run_of("generate")), Run.get(state.run_of("train"))
     assert generate.stage == "data.generate" and train.stage == "train"
@@ -84,6 +86,14 @@ def test_distillation_runs_every_phase_and_writes_the_card(distill_recipe, tiny_
         assert key in card
     assert card["speedup"] == round(card["student"]["decode_tok_s"] / card["teacher"]["decode_tok_s"], 4)
     assert card["teacher"]["layers"] == 2 and card["student"]["layers"] == 1
+    assert card["variant"] == "int4" and card["student"]["spec"] == f"{train.id}:int4"
+    for side in (card["teacher"], card["student"]):  # the export engine's int4: the tied embedding quantized too
+        assert (side["variant"], side["precision"], side["embeddings"], side["backend"]) == ("int4", "int4",
+                                                                                             "quantized", "onnx")
+        assert side["model_rss_mb"] > 0 and side["answer_perplexity"] > 0
+    assert (train.artifacts_dir / "onnx-int4" / "genai_config.json").is_file()
+    assert card["answer_perplexity_comparable"] is True  # a cut copies its teacher's tokenizer
+    assert card["teacher"]["tokenizer"] == card["student"]["tokenizer"] == f"{tiny_model_dir.name} tokenizer"
     assert (run_dir / "artifacts" / "card.md").is_file()
 
 
@@ -149,3 +159,76 @@ def test_the_launch_check_takes_a_teacher_recipe(distill_recipe, tiny_model_dir:
 
     recipe = distill_recipe(teacher=None, teacher_recipe={"model": str(tiny_model_dir), "data": "slmw:demo"})
     assert not check_distill(recipe).refusals
+
+
+def test_launch_warns_of_a_student_larger_than_the_teacher_and_starts_all_the_same(
+        distill_recipe, tiny_model_dir: Path, tiny_deep_model_dir: Path) -> None:
+    from slm_workbench.engine.distill.stage import check as check_distill
+    from slm_workbench.engine.distill.student import model_cost
+
+    recipe = distill_recipe(student={"model": str(tiny_deep_model_dir)})  # 6 layers learning from 2
+    needs = check_distill(recipe)
+    small, large = model_cost(tiny_model_dir).params / 1e6, model_cost(tiny_deep_model_dir).params / 1e6
+    assert not needs.refusals and len(needs.warnings) == 1
+    assert f"{large:.1f}M parameters, more than the teacher's {small:.1f}M" in needs.warnings[0]
+    smaller = distill_recipe(teacher=str(tiny_deep_model_dir), student={"model": str(tiny_model_dir)})
+    assert not check_distill(smaller).warnings
+
+
+def test_a_card_variant_that_no_export_builds_is_refused_in_one_line(distill_recipe) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'int5' is not an export preset the card can build"):
+        distill_recipe(card={"variant": "int5"})
+    assert distill_recipe(card={"variant": "int4"}).card.variant == "int4"
+
+
+def test_the_student_phase_warns_of_a_larger_student_once(distill_recipe, tiny_model_dir: Path,
+                                                          tiny_deep_model_dir: Path) -> None:
+    """Sizes unknown at launch (a model the job prepares) are checked again in the student phase; a
+    warning the launch check already wrote is not written twice (a resumed phase neither)."""
+    from slm_workbench.config.loading import dump_recipe
+    from slm_workbench.engine.distill.stage import Distillation
+    from slm_workbench.engine.runs.context import RunContext
+
+    recipe = distill_recipe(student={"model": str(tiny_deep_model_dir)})
+    run_dir = RunStore().create("distill", dump_recipe(recipe))
+    job = Distillation(recipe, RunContext(run_dir))
+    job.state.teacher = {"spec": str(tiny_model_dir), "answers": str(tiny_model_dir), "pytorch": str(tiny_model_dir)}
+    detail = job.student()
+    warnings = [e.message for e in Run(run_dir).events() if e.kind == "warning"]
+    assert len(warnings) == 1 and "more than the teacher's" in warnings[0] and warnings[0] in detail
+    job.student()  # again (a resume): said once
+    assert [e.message for e in Run(run_dir).events() if e.kind == "warning"] == warnings
+    smaller = distill_recipe(teacher=str(tiny_deep_model_dir), student={"model": str(tiny_model_dir)})
+    job = Distillation(smaller, RunContext(RunStore().create("distill", dump_recipe(smaller))))
+    job.state.teacher = {"spec": "t", "answers": "t", "pytorch": str(tiny_deep_model_dir)}
+    assert job.student() == f"student model {tiny_model_dir}"
+
+
+def test_launch_refuses_a_student_model_that_names_nothing(distill_recipe) -> None:
+    with pytest.raises(WorkbenchError, match="student.model: no model or run named 'no-such-model'"):
+        launcher.start_recipe(distill_recipe(student={"model": "no-such-model"}))
+    assert not RunStore().list()  # refused before the teacher answered anything
+
+
+def test_a_run_that_produced_a_model_is_a_student_the_pane_can_offer(distill_recipe, tiny_model_dir: Path,
+                                                                     tiny_deep_model_dir: Path) -> None:
+    """The Distill pane's student picker lists runs with a model: the launch check sizes such a run, the
+    estimate reads it, and the student phase trains from its model folder."""
+    import shutil
+
+    from slm_workbench.engine.distill.estimate import estimate
+    from slm_workbench.engine.distill.stage import check as check_distill
+    from slm_workbench.engine.distill.stage import student_spec
+    from slm_workbench.engine.distill.student import model_cost
+
+    run_dir = RunStore().create("train", "stage: train\n")
+    shutil.copytree(tiny_deep_model_dir, run_dir / "artifacts" / "model")
+    recipe = distill_recipe(student={"model": run_dir.name})
+    assert student_spec(run_dir.name, log=lambda line: None) == str(run_dir / "artifacts" / "model")
+    assert student_spec(str(tiny_model_dir)) == str(tiny_model_dir)  # a model: as given
+    needs = check_distill(recipe)  # 6 layers (the run's model) learning from 2: larger, warned
+    assert len(needs.warnings) == 1 and "more than the teacher's" in needs.warnings[0]
+    found = estimate(recipe, available=None)
+    assert found.student == model_cost(tiny_deep_model_dir) and found.larger and "LARGER" in found.line()
