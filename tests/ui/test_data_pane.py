@@ -178,6 +178,7 @@ async def test_prepare_starts_a_job_that_the_runs_pane_selects(tmp_path: Path, t
         await wait_for(pilot, lambda: started, what="JobStarted")
         run_id = started[0].run_id
         assert app.screen.query_one("#panes").current == "runs"
+        await wait_for(pilot, lambda: bool(app.screen.query(RunTable)), what="the Runs pane's table")
         table = app.screen.query_one(RunTable)
         await wait_for(pilot, lambda: table.selected_run is not None and table.selected_run.id == run_id,
                     what="the Runs pane to select the job")

@@ -523,5 +523,4 @@ async def test_at_80x24_the_card_scrolls_to_its_last_line(tmp_path: Path) -> Non
         assert box.max_scroll_y > 0  # taller than the room it has: it scrolls, nothing is lost
         box.focus()
         await pilot.press("end")
-        await pilot.pause()
-        assert box.scroll_y == box.max_scroll_y
+        await wait_for(pilot, lambda: box.scroll_y == box.max_scroll_y, what="the card to scroll to its end")  # animated

@@ -191,11 +191,12 @@ def origin_name(folder: Path | None, depth: int = 0) -> str:
         student = read_student(folder)
         if student is not None and student.get("teacher_folder"):
             return origin_name(Path(str(student["teacher_folder"])), depth + 1)
-        if folder.parent.name == "artifacts":  # a run's merged or trained model: the run's base model
-            from ..runs.run import Run
+        from ..runs.run import Run
 
+        run = Run.holding(folder)
+        if run is not None:  # a run's merged or trained model: the run's base model
             try:
-                base = Run(folder.parent.parent).base_model()
+                base = run.base_model()
             except Exception:  # noqa: BLE001 - a damaged run: named by its folder below
                 base = None
             if base is not None and Path(base).resolve() != folder.resolve():

@@ -72,6 +72,13 @@ class Run:
         except (RunNotFoundError, OSError):
             return None
 
+    @classmethod
+    def holding(cls, artifact: Path) -> Run | None:
+        """The run whose ``artifacts/`` folder holds ``artifact`` directly (a run's merged or trained
+        model), or None for a folder that is not a run's artifact."""
+        artifact = Path(artifact)
+        return cls(artifact.parent.parent) if artifact.parent.name == store.ARTIFACTS else None
+
     # -- the run directory contract -------------------------------------------------------
     @property
     def id(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.message import Message
@@ -34,14 +34,19 @@ class RunTable(DataTable):
 
         run_id: str | None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set here, not on mount: a job started from another pane asks for its run (select_run) as the
+        # Runs pane is being shown, which can come before this table's mount under load.
+        self._runs: dict[str, RunInfo] = {}
+        self._selected: str | None = None
+        self._wanted: str | None = None
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         for key, label in COLUMNS:
             self.add_column(Text(label), key=key, width=WIDTHS.get(key, MIN_TITLE))  # Text: a str is parsed as markup
-        self._runs: dict[str, RunInfo] = {}
-        self._selected: str | None = None
-        self._wanted: str | None = None
 
     @property
     def selected_run(self) -> RunInfo | None:
