@@ -38,6 +38,17 @@ back some milliseconds apart, and a batch cannot be joined once it runs."""
 GATHER_MAX_S = 0.25
 
 
+def gather(inbox: queue.SimpleQueue, max_batch: int) -> None:
+    """Idle with requests waiting: let the batch fill while requests keep arriving."""
+    deadline = time.monotonic() + GATHER_MAX_S
+    waiting = inbox.qsize()
+    while waiting < max_batch and time.monotonic() < deadline:
+        time.sleep(GATHER_S)
+        if inbox.qsize() == waiting:
+            return
+        waiting = inbox.qsize()
+
+
 @dataclass
 class _Job:
     ids: list[int]
@@ -140,6 +151,8 @@ class BatchedOnnx:
             options.set_do_sample(True)
             options.set_temperature(p.temperature)
             options.set_top_p(p.top_p)
+            if p.seed is not None:  # this request's own random stream: the same seed, the same answer in any batch
+                options.set_seed(p.seed)
         if p.repetition_penalty != 1.0:
             options.set_repetition_penalty(p.repetition_penalty)
         job.turn = job.request.begin_turn(np.array(job.ids, dtype=np.int32), options)
@@ -167,7 +180,7 @@ class BatchedOnnx:
         active: list[_Job] = []
         while not self._closed:
             if not active and not self._inbox.empty():
-                self._gather()
+                gather(self._inbox, self.max_batch)
             while True:
                 try:
                     job = self._inbox.get_nowait()
@@ -203,16 +216,6 @@ class BatchedOnnx:
                     self._finish(job, active)
         for job in active:
             self._finish(job, [])
-
-    def _gather(self) -> None:
-        """Idle with requests waiting: let the batch fill while requests keep arriving."""
-        deadline = time.monotonic() + GATHER_MAX_S
-        waiting = self._inbox.qsize()
-        while waiting < self.max_batch and time.monotonic() < deadline:
-            time.sleep(GATHER_S)
-            if self._inbox.qsize() == waiting:
-                return
-            waiting = self._inbox.qsize()
 
     def _finish(self, job: _Job, active: list[_Job]) -> None:
         try:
