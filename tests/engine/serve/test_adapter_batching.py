@@ -19,7 +19,8 @@ from tests.engine.deploy.conftest import fp32_base, make_lora_run, two_runs  # n
 
 from .conftest import start
 
-PROMPTS = ["Hello there", "What is the capital of France?", "Write a poem about the sea and the sky"]
+PROMPTS = ["Hi", "What is the capital of France?",
+           "Write a long poem about the sea, the sky, the wind, the rain, the sun and the moon over an old harbour town"]
 
 
 def ask(prompt: str) -> list[dict[str, str]]:
