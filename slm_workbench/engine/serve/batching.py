@@ -11,6 +11,11 @@ The engine batches statically: a request arriving while a batch runs waits until
 and an idle engine lets a batch fill while requests keep arriving (``GATHER_S``). Every ``og`` call on the engine
 and its requests is made on the engine thread.
 
+A sampled request with a ``seed`` cannot join the batch: the static engine refuses a per-turn
+seed ("requires an Engine configured for dynamic batching", which needs a paged key-value
+cache our exports lack). It runs beside the batch on an ``og.Generator`` of the same loaded
+model, as ``slmw chat`` runs it, so one seed gives one answer, alone or among others.
+
 ``BatchedOnnx`` speaks ``ChatBackend`` (plus ``prompt_ids`` and ``context_length``), so the
 server drives it as it drives any backend.
 """
@@ -109,6 +114,9 @@ class BatchedOnnx:
         ids = self.prompt_ids(messages, params)
         if len(ids) >= self.context_length:
             raise ModelFormatError(f"the conversation is {len(ids)} tokens; {self.label} holds {self.context_length}")
+        if params.sample and params.seed is not None:
+            yield from self._decode(self._seeded(ids, params, stop))
+            return
         job = _Job(ids, params)
         self._inbox.put(job)
         self._wake.set()
@@ -134,6 +142,27 @@ class BatchedOnnx:
             job.cancel = True
             self._wake.set()
 
+    def _decode(self, tokens: Iterator[int]) -> Iterator[Delta]:
+        decoder = self.tokenizer.create_stream()
+        for token in tokens:
+            yield Delta("" if token in self.eos_ids else decoder.decode(token))
+
+    def _seeded(self, ids: list[int], params: GenParams, stop: threading.Event | None) -> Iterator[int]:
+        """A seeded sampled answer on a generator of its own, beside the engine's batch."""
+        og = self._og
+        options = {"max_length": min(self.context_length, len(ids) + params.max_new_tokens), "do_sample": True,
+                   "temperature": params.temperature, "top_p": params.top_p, "top_k": 0,
+                   "repetition_penalty": params.repetition_penalty, "random_seed": params.seed}
+        gen_params = og.GeneratorParams(self.model)
+        gen_params.set_search_options(**options)
+        generator = og.Generator(self.model, gen_params)
+        generator.append_tokens(ids)
+        while not generator.is_done():
+            if stop is not None and stop.is_set():
+                return
+            generator.generate_next_token()
+            yield int(generator.get_next_tokens()[0])
+
     def close(self) -> None:
         self._closed = True
         self._wake.set()
@@ -151,8 +180,6 @@ class BatchedOnnx:
             options.set_do_sample(True)
             options.set_temperature(p.temperature)
             options.set_top_p(p.top_p)
-            if p.seed is not None:  # this request's own random stream: the same seed, the same answer in any batch
-                options.set_seed(p.seed)
         if p.repetition_penalty != 1.0:
             options.set_repetition_penalty(p.repetition_penalty)
         job.turn = job.request.begin_turn(np.array(job.ids, dtype=np.int32), options)
