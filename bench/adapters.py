@@ -27,7 +27,9 @@ Bases: fp32 519 MiB, int8 258 MiB, int4 194 MiB, each built in 23-30 s.
 requests whose model alternates between ``lora-int8:ADAPTER1`` and ``lora-int8:ADAPTER2``
 (``deploy bench``'s load levels, ``alternate``), and the table of ``slmw deploy bench``
 is printed with the aggregate tokens/s at 4 clients over 1 client (the P9 goal: >= 2.5x),
-the largest batch seen and the load average.
+the largest batch seen, the load average and the CPU time per token (what batching saves,
+which a loaded machine does not hide: threads in parallel take more of a shared CPU). ``--plain`` serves the same through one
+``og.Generator`` per request in parallel threads, as the server did before adapter batches.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def main() -> None:
     parser.add_argument("--clients", default="1,4,8")
     parser.add_argument("--requests", type=int, default=4)
     parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--plain", action="store_true",
+                        help="with --load: serve through parallel og.Generators, as before adapter batches (the baseline)")
     args = parser.parse_args()
     args.tokens = args.tokens or (64 if args.load else 32)
 
@@ -139,7 +143,15 @@ def load_bench(model_dir: Path, work: Path, adapters: dict[str, Path], args: arg
     from slm_workbench.engine.serve.server import Server, bind
 
     base = export_lora_base(model_dir, work / "lora-int8", precision="int8", work_dir=work / "build")
-    pool = ModelPool.open([f"lora-int8={base}"], parallel=args.parallel)
+    if args.plain:  # the baseline: one og.Generator per request, in parallel threads
+        from slm_workbench.engine.chat.og_backend import OnnxGenaiBackend
+        from slm_workbench.engine.serve.pool import ServedModel, context_length
+
+        plain = OnnxGenaiBackend(base)
+        pool = ModelPool([ServedModel("lora-int8", str(base), plain, args.parallel, int(time.time()), context_length(plain))])
+    else:
+        pool = ModelPool.open([f"lora-int8={base}"], parallel=args.parallel)
+    print(f"serving through {type(pool.models['lora-int8'].backend).__name__}")
     names = [f"lora-int8:{path}" for path in adapters.values()]
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
     levels = []
@@ -147,11 +159,15 @@ def load_bench(model_dir: Path, work: Path, adapters: dict[str, Path], args: arg
         server = Server(ServerState(pool, RequestLog(work / "requests.jsonl", echo=None)), bind("127.0.0.1", 0))
         with server.in_thread():
             for clients in [int(c) for c in args.clients.split(",")]:
+                cpu = time.process_time()
                 levels.append(run_level(server.url, "lora-int8", clients, requests=args.requests,
                                         max_tokens=args.tokens, prompt="Write a short paragraph about the history "
                                         "of the bicycle.", deadline=time.monotonic() + 600, api_key_env=None,
                                         server_pid=os.getpid(), alternate=names))
-                print(f"  {clients} clients done, load {os.getloadavg()[0]:.2f}", flush=True)
+                cpu = time.process_time() - cpu
+                tokens = levels[-1].tokens
+                print(f"  {clients} clients done, load {os.getloadavg()[0]:.2f}; this process's CPU: {cpu:.1f} s, "
+                      f"{1000 * cpu / max(1, tokens):.1f} ms per token (server and clients)", flush=True)
         backend = pool.models["lora-int8"].backend
         print(table(levels))
         by = {lv.clients: lv.tok_s_aggregate for lv in levels}
