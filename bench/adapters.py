@@ -30,6 +30,15 @@ is printed with the aggregate tokens/s at 4 clients over 1 client (the P9 goal: 
 the largest batch seen, the load average and the CPU time per token (what batching saves,
 which a loaded machine does not hide: threads in parallel take more of a shared CPU). ``--plain`` serves the same through one
 ``og.Generator`` per request in parallel threads, as the server did before adapter batches.
+
+Measured with ``--load`` (SmolLM2-135M-Instruct, lora-int8, 64 tokens, ``parallel`` 4, 2
+cores LOADED by other work at load 5.1-6.6: a quiet re-measure is due; 2026-12-07):
+batched 40.3 tok/s at 1 client, 81.0 at 4 (2.01x; goal 2.5x), 7.8 ms of CPU per token at 4
+clients against 12.0 at 1; ``--plain`` 29.1 and 57.3 tok/s (1.97x), 12.2 ms of CPU per token
+at 4 clients against 12.7 at 1. An earlier batched run at 1, 4, 8 clients (load 6.5-6.9):
+31.8, 66.6, 58.7 tok/s (2.10x), 0 errors at 8 clients, TTFT p95 1.19 s at 4. On a loaded
+machine the parallel generators' four threads take a larger share of the shared cores, which
+the ratio hides and the CPU per token does not.
 """
 
 from __future__ import annotations
