@@ -59,17 +59,21 @@ def test_answers_of_several_adapters_in_batches_equal_each_alone(fp32_base, two_
         batched.close()
 
 
-def test_a_seeded_sampled_answer_is_the_same_in_a_batch_and_alone(fp32_base, two_runs) -> None:  # noqa: F811
+def test_seeded_and_penalised_answers_are_the_same_among_others_as_alone(fp32_base, two_runs) -> None:  # noqa: F811
     first, _second = two_runs
     plain = OnnxGenaiBackend(fp32_base, threads=1)
     seeded = GenParams(max_new_tokens=12, temperature=1.0, seed=11, adapter=first.name)
+    penalised = GenParams(max_new_tokens=12, repetition_penalty=1.5, adapter=first.name)
     alone = answer(plain, ask(PROMPTS[1]), seeded).text
+    alone_penalised = answer(plain, ask(PROMPTS[0]), penalised).text
     batched = BatchedAdapters(OnnxGenaiBackend(fp32_base, threads=1), max_batch=4)
     try:
         with ThreadPoolExecutor(4) as pool:
             got = list(pool.map(lambda p: answer(batched, ask(p[0]), p[1]).text,
-                                [(PROMPTS[1], seeded)] * 2 + [(PROMPTS[0], GenParams(max_new_tokens=12, adapter=first.name))] * 2))
+                                [(PROMPTS[1], seeded)] * 2 + [(PROMPTS[0], penalised),
+                                                              (PROMPTS[2], GenParams(max_new_tokens=12, adapter=first.name))]))
         assert got[:2] == [alone, alone]
+        assert got[2] == alone_penalised  # a repetition penalty runs alone: the padding would count
     finally:
         batched.close()
 
