@@ -35,6 +35,12 @@ from .fingerprint import model_fingerprint
 
 ADAPTER_SUFFIX = ".onnx_adapter"
 SEPARATOR = "+"
+
+
+class AdapterBaseMismatch(WorkbenchError):
+    """An adapter trained on another model than the one an adapter base was exported from (the message names both)."""
+
+
 PEFT_WEIGHT = re.compile(r"layers\.(?P<layer>\d+)\.(?:.*\.)?(?P<module>\w+)\.lora_(?P<ab>[AB])(?:\.default)?\.weight$")
 
 
@@ -101,7 +107,7 @@ def convert_adapter(adapter_dir: Path, base_dir: Path, out: Path, *, what: str) 
         # A is (r, in), B is (out, r); the base's A input is (in, r), its B input (r, out).
         width = tensor.shape[1] if match and match["ab"] == "A" else tensor.shape[0]
         if slot is None or slot[1] != width:
-            raise WorkbenchError(
+            raise AdapterBaseMismatch(
                 f"{what} was trained on another model: its layer {key} {list(tensor.shape)} has no place in the "
                 f"base exported from {info.get('source')} ({base_dir})",
                 hint="export an adapter base from the model the run trained on")
@@ -131,7 +137,7 @@ def check_same_base(trained_on: Path, base_dir: Path, what: str) -> None:
     if Path(trained_on).resolve() == Path(str(info.get("source"))).resolve():
         return
     if model_fingerprint(trained_on) != info.get("fingerprint"):
-        raise WorkbenchError(
+        raise AdapterBaseMismatch(
             f"{what} was trained on {trained_on}, not on {info.get('source')} (the model the adapter base "
             f"{base_dir} was exported from)", hint="pick a base exported from the run's model, or another run")
 
@@ -167,7 +173,7 @@ def adapter_file(spec: str, base_dir: Path) -> Path:
         meta = _meta(path)
         fingerprint = require_lora_base(base_dir, str(base_dir)).get("fingerprint")
         if meta.get("fingerprint") not in (None, fingerprint):
-            raise WorkbenchError(f"the adapter {path} was made for {meta.get('base_source')}, not for the base {base_dir}")
+            raise AdapterBaseMismatch(f"the adapter {path} was made for {meta.get('base_source')}, not for the base {base_dir}")
         return path.resolve()
     if (path / "adapter_config.json").is_file():
         trained_on = json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")

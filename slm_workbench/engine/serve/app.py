@@ -2,8 +2,11 @@
 
 Starlette routes, sse-starlette for the event stream. Bad requests are answered as the
 OpenAI API answers them: a 4xx status with ``{"error": {message, type, param, code}}``
-(an unknown model 404 ``model_not_found``, a prompt longer than the model's context 400
-``context_length_exceeded``, a missing or wrong key 401), and the server stays up.
+(an unknown model 404 ``model_not_found``, an adapter trained on another model than the
+served base 400 ``adapter_base_mismatch`` naming both, a prompt longer than the model's
+context 400 ``context_length_exceeded``, a missing or wrong key 401, every slot and the
+queue of the model full 429 ``rate_limit_exceeded`` with ``Retry-After``), and the server
+stays up.
 Every request but ``/health`` is a line of the request log.
 """
 
@@ -24,13 +27,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..errors import WorkbenchError
+from ..adapters.lora import AdapterBaseMismatch
+from ..errors import ModelNotFoundError, WorkbenchError
 from . import openai_api as api
 from .generation import Outcome, generate
 from .pool import ModelPool, ServedModel
 from .request_log import RequestLog
 
 MAX_BODY = 8 * 1024 * 1024
+RETRY_AFTER_S = 1
+"""What a refused request (429) is told to wait: a slot frees as soon as one answer ends."""
 
 
 @dataclasses.dataclass
@@ -59,7 +65,7 @@ def key_required(host: str) -> bool:
 
 
 def error(exc: api.ApiError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 def make_app(state: ServerState) -> Starlette:
@@ -96,9 +102,15 @@ def make_app(state: ServerState) -> Starlette:
 
                 try:
                     await anyio.to_thread.run_sync(model.backend.load_adapter, adapter)  # once; then cached
-                except WorkbenchError as exc:
+                except ModelNotFoundError as exc:
                     raise api.model_not_found(parsed.model, state.pool.names) from exc
+                except WorkbenchError as exc:  # it exists, but this base cannot take it
+                    raise api.adapter_refused(str(parsed.model), model.name, str(exc),
+                                              other_base=isinstance(exc, AdapterBaseMismatch)) from exc
                 params = dataclasses.replace(params, adapter=adapter)
+            if not model.admit():
+                running = min(model.admitted, model.parallel)
+                raise api.busy(model.name, running, model.admitted - running, RETRY_AFTER_S)
         except api.ApiError as exc:
             entry(request, exc.status, error=exc.message, model=said)
             return error(exc)

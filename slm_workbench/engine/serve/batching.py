@@ -11,6 +11,11 @@ The engine batches statically: a request arriving while a batch runs waits until
 and an idle engine lets a batch fill while requests keep arriving (``GATHER_S``). Every ``og`` call on the engine
 and its requests is made on the engine thread.
 
+A sampled request with a ``seed`` cannot join the batch: the static engine refuses a per-turn
+seed ("requires an Engine configured for dynamic batching", which needs a paged key-value
+cache our exports lack). It runs beside the batch on an ``og.Generator`` of the same loaded
+model, as ``slmw chat`` runs it, so one seed gives one answer, alone or among others.
+
 ``BatchedOnnx`` speaks ``ChatBackend`` (plus ``prompt_ids`` and ``context_length``), so the
 server drives it as it drives any backend.
 """
@@ -36,6 +41,17 @@ GATHER_S = 0.03
 (again after each arrival, up to ``GATHER_MAX_S``): clients whose answers ended together come
 back some milliseconds apart, and a batch cannot be joined once it runs."""
 GATHER_MAX_S = 0.25
+
+
+def gather(inbox: queue.SimpleQueue, max_batch: int) -> None:
+    """Idle with requests waiting: let the batch fill while requests keep arriving."""
+    deadline = time.monotonic() + GATHER_MAX_S
+    waiting = inbox.qsize()
+    while waiting < max_batch and time.monotonic() < deadline:
+        time.sleep(GATHER_S)
+        if inbox.qsize() == waiting:
+            return
+        waiting = inbox.qsize()
 
 
 @dataclass
@@ -98,6 +114,9 @@ class BatchedOnnx:
         ids = self.prompt_ids(messages, params)
         if len(ids) >= self.context_length:
             raise ModelFormatError(f"the conversation is {len(ids)} tokens; {self.label} holds {self.context_length}")
+        if params.sample and params.seed is not None:
+            yield from self._decode(self._seeded(ids, params, stop))
+            return
         job = _Job(ids, params)
         self._inbox.put(job)
         self._wake.set()
@@ -122,6 +141,27 @@ class BatchedOnnx:
         finally:
             job.cancel = True
             self._wake.set()
+
+    def _decode(self, tokens: Iterator[int]) -> Iterator[Delta]:
+        decoder = self.tokenizer.create_stream()
+        for token in tokens:
+            yield Delta("" if token in self.eos_ids else decoder.decode(token))
+
+    def _seeded(self, ids: list[int], params: GenParams, stop: threading.Event | None) -> Iterator[int]:
+        """A seeded sampled answer on a generator of its own, beside the engine's batch."""
+        og = self._og
+        options = {"max_length": min(self.context_length, len(ids) + params.max_new_tokens), "do_sample": True,
+                   "temperature": params.temperature, "top_p": params.top_p, "top_k": 0,
+                   "repetition_penalty": params.repetition_penalty, "random_seed": params.seed}
+        gen_params = og.GeneratorParams(self.model)
+        gen_params.set_search_options(**options)
+        generator = og.Generator(self.model, gen_params)
+        generator.append_tokens(ids)
+        while not generator.is_done():
+            if stop is not None and stop.is_set():
+                return
+            generator.generate_next_token()
+            yield int(generator.get_next_tokens()[0])
 
     def close(self) -> None:
         self._closed = True
@@ -167,7 +207,7 @@ class BatchedOnnx:
         active: list[_Job] = []
         while not self._closed:
             if not active and not self._inbox.empty():
-                self._gather()
+                gather(self._inbox, self.max_batch)
             while True:
                 try:
                     job = self._inbox.get_nowait()
@@ -203,16 +243,6 @@ class BatchedOnnx:
                     self._finish(job, active)
         for job in active:
             self._finish(job, [])
-
-    def _gather(self) -> None:
-        """Idle with requests waiting: let the batch fill while requests keep arriving."""
-        deadline = time.monotonic() + GATHER_MAX_S
-        waiting = self._inbox.qsize()
-        while waiting < self.max_batch and time.monotonic() < deadline:
-            time.sleep(GATHER_S)
-            if self._inbox.qsize() == waiting:
-                return
-            waiting = self._inbox.qsize()
 
     def _finish(self, job: _Job, active: list[_Job]) -> None:
         try:

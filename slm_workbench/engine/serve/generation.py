@@ -1,8 +1,10 @@
 """One answer, generated in a thread of its own and handed to the event loop piece by piece.
 
 The model call blocks (ONNX Runtime and torch compute outside the GIL), so it runs in a
-daemon thread that waits for a free slot of its model (``ServedModel.slot``); each piece of
-text crosses to the event loop through ``call_soon_threadsafe``. Setting ``stop`` (the
+daemon thread, started at once, that waits for a free slot of its model
+(``ServedModel.slot``) and gives back the request's place (``ServedModel.release``) when it
+ends, whatever happens to the response; each piece of text crosses to the event loop
+through ``call_soon_threadsafe``. Setting ``stop`` (the
 client went away, the server is shutting down, a stop string was met) ends the generation
 at the next token.
 """
@@ -33,9 +35,10 @@ class _Failed:
         self.exc = exc
 
 
-async def generate(model: ServedModel, messages: list[Message], params: GenParams, stops: tuple[str, ...],
-                   stop: threading.Event, outcome: Outcome) -> AsyncIterator[str]:
-    """Yield the answer's text as it comes; ``outcome`` holds the figures once it is exhausted."""
+def generate(model: ServedModel, messages: list[Message], params: GenParams, stops: tuple[str, ...],
+             stop: threading.Event, outcome: Outcome) -> AsyncIterator[str]:
+    """Start the answer of a request ``model.admit()`` let in; yield its text as it comes. ``outcome`` holds
+    the figures once it is exhausted. Called on the event loop."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue()
     done = object()
@@ -67,14 +70,20 @@ async def generate(model: ServedModel, messages: list[Message], params: GenParam
             put(done)
         except BaseException as exc:  # noqa: BLE001 - raised again on the event loop's side
             put(_Failed(exc))
+        finally:
+            model.release()
 
     threading.Thread(target=work, name=f"answer {model.name}", daemon=True).start()
-    item: object = None
-    try:
-        while (item := await queue.get()) is not done:
-            if isinstance(item, _Failed):
-                raise item.exc
-            yield item  # type: ignore[misc]
-    finally:
-        if item is not done:  # abandoned (client gone, server stopping) or failed
-            stop.set()
+
+    async def pieces() -> AsyncIterator[str]:
+        item: object = None
+        try:
+            while (item := await queue.get()) is not done:
+                if isinstance(item, _Failed):
+                    raise item.exc
+                yield item  # type: ignore[misc]
+        finally:
+            if item is not done:  # abandoned (client gone, server stopping) or failed
+                stop.set()
+
+    return pieces()

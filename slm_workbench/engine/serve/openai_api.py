@@ -20,9 +20,10 @@ MAX_TOKENS_LIMIT = 32768
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error",
-                 code: str | None = None) -> None:
+                 code: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.param, self.kind, self.code = status, message, param, kind, code
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
@@ -32,6 +33,20 @@ def model_not_found(name: str | None, served: list[str]) -> ApiError:
     said = f"The model `{name}` does not exist" if name else "'model' is required"
     return ApiError(404 if name else 400, f"{said}; this server holds {', '.join(served)}", "model",
                     code="model_not_found" if name else None)
+
+
+def busy(model: str, running: int, waiting: int, retry_after_s: int) -> ApiError:
+    """Every slot of ``model`` and its queue are full: 429, as OpenAI answers a rate limit, with ``Retry-After``."""
+    return ApiError(429, f"The model `{model}` is busy: {running} answers running and {waiting} waiting, the most it "
+                         f"takes; retry in {retry_after_s} s", kind="rate_limit_error", code="rate_limit_exceeded",
+                    headers={"Retry-After": str(retry_after_s)})
+
+
+def adapter_refused(name: str, base: str, reason: str, *, other_base: bool) -> ApiError:
+    """An adapter the served base cannot take: 400 with the reason (``other_base``: it was trained on another
+    model, and the reason names both)."""
+    return ApiError(400, f"The adapter of `{name}` cannot answer over `{base}`: {reason}", "model",
+                    code="adapter_base_mismatch" if other_base else "invalid_adapter")
 
 
 def context_exceeded(limit: int, prompt_tokens: int) -> ApiError:

@@ -8,9 +8,12 @@ adapter folder) over a base, split by ``split_adapter`` and opened through
 Concurrency: an ONNX Runtime GenAI model answers up to ``parallel`` requests at once, in
 batches (``batching.py``: one forward pass advances every answer in the batch, which on a
 CPU costs about what one answer costs; parallel ``og.Generator`` sessions were measured to
-gain nothing per CPU second); ``parallel: 1`` uses the plain backend. A transformers model
-answers one at a time (a PEFT adapter is a setting of the whole model). Requests beyond
-that wait for a slot.
+gain nothing per CPU second); an adapter base batches the answers of each adapter
+(``adapter_batching.py``); ``parallel: 1`` uses the plain backend. A transformers model
+answers one at a time (a PEFT adapter is a setting of the whole model). Each answer runs in
+a thread of its own (``generation.py``), so the event loop never waits on a model. Requests
+beyond the slots wait, up to ``queue`` of them per model; past that a request is refused at
+once (``admit``: the server answers 429), never left hanging.
 """
 
 from __future__ import annotations
@@ -35,10 +38,31 @@ class ServedModel:
     parallel: int
     created: int
     context_length: int | None = None
+    queue: int = 8
+    """How many requests may wait for a slot; one more is refused (``admit``)."""
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    _admitted: int = field(init=False, default=0, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.parallel)
+
+    def admit(self) -> bool:
+        """Take a place for one request (a slot or the queue); False when every slot and the queue are full.
+        A request admitted calls ``release`` once, whatever becomes of it."""
+        with self._lock:
+            if self._admitted >= self.parallel + self.queue:
+                return False
+            self._admitted += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._admitted = max(0, self._admitted - 1)
+
+    @property
+    def admitted(self) -> int:
+        return self._admitted
 
     @contextmanager
     def slot(self, stop: threading.Event) -> Iterator[bool]:
@@ -79,8 +103,13 @@ def open_model(spec: str, *, threads: int | None, parallel: int,
     target = resolve_target(base, adapter=adapter)
     lora_base = is_lora_variant(target.variant) or (target.folder is not None and read_lora_base(target.folder) is not None)
     if target.kind != "onnx" or parallel < 2 or adapter or target.onnx_adapter or lora_base:
-        # an adapter base answers through the backend that switches ONNX adapters per answer
-        return open_backend(target, threads=threads, on_status=on_status)
+        backend = open_backend(target, threads=threads, on_status=on_status)
+        if target.kind == "onnx" and parallel >= 2 and getattr(backend, "lora_base", None) is not None:
+            # an adapter base: a batch per adapter, the base loaded once (og.Engine takes no adapters)
+            from .adapter_batching import BatchedAdapters
+
+            return BatchedAdapters(backend, max_batch=parallel)  # type: ignore[arg-type]
+        return backend
     assert target.folder is not None
     say = on_status or (lambda _text: None)
     if target.variant and not variant_complete(target.folder):
@@ -102,9 +131,10 @@ class ModelPool:
         self.models = {m.name: m for m in models}
 
     @classmethod
-    def open(cls, entries: list[str], *, threads: int | None = None, parallel: int = 4,
+    def open(cls, entries: list[str], *, threads: int | None = None, parallel: int = 4, queue: int | None = None,
              on_status: Callable[[str], None] | None = None) -> ModelPool:
-        """Load every entry (building a preset variant that is not built yet)."""
+        """Load every entry (building a preset variant that is not built yet). ``queue``: how many requests
+        may wait per model (default: twice its slots, at least 8)."""
         import time
 
         opened: list[ServedModel] = []
@@ -118,7 +148,7 @@ class ModelPool:
                                          hint="give a model, a variant, a run or a folder")
                 slots = parallel if backend.kind == "onnx" else 1
                 opened.append(ServedModel(name, spec, backend, slots, int(time.time()),
-                                          context_length(backend)))
+                                          context_length(backend), max(8, 2 * slots) if queue is None else queue))
         except BaseException:
             for model in opened:
                 model.backend.close()

@@ -125,8 +125,9 @@ class RssPeak:
 
 def run_level(url: str, model: str, clients: int, *, requests: int, max_tokens: int, prompt: str,
               deadline: float, api_key_env: str | None, server_pid: int | None,
-              cancelled: Callable[[], bool] = lambda: False) -> Level:
-    """``clients`` threads, each sending ``requests`` requests in turn, until ``deadline`` (monotonic)."""
+              cancelled: Callable[[], bool] = lambda: False, alternate: list[str] | None = None) -> Level:
+    """``clients`` threads, each sending ``requests`` requests in turn, until ``deadline`` (monotonic).
+    ``alternate``: model ids the requests take in turn instead of ``model`` (adapters over one base)."""
     from ...chat.http_backend import HttpBackend
     from ...chat.session import answer
     from ...chat.types import DEFAULT_KEY_ENV, GenParams
@@ -138,7 +139,8 @@ def run_level(url: str, model: str, clients: int, *, requests: int, max_tokens: 
     halt = threading.Event()
 
     def client(index: int) -> None:
-        for _ in range(requests):
+        for k in range(requests):
+            asked = alternate[(index + k) % len(alternate)] if alternate else model
             remaining = deadline - time.monotonic()
             result = RequestResult(index)
             if halt.is_set() or cancelled() or remaining <= 0:
@@ -146,7 +148,7 @@ def run_level(url: str, model: str, clients: int, *, requests: int, max_tokens: 
             else:
                 start = time.perf_counter()
                 try:
-                    backend = HttpBackend(url, model=model, api_key_env=api_key_env or DEFAULT_KEY_ENV,
+                    backend = HttpBackend(url, model=asked, api_key_env=api_key_env or DEFAULT_KEY_ENV,
                                           timeout=max(1.0, remaining))
                     reply = answer(backend, messages, params, stop=halt)  # type: ignore[arg-type]
                     result.ttft_s, result.tokens = reply.ttft_s, reply.tokens

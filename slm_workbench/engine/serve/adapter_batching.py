@@ -1,0 +1,251 @@
+"""Batched generation over an ONNX adapter base: a batch per adapter, the batches stepped in turn.
+
+ONNX Runtime GenAI 0.18's ``og.Engine`` takes no adapter (``Request`` and ``TurnOptions`` have
+no adapter setting, and ``og.Adapters`` activates only on a ``Generator``), and an ONNX
+Runtime LoRA adapter is a set of weight inputs for a whole session run: one forward pass
+cannot mix adapters. So the answers that name the same adapter (with the same sampling
+settings) share one batched ``og.Generator`` with that adapter active: their prompts
+right-padded with the model's pad token, which was measured to give each prompt the tokens
+it gets alone (``tests/engine/serve/test_adapter_batching.py``). One thread owns every
+``og`` generator and steps the batches in turn; a request arriving while batches run starts
+a batch of its own at once, as long as the batches in flight hold fewer than ``max_batch``
+answers, else it waits. A row is done at its end of text or its own ``max_tokens``; its
+batch ends when every row is done (a cancelled row only stops being read).
+
+Two kinds of answer run in a batch of one, so they are exactly what they would be alone:
+a sampled answer with a ``seed`` (the seed drives the generator's one random stream) and
+one with a repetition penalty (the penalty would count the padding).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..chat.og_backend import OnnxGenaiBackend
+from ..chat.types import Delta, GenParams, Message, TemplateInfo
+from ..errors import ModelFormatError
+from .batching import _END, gather
+
+_solo = itertools.count()
+
+
+@dataclass
+class _Row:
+    ids: list[int]
+    params: GenParams
+    adapter: str | None
+    out: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    cancel: bool = False
+    done: bool = False
+    count: int = 0
+
+    def group(self) -> tuple[Any, ...]:
+        """Rows with the same group share a batch; a row that must run alone gets a group of its own."""
+        p = self.params
+        if (p.sample and p.seed is not None) or p.repetition_penalty != 1.0:
+            return ("alone", next(_solo))
+        return (self.adapter, (p.temperature, p.top_p) if p.sample else None)
+
+
+@dataclass
+class _Batch:
+    generator: Any
+    rows: list[_Row]
+
+    @property
+    def live(self) -> bool:
+        return any(not r.done for r in self.rows)
+
+
+class BatchedAdapters:
+    """``ChatBackend`` over an adapter base (``OnnxGenaiBackend`` with ``lora_base``), answering in batches."""
+
+    kind = "onnx"
+
+    def __init__(self, plain: OnnxGenaiBackend, *, max_batch: int = 4) -> None:
+        if plain.lora_base is None:
+            raise ModelFormatError(f"{plain.label} is not an adapter base")
+        self.plain = plain
+        self.label = plain.label
+        self.lora_base = plain.lora_base
+        self.context_length = plain.context_length
+        self.max_batch = max_batch
+        self.pad_id = self._pad_id()
+        self.peak_batch = 0
+        """The most answers one forward pass has advanced so far."""
+        self.peak_rows = 0
+        """The most answers in flight at once so far (never above ``max_batch``)."""
+        self._inbox: queue.SimpleQueue[_Row] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._closed = False
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"adapter batches {self.label}", daemon=True)
+        self._thread.start()
+
+    def _pad_id(self) -> int:
+        try:
+            pad = json.loads((self.plain.folder / "genai_config.json").read_text())["model"].get("pad_token_id")
+        except (OSError, ValueError, KeyError, AttributeError):
+            pad = None
+        pad = pad[0] if isinstance(pad, list) and pad else pad
+        return int(pad) if isinstance(pad, int) else min(self.plain.eos_ids)
+
+    # -- what the server asks ----------------------------------------------------------------
+    @property
+    def default_adapter(self) -> str | None:
+        return self.plain.default_adapter
+
+    def load_adapter(self, spec: str) -> str:
+        return self.plain.load_adapter(spec)
+
+    def template(self) -> TemplateInfo:
+        return self.plain.template()
+
+    def prompt_ids(self, messages: list[Message], params: GenParams) -> list[int]:
+        return self.plain.prompt_ids(messages, params)
+
+    def stream(self, messages: list[Message], params: GenParams, stop: threading.Event | None = None) -> Iterator[Delta]:
+        ids = self.prompt_ids(messages, params)
+        if len(ids) >= self.context_length:
+            raise ModelFormatError(f"the conversation is {len(ids)} tokens; {self.label} holds {self.context_length}")
+        name = self.default_adapter if params.adapter is None else params.adapter
+        row = _Row(ids, params, self.load_adapter(name) if name else None)
+        self._inbox.put(row)
+        self._wake.set()
+        decoder = self.plain.tokenizer.create_stream()
+        try:
+            while True:
+                try:
+                    item = row.out.get(timeout=0.05)
+                except queue.Empty:
+                    if stop is not None and stop.is_set():
+                        return
+                    if not self._thread.is_alive():
+                        raise RuntimeError(f"the batches of {self.label} have stopped: {self._failure}") from None
+                    continue
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield Delta("" if item in self.plain.eos_ids else decoder.decode(item))
+                if stop is not None and stop.is_set():
+                    return
+        finally:
+            row.cancel = True
+            self._wake.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.plain.close()
+
+    # -- the batch thread --------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:  # noqa: BLE001 - kept for the streams, which raise it
+            self._failure = exc
+            raise
+
+    def _serve(self) -> None:
+        batches: list[_Batch] = []
+        waiting: list[_Row] = []
+        while not self._closed:
+            if not batches and not waiting and not self._inbox.empty():
+                gather(self._inbox, self.max_batch)
+            while True:
+                try:
+                    waiting.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for row in [r for r in waiting if r.cancel]:
+                waiting.remove(row)
+                row.out.put(_END)
+            room = self.max_batch - sum(len(b.rows) for b in batches)
+            if waiting and room > 0:
+                taken, waiting = waiting[:room], waiting[room:]
+                groups: dict[tuple[Any, ...], list[_Row]] = {}
+                for row in taken:
+                    groups.setdefault(row.group(), []).append(row)
+                for rows in groups.values():
+                    try:
+                        batches.append(_Batch(self._start(rows), rows))
+                    except Exception as exc:  # noqa: BLE001 - those requests fail, the others go on
+                        for row in rows:
+                            self._finish(row, RuntimeError(f"cannot start the request: {exc}"))
+                self.peak_batch = max([self.peak_batch, *(len(b.rows) for b in batches)])
+                self.peak_rows = max(self.peak_rows, sum(len(b.rows) for b in batches))
+            for batch in batches:
+                for row in batch.rows:
+                    if row.cancel and not row.done:
+                        self._finish(row)
+            batches = [b for b in batches if b.live]  # a finished batch's generator is released here
+            if not batches:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            for batch in batches:
+                self._step(batch)
+        for batch in batches:
+            for row in batch.rows:
+                if not row.done:
+                    self._finish(row)
+        for row in waiting:
+            row.out.put(_END)
+
+    def _start(self, rows: list[_Row]) -> Any:
+        import numpy as np
+
+        og, model, p = self.plain._og, self.plain.model, rows[0].params
+        longest = max(len(r.ids) for r in rows)
+        options: dict[str, Any] = {
+            "batch_size": len(rows), "do_sample": p.sample, "repetition_penalty": p.repetition_penalty,
+            "max_length": min(self.context_length, longest + max(r.params.max_new_tokens for r in rows)),
+        }
+        if p.sample:
+            options |= {"temperature": p.temperature, "top_p": p.top_p, "top_k": 0}
+            if p.seed is not None:
+                options["random_seed"] = p.seed
+        params = og.GeneratorParams(model)
+        params.set_search_options(**options)
+        generator = og.Generator(model, params)
+        if rows[0].adapter is not None:
+            generator.set_active_adapter(self.plain._adapters, rows[0].adapter)
+        tokens = np.full((len(rows), longest), self.pad_id, dtype=np.int32)
+        for i, row in enumerate(rows):
+            tokens[i, : len(row.ids)] = row.ids
+        generator.append_tokens(tokens)
+        return generator
+
+    def _step(self, batch: _Batch) -> None:
+        try:
+            batch.generator.generate_next_token()
+            tokens = batch.generator.get_next_tokens()
+        except Exception as exc:  # noqa: BLE001 - every answer of the batch learns why
+            for row in batch.rows:
+                if not row.done:
+                    self._finish(row, RuntimeError(f"generation failed: {exc}"))
+            return
+        ended = batch.generator.is_done()
+        for row, token in zip(batch.rows, tokens):
+            if row.done:
+                continue
+            token = int(token)
+            row.count += 1
+            row.out.put(token)
+            if ended or token in self.plain.eos_ids or row.count >= row.params.max_new_tokens:
+                self._finish(row)
+
+    @staticmethod
+    def _finish(row: _Row, failure: BaseException | None = None) -> None:
+        row.done = True
+        if failure is not None:
+            row.out.put(failure)
+        row.out.put(_END)
