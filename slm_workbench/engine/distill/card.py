@@ -208,9 +208,11 @@ def origin_name(folder: Path | None, depth: int = 0) -> str:
 def answer_pairs(tokenizer: Any, examples: dict[str, Any], tasks: list[Any]) -> list[list[list[int]]]:
     """[prompt ids, reference ids] of each task example, as ``slmw eval`` renders them for perplexity."""
     from ..eval.answerers import reference_ids
+    from ..models.chat_template import stop_ids
 
-    eos = tokenizer.eos_token_id
-    eos_ids = {eos} if isinstance(eos, int) else set(eos or [])
+    # the EOS and the template's end of turn, as the evaluator stops on: Gemma's <end_of_turn> is not its
+    # EOS, and scoring the newline the template writes after it (never trained) multiplied its perplexity
+    eos_ids = set(stop_ids(tokenizer))
     pairs = []
     for task in tasks:
         example = examples.get(task.id)

@@ -376,8 +376,11 @@ def check(recipe: DistillRecipe) -> LaunchNeeds:
         if layers is not None and recipe.student.keep_layers >= layers:
             raise WorkbenchError(f"student.keep_layers {recipe.student.keep_layers} is not below the teacher's "
                                  f"{layers} layers", hint=f"keep 1 to {layers - 1} layers")
-    elif teacher is not None and recipe.method in ("gkd", "distillation") and recipe.student.model is not None:
-        _refuse_vocabulary_mismatch(recipe, teacher)
+    elif recipe.method in ("gkd", "distillation") and recipe.student.model is not None:
+        # a teacher_recipe's teacher has its base model's vocabulary (a chat template adds no token)
+        spec = teacher if teacher is not None else (recipe.teacher_recipe or {}).get("model")
+        if spec:
+            _refuse_vocabulary_mismatch(recipe, str(spec))
     resolve_inputs(GenerateRecipe.model_validate({**recipe.generate.model_dump(), "teacher": teacher or "teacher"}))
     card = recipe.card.data
     if card is not None and card not in DEMO_ALIASES and not Path(card).expanduser().exists():

@@ -252,10 +252,13 @@ def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: An
         from trl.experimental.gold import GOLDConfig, GOLDTrainer
 
         across = vocabulary_mismatch(student_folder, teacher_folder, "gkd") is not None
-        print(f"[train] gold: {'different vocabularies, ULD loss across tokenizers' if across else 'shared vocabulary'}",
-              flush=True)
+        extended = across and byte_level_pair(loaded.tokenizer, teacher_folder)
+        print(f"[train] gold: {'different vocabularies, ULD loss across tokenizers' if across else 'shared vocabulary'}"
+              + ("" if extended or not across else " (positional ULD: a tokenizer is not ByteLevel BPE, so TRL's "
+                 "byte-aligned extended ULD cannot map its tokens)"), flush=True)
         args = GOLDConfig(**_only_fields(GOLDConfig, common), temperature=kd.temperature, lmbda=kd.lmbda, beta=kd.beta,
                           seq_kd=kd.seq_kd, max_completion_length=kd.max_new_tokens, use_uld_loss=across,
+                          use_extended_uld=extended,
                           teacher_tokenizer_name_or_path=str(teacher_folder) if across else None)
         train_raw, eval_raw = _raw_splits(data)
         trainer = GOLDTrainer(
@@ -264,3 +267,15 @@ def build_kd_trainer(recipe: TrainRecipe, ctx: RunContext, loaded: Any, data: An
             callbacks=callbacks,
         )
     return trainer, (stop, nan)
+
+
+def byte_level_pair(student_tokenizer: Any, teacher_folder: Path) -> bool:
+    """Whether both tokenizers are ByteLevel BPE (SmolLM, Llama 3, Qwen ...), which TRL's extended ULD
+    needs to align tokens by bytes; a SentencePiece one (Gemma) takes the paper's positional ULD instead
+    (TRL raises NotImplementedError otherwise, after both models have loaded)."""
+    from transformers import AutoTokenizer
+    from trl.experimental.utils import is_byte_level_tokenizer
+
+    teacher = AutoTokenizer.from_pretrained(str(teacher_folder))
+    return all(is_byte_level_tokenizer(getattr(tok, "backend_tokenizer", None) or tok)
+               for tok in (student_tokenizer, teacher))

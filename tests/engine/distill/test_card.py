@@ -159,3 +159,19 @@ def test_a_larger_student_is_a_note_with_both_sizes() -> None:
     assert not card_notes(student, teacher, True)  # smaller: nothing to say
     assert "268.0M" in larger_student(135_000_000, 268_000_000) and "135.0M" in larger_student(135_000_000, 268_000_000)
     assert larger_student(None, 5) is None and larger_student(5, 5) is None
+
+
+def test_answer_ids_stop_at_the_end_of_turn_when_it_is_not_the_eos(smollm2_tokenizer_dir: Path) -> None:
+    """Gemma's template ends a turn with <end_of_turn>, not its EOS: the card scores the answer up to the end
+    of turn (as ``slmw eval`` does), not the newline the template writes after it."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from slm_workbench.engine.distill.card import answer_pairs
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir)
+    tokenizer.eos_token = "<|endoftext|>"  # the end of turn (<|im_end|>) is no longer the EOS
+    examples = {"a": SimpleNamespace(messages=[{"role": "user", "content": "hi"}], reference="Hello there.")}
+    [[prompt, ref]] = answer_pairs(tokenizer, examples, [SimpleNamespace(id="a")])
+    assert tokenizer.decode(ref) == "Hello there.<|im_end|>" and prompt

@@ -132,10 +132,16 @@ def test_launch_refuses_what_an_endpoint_teacher_cannot_give(distill_recipe) -> 
         launcher.start_recipe(distill_recipe(teacher="http://127.0.0.1:9/v1", student={"model": "x"}, method="gkd"))
 
 
-def test_launch_refuses_logit_kd_across_vocabularies(distill_recipe, other_vocab_model_dir: Path) -> None:
+def test_launch_refuses_logit_kd_across_vocabularies(distill_recipe, tiny_model_dir: Path,
+                                                     other_vocab_model_dir: Path) -> None:
     with pytest.raises(WorkbenchError, match="needs a shared vocabulary — use method sft"):
         launcher.start_recipe(distill_recipe(student={"model": str(other_vocab_model_dir)}, method="gkd"))
     assert not RunStore().list()  # refused before the teacher answered anything
+    trained_first = distill_recipe(teacher=None, teacher_recipe={"model": str(tiny_model_dir), "data": "slmw:demo"},
+                                   student={"model": str(other_vocab_model_dir)}, method="distillation")
+    with pytest.raises(WorkbenchError, match="needs a shared vocabulary — use method sft"):
+        launcher.start_recipe(trained_first)  # the demo's shape: refused before the teacher is trained
+    assert not RunStore().list()
 
 
 def test_launch_refuses_missing_prompts(distill_recipe, tmp_path: Path) -> None:
@@ -232,3 +238,25 @@ def test_a_run_that_produced_a_model_is_a_student_the_pane_can_offer(distill_rec
     assert len(needs.warnings) == 1 and "more than the teacher's" in needs.warnings[0]
     found = estimate(recipe, available=None)
     assert found.student == model_cost(tiny_deep_model_dir) and found.larger and "LARGER" in found.line()
+
+
+def test_the_shipped_demo_distils_across_families_and_the_cut_stays_an_option() -> None:
+    """distill-demo: a Gemma 3 270M LoRA teacher (its recipe shipped, with the Gemma template) and a
+    pretrained SmolLM2 student trained on its answers; distill-demo-cut keeps the same-family cut."""
+    from slm_workbench.config.loading import load_recipe
+    from slm_workbench.config.train import TrainRecipe
+    from slm_workbench.engine.distill.stage import check as check_distill
+
+    demo = load_recipe(Path("distill-demo"))
+    assert isinstance(demo, DistillRecipe)
+    teacher = demo.teacher_recipe or {}
+    assert (teacher["model"], teacher["chat_template"], teacher["data"]) == ("gemma-3-270m", "gemma", "slmw:demo")
+    assert TrainRecipe.model_validate(teacher).method == "lora"
+    assert (demo.student.model, demo.student.keep_layers, demo.method) == ("smollm2-135m-instruct", None, "sft")
+    assert (demo.teacher_variant, demo.card.data, demo.card.examples) == ("int8", "slmw:demo-eval", 64)
+    assert demo.generate.filters.checker == "slmw:check_extraction"
+    needs = check_distill(demo)  # an empty home: nothing prepared, nothing refused, no size warning
+    assert not needs.refusals and not needs.warnings
+    cut = load_recipe(Path("distill-demo-cut"))
+    assert isinstance(cut, DistillRecipe)
+    assert (TrainRecipe.model_validate(cut.teacher_recipe).model, cut.student.keep_layers) == ("smollm2-135m-instruct", 10)

@@ -130,3 +130,45 @@ def test_memory_estimate_counts_the_teacher(tiny_recipe, student_dir: Path, tiny
     assert kd.teacher > kd.teacher_params * 4 + 4 * 64 * 49152 * 4
     assert kd.total == pytest.approx(plain.total + kd.teacher)
     assert any(line.startswith("teacher") for line in kd.lines())
+
+
+def _metaspace_teacher(other_vocab_model_dir: Path, folder: Path) -> Path:
+    """The other-vocabulary teacher with a SentencePiece-style (Metaspace) tokenizer, as Gemma's is."""
+    import shutil
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    shutil.copytree(other_vocab_model_dir, folder)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    backend = Tokenizer(models.BPE(unk_token=None, byte_fallback=True))
+    backend.pre_tokenizer = pre_tokenizers.Metaspace()
+    backend.decoder = decoders.Metaspace()
+    text = ["Where does user 1 live? User 1 lives in Oslo.", "The quick brown fox jumps over the lazy dog."] * 20
+    backend.train_from_iterator(text, trainers.BpeTrainer(vocab_size=300, special_tokens=specials))
+    old = AutoTokenizer.from_pretrained(other_vocab_model_dir)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|im_end|>", bos_token="<|im_start|>",
+                                        pad_token="<|endoftext|>")
+    tokenizer.chat_template = old.chat_template
+    assert len(tokenizer) <= len(old)  # the model's embedding has rows for every id
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_gold_takes_positional_uld_when_a_tokenizer_is_not_byte_level(
+        tiny_recipe, tiny_model_dir: Path, other_vocab_model_dir: Path, tmp_path: Path) -> None:
+    """Gemma's SentencePiece tokenizer against SmolLM2's ByteLevel BPE: TRL's byte-aligned (extended) ULD
+    raises NotImplementedError after both models load; the paper's positional ULD trains."""
+    from transformers import AutoTokenizer
+
+    from slm_workbench.engine.train.kd import byte_level_pair
+
+    teacher = _metaspace_teacher(other_vocab_model_dir, tmp_path / "sp-teacher")
+    student = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert byte_level_pair(student, other_vocab_model_dir) and not byte_level_pair(student, teacher)
+    recipe = tiny_recipe(model=str(tiny_model_dir), method="full", max_steps=2, eval_fraction=0.0, save_steps=2,
+                         distill={"teacher": str(teacher), "method": "gold", "max_new_tokens": 4})
+    run_dir = start_recipe(recipe, title="gold sp")
+    done(run_dir)
+    assert "positional ULD: a tokenizer is not ByteLevel BPE" in (run_dir / "worker.log").read_text()
+    assert len(losses(run_dir)) == 2 and all(x == x for x in losses(run_dir))
