@@ -30,7 +30,7 @@ from typing import Any
 from ..chat.og_backend import OnnxGenaiBackend
 from ..chat.types import Delta, GenParams, Message, TemplateInfo
 from ..errors import ModelFormatError
-from .batching import _END, gather
+from .batching import _END, follow_answer, gather
 
 _solo = itertools.count()
 
@@ -118,24 +118,10 @@ class BatchedAdapters:
         row = _Row(ids, params, self.load_adapter(name) if name else None)
         self._inbox.put(row)
         self._wake.set()
-        decoder = self.plain.tokenizer.create_stream()
         try:
-            while True:
-                try:
-                    item = row.out.get(timeout=0.05)
-                except queue.Empty:
-                    if stop is not None and stop.is_set():
-                        return
-                    if not self._thread.is_alive():
-                        raise RuntimeError(f"the batches of {self.label} have stopped: {self._failure}") from None
-                    continue
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield Delta("" if item in self.plain.eos_ids else decoder.decode(item))
-                if stop is not None and stop.is_set():
-                    return
+            yield from follow_answer(row.out, alive=self._thread.is_alive, stop=stop,
+                                     stopped=lambda: f"the batches of {self.label} have stopped: {self._failure}",
+                                     decoder=self.plain.tokenizer.create_stream(), eos_ids=self.plain.eos_ids)
         finally:
             row.cancel = True
             self._wake.set()

@@ -26,7 +26,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,28 @@ def gather(inbox: queue.SimpleQueue, max_batch: int) -> None:
         if inbox.qsize() == waiting:
             return
         waiting = inbox.qsize()
+
+
+def follow_answer(out: queue.SimpleQueue | queue.Queue, *, alive: Callable[[], bool], stopped: Callable[[], str],
+                  stop: threading.Event | None, decoder: Any, eos_ids: Any) -> Iterator[Delta]:
+    """One answer's tokens as the batch thread puts them on its queue, decoded, until its end: the
+    thread's exception is raised here, a thread that died says ``stopped()``, ``stop`` ends it early."""
+    while True:
+        try:
+            item = out.get(timeout=0.05)
+        except queue.Empty:
+            if stop is not None and stop.is_set():
+                return
+            if not alive():
+                raise RuntimeError(stopped()) from None
+            continue
+        if item is _END:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield Delta("" if item in eos_ids else decoder.decode(item))
+        if stop is not None and stop.is_set():
+            return
 
 
 @dataclass
@@ -120,24 +142,10 @@ class BatchedOnnx:
         job = _Job(ids, params)
         self._inbox.put(job)
         self._wake.set()
-        decoder = self.tokenizer.create_stream()
         try:
-            while True:
-                try:
-                    item = job.out.get(timeout=0.05)
-                except queue.Empty:
-                    if stop is not None and stop.is_set():
-                        return
-                    if not self._thread.is_alive():
-                        raise RuntimeError(f"the engine of {self.label} has stopped: {self._failure}") from None
-                    continue
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield Delta("" if item in self.eos_ids else decoder.decode(item))
-                if stop is not None and stop.is_set():
-                    return
+            yield from follow_answer(job.out, alive=self._thread.is_alive, stop=stop,
+                                     stopped=lambda: f"the engine of {self.label} has stopped: {self._failure}",
+                                     decoder=self.tokenizer.create_stream(), eos_ids=self.eos_ids)
         finally:
             job.cancel = True
             self._wake.set()
