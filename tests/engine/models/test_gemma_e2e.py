@@ -1,5 +1,5 @@
 """End to end on the real Gemma 3 270M: the converted folder, and LoRA steps on it as a job (text data,
-and chat data once a template is written into its tokenizer).
+and chat data with the gemma template chosen in the recipe).
 
 The conversion (about 2 minutes on 2 cores) is done once into ``$SLMW_TEST_CACHE`` like SmolLM2's;
 with it cached, this file takes about 55 s (load ~4.5). Skipped where the Gemma packages are not installed.
@@ -62,13 +62,6 @@ def test_the_converted_folder_is_gemma_3_270m_without_a_template(gemma_dir: Path
     assert tokenizer("The capital of France is")["input_ids"][0] == tokenizer.bos_token_id  # Gemma needs its <bos>
 
 
-GEMMA_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}"
-    "{% else %}{% set role = message['role'] %}{% endif %}<start_of_turn>{{ role }}\n{{ message['content'] | trim }}"
-    "<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
-)
-
-
 def _text_data(tmp_path: Path) -> str:
     data = tmp_path / "contacts.jsonl"
     rows = [{"text": f"Extract the contact as JSON: P{i} is {20 + i} and lives in Oslo.\nJSON: "
@@ -77,33 +70,19 @@ def _text_data(tmp_path: Path) -> str:
     return str(data)
 
 
-def _with_template(gemma_dir: Path, folder: Path) -> Path:
-    """The prepared Gemma with a chat template written into its tokenizer (weights linked, not copied)."""
-    folder.mkdir(parents=True)
-    for item in gemma_dir.iterdir():
-        if item.suffix == ".safetensors":
-            (folder / item.name).symlink_to(item)
-        else:
-            shutil.copy2(item, folder / item.name)
-    (folder / "chat_template.jinja").write_text(GEMMA_TEMPLATE, encoding="utf-8")
-    return folder
-
-
 @pytest.mark.parametrize("data", ["text", "chat"])
 def test_lora_steps_as_a_job(gemma_dir: Path, slmw_home: Path, tmp_path: Path, data: str):
-    """Text data on the base model as prepared; chat data (the demo's) once a template is in its tokenizer."""
+    """Text data on the base model as prepared; chat data (the demo's) with ``chat_template: gemma`` in
+    the recipe, as a user trains a base model on conversations."""
     from slm_workbench.config.train import TrainRecipe
     from slm_workbench.engine.runs.launcher import start_recipe
 
     models = slmw_home / "models"
     models.mkdir(parents=True, exist_ok=True)
-    if data == "text":
-        (models / GEMMA3_270M).symlink_to(gemma_dir, target_is_directory=True)
-        model, source = GEMMA3_270M, _text_data(tmp_path)
-    else:
-        model, source = str(_with_template(gemma_dir, tmp_path / "gemma-chat")), "slmw:demo"
-    recipe = TrainRecipe(model=model, data=source, method="lora", max_steps=2, batch_size=2, max_length=128,
-                         eval_fraction=0, save_steps=2, logging_steps=1, threads=1)
+    (models / GEMMA3_270M).symlink_to(gemma_dir, target_is_directory=True)
+    source, template = (_text_data(tmp_path), None) if data == "text" else ("slmw:demo", "gemma")
+    recipe = TrainRecipe(model=GEMMA3_270M, data=source, chat_template=template, method="lora", max_steps=2,
+                         batch_size=2, max_length=128, eval_fraction=0, save_steps=2, logging_steps=1, threads=1)
     run_dir = start_recipe(recipe, title=f"gemma e2e ({data})")
     info = wait_for_state(run_dir, {"done", "failed"}, timeout=300)
     assert info.state == "done", (run_dir / "worker.log").read_text()[-3000:]
