@@ -24,6 +24,15 @@ from ..errors import ModelFormatError
 from .types import Delta, GenParams, Message, TemplateInfo, default_threads
 
 
+def next_tokens(generator: Any, stop: threading.Event | None = None) -> Iterator[int]:
+    """A one-answer ``og.Generator``'s tokens, one a step, until it is done or ``stop`` is set."""
+    while not generator.is_done():
+        if stop is not None and stop.is_set():
+            return
+        generator.generate_next_token()
+        yield int(generator.get_next_tokens()[0])
+
+
 class OnnxGenaiBackend:
     kind = "onnx"
 
@@ -124,11 +133,7 @@ class OnnxGenaiBackend:
         if key is not None:
             generator.set_active_adapter(self._adapters, key)
         generator.append_tokens(ids)
-        while not generator.is_done():
-            if stop is not None and stop.is_set():
-                return
-            generator.generate_next_token()
-            yield int(generator.get_next_tokens()[0])
+        yield from next_tokens(generator, stop)
 
     def close(self) -> None:
         self._adapters = self.model = self.tokenizer = None

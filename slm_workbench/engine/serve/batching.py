@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..chat.og_backend import next_tokens
 from ..chat.types import Delta, GenParams, Message, TemplateInfo, default_threads
 from ..errors import ModelFormatError
 
@@ -165,11 +166,7 @@ class BatchedOnnx:
         gen_params.set_search_options(**options)
         generator = og.Generator(self.model, gen_params)
         generator.append_tokens(ids)
-        while not generator.is_done():
-            if stop is not None and stop.is_set():
-                return
-            generator.generate_next_token()
-            yield int(generator.get_next_tokens()[0])
+        yield from next_tokens(generator, stop)
 
     def close(self) -> None:
         self._closed = True
