@@ -10,10 +10,16 @@ ONNX Runtime GenAI switches adapters by feeding their weights as model inputs
 2. for ``int8``/``int4`` the base MatMuls are quantized (MatMulNBits, RTN, symmetric,
    blocks of 32, as the builder's presets), the LoRA MatMuls are left in fp32, so one fp32
    ``.onnx_adapter`` serves every precision;
-3. each LoRA weight becomes a graph input with a dynamic rank (``lora_r``) whose default
-   initializer is empty (rank 0): with no adapter active the base answers alone, and any
-   adapter of any rank over any subset of those layers can be fed (what Olive's
-   ``ExtractAdapters`` pass does with ``make_inputs`` and ``optional_inputs``).
+3. each LoRA weight becomes a graph input with a dynamic rank whose default initializer is
+   empty (rank 0): with no adapter active the base answers alone, and any adapter of any
+   rank over any subset of those layers can be fed (what Olive's ``ExtractAdapters`` pass
+   does with ``make_inputs`` and ``optional_inputs``). Each layer's A and B share a rank
+   of their own (``lora_r.<layer>.<module>``), and the builder's shapes of the LoRA tensors
+   (from the rank-1 template) are dropped: with one rank for every layer, ONNX Runtime's
+   planner let a rank-0 layer's output reuse a rank-8 layer's buffer, and an adapter over
+   some layers only (``q_proj`` + ``k_proj``, the MLP alone) failed at its first token
+   ("Shape mismatch attempting to re-use buffer"). Bases built before that
+   (``format`` < ``LORA_BASE_FORMAT``) are rebuilt on first use.
 
 ``slmw_lora_base.json`` in the folder records the model it came from (folder and
 fingerprint, so an adapter trained on another model is refused) and the LoRA inputs.
@@ -37,10 +43,20 @@ LORA_VARIANT = re.compile(r"^lora-(fp32|int8|int4)$")
 """Variant names of an adapter base: ``lora-`` plus its precision."""
 LORA_WEIGHT = re.compile(r"^(?P<prefix>.*layers\.(?P<layer>\d+)\.(?:.*\.)?(?P<module>\w+))\.lora_(?P<ab>[AB])\.MatMul\.weight$")
 RANK_DIM = "lora_r"
+_LORA_TENSOR = re.compile(r"/lora(_[AB])?/")
+"""The builder's names of the tensors a LoRA layer computes (``/model/layers.0/attn/q_proj/lora_A/MatMul/output_0``)."""
+LORA_BASE_FORMAT = 2
+"""``format`` in ``slmw_lora_base.json``: 2 = a rank per layer (above); older bases lack it."""
 
 
 def is_lora_variant(variant: str | None) -> bool:
     return bool(variant and LORA_VARIANT.match(variant))
+
+
+def lora_base_outdated(folder: Path) -> bool:
+    """True for an adapter base an older workbench built (one rank for every layer: see above)."""
+    info = read_lora_base(folder)
+    return info is not None and int(info.get("format") or 1) < LORA_BASE_FORMAT
 
 
 def read_lora_base(folder: Path) -> dict[str, Any] | None:
@@ -91,10 +107,15 @@ def _make_inputs(model: Any, lora: dict[str, tuple[str, int, int]]) -> None:
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept)
     for name, (ab, rows, cols) in lora.items():
-        shape: list[Any] = [rows, RANK_DIM] if ab == "A" else [RANK_DIM, cols]
+        rank = f"{RANK_DIM}.{LORA_WEIGHT.match(name)['prefix']}"  # A and B of one layer share it
+        shape: list[Any] = [rows, rank] if ab == "A" else [rank, cols]
         empty = np.zeros((rows, 0) if ab == "A" else (0, cols), dtype=np.float32)
         model.graph.initializer.append(numpy_helper.from_array(empty, name))
         model.graph.input.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+    # the builder's shapes for the LoRA weights and the tensors between them say rank 1 (the template's)
+    kept_info = [v for v in model.graph.value_info if v.name not in lora and not _LORA_TENSOR.search(v.name)]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(kept_info)
 
 
 def export_lora_base(hf_folder: Path, out: Path, *, precision: str = "fp32", work_dir: Path,
@@ -137,7 +158,8 @@ def export_lora_base(hf_folder: Path, out: Path, *, precision: str = "fp32", wor
                 shutil.copy2(item, partial / item.name)
         onnx.save(model, str(partial / "model.onnx"), save_as_external_data=True, location="model.onnx.data",
                   size_threshold=1024)
-        info = {"source": str(hf_folder.resolve()), "fingerprint": model_fingerprint(hf_folder), "precision": precision,
+        info = {"format": LORA_BASE_FORMAT, "source": str(hf_folder.resolve()), "fingerprint": model_fingerprint(hf_folder),
+                "precision": precision,
                 "inputs": {name: [ab, rows, cols] for name, (ab, rows, cols) in lora.items()}}
         (partial / LORA_BASE_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
         if out.exists():

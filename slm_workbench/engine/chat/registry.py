@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..adapters.base import is_lora_variant
+from ..adapters.base import is_lora_variant, lora_base_outdated
 from ..adapters.lora import split_adapter_model
 from ..errors import WorkbenchError
 from ..models.variants import require_variant, variant_complete
@@ -73,13 +73,18 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
         say(f"connecting to {target.spec}")
         return cls(target.spec, model=endpoint_model, api_key_env=api_key_env)
     assert target.folder is not None
-    if target.kind == "onnx" and is_lora_variant(target.variant) and not variant_complete(target.folder):
+    outdated = target.kind == "onnx" and is_lora_variant(target.variant) and lora_base_outdated(target.folder)
+    if target.kind == "onnx" and is_lora_variant(target.variant) and (outdated or not variant_complete(target.folder)):
         from .variant_build import build_lora_base_on_demand
 
         base_spec = split_adapter_model(target.spec)[0]
+        if not build and outdated:
+            raise WorkbenchError(f"the adapter base {base_spec} at {target.folder} was built by an older workbench",
+                                 hint=f"open it once (slmw chat {base_spec}): it is rebuilt on first use")
         if not build:
             require_variant(target.folder, base_spec)
-        say(f"building the adapter base {base_spec} (it is not built yet)…")
+        say(f"building the adapter base {base_spec} "
+            f"({'an older workbench built it: one LoRA rank for every layer' if outdated else 'it is not built yet'})…")
         build_lora_base_on_demand(base_spec.rpartition(":")[0], target.variant, target.folder, on_status=say)
     elif target.kind == "onnx" and target.variant and not variant_complete(target.folder):
         if not build:

@@ -158,3 +158,39 @@ def test_the_server_switches_adapters_per_request_over_one_loaded_base(fp32_base
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("targets", [["q_proj", "k_proj"], ["o_proj"], ["gate_proj", "up_proj"]])
+def test_an_adapter_over_some_layers_answers_as_merged(fp32_base, tiny_model_dir, tmp_path, targets):
+    """Layers the adapter leaves out stay at rank 0 beside its rank-8 layers: each LoRA layer has a rank
+    of its own in the graph (one shared rank let ONNX Runtime reuse one layer's buffer for another's,
+    and generation failed with "Shape mismatch attempting to re-use buffer")."""
+    from slm_workbench.engine.chat.og_backend import OnnxGenaiBackend
+
+    adapter = make_adapter(tiny_model_dir, tmp_path / "partial", seed=3, r=8, targets=targets)
+    backend = OnnxGenaiBackend(fp32_base)
+    prompt_ids = backend.prompt_ids(PROMPT, GREEDY)
+    expected = merged_greedy(tiny_model_dir, adapter, prompt_ids)
+    assert expected != merged_greedy(tiny_model_dir, None, prompt_ids), "the adapter must change the answer"
+    assert onnx_greedy(backend, str(adapter)) == expected
+
+
+def test_an_adapter_base_an_older_workbench_built_is_rebuilt_on_first_use(fp32_base, slmw_home, tiny_model_dir):
+    """A base without ``format`` 2 has one LoRA rank for every layer (adapters over some layers fail in it)."""
+    import shutil
+
+    from slm_workbench.engine.adapters.base import LORA_BASE_FILE, LORA_BASE_FORMAT, lora_base_outdated
+    from slm_workbench.engine.chat.og_backend import OnnxGenaiBackend
+    from slm_workbench.engine.chat.registry import open_backend
+
+    folder = slmw_home / "variants" / tiny_model_dir.name / "lora-fp32"
+    shutil.copytree(fp32_base, folder)
+    info = json.loads((folder / LORA_BASE_FILE).read_text())
+    del info["format"]
+    (folder / LORA_BASE_FILE).write_text(json.dumps(info))
+    assert lora_base_outdated(folder)
+    said: list[str] = []
+    backend = open_backend(f"{tiny_model_dir}:lora-fp32", on_status=said.append)
+    assert any("older workbench" in line for line in said), said
+    assert json.loads((folder / LORA_BASE_FILE).read_text())["format"] == LORA_BASE_FORMAT
+    assert onnx_greedy(backend, "") == onnx_greedy(OnnxGenaiBackend(fp32_base), "")
