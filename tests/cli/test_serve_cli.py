@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,16 @@ def test_a_port_in_use_exits_1_with_one_line_before_anything_starts(capsys: pyte
     assert "--port" in err and "Traceback" not in err
     assert not (slmw_home / "runs").exists() or not any((slmw_home / "runs").iterdir())  # no job, no preparation
     assert not (slmw_home / "models" / "smollm2-135m-instruct").exists()
+
+
+def test_deploy_bench_prints_the_table_then_the_figures(capsys: pytest.CaptureFixture[str], slmw_home: Path,
+                                                        tiny_variants: dict[str, Path]) -> None:
+    """What the user reads last is the P9 figure: each client count against one client, and the load."""
+    code = main(["deploy", "bench", str(tiny_variants["fp32"]), "--clients", "1,2", "--requests", "1",
+                 "--max-tokens", "2", "--threads", "1", "--parallel", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    *table, blank, ratio, load = out.splitlines()
+    assert table[-1].startswith("| 2 | 2 | 0 |") and blank == ""
+    assert re.fullmatch(r"2 clients: \d+\.\d\dx the aggregate tokens/s of 1 client", ratio), ratio
+    assert re.fullmatch(r"load average \d+\.\d\d \d+\.\d\d \d+\.\d\d on \d+ CPUs? · server threads 1 · parallel 2", load), load
