@@ -20,7 +20,21 @@ def test_the_single_model_form_and_several_models() -> None:
     assert recipe_from(parse("m:int8")).models == ["m:int8"]
     assert recipe_from(parse("base", "--adapter", "RUN", "--name", "mine")).models == ["mine=base:RUN"]
     recipe = recipe_from(parse("--model", "a=m:int8", "--model", "b=m:int4", "--parallel", "2", "--port", "0"))
-    assert (recipe.models, recipe.parallel, recipe.port) == (["a=m:int8", "b=m:int4"], 2, 0)
+    assert (recipe.models, recipe.parallel, recipe.port, recipe.queue) == (["a=m:int8", "b=m:int4"], 2, 0, None)
+    assert recipe_from(parse("m", "--queue", "0")).queue == 0 and recipe_from(parse("m", "--queue", "3")).queue == 3
+
+
+def test_a_bad_queue_is_one_line(capsys: pytest.CaptureFixture[str], slmw_home: Path, tmp_path: Path) -> None:
+    assert main(["serve", "m", "--queue", "-1"]) == 1
+    err = capsys.readouterr().err
+    assert "slmw: error: slmw serve: queue: Input should be greater than or equal to 0" in err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    recipe = tmp_path / "serve.yaml"
+    recipe.write_text("stage: serve\nmodels: [m]\nqueue: x\n")
+    assert main(["run", str(recipe)]) == 1
+    err = capsys.readouterr().err
+    assert f"slmw: error: {recipe}: queue: Input should be a valid integer" in err and err.count("error:") == 1
+    assert not (slmw_home / "runs").exists() or not any((slmw_home / "runs").iterdir())
 
 
 def test_refusals_are_one_line(capsys: pytest.CaptureFixture[str], slmw_home: Path) -> None:
