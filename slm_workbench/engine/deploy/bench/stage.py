@@ -53,9 +53,8 @@ def require_servable(entry: str) -> None:
     from ...adapters.lora import ADAPTER_SUFFIX
     from ...chat.locate import resolve_target
     from ...first_use import model_to_prepare
-    from ...model_source import split_adapter
+    from ...model_source import adapter_not_found, find_adapter_run, split_adapter
     from ...models.variants import variant_complete
-    from ...runs.run import Run
 
     spec = split_entry(entry)[1]
     base, adapter = split_adapter(spec)
@@ -72,11 +71,9 @@ def require_servable(entry: str) -> None:
                                      hint=f"presets: {', '.join(PRESETS)}")
     if target.onnx_adapter:
         named = Path(target.onnx_adapter).expanduser()
-        run = Run.find(target.onnx_adapter)
-        if not ((named.suffix == ADAPTER_SUFFIX and named.is_file()) or (named / "adapter_config.json").is_file()
-                or (run is not None and run.adapter() is not None)):
-            raise ModelNotFoundError(f"no adapter named {target.onnx_adapter} (not a LoRA run, an adapter folder nor "
-                                     f"an {ADAPTER_SUFFIX} file)", hint="slmw runs list shows the training runs")
+        a_file = (named.suffix == ADAPTER_SUFFIX and named.is_file()) or (named / "adapter_config.json").is_file()
+        if not a_file and find_adapter_run(target.onnx_adapter).adapter() is None:
+            raise adapter_not_found(target.onnx_adapter)
 
 
 @contextlib.contextmanager
