@@ -31,6 +31,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--api-key-env", metavar="NAME", help="require 'Authorization: Bearer $NAME' on every request")
     p.add_argument("--threads", type=int, help="CPU threads per generation")
     p.add_argument("--parallel", type=int, help="answers generated at once, in one batch, per ONNX model (default 4; 1: unbatched)")
+    p.add_argument("--queue", type=int, metavar="N",
+                   help="requests that may wait per model; one more gets 429 (default: twice --parallel, at least 8)")
     p.add_argument("--quiet", action="store_true", help="do not print the request log")
     add_job_flags(p, stage="serve")
     p.set_defaults(func=cmd_serve)
@@ -50,7 +52,7 @@ def recipe_from(args: argparse.Namespace):  # -> ServeRecipe
     if not entries:
         raise WorkbenchError("slmw serve: nothing to serve", hint="give MODEL or --model NAME=SPEC")
     fields = {"models": entries, "host": args.host, "port": args.port, "api_key_env": args.api_key_env,
-              "threads": args.threads, "parallel": args.parallel}
+              "threads": args.threads, "parallel": args.parallel, "queue": args.queue}
     try:
         return ServeRecipe(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
@@ -81,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _foreground(recipe, args: argparse.Namespace) -> int:
     from ..engine.serve.request_log import RequestLog
-    from ..engine.serve.stage import open_server
+    from ..engine.serve.stage import open_server, serving_line
 
     log = RequestLog(echo=None if args.quiet else sys.stderr)
     server = open_server(recipe, log, on_status=lambda text: print(text, file=sys.stderr, flush=True))
@@ -89,7 +91,7 @@ def _foreground(recipe, args: argparse.Namespace) -> int:
     if args.json:
         print_json({"url": server.url, "models": names})
     else:
-        print(f"serving {', '.join(names)} at {server.url} (Ctrl-C stops)", flush=True)
+        print(f"{serving_line(server.state.pool, server.url)} (Ctrl-C stops)", flush=True)
     stop = lambda _signum, _frame: server.stop.set()  # noqa: E731
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -37,6 +37,9 @@ class ServeRecipe(Section):
     parallel: int = Field(default=4, ge=1, le=64)
     """Answers generated at once per ONNX Runtime GenAI model, in one batch (1: one at a time, unbatched);
     a transformers model answers one at a time."""
+    queue: int | None = Field(default=None, ge=0, le=10_000)
+    """Requests that may wait per model while its answers are running; one more is refused at once with
+    429 and ``Retry-After`` (0: none wait; default: twice the model's answers at once, at least 8)."""
 
     @field_validator("models")
     @classmethod

@@ -16,7 +16,9 @@ This is the only place that tries a name as a model, then as a run: the deploy s
 (packages, GGUF), serve, chat, export and compare all come here, so a name means the same
 everywhere and a name that is neither fails with the same line (``not_found``). ``BASE:ADAPTER``
 (serve, chat) is split by ``split_adapter``; its adapter, a run or a PEFT folder, is found by
-``resolve_adapter``, with the same run lookup.
+``resolve_adapter``, with the same run lookup; an ONNX adapter base's adapter name (also an
+``.onnx_adapter`` file) by ``find_adapter_run`` after its file forms, failing with
+``adapter_not_found``.
 
 A variant's model or run is resolved without ``prepared``; with ``prepared=True`` a variant
 that is not built yet needs it prepared (to be built from). Resolving is cheap: nothing is
@@ -111,6 +113,22 @@ def not_found(spec: str) -> ModelNotFoundError:
 def find_run(spec: str, run_store: Any = None) -> Run | None:
     """The run ``spec`` names, or None (the one run lookup of a model-or-run name)."""
     return Run.find(spec, run_store)
+
+
+def adapter_not_found(spec: str) -> ModelNotFoundError:
+    """The one error for an adapter name (what an ONNX adapter base takes) that is no LoRA run, no PEFT
+    adapter folder and no ``.onnx_adapter`` file (``adapters.lora.ADAPTER_SUFFIX``)."""
+    return ModelNotFoundError(f"no adapter named {spec} (not a LoRA run, an adapter folder nor an .onnx_adapter file)",
+                              hint="slmw runs list shows the training runs")
+
+
+def find_adapter_run(spec: str, run_store: Any = None) -> Run:
+    """The run an adapter name names, once the caller has tried it as a file and a folder; raises
+    ``adapter_not_found`` when no run has that name (a run without an adapter is the caller's to refuse)."""
+    run = find_run(spec, run_store)
+    if run is None:
+        raise adapter_not_found(spec)
+    return run
 
 
 def resolve_source(spec: str, *, accept: Collection[Kind] = MODEL_OR_RUN, prepared: bool = True,

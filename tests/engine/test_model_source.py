@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from slm_workbench.engine.errors import ModelNotFoundError, WorkbenchError
-from slm_workbench.engine.model_source import ANY_SOURCE, DEPLOY_SOURCE, resolve_adapter, resolve_source, split_adapter
+from slm_workbench.engine.model_source import (ANY_SOURCE, DEPLOY_SOURCE, find_adapter_run, resolve_adapter,
+                                               resolve_source, split_adapter)
 from slm_workbench.engine.runs.store import RunStore
 
 
@@ -117,6 +118,21 @@ def test_base_colon_adapter_splits_only_on_an_adapter(home: dict[str, Path], tmp
     assert resolve_adapter(adapter_run) == home["adapter"] / "artifacts" / "adapter"
     with pytest.raises(ModelNotFoundError, match="no LoRA adapter at nope-nope"):
         resolve_adapter("nope-nope")
+
+
+def test_an_adapter_name_is_one_run_lookup_and_one_refusal(home: dict[str, Path], tmp_path: Path) -> None:
+    """An ONNX adapter base's adapter name: the serve path (``adapters.lora.adapter_file``) and the bench's
+    launch check (tests/engine/deploy/test_bench_launch_check.py) look the run up here and refuse a name
+    that is nothing with the same line."""
+    from slm_workbench.engine.adapters.lora import ADAPTER_SUFFIX, adapter_file
+
+    assert find_adapter_run(home["adapter"].name).dir == home["adapter"]
+    with pytest.raises(ModelNotFoundError) as missing:
+        find_adapter_run("nope-nope")
+    assert missing.value.message.startswith("no adapter named nope-nope (") and ADAPTER_SUFFIX in missing.value.message
+    with pytest.raises(ModelNotFoundError) as from_serve:
+        adapter_file("nope-nope", tmp_path)
+    assert (from_serve.value.message, from_serve.value.hint) == (missing.value.message, missing.value.hint)
 
 
 def test_every_caller_names_things_through_the_one_resolver(home: dict[str, Path]) -> None:

@@ -182,10 +182,9 @@ def adapter_file(spec: str, base_dir: Path) -> Path:
         digest = model_fingerprint(path)  # the adapter's own files: one conversion per version of it
         out = paths.cache_dir() / "onnx-adapters" / f"{path.name}-{digest}{ADAPTER_SUFFIX}"
         return out if out.is_file() else convert_adapter(path, base_dir, out, what=f"the adapter {path}")
-    run = Run.find(spec)
-    if run is None:
-        raise ModelNotFoundError(f"no adapter named {spec} (not a run id, an adapter folder nor an {ADAPTER_SUFFIX} file)")
-    return run_adapter_file(run, base_dir)
+    from ..model_source import find_adapter_run
+
+    return run_adapter_file(find_adapter_run(spec), base_dir)
 
 
 def adapter_choices(base_dir: Path, run_store: Any = None) -> list[tuple[str, str]]:

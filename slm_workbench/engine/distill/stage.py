@@ -265,7 +265,9 @@ class Distillation:
     def card_data(self) -> Path:
         if self.recipe.card.data:
             return data_path(self.recipe.card.data)
-        run = Run.find(self.teacher_base() or "", self.run_store)
+        from ..model_source import find_run
+
+        run = find_run(self.teacher_base() or "", self.run_store)
         found = run.eval_dataset() if run is not None else None
         if found is None:
             raise WorkbenchError("the card needs held-out examples and the teacher names none",

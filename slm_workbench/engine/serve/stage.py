@@ -23,7 +23,7 @@ from .request_log import REQUEST_LOG, RequestLog
 from .run_files import SERVER_FILE, read_server_file
 from .server import Server, bind
 
-__all__ = ["SERVER_FILE", "check_key", "open_server", "read_server_file", "run"]
+__all__ = ["SERVER_FILE", "check_key", "open_server", "read_server_file", "run", "serving_line"]
 
 
 def check_key(host: str, api_key_env: str | None) -> None:
@@ -39,12 +39,24 @@ def open_server(recipe: ServeRecipe, log: RequestLog, on_status: Any = None) -> 
     check_key(recipe.host, recipe.api_key_env)
     sock = bind(recipe.host, recipe.port)
     try:
-        pool = ModelPool.open(recipe.models, threads=recipe.threads, parallel=recipe.parallel, on_status=on_status)
+        pool = ModelPool.open(recipe.models, threads=recipe.threads, parallel=recipe.parallel, queue=recipe.queue,
+                              on_status=on_status)
     except BaseException:
         sock.close()
         raise
     state = ServerState(pool, log, api_key_env=recipe.api_key_env, key_required=key_required(recipe.host))
     return Server(state, sock)
+
+
+def serving_line(pool: ModelPool, url: str) -> str:
+    """``serving tiny at URL · 4 at once, 8 waiting per model``: what is served, and how many requests each
+    model answers at once and lets wait before it refuses one (429)."""
+    shapes = {(m.parallel, m.queue) for m in pool.models.values()}
+    if len(shapes) == 1:
+        ((parallel, queue),) = shapes
+        return f"serving {', '.join(pool.names)} at {url} · {parallel} at once, {queue} waiting per model"
+    each = ", ".join(f"{m.name} ({m.parallel} at once, {m.queue} waiting)" for m in pool.models.values())
+    return f"serving {each} at {url}"
 
 
 def run(recipe: ServeRecipe, ctx: RunContext) -> None:
@@ -58,8 +70,8 @@ def run(recipe: ServeRecipe, ctx: RunContext) -> None:
         aside.write_text(json.dumps(info, indent=2), encoding="utf-8")
         aside.replace(ctx.run_dir / SERVER_FILE)
         ctx.artifact("requests", ctx.run_dir / REQUEST_LOG, "the request log, one JSON line per request")
-        ctx.progress("serving", message=f"serving {', '.join(pool.names)} at {server.url}")
-        print(f"serving {', '.join(pool.names)} at {server.url}", flush=True)
+        ctx.progress("serving", message=serving_line(pool, server.url))
+        print(serving_line(pool, server.url), flush=True)
         server.stop_when(ctx.cancel_requested.is_set)
         server.run()
     finally:

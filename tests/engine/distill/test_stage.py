@@ -260,3 +260,25 @@ def test_the_shipped_demo_distils_across_families_and_the_cut_stays_an_option() 
     cut = load_recipe(Path("distill-demo-cut"))
     assert isinstance(cut, DistillRecipe)
     assert (TrainRecipe.model_validate(cut.teacher_recipe).model, cut.student.keep_layers) == ("smollm2-135m-instruct", 10)
+
+
+def test_the_card_data_defaults_to_the_eval_split_the_teacher_run_trained_on(distill_recipe, tmp_path: Path,
+                                                                              tiny_model_dir: Path) -> None:
+    """Without card.data the teacher's run (found by the one model-or-run lookup, ``model_source.find_run``)
+    gives its dataset; a teacher that is a plain model names none: one line."""
+    from slm_workbench.config.loading import dump_recipe
+    from slm_workbench.engine.distill.stage import Distillation
+    from slm_workbench.engine.runs.context import RunContext
+
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    teacher_run = RunStore().create("train", "stage: train\nmodel: m\n")
+    (teacher_run / "artifacts").mkdir(parents=True, exist_ok=True)
+    (teacher_run / "artifacts" / "lineage.json").write_text(json.dumps({"data": {"folder": str(prepared)}}))
+    recipe = distill_recipe(card={"examples": 3, "variant": "torch"})
+    job = Distillation(recipe, RunContext(RunStore().create("distill", dump_recipe(recipe))))
+    job.state.teacher = {"answers": f"{teacher_run.name}:int8"}
+    assert job.card_data() == prepared
+    job.state.teacher = {"answers": str(tiny_model_dir)}
+    with pytest.raises(WorkbenchError, match="the card needs held-out examples and the teacher names none"):
+        job.card_data()

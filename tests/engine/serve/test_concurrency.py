@@ -90,6 +90,34 @@ def test_a_full_model_is_refused_at_once_with_429_and_retry_after(tiny_model_dir
         pool.close()
 
 
+def test_the_recipe_queue_0_refuses_a_second_request_while_one_answers(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``queue`` from the recipe reaches the pool through the serve stage: with one answer at a time and
+    no place to wait, a second concurrent request is refused at once."""
+    from slm_workbench.config.serve import ServeRecipe
+    from slm_workbench.engine.serve.request_log import RequestLog
+    from slm_workbench.engine.serve.stage import open_server, serving_line
+
+    recipe = ServeRecipe(models=[f"tiny={tiny_model_dir}"], port=0, threads=1, parallel=1, queue=0)
+    server = open_server(recipe, RequestLog(tmp_path / "requests.jsonl", echo=None))
+    pool = server.state.pool
+    model = pool.models["tiny"]
+    model.backend = Slow(model.backend)  # type: ignore[assignment]
+    try:
+        assert model.queue == 0
+        assert serving_line(pool, server.url) == f"serving tiny at {server.url} · 1 at once, 0 waiting per model"
+        with server.in_thread(), httpx.Client(timeout=60) as client:
+            url = f"{server.url}/chat/completions"
+            with client.stream("POST", url, json=body("tiny", 400, stream=True)) as running:
+                next(line for line in running.iter_lines() if line.startswith("data:"))
+                refused = client.post(url, json=body("tiny", 4))
+                assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+                assert "`tiny` is busy: 1 answers running and 0 waiting" in refused.json()["error"]["message"]
+            wait_until(lambda: model.admitted == 0)
+            assert client.post(url, json=body("tiny", 4)).status_code == 200
+    finally:
+        pool.close()
+
+
 @pytest.mark.parametrize("model", ["tiny-onnx"])
 def test_a_seeded_sampled_answer_is_the_same_in_an_engine_batch_and_alone(served, model: str) -> None:
     url, _log = served

@@ -190,5 +190,25 @@ def table(levels: list[Level]) -> str:
     return "\n".join(rows)
 
 
+def figure_lines(report: dict[str, Any]) -> list[str]:
+    """What ``bench.json`` says beside the table: each client count above 1 against one client (the
+    aggregate tokens/s), then the machine's load and what the server ran with."""
+    lines = []
+    ratios = report.get("speedup_vs_1_client") or {}
+    for level in report.get("levels", []):
+        clients = level.get("clients")
+        if not isinstance(clients, int) or clients < 2:
+            continue
+        ratio = ratios.get(str(clients))
+        lines.append(f"{clients} clients: {ratio:.2f}x the aggregate tokens/s of 1 client" if ratio is not None
+                     else f"{clients} clients: no ratio to 1 client (one of the two measured no tokens/s)")
+    cpus = report.get("cpu_count")
+    load = " ".join(f"{x:.2f}" for x in report.get("load_avg") or [])
+    server = (f"server threads {report.get('threads')} · parallel {report.get('parallel')}" if report.get("url") is None
+              else f"server at {report['url']}, its threads and parallel as it was started")
+    lines.append(f"load average {load or '–'} on {cpus} CPU{'' if cpus == 1 else 's'} · {server}")
+    return lines
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)

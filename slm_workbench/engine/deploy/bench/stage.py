@@ -4,8 +4,9 @@ Given a model spec, it serves it itself (``slmw serve`` in a child process on 12
 and a free port, so the server's memory is measured apart from the clients' and the two
 never share a GIL), runs each client count in turn, and stops the server. Given a URL,
 only a loopback one. Bounded: ``requests`` per client, ``timeout_s`` for the whole job.
-Results: ``bench.json`` (the recipe's figures per client count) and ``bench.md`` (the table)
-in the run's artifacts, one ``metrics`` line per client count.
+Results: ``bench.json`` (the recipe's figures per client count, the speed-up against one client,
+the machine's load, the server's threads and parallel) and ``bench.md`` (the table, then those
+as lines) in the run's artifacts, one ``metrics`` line per client count.
 """
 
 from __future__ import annotations
@@ -52,9 +53,8 @@ def require_servable(entry: str) -> None:
     from ...adapters.lora import ADAPTER_SUFFIX
     from ...chat.locate import resolve_target
     from ...first_use import model_to_prepare
-    from ...model_source import split_adapter
+    from ...model_source import adapter_not_found, find_adapter_run, split_adapter
     from ...models.variants import variant_complete
-    from ...runs.run import Run
 
     spec = split_entry(entry)[1]
     base, adapter = split_adapter(spec)
@@ -71,11 +71,9 @@ def require_servable(entry: str) -> None:
                                      hint=f"presets: {', '.join(PRESETS)}")
     if target.onnx_adapter:
         named = Path(target.onnx_adapter).expanduser()
-        run = Run.find(target.onnx_adapter)
-        if not ((named.suffix == ADAPTER_SUFFIX and named.is_file()) or (named / "adapter_config.json").is_file()
-                or (run is not None and run.adapter() is not None)):
-            raise ModelNotFoundError(f"no adapter named {target.onnx_adapter} (not a LoRA run, an adapter folder nor "
-                                     f"an {ADAPTER_SUFFIX} file)", hint="slmw runs list shows the training runs")
+        a_file = (named.suffix == ADAPTER_SUFFIX and named.is_file()) or (named / "adapter_config.json").is_file()
+        if not a_file and find_adapter_run(target.onnx_adapter).adapter() is None:
+            raise adapter_not_found(target.onnx_adapter)
 
 
 @contextlib.contextmanager
@@ -166,14 +164,27 @@ def write_results(ctx: RunContext, recipe: BenchRecipe, model: str, url: str | N
     report = {
         "target": recipe.target, "model": model, "url": url, "max_tokens": recipe.max_tokens,
         "requests_per_client": recipe.requests, "parallel": None if url else recipe.parallel,
+        "threads": None if url else server_threads(recipe.threads),
         "cpu_count": os.cpu_count(), "load_avg": list(os.getloadavg()),
         "levels": [lv.as_dict() for lv in levels],
         "speedup_vs_1_client": {str(lv.clients): round(lv.tok_s_aggregate / one.tok_s_aggregate, 2)
                                 for lv in levels if one and one.tok_s_aggregate and lv.tok_s_aggregate},
     }
-    for name, text in (("bench.json", json.dumps(report, indent=2)), ("bench.md", load.table(levels) + "\n")):
+    markdown = "\n".join([load.table(levels), "", *load.figure_lines(report)]) + "\n"
+    for name, text in (("bench.json", json.dumps(report, indent=2)), ("bench.md", markdown)):
         aside = out / f".{name}.tmp"
         aside.write_text(text, encoding="utf-8")
         aside.replace(out / name)
         ctx.artifact(name.split(".")[0] if name.endswith("json") else "table", out / name)
-    print(load.table(levels), flush=True)
+    print(markdown, end="", flush=True)
+
+
+def server_threads(asked: int | None) -> int:
+    """The CPU threads per generation a server started with ``--threads asked`` runs with: ``asked``, else
+    what ``slmw serve`` picks (``default_threads``: all cores but one on a small CPU), else the runtime's
+    own default, one per physical core (ONNX Runtime's and PyTorch's)."""
+    import psutil
+
+    from ...chat.types import default_threads
+
+    return asked or default_threads() or psutil.cpu_count(logical=False) or os.cpu_count() or 1
