@@ -1,44 +1,56 @@
 """Batched generation for ONNX Runtime GenAI models: several answers per forward pass.
 
-On a CPU a small model's decode step costs far less per sequence in a batch (measured on
-SmolLM2-135M int8, 2 shared cores: ~19 ms of CPU per token alone, ~11 ms each in a batch of
-4), while several ``og.Generator`` sessions in threads each pay the full price (~17 ms per
-token whatever their number). ONNX Runtime GenAI 0.18's static scheduler was seen to run
-batches of at most 4 even with a larger ``max_batch_size``: more requests take turns. So the server answers through
-``og.Engine``: one thread owns the engine and steps it; requests join the next batch, up to
-``max_batch`` at once, and each request's tokens are handed to the thread that streams them.
-The engine batches statically: a request arriving while a batch runs waits until it ends,
-and an idle engine lets a batch fill while requests keep arriving (``GATHER_S``). Every ``og`` call on the engine
-and its requests is made on the engine thread.
+On a CPU a small model's decode step costs far less per answer in a batch than alone (SmolLM2-135M
+int8, ``og.Generator``, 1 thread, 2 shared cores: 8.3 ms a step alone, 15.0 ms for a batch of 4,
+18.6 ms for 8), while ``og.Generator`` sessions in parallel threads each pay the full price. So
+the answers that can share a forward pass share one batched ``og.Generator``: those naming the
+same LoRA adapter (``None`` for the model alone) with the same sampling settings. Their prompts
+are right-padded with the model's pad token, which was measured to give each prompt the tokens
+it gets alone (``tests/engine/serve/test_adapter_batching.py``; left padding does not). One
+thread owns every ``og`` generator and steps the batches in turn; a request arriving while
+batches run starts a batch of its own at once, as long as the batches in flight hold fewer than
+``max_batch`` answers, else it waits; an idle thread lets a batch fill while requests keep
+arriving (``GATHER_S``). A row is done at its end of text or its own ``max_tokens``; its batch
+ends when every row is done (a cancelled row only stops being read).
 
-A sampled request with a ``seed`` cannot join the batch: the static engine refuses a per-turn
-seed ("requires an Engine configured for dynamic batching", which needs a paged key-value
-cache our exports lack). It runs beside the batch on an ``og.Generator`` of the same loaded
-model, as ``slmw chat`` runs it, so one seed gives one answer, alone or among others.
+Why not ONNX Runtime GenAI 0.18's ``og.Engine``, which the server used before: its static
+scheduler runs batches of at most 4 whatever ``max_batch_size`` says, and it takes no adapter
+(``og.Adapters`` activates only on a ``Generator``) nor a per-request seed (that needs a paged
+key-value cache). Measured with ``slmw deploy bench`` on int8 (1 thread, parallel 8, 2 cores at
+load 1.1-1.6, the two in turn): 1 client 85 / 87-92 tok/s (generators / engine), 4 clients
+179-182 / 184-187, **8 clients 251-253 / 189-198**, TTFT p95 at 8 clients 0.69-0.87 s / 1.5-1.6 s.
 
-``BatchedOnnx`` speaks ``ChatBackend`` (plus ``prompt_ids`` and ``context_length``), so the
-server drives it as it drives any backend.
+An ONNX Runtime LoRA adapter is a set of weight inputs for a whole session run, so one forward
+pass cannot mix adapters: a batch holds one adapter (per-row adapter weights would need a
+required graph input, since ``Generator.set_model_input`` ignores inputs that have a default,
+which would break the base for every other ONNX Runtime GenAI user).
+
+Two kinds of answer run in a batch of one, so they are exactly what they would be alone: a
+sampled answer with a ``seed`` (the seed drives the generator's one random stream) and one with
+a repetition penalty (the penalty would count the padding).
+
+``BatchedOnnx`` speaks ``ChatBackend`` (plus ``prompt_ids`` and ``context_length``) over the
+plain backend it wraps, so the server drives it as it drives any backend.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..chat.og_backend import next_tokens
-from ..chat.types import Delta, GenParams, Message, TemplateInfo, default_threads
+from ..chat.og_backend import OnnxGenaiBackend
+from ..chat.types import Delta, GenParams, Message, TemplateInfo
 from ..errors import ModelFormatError
 
 _END = object()
-EVENT_BUFFER = 256
 GATHER_S = 0.03
-"""How long an idle engine waits, after a request arrives, for the next one to join its batch
+"""How long an idle batch thread waits, after a request arrives, for the next one to join its batch
 (again after each arrival, up to ``GATHER_MAX_S``): clients whose answers ended together come
 back some milliseconds apart, and a batch cannot be joined once it runs."""
 GATHER_MAX_S = 0.25
@@ -77,128 +89,106 @@ def follow_answer(out: queue.SimpleQueue | queue.Queue, *, alive: Callable[[], b
             return
 
 
+_solo = itertools.count()
+
+
 @dataclass
-class _Job:
+class _Row:
     ids: list[int]
     params: GenParams
+    adapter: str | None
     out: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     cancel: bool = False
-    request: Any = None
-    turn: int = 0
+    done: bool = False
+    count: int = 0
+
+    def group(self) -> tuple[Any, ...]:
+        """Rows with the same group share a batch; a row that must run alone gets a group of its own."""
+        p = self.params
+        if (p.sample and p.seed is not None) or p.repetition_penalty != 1.0:
+            return ("alone", next(_solo))
+        return (self.adapter, (p.temperature, p.top_p) if p.sample else None)
+
+
+@dataclass
+class _Batch:
+    generator: Any
+    rows: list[_Row]
+
+    @property
+    def live(self) -> bool:
+        return any(not r.done for r in self.rows)
 
 
 class BatchedOnnx:
+    """``ChatBackend`` over an ONNX Runtime GenAI model (``OnnxGenaiBackend``, an adapter base or not), answering in batches."""
+
     kind = "onnx"
 
-    def __init__(self, folder: Path, *, label: str | None = None, threads: int | None = None, max_batch: int = 4) -> None:
-        import onnxruntime_genai as og
-
-        self.folder = Path(folder)
-        self.label = label or self.folder.name
-        self._og = og
-        config = og.Config(str(self.folder))
-        threads = threads or default_threads()
-        # past_present_share_buffer off: the key-value cache grows with each answer instead of being
-        # allocated at the full context per batch slot (8 slots of SmolLM2's 8192: 1.8 GB, against 0.3 GB)
-        overlay: dict[str, Any] = {"engine": {"static_batching": {"max_batch_size": max_batch}},
-                                   "search": {"past_present_share_buffer": False}}
-        if threads:
-            overlay["model"] = {"decoder": {"session_options": {"intra_op_num_threads": threads, "inter_op_num_threads": 1}}}
-        config.overlay(json.dumps(overlay))
+    def __init__(self, plain: OnnxGenaiBackend, *, max_batch: int = 4) -> None:
+        self.plain = plain
+        self.label = plain.label
+        self.lora_base = plain.lora_base
+        self.context_length = plain.context_length
         self.max_batch = max_batch
-        self._inbox: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.pad_id = self._pad_id()
+        self.peak_batch = 0
+        """The most answers one forward pass has advanced so far."""
+        self.peak_rows = 0
+        """The most answers in flight at once so far (never above ``max_batch``)."""
+        self._inbox: queue.SimpleQueue[_Row] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._closed = False
-        self._ready = threading.Event()
         self._failure: BaseException | None = None
-        # og.Engine must be made and stepped on one thread: the engine thread loads the model too
-        self._thread = threading.Thread(target=self._loop, args=(config,), name=f"engine {self.label}", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"batches {self.label}", daemon=True)
         self._thread.start()
-        self._ready.wait()
-        if self._failure is not None:
-            raise ModelFormatError(f"ONNX Runtime GenAI cannot load {self.folder}: {self._failure}") from None
-        self.tokenizer = og.Tokenizer(self.model)
-        self.eos_ids = {int(i) for i in self.tokenizer.eos_token_ids}
+
+    def _pad_id(self) -> int:
         try:
-            self.context_length = int(json.loads((self.folder / "genai_config.json").read_text())["model"]["context_length"])
-        except (OSError, ValueError, KeyError, TypeError):
-            self.context_length = 4096
+            pad = json.loads((self.plain.folder / "genai_config.json").read_text())["model"].get("pad_token_id")
+        except (OSError, ValueError, KeyError, AttributeError):
+            pad = None
+        pad = pad[0] if isinstance(pad, list) and pad else pad
+        return int(pad) if isinstance(pad, int) else min(self.plain.eos_ids)
 
     # -- what the server asks ----------------------------------------------------------------
+    @property
+    def default_adapter(self) -> str | None:
+        return self.plain.default_adapter
+
+    def load_adapter(self, spec: str) -> str:
+        return self.plain.load_adapter(spec)
+
     def template(self) -> TemplateInfo:
-        jinja = self.folder / "chat_template.jinja"
-        return TemplateInfo(str(jinja), jinja.read_text(encoding="utf-8") if jinja.is_file() else None)
+        return self.plain.template()
 
     def prompt_ids(self, messages: list[Message], params: GenParams) -> list[int]:
-        text = self.tokenizer.apply_chat_template(json.dumps(params.with_system(messages)), add_generation_prompt=True)
-        return [int(i) for i in self.tokenizer.encode(text)]
+        return self.plain.prompt_ids(messages, params)
 
     def stream(self, messages: list[Message], params: GenParams, stop: threading.Event | None = None) -> Iterator[Delta]:
         ids = self.prompt_ids(messages, params)
         if len(ids) >= self.context_length:
             raise ModelFormatError(f"the conversation is {len(ids)} tokens; {self.label} holds {self.context_length}")
-        if params.sample and params.seed is not None:
-            yield from self._decode(self._seeded(ids, params, stop))
-            return
-        job = _Job(ids, params)
-        self._inbox.put(job)
+        name = self.default_adapter if params.adapter is None else params.adapter
+        row = _Row(ids, params, self.load_adapter(name) if name else None)
+        self._inbox.put(row)
         self._wake.set()
         try:
-            yield from follow_answer(job.out, alive=self._thread.is_alive, stop=stop,
-                                     stopped=lambda: f"the engine of {self.label} has stopped: {self._failure}",
-                                     decoder=self.tokenizer.create_stream(), eos_ids=self.eos_ids)
+            yield from follow_answer(row.out, alive=self._thread.is_alive, stop=stop,
+                                     stopped=lambda: f"the batches of {self.label} have stopped: {self._failure}",
+                                     decoder=self.plain.tokenizer.create_stream(), eos_ids=self.plain.eos_ids)
         finally:
-            job.cancel = True
+            row.cancel = True
             self._wake.set()
-
-    def _decode(self, tokens: Iterator[int]) -> Iterator[Delta]:
-        decoder = self.tokenizer.create_stream()
-        for token in tokens:
-            yield Delta("" if token in self.eos_ids else decoder.decode(token))
-
-    def _seeded(self, ids: list[int], params: GenParams, stop: threading.Event | None) -> Iterator[int]:
-        """A seeded sampled answer on a generator of its own, beside the engine's batch."""
-        og = self._og
-        options = {"max_length": min(self.context_length, len(ids) + params.max_new_tokens), "do_sample": True,
-                   "temperature": params.temperature, "top_p": params.top_p, "top_k": 0,
-                   "repetition_penalty": params.repetition_penalty, "random_seed": params.seed}
-        gen_params = og.GeneratorParams(self.model)
-        gen_params.set_search_options(**options)
-        generator = og.Generator(self.model, gen_params)
-        generator.append_tokens(ids)
-        yield from next_tokens(generator, stop)
 
     def close(self) -> None:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=10)
+        self.plain.close()
 
-    # -- the engine thread -------------------------------------------------------------------
-    def _start(self, job: _Job) -> None:
-        import numpy as np
-
-        og, p = self._og, job.params
-        job.request = self.engine.create_request()
-        options = og.TurnOptions(job.request)
-        options.set_max_generated_tokens(min(p.max_new_tokens, self.context_length - len(job.ids)))
-        if p.sample:
-            options.set_do_sample(True)
-            options.set_temperature(p.temperature)
-            options.set_top_p(p.top_p)
-        if p.repetition_penalty != 1.0:
-            options.set_repetition_penalty(p.repetition_penalty)
-        job.turn = job.request.begin_turn(np.array(job.ids, dtype=np.int32), options)
-
-    def _loop(self, config: Any) -> None:
-        og = self._og
-        try:
-            self.model = og.Model(config)
-            self.engine = og.Engine(self.model)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime errors are plain RuntimeErrors
-            self._failure = exc
-            return
-        finally:
-            self._ready.set()
+    # -- the batch thread --------------------------------------------------------------------
+    def _loop(self) -> None:
         try:
             self._serve()
         except BaseException as exc:  # noqa: BLE001 - kept for the streams, which raise it
@@ -206,54 +196,97 @@ class BatchedOnnx:
             raise
 
     def _serve(self) -> None:
-        og = self._og
-        buffer = self.engine.create_event_buffer(EVENT_BUFFER)
-        token_flag = og.EngineEventFlags.TOKEN.value
-        active: list[_Job] = []
+        batches: list[_Batch] = []
+        waiting: list[_Row] = []
         while not self._closed:
-            if not active and not self._inbox.empty():
+            if not batches and not waiting and not self._inbox.empty():
                 gather(self._inbox, self.max_batch)
             while True:
                 try:
-                    job = self._inbox.get_nowait()
+                    waiting.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
-                try:
-                    self._start(job)
-                    active.append(job)
-                except Exception as exc:  # noqa: BLE001 - that request fails, the engine goes on
-                    job.out.put(RuntimeError(f"cannot start the request: {exc}"))
-            for job in [j for j in active if j.cancel]:
-                self._finish(job, active)
-            if not active:
+            for row in [r for r in waiting if r.cancel]:
+                waiting.remove(row)
+                row.out.put(_END)
+            room = self.max_batch - sum(len(b.rows) for b in batches)
+            if waiting and room > 0:
+                taken, waiting = waiting[:room], waiting[room:]
+                groups: dict[tuple[Any, ...], list[_Row]] = {}
+                for row in taken:
+                    groups.setdefault(row.group(), []).append(row)
+                for rows in groups.values():
+                    try:
+                        batches.append(_Batch(self._start(rows), rows))
+                    except Exception as exc:  # noqa: BLE001 - those requests fail, the others go on
+                        for row in rows:
+                            self._finish(row, RuntimeError(f"cannot start the request: {exc}"))
+                self.peak_batch = max([self.peak_batch, *(len(b.rows) for b in batches)])
+                self.peak_rows = max(self.peak_rows, sum(len(b.rows) for b in batches))
+            for batch in batches:
+                for row in batch.rows:
+                    if row.cancel and not row.done:
+                        self._finish(row)
+            batches = [b for b in batches if b.live]  # a finished batch's generator is released here
+            if not batches:
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            try:
-                events = self.engine.run(buffer)
-            except Exception as exc:  # noqa: BLE001 - every request in flight learns why
-                for job in list(active):
-                    job.out.put(RuntimeError(f"generation failed: {exc}"))
-                    self._finish(job, active)
-                continue
-            for event in events:
-                job = next((j for j in active if j.request is event.request or j.request == event.request), None)
-                if job is None:
-                    continue
-                if event.flags.value & token_flag:
-                    job.out.put(int(event.token))
-                if event.finish_reason != og.FinishReason.NONE:
-                    if event.finish_reason == og.FinishReason.FAILED:
-                        job.out.put(RuntimeError(f"generation failed: {event.error_code}"))
-                    self._finish(job, active)
-        for job in active:
-            self._finish(job, [])
+            for batch in batches:
+                self._step(batch)
+        for batch in batches:
+            for row in batch.rows:
+                if not row.done:
+                    self._finish(row)
+        for row in waiting:
+            row.out.put(_END)
 
-    def _finish(self, job: _Job, active: list[_Job]) -> None:
+    def _start(self, rows: list[_Row]) -> Any:
+        import numpy as np
+
+        og, model, p = self.plain._og, self.plain.model, rows[0].params
+        longest = max(len(r.ids) for r in rows)
+        options: dict[str, Any] = {
+            "batch_size": len(rows), "do_sample": p.sample, "repetition_penalty": p.repetition_penalty,
+            "max_length": min(self.context_length, longest + max(r.params.max_new_tokens for r in rows)),
+        }
+        if p.sample:
+            options |= {"temperature": p.temperature, "top_p": p.top_p, "top_k": 0}
+            if p.seed is not None:
+                options["random_seed"] = p.seed
+        params = og.GeneratorParams(model)
+        params.set_search_options(**options)
+        generator = og.Generator(model, params)
+        if rows[0].adapter is not None:
+            generator.set_active_adapter(self.plain._adapters, rows[0].adapter)
+        tokens = np.full((len(rows), longest), self.pad_id, dtype=np.int32)
+        for i, row in enumerate(rows):
+            tokens[i, : len(row.ids)] = row.ids
+        generator.append_tokens(tokens)
+        return generator
+
+    def _step(self, batch: _Batch) -> None:
         try:
-            job.request.close()
-        except Exception:  # noqa: BLE001, S110 - closing a request that already ended
-            pass
-        job.out.put(_END)
-        if job in active:
-            active.remove(job)
+            batch.generator.generate_next_token()
+            tokens = batch.generator.get_next_tokens()
+        except Exception as exc:  # noqa: BLE001 - every answer of the batch learns why
+            for row in batch.rows:
+                if not row.done:
+                    self._finish(row, RuntimeError(f"generation failed: {exc}"))
+            return
+        ended = batch.generator.is_done()
+        for row, token in zip(batch.rows, tokens):
+            if row.done:
+                continue
+            token = int(token)
+            row.count += 1
+            row.out.put(token)
+            if ended or token in self.plain.eos_ids or row.count >= row.params.max_new_tokens:
+                self._finish(row)
+
+    @staticmethod
+    def _finish(row: _Row, failure: BaseException | None = None) -> None:
+        row.done = True
+        if failure is not None:
+            row.out.put(failure)
+        row.out.put(_END)

@@ -7,9 +7,9 @@ adapter folder) over a base, split by ``split_adapter`` and opened through
 
 Concurrency: an ONNX Runtime GenAI model answers up to ``parallel`` requests at once, in
 batches (``batching.py``: one forward pass advances every answer in the batch, which on a
-CPU costs about what one answer costs; parallel ``og.Generator`` sessions were measured to
-gain nothing per CPU second); an adapter base batches the answers of each adapter
-(``adapter_batching.py``); ``parallel: 1`` uses the plain backend. A transformers model
+CPU costs far less than one pass each; parallel ``og.Generator`` sessions were measured to
+gain nothing per CPU second); over an adapter base, a batch per adapter; ``parallel: 1``
+uses the plain backend. A transformers model
 answers one at a time (a PEFT adapter is a setting of the whole model). Each answer runs in
 a thread of its own (``generation.py``), so the event loop never waits on a model. Requests
 beyond the slots wait, up to ``queue`` of them per model; past that a request is refused at
@@ -92,38 +92,20 @@ def context_length(backend: ChatBackend) -> int | None:
 
 def open_model(spec: str, *, threads: int | None, parallel: int,
                on_status: Callable[[str], None] | None = None) -> ChatBackend:
-    """The backend for one served spec: batched for an ONNX Runtime GenAI model without adapter."""
+    """The backend for one served spec (a preset variant or adapter base not built yet is built first):
+    an ONNX Runtime GenAI model answers in batches (``batching.py``) unless ``parallel`` is 1."""
     from ..chat.locate import resolve_target
     from ..chat.registry import open_backend
 
-    from ..adapters.base import is_lora_variant, read_lora_base
-    from ..models.variants import variant_complete
-
     base, adapter = split_adapter(spec)
     target = resolve_target(base, adapter=adapter)
-    lora_base = is_lora_variant(target.variant) or (target.folder is not None and read_lora_base(target.folder) is not None)
-    if target.kind != "onnx" or parallel < 2 or adapter or target.onnx_adapter or lora_base:
-        backend = open_backend(target, threads=threads, on_status=on_status)
-        if target.kind == "onnx" and parallel >= 2 and getattr(backend, "lora_base", None) is not None:
-            # an adapter base: a batch per adapter, the base loaded once (og.Engine takes no adapters)
-            from .adapter_batching import BatchedAdapters
-
-            return BatchedAdapters(backend, max_batch=parallel)  # type: ignore[arg-type]
+    backend = open_backend(target, threads=threads, on_status=on_status)
+    if target.kind != "onnx" or parallel < 2:
         return backend
-    assert target.folder is not None
-    say = on_status or (lambda _text: None)
-    if target.variant and not variant_complete(target.folder):
-        from ..chat.variant_build import build_on_demand
-
-        say(f"building variant {target.spec} (it is not built yet)…")
-        build_on_demand(target.spec.rpartition(":")[0], target.variant, on_status=say)
-    from ..chat.registry import require_chat_template
-
-    require_chat_template(target)
-    say(f"loading {target.spec} (batches of up to {parallel})")
     from .batching import BatchedOnnx
 
-    return BatchedOnnx(target.folder, label=target.label, threads=threads, max_batch=parallel)
+    (on_status or (lambda _text: None))(f"answering {target.spec} in batches of up to {parallel}")
+    return BatchedOnnx(backend, max_batch=parallel)  # type: ignore[arg-type]
 
 
 class ModelPool:

@@ -14,7 +14,7 @@ import pytest
 from slm_workbench.engine.chat.og_backend import OnnxGenaiBackend
 from slm_workbench.engine.chat.session import answer
 from slm_workbench.engine.chat.types import GenParams
-from slm_workbench.engine.serve.adapter_batching import BatchedAdapters
+from slm_workbench.engine.serve.batching import BatchedOnnx
 from tests.engine.deploy.conftest import fp32_base, make_lora_run, two_runs  # noqa: F401 - fixtures
 
 from .conftest import start
@@ -33,7 +33,7 @@ def test_answers_of_several_adapters_in_batches_equal_each_alone(fp32_base, two_
     cases = [(p, a) for p in PROMPTS for a in ("", first.name, second.name)]  # 9 answers, 3 adapters
     alone = {(p, a): answer(plain, ask(p), GenParams(max_new_tokens=10, adapter=a)).text for p, a in cases}
     assert len({alone[(PROMPTS[1], a)] for a in ("", first.name, second.name)}) == 3, "the adapters must change the answer"
-    batched = BatchedAdapters(OnnxGenaiBackend(fp32_base, threads=1), max_batch=4)
+    batched = BatchedOnnx(OnnxGenaiBackend(fp32_base, threads=1), max_batch=4)
     try:
         with ThreadPoolExecutor(len(cases)) as pool:
             got = dict(zip(cases, pool.map(
@@ -66,7 +66,7 @@ def test_seeded_and_penalised_answers_are_the_same_among_others_as_alone(fp32_ba
     penalised = GenParams(max_new_tokens=12, repetition_penalty=1.5, adapter=first.name)
     alone = answer(plain, ask(PROMPTS[1]), seeded).text
     alone_penalised = answer(plain, ask(PROMPTS[0]), penalised).text
-    batched = BatchedAdapters(OnnxGenaiBackend(fp32_base, threads=1), max_batch=4)
+    batched = BatchedOnnx(OnnxGenaiBackend(fp32_base, threads=1), max_batch=4)
     try:
         with ThreadPoolExecutor(4) as pool:
             got = list(pool.map(lambda p: answer(batched, ask(p[0]), p[1]).text,
@@ -94,7 +94,7 @@ def test_the_server_batches_adapters_and_refuses_one_of_another_model(
     pool = ModelPool.open([f"tiny-lora={fp32_base}"], threads=1, parallel=4)
     try:
         backend = pool.models["tiny-lora"].backend
-        assert isinstance(backend, BatchedAdapters)
+        assert isinstance(backend, BatchedOnnx)
         server, log = start(pool, tmp_path)
         with server.in_thread():
             def post(model: str, prompt: str) -> httpx.Response:
@@ -127,7 +127,7 @@ def test_requests_beyond_max_batch_wait_for_room(fp32_base, two_runs, max_batch:
     plain = OnnxGenaiBackend(fp32_base, threads=1)
     cases = [(PROMPTS[i % 3], (first.name, second.name)[i % 2]) for i in range(5)]
     alone = {c: answer(plain, ask(c[0]), GenParams(max_new_tokens=6, adapter=c[1])).text for c in set(cases)}
-    batched = BatchedAdapters(OnnxGenaiBackend(fp32_base, threads=1), max_batch=max_batch)
+    batched = BatchedOnnx(OnnxGenaiBackend(fp32_base, threads=1), max_batch=max_batch)
     try:
         with ThreadPoolExecutor(5) as pool:
             got = list(pool.map(lambda c: answer(batched, ask(c[0]), GenParams(max_new_tokens=6, adapter=c[1])).text, cases))

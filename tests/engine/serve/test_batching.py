@@ -19,7 +19,7 @@ def test_batched_answers_equal_the_plain_backend(tiny_variants: dict[str, Path])
     plain = OnnxGenaiBackend(folder, threads=1)
     params = GenParams(max_new_tokens=12)
     alone = {p: answer(plain, [{"role": "user", "content": p}], params).text for p in PROMPTS}
-    batched = BatchedOnnx(folder, threads=1, max_batch=4)
+    batched = BatchedOnnx(OnnxGenaiBackend(folder, threads=1), max_batch=4)
     try:
         got: dict[str, str] = {}
 
@@ -32,6 +32,7 @@ def test_batched_answers_equal_the_plain_backend(tiny_variants: dict[str, Path])
         for t in threads:
             t.join(timeout=120)
         assert got == alone
+        assert 1 < batched.peak_batch <= 3  # the three answers shared forward passes
 
         stop = threading.Event()
         stopped: list = []

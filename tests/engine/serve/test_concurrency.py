@@ -1,6 +1,6 @@
 """Many clients at once: a PyTorch model answers them in turn while the server stays responsive,
 a full model refuses at once with 429 and ``Retry-After`` (never a hang), and a seeded sampled
-answer is the same inside an ``og.Engine`` batch as alone."""
+answer is the same among batched answers as alone."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ def test_the_recipe_queue_0_refuses_a_second_request_while_one_answers(tiny_mode
 
 
 @pytest.mark.parametrize("model", ["tiny-onnx"])
-def test_a_seeded_sampled_answer_is_the_same_in_an_engine_batch_and_alone(served, model: str) -> None:
+def test_a_seeded_sampled_answer_is_the_same_among_batched_answers_and_alone(served, model: str) -> None:
     url, _log = served
     seeded = body(model, 12, temperature=1.0, seed=1234)
     with httpx.Client(timeout=60) as client:
