@@ -18,6 +18,10 @@ class BenchRecipe(Section):
     target: str
     """What to load: a model spec (``MODEL:VARIANT``, run id, folder), served on 127.0.0.1 on a free port
     for the benchmark, or the URL of a server already running on this machine (``http://127.0.0.1:PORT/v1``)."""
+    adapters: list[str] = Field(default_factory=list)
+    """LoRA adapters (run ids, adapter folders) over ``target``, an adapter base (``MODEL:lora-int8``): the
+    requests take them in turn, as clients of several fine-tunes over one served base do. Empty: the
+    target alone."""
     clients: list[int] = Field(default_factory=lambda: [1, 4, 8], min_length=1)
     """Numbers of concurrent clients, measured one after another."""
     requests: int = Field(default=4, ge=1, le=1000)

@@ -82,3 +82,14 @@ def test_the_threads_a_server_runs_with_when_the_recipe_leaves_them(monkeypatch:
     monkeypatch.setattr(types.os, "cpu_count", lambda: 16)
     monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 8 if not logical else 16)
     assert server_threads(None) == 8
+
+
+def test_the_bench_job_alternates_two_adapters_over_one_base(slmw_home: Path, fp32_base: Path, two_runs) -> None:
+    first, second = two_runs
+    recipe = BenchRecipe(target=str(fp32_base), adapters=[first.name, second.name], clients=[2], requests=2,
+                         max_tokens=4, threads=1, parallel=4, timeout_s=300)
+    info = wait_for(start_recipe(recipe, title="bench adapters"), timeout=400)
+    assert info.state == "done", (Path(info.dir) / "worker.log").read_text()[-2000:]
+    report = json.loads(Run(Path(info.dir)).artifact("bench.json").read_text())
+    assert report["adapters"] == [first.name, second.name]
+    assert [(lv["requests"], lv["errors"], lv["tokens"]) for lv in report["levels"]] == [(4, 0, 16)]

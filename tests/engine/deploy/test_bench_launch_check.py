@@ -43,3 +43,11 @@ def test_a_run_without_an_adapter_is_not_an_adapter(prepared_home: Path) -> None
     run = RunStore().create("train", f"stage: train\nmodel: {MODEL}\n", title="no adapter yet")
     with pytest.raises(WorkbenchError, match=f"no adapter named {run.name}"):
         check(BenchRecipe(target=f"{MODEL}:lora-fp32+{run.name}"))
+
+
+def test_adapters_need_an_adapter_base_and_adapters_that_exist(prepared_home: Path) -> None:
+    with pytest.raises(WorkbenchError, match=f"adapters: {MODEL}:int8 takes no adapters"):
+        check(BenchRecipe(target=f"{MODEL}:int8", adapters=["x"]))
+    with pytest.raises(WorkbenchError, match="no adapter named nosuchrun"):
+        check(BenchRecipe(target=f"{MODEL}:lora-int8", adapters=["nosuchrun"]))
+    assert not (prepared_home / "variants").exists()

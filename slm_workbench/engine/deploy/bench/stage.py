@@ -40,7 +40,27 @@ def check(recipe: BenchRecipe) -> LaunchNeeds:
         load.require_loopback(recipe.target)
     else:
         require_servable(recipe.target)
+        if recipe.adapters:
+            require_adapter_base(recipe.target)
+        for adapter in recipe.adapters:
+            require_servable(f"{recipe.target}+{adapter}")
     return LaunchNeeds()
+
+
+def require_adapter_base(entry: str) -> None:
+    """``adapters`` need a target that takes them: an adapter base (built on first use) or its folder."""
+    from ....config.serve import split_entry
+    from ...adapters.base import is_lora_variant, read_lora_base
+    from ...chat.locate import resolve_target
+
+    spec = split_entry(entry)[1]
+    target = resolve_target(spec)
+    if target.kind == "onnx" and (is_lora_variant(target.variant) or
+                                  (target.folder is not None and read_lora_base(target.folder) is not None)):
+        return
+    raise WorkbenchError(f"adapters: {spec} takes no adapters (it is not an adapter base)",
+                         hint=f"bench the adapter base instead, e.g. {spec.partition(':')[0]}:lora-int8 "
+                              "(built on first use)")
 
 
 def require_servable(entry: str) -> None:
@@ -148,7 +168,8 @@ def run(recipe: BenchRecipe, ctx: RunContext) -> None:
                          item=f"{clients} clients", item_index=i + 1, item_count=len(recipe.clients))
             level = load.run_level(url, model, clients, requests=recipe.requests, max_tokens=recipe.max_tokens,
                                     prompt=recipe.prompt, deadline=deadline, api_key_env=recipe.api_key_env,
-                                    server_pid=pid, cancelled=ctx.cancel_requested.is_set)
+                                    server_pid=pid, cancelled=ctx.cancel_requested.is_set,
+                                    alternate=[f"{model}+{adapter}" for adapter in recipe.adapters] or None)
             levels.append(level)
             ctx.metrics({"step": i + 1, **{k: v for k, v in level.as_dict().items() if k != "error_examples"}})
             print(f"[bench] {clients} clients: {level.tok_s_aggregate} tok/s aggregate, {level.errors} errors", flush=True)
@@ -162,7 +183,7 @@ def write_results(ctx: RunContext, recipe: BenchRecipe, model: str, url: str | N
     out.mkdir(parents=True, exist_ok=True)
     one = next((lv for lv in levels if lv.clients == 1), None)
     report = {
-        "target": recipe.target, "model": model, "url": url, "max_tokens": recipe.max_tokens,
+        "target": recipe.target, "model": model, "adapters": recipe.adapters, "url": url, "max_tokens": recipe.max_tokens,
         "requests_per_client": recipe.requests, "parallel": None if url else recipe.parallel,
         "threads": None if url else server_threads(recipe.threads),
         "cpu_count": os.cpu_count(), "load_avg": list(os.getloadavg()),
