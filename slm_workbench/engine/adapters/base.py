@@ -18,8 +18,12 @@ ONNX Runtime GenAI switches adapters by feeding their weights as model inputs
    (from the rank-1 template) are dropped: with one rank for every layer, ONNX Runtime's
    planner let a rank-0 layer's output reuse a rank-8 layer's buffer, and an adapter over
    some layers only (``q_proj`` + ``k_proj``, the MLP alone) failed at its first token
-   ("Shape mismatch attempting to re-use buffer"). Bases built before that
-   (``format`` < ``LORA_BASE_FORMAT``) are rebuilt on first use.
+   ("Shape mismatch attempting to re-use buffer");
+4. each LoRA layer's ``x @ A`` is multiplied by the input ``lora_row_mask`` (shape
+   [batch, 1, rank], default 1: no change) before ``@ B``, so rows of one batch can take
+   different adapters (``serve/adapter_mix.py`` stacks their ranks and masks each row).
+
+Bases built before 3 and 4 (``format`` < ``LORA_BASE_FORMAT``) are rebuilt on first use.
 
 ``slmw_lora_base.json`` in the folder records the model it came from (folder and
 fingerprint, so an adapter trained on another model is refused) and the LoRA inputs.
@@ -45,8 +49,9 @@ LORA_WEIGHT = re.compile(r"^(?P<prefix>.*layers\.(?P<layer>\d+)\.(?:.*\.)?(?P<mo
 RANK_DIM = "lora_r"
 _LORA_TENSOR = re.compile(r"/lora(_[AB])?/")
 """The builder's names of the tensors a LoRA layer computes (``/model/layers.0/attn/q_proj/lora_A/MatMul/output_0``)."""
-LORA_BASE_FORMAT = 2
-"""``format`` in ``slmw_lora_base.json``: 2 = a rank per layer (above); older bases lack it."""
+LORA_BASE_FORMAT = 3
+"""``format`` in ``slmw_lora_base.json``: 3 = a rank per layer and the row mask (above); older bases lack it."""
+ROW_MASK = "lora_row_mask"
 
 
 def is_lora_variant(variant: str | None) -> bool:
@@ -116,6 +121,28 @@ def _make_inputs(model: Any, lora: dict[str, tuple[str, int, int]]) -> None:
     kept_info = [v for v in model.graph.value_info if v.name not in lora and not _LORA_TENSOR.search(v.name)]
     del model.graph.value_info[:]
     model.graph.value_info.extend(kept_info)
+    _add_row_mask(model, {name for name, (ab, _r, _c) in lora.items() if ab == "A"})
+
+
+def _add_row_mask(model: Any, a_weights: set[str]) -> None:
+    """``x @ A`` -> ``(x @ A) * lora_row_mask`` in every LoRA layer; the mask defaults to 1."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = []
+    for node in model.graph.node:
+        nodes.append(node)
+        if node.op_type == "MatMul" and len(node.input) == 2 and node.input[1] in a_weights:
+            product, masked = node.output[0], f"{node.output[0]}/row_masked"
+            for other in model.graph.node:
+                for k, name in enumerate(other.input):
+                    if name == product:
+                        other.input[k] = masked
+            nodes.append(helper.make_node("Mul", [product, ROW_MASK], [masked], name=f"{node.name}/RowMask"))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.graph.initializer.append(numpy_helper.from_array(np.ones((1, 1, 1), dtype=np.float32), ROW_MASK))
+    model.graph.input.append(helper.make_tensor_value_info(ROW_MASK, TensorProto.FLOAT, None))
 
 
 def export_lora_base(hf_folder: Path, out: Path, *, precision: str = "fp32", work_dir: Path,
@@ -159,7 +186,7 @@ def export_lora_base(hf_folder: Path, out: Path, *, precision: str = "fp32", wor
         onnx.save(model, str(partial / "model.onnx"), save_as_external_data=True, location="model.onnx.data",
                   size_threshold=1024)
         info = {"format": LORA_BASE_FORMAT, "source": str(hf_folder.resolve()), "fingerprint": model_fingerprint(hf_folder),
-                "precision": precision,
+                "precision": precision, "row_mask": ROW_MASK,
                 "inputs": {name: [ab, rows, cols] for name, (ab, rows, cols) in lora.items()}}
         (partial / LORA_BASE_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
         if out.exists():

@@ -60,7 +60,8 @@ class OnnxGenaiBackend:
         self.lora_base = read_lora_base(self.folder)
         self.default_adapter = adapter
         self._adapters: Any = og.Adapters(self.model) if self.lora_base is not None else None
-        self._loaded: set[str] = set()
+        self.adapter_files: dict[str, Path] = {}
+        """The ``.onnx_adapter`` file of each adapter loaded, by key."""
         self._adapter_lock = threading.Lock()
         if adapter:
             self.load_adapter(adapter)
@@ -70,13 +71,13 @@ class OnnxGenaiBackend:
         if self._adapters is None:
             require_lora_base(self.folder, self.label)
         with self._adapter_lock:
-            if spec not in self._loaded:
+            if spec not in self.adapter_files:
                 path = adapter_file(spec, self.folder)
                 try:
                     self._adapters.load(str(path), spec)
                 except Exception as exc:  # noqa: BLE001 - onnxruntime errors are plain RuntimeErrors
                     raise ModelFormatError(f"ONNX Runtime GenAI cannot load the adapter {path}: {exc}") from None
-                self._loaded.add(spec)
+                self.adapter_files[spec] = path
         return spec
 
     def _context_length(self) -> int:

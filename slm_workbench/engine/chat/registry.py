@@ -84,7 +84,7 @@ def open_backend(spec: str | Target, *, adapter: str | None = None, endpoint_mod
         if not build:
             require_variant(target.folder, base_spec)
         say(f"building the adapter base {base_spec} "
-            f"({'an older workbench built it: one LoRA rank for every layer' if outdated else 'it is not built yet'})…")
+            f"({'an older workbench built it' if outdated else 'it is not built yet'})…")
         build_lora_base_on_demand(base_spec.rpartition(":")[0], target.variant, target.folder, on_status=say)
     elif target.kind == "onnx" and target.variant and not variant_complete(target.folder):
         if not build:

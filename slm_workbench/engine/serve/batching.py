@@ -3,8 +3,10 @@
 On a CPU a small model's decode step costs far less per answer in a batch than alone (SmolLM2-135M
 int8, ``og.Generator``, 1 thread, 2 shared cores: 8.3 ms a step alone, 15.0 ms for a batch of 4,
 18.6 ms for 8), while ``og.Generator`` sessions in parallel threads each pay the full price. So
-the answers that can share a forward pass share one batched ``og.Generator``: those naming the
-same LoRA adapter (``None`` for the model alone) with the same sampling settings. Their prompts
+the answers that can share a forward pass share one batched ``og.Generator``: those with the
+same sampling settings, whatever LoRA adapter each names over an adapter base (``adapter_mix``
+stacks the adapters and masks each row; over a base older than the row mask, those naming the
+same adapter). Their prompts
 are right-padded with the model's pad token, which was measured to give each prompt the tokens
 it gets alone (``tests/engine/serve/test_adapter_batching.py``; left padding does not). One
 thread owns every ``og`` generator and steps the batches in turn; a request arriving while
@@ -20,10 +22,9 @@ key-value cache). Measured with ``slmw deploy bench`` on int8 (1 thread, paralle
 load 1.1-1.6, the two in turn): 1 client 85 / 87-92 tok/s (generators / engine), 4 clients
 179-182 / 184-187, **8 clients 251-253 / 189-198**, TTFT p95 at 8 clients 0.69-0.87 s / 1.5-1.6 s.
 
-An ONNX Runtime LoRA adapter is a set of weight inputs for a whole session run, so one forward
-pass cannot mix adapters: a batch holds one adapter (per-row adapter weights would need a
-required graph input, since ``Generator.set_model_input`` ignores inputs that have a default,
-which would break the base for every other ONNX Runtime GenAI user).
+Two LoRA adapters alternating over SmolLM2-135M lora-int8 (``slmw deploy bench --adapters``, 1
+thread, parallel 8, load 0.8-0.9): a batch per adapter gave 107-110 tok/s at 4 clients and
+172-174 at 8; mixed batches 151-156 and 216-224.
 
 Two kinds of answer run in a batch of one, so they are exactly what they would be alone: a
 sampled answer with a ``seed`` (the seed drives the generator's one random stream) and one with
@@ -47,6 +48,7 @@ from typing import Any
 from ..chat.og_backend import OnnxGenaiBackend
 from ..chat.types import Delta, GenParams, Message, TemplateInfo
 from ..errors import ModelFormatError
+from .adapter_mix import AdapterMixes
 
 _END = object()
 GATHER_S = 0.03
@@ -102,18 +104,21 @@ class _Row:
     done: bool = False
     count: int = 0
 
-    def group(self) -> tuple[Any, ...]:
-        """Rows with the same group share a batch; a row that must run alone gets a group of its own."""
+    def group(self, *, mix_adapters: bool) -> tuple[Any, ...]:
+        """Rows with the same group share a batch; a row that must run alone gets a group of its own.
+        Without ``mix_adapters`` (an adapter base older than the row mask) each adapter has its own."""
         p = self.params
         if (p.sample and p.seed is not None) or p.repetition_penalty != 1.0:
             return ("alone", next(_solo))
-        return (self.adapter, (p.temperature, p.top_p) if p.sample else None)
+        return (None if mix_adapters else self.adapter, (p.temperature, p.top_p) if p.sample else None)
 
 
 @dataclass
 class _Batch:
     generator: Any
     rows: list[_Row]
+    mix: str | None = None
+    """The adapter composition its rows take (``adapter_mix``), given back when it ends."""
 
     @property
     def live(self) -> bool:
@@ -132,6 +137,12 @@ class BatchedOnnx:
         self.context_length = plain.context_length
         self.max_batch = max_batch
         self.pad_id = self._pad_id()
+        info = plain.lora_base
+        self.mixes = AdapterMixes(plain._adapters, info["inputs"], info["row_mask"]) \
+            if info is not None and info.get("row_mask") else None
+        """Rows of different adapters share a batch over an adapter base with the row mask (format 3)."""
+        self.mixed_batches = 0
+        """How many batches so far mixed adapters (or an adapter and the base alone)."""
         self.peak_batch = 0
         """The most answers one forward pass has advanced so far."""
         self.peak_rows = 0
@@ -185,6 +196,8 @@ class BatchedOnnx:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=10)
+        if self.mixes is not None:
+            self.mixes.close()
         self.plain.close()
 
     # -- the batch thread --------------------------------------------------------------------
@@ -214,10 +227,11 @@ class BatchedOnnx:
                 taken, waiting = waiting[:room], waiting[room:]
                 groups: dict[tuple[Any, ...], list[_Row]] = {}
                 for row in taken:
-                    groups.setdefault(row.group(), []).append(row)
+                    groups.setdefault(row.group(mix_adapters=self.mixes is not None), []).append(row)
                 for rows in groups.values():
+                    rows.sort(key=lambda r: r.adapter or "")  # one composition per count of rows per adapter
                     try:
-                        batches.append(_Batch(self._start(rows), rows))
+                        batches.append(self._start(rows))
                     except Exception as exc:  # noqa: BLE001 - those requests fail, the others go on
                         for row in rows:
                             self._finish(row, RuntimeError(f"cannot start the request: {exc}"))
@@ -227,6 +241,9 @@ class BatchedOnnx:
                 for row in batch.rows:
                     if row.cancel and not row.done:
                         self._finish(row)
+            for batch in [b for b in batches if not b.live]:
+                if batch.mix is not None and self.mixes is not None:
+                    self.mixes.give_back(batch.mix)
             batches = [b for b in batches if b.live]  # a finished batch's generator is released here
             if not batches:
                 self._wake.wait(0.5)
@@ -241,7 +258,7 @@ class BatchedOnnx:
         for row in waiting:
             row.out.put(_END)
 
-    def _start(self, rows: list[_Row]) -> Any:
+    def _start(self, rows: list[_Row]) -> _Batch:
         import numpy as np
 
         og, model, p = self.plain._og, self.plain.model, rows[0].params
@@ -257,13 +274,24 @@ class BatchedOnnx:
         params = og.GeneratorParams(model)
         params.set_search_options(**options)
         generator = og.Generator(model, params)
-        if rows[0].adapter is not None:
-            generator.set_active_adapter(self.plain._adapters, rows[0].adapter)
-        tokens = np.full((len(rows), longest), self.pad_id, dtype=np.int32)
-        for i, row in enumerate(rows):
-            tokens[i, : len(row.ids)] = row.ids
-        generator.append_tokens(tokens)
-        return generator
+        adapters = {row.adapter for row in rows}
+        mix = None
+        if len(adapters) > 1:
+            assert self.mixes is not None
+            mix = self.mixes.take([row.adapter for row in rows], self.plain.adapter_files)
+            self.mixed_batches += 1
+        try:
+            if mix is not None or rows[0].adapter is not None:
+                generator.set_active_adapter(self.plain._adapters, mix or rows[0].adapter)
+            tokens = np.full((len(rows), longest), self.pad_id, dtype=np.int32)
+            for i, row in enumerate(rows):
+                tokens[i, : len(row.ids)] = row.ids
+            generator.append_tokens(tokens)
+        except BaseException:
+            if mix is not None:
+                self.mixes.give_back(mix)  # type: ignore[union-attr]
+            raise
+        return _Batch(generator, rows, mix)
 
     def _step(self, batch: _Batch) -> None:
         try:

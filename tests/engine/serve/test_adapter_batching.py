@@ -40,6 +40,7 @@ def test_answers_of_several_adapters_in_batches_equal_each_alone(fp32_base, two_
                 lambda c: answer(batched, ask(c[0]), GenParams(max_new_tokens=10, adapter=c[1])).text, cases)))
         assert got == alone
         assert 1 < batched.peak_batch <= 4  # answers shared a forward pass, and never more than max_batch
+        assert batched.mixed_batches >= 1  # ... some of them answers of different adapters (the row mask)
 
         stop = threading.Event()
         stopped: list = []
