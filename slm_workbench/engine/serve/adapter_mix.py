@@ -70,9 +70,9 @@ class AdapterMixes:
             self.adapters.load(str(path), name)
             path.unlink()  # loaded into memory; nothing left on disk
             self._loaded[name] = 0
-            self._evict()
         self._loaded.move_to_end(name)
         self._loaded[name] += 1
+        self._evict()
         return name
 
     def give_back(self, name: str) -> None:
