@@ -170,7 +170,7 @@ class DistillLaunch(Vertical):
         with Horizontal(classes="dl-form-row"):
             yield Label("generate", classes="dl-label")
             yield RecipeForm(GenerationSettings, base.get("generate") or {}, fields=GENERATE_FIELDS, prefix="dlg-",
-                             columns=4, id="dl-generate")
+                             columns=2, id="dl-generate")
         with Horizontal(classes="dl-form-row"):
             yield Label("", classes="dl-label")
             yield RecipeForm(_filters(), (base.get("generate") or {}).get("filters") or {}, fields=("checker",),
