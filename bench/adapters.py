@@ -31,8 +31,13 @@ the largest batch seen, the load average and the CPU time per token (what batchi
 which a loaded machine does not hide: threads in parallel take more of a shared CPU). ``--plain`` serves the same through one
 ``og.Generator`` per request in parallel threads, as the server did before adapter batches.
 
+Since answers of different adapters share one batch (``serve/adapter_mix.py``), the P9 figure
+comes from ``slmw deploy bench MODEL:lora-int8 --adapters A,B`` (a server of its own, clients in
+another process; README "Serving"): 151-156 tok/s at 4 clients against 107-110 with a batch per
+adapter (1 thread, load 0.8-1.1). The figures below predate mixed batches.
+
 Measured with ``--load`` (SmolLM2-135M-Instruct, lora-int8, 64 tokens, ``parallel`` 4, 2
-cores LOADED by other work at load 5.1-6.6: a quiet re-measure is due; 2026-12-07):
+cores LOADED by other work at load 5.1-6.6; 2026-12-07):
 batched 40.3 tok/s at 1 client, 81.0 at 4 (2.01x; goal 2.5x), 7.8 ms of CPU per token at 4
 clients against 12.0 at 1; ``--plain`` 29.1 and 57.3 tok/s (1.97x), 12.2 ms of CPU per token
 at 4 clients against 12.7 at 1. An earlier batched run at 1, 4, 8 clients (load 6.5-6.9):
