@@ -524,3 +524,21 @@ async def test_at_80x24_the_card_scrolls_to_its_last_line(tmp_path: Path) -> Non
         box.focus()
         await pilot.press("end")
         await wait_for(pilot, lambda: box.scroll_y == box.max_scroll_y, what="the card to scroll to its end")  # animated
+
+
+async def test_the_generate_row_shows_every_field_whole_at_80x24(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four columns at 80 columns cut ``samples_per_prompt`` and ``max_new_tokens 40`` (seen in tmux)."""
+    from slm_workbench.ui.widgets.distill_launch import GENERATE_FIELDS
+
+    registered(monkeypatch)
+    app = distill_app(tmp_path / "runs", poll=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_pane(pilot)
+        screen = app.screen
+        await wait_for(pilot, lambda: not screen.query_one("#d-new", Collapsible).collapsed, what="the form open")
+        await pilot.pause()
+        for name in GENERATE_FIELDS:
+            field = screen.query_one(f"#dlg-{name}", Input)
+            label = next(w for w in field.parent.children if w is not field)
+            assert str(label.render()).strip() == name and label.region.width >= len(name), name
+            assert field.region.right <= 80 and field.region.width >= len(field.value) + 2, (name, field.region)
