@@ -21,6 +21,12 @@ scheduler runs batches of at most 4 whatever ``max_batch_size`` says, and it tak
 key-value cache). Measured with ``slmw deploy bench`` on int8 (1 thread, parallel 8, 2 cores at
 load 1.1-1.6, the two in turn): 1 client 85 / 87-92 tok/s (generators / engine), 4 clients
 179-182 / 184-187, **8 clients 251-253 / 189-198**, TTFT p95 at 8 clients 0.69-0.87 s / 1.5-1.6 s.
+That bench's answers all have the same length. With lengths of 16-96 tokens (in-process clients,
+load ~2) the engine's newcomers wait for the whole batch while ours start a batch of their own,
+which fragments the batches: 4 clients 99-106 / 125 tok/s at a TTFT p50 of 0.12 / 0.77 s; 8
+clients 145-146 / 139 tok/s at 1.0 / 2.0 s. Holding newcomers up to 0.25 s to start together
+gained nothing (107 tok/s, TTFT 0.37 s); continuous batching needs og's dynamic batching and a
+paged key-value cache, which these CPU exports lack.
 
 Two LoRA adapters alternating over SmolLM2-135M lora-int8 (``slmw deploy bench --adapters``, 1
 thread, parallel 8, load 0.8-0.9): a batch per adapter gave 107-110 tok/s at 4 clients and
