@@ -59,7 +59,7 @@ def is_lora_variant(variant: str | None) -> bool:
 
 
 def lora_base_outdated(folder: Path) -> bool:
-    """True for an adapter base an older workbench built (one rank for every layer: see above)."""
+    """True for an adapter base an older workbench built (before a rank per layer and the row mask: see above)."""
     info = read_lora_base(folder)
     return info is not None and int(info.get("format") or 1) < LORA_BASE_FORMAT
 

@@ -8,8 +8,8 @@ adapter folder) over a base, split by ``split_adapter`` and opened through
 Concurrency: an ONNX Runtime GenAI model answers up to ``parallel`` requests at once, in
 batches (``batching.py``: one forward pass advances every answer in the batch, which on a
 CPU costs far less than one pass each; parallel ``og.Generator`` sessions were measured to
-gain nothing per CPU second); over an adapter base, a batch per adapter; ``parallel: 1``
-uses the plain backend. A transformers model
+gain nothing per CPU second); over an adapter base, answers of different adapters share a
+batch (``adapter_mix.py``); ``parallel: 1`` uses the plain backend. A transformers model
 answers one at a time (a PEFT adapter is a setting of the whole model). Each answer runs in
 a thread of its own (``generation.py``), so the event loop never waits on a model. Requests
 beyond the slots wait, up to ``queue`` of them per model; past that a request is refused at
